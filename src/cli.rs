@@ -1,0 +1,54 @@
+//! The command line: `switchyard [serve] [--config FILE] [--listen ADDR]`, `switchyard check`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::telemetry::LogFormat;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "switchyard",
+    version,
+    about = "An OpenAI-compatible LLM gateway"
+)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the gateway (the default).
+    Serve(ServeArgs),
+    /// Validate a config file, print what it would serve, and exit non-zero if it is wrong.
+    Check(CheckArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Config file (TOML). Without one: the built-in providers enabled by their API-key variables, and echo.
+    #[arg(long, short, env = "SWITCHYARD_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on; overrides [server] listen.
+    #[arg(long, env = "SWITCHYARD_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    #[arg(
+        long,
+        env = "SWITCHYARD_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CheckArgs {
+    /// Config file (TOML) to check.
+    #[arg(long, short, env = "SWITCHYARD_CONFIG")]
+    pub config: Option<PathBuf>,
+}

@@ -1,0 +1,26 @@
+//! What a provider hands back: one whole `chat.completion`, or a stream of chunks.
+
+use std::pin::Pin;
+
+use bytes::Bytes;
+use futures_util::Stream;
+
+use crate::error::Error;
+
+pub enum Completion {
+    /// A complete `chat.completion` JSON body, `model` already set to the key that served.
+    Whole(Bytes),
+    Stream(ChunkStream),
+}
+
+/// Chunks in order. An `Err` ends the stream; a clean end is the stream simply ending.
+pub type ChunkStream = Pin<Box<dyn Stream<Item = Result<Chunk, Error>> + Send>>;
+
+/// One `chat.completion.chunk`, serialized on one line, ready to frame.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Chunk {
+    pub json: String,
+    /// Carries real output (content, a tool call, a refusal, reasoning, a finish): the point at
+    /// which a held-back stream may be committed to the client.
+    pub output: bool,
+}

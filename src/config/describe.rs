@@ -1,0 +1,48 @@
+//! What a config would serve, in words, for `switchyard check`.
+
+use std::fmt::Write;
+
+use super::{Config, ProviderKind};
+
+pub fn describe(config: &Config) -> String {
+    let mut out = String::new();
+    let source = config.source.as_ref().map_or_else(
+        || "built-in defaults".to_owned(),
+        |p| p.display().to_string(),
+    );
+    let _ = writeln!(out, "config ok: {source}");
+    let _ = writeln!(out, "listen: {}", config.server.listen);
+    let _ = writeln!(out, "providers:");
+    for provider in config.providers.values() {
+        let _ = match provider.kind {
+            ProviderKind::Echo => writeln!(out, "  {}/*  echo (built in, offline)", provider.name),
+            ProviderKind::Openai => writeln!(
+                out,
+                "  {}/*  openai-compatible {}  key: {}",
+                provider.name,
+                provider.base_url,
+                if provider.api_key.is_some() {
+                    "set"
+                } else {
+                    "none"
+                }
+            ),
+        };
+    }
+    if !config.models.is_empty() {
+        let _ = writeln!(out, "aliases:");
+        for (alias, model) in &config.models {
+            let _ = writeln!(out, "  {alias} -> {}", model.targets.join(", "));
+        }
+    }
+    let _ = writeln!(
+        out,
+        "gateway keys: {}",
+        if config.auth.keys.is_empty() {
+            "none (requests are not authenticated)".to_owned()
+        } else {
+            config.auth.keys.len().to_string()
+        }
+    );
+    out
+}

@@ -1,0 +1,499 @@
+//! Config in two stages: TOML (with `${ENV}` interpolation) -> `RawConfig` (serde, unknown keys
+//! rejected) -> a validated `Config` with the built-in catalog merged in and secrets wrapped.
+
+mod catalog;
+mod describe;
+mod env;
+mod secret;
+mod units;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use axum::http::{HeaderName, HeaderValue};
+use serde::Deserialize;
+
+pub use catalog::{CATALOG, CatalogEntry};
+pub use describe::describe;
+pub use secret::Secret;
+use units::{ByteSize, ConfigDuration};
+
+/// The environment as the loader sees it; tests pass their own.
+pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file this came from; `None` when running on built-in defaults.
+    pub source: Option<PathBuf>,
+    pub server: ServerConfig,
+    pub connect_timeout: Duration,
+    pub providers: BTreeMap<String, ProviderConfig>,
+    pub models: BTreeMap<String, ModelAlias>,
+    pub auth: AuthConfig,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub body_limit: usize,
+    /// How long a stream's preamble may be held back waiting for real output before the 200 is
+    /// committed anyway.
+    pub stream_hold_back: Duration,
+    pub keep_alive: Duration,
+    pub shutdown_grace: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderKind {
+    Openai,
+    Echo,
+}
+
+#[derive(Debug, Clone)]
+pub struct ProviderConfig {
+    pub name: String,
+    pub kind: ProviderKind,
+    pub base_url: String,
+    pub api_key: Option<Secret>,
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// Model names listed by `GET /v1/models` (the provider serves others too).
+    pub models: Vec<String>,
+    pub timeouts: Timeouts,
+}
+
+/// Per-attempt deadlines on the way to an upstream.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    /// From sending the request to the response head.
+    pub first_byte: Duration,
+    /// Longest silence between two reads of the response body.
+    pub idle: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct ModelAlias {
+    pub targets: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AuthConfig {
+    pub keys: Vec<Secret>,
+}
+
+/// A config problem: which file, which key, what is wrong.
+#[derive(Debug)]
+pub struct ConfigError {
+    pub file: String,
+    pub path: String,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_empty() {
+            write!(f, "{}: {}", self.file, self.message)
+        } else {
+            write!(f, "{}: {}: {}", self.file, self.path, self.message)
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    server: RawServer,
+    #[serde(default)]
+    upstream: RawUpstream,
+    #[serde(default)]
+    providers: BTreeMap<String, RawProvider>,
+    #[serde(default)]
+    models: BTreeMap<String, RawModel>,
+    #[serde(default)]
+    auth: RawAuth,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    listen: Option<String>,
+    body_limit: Option<ByteSize>,
+    stream_hold_back: Option<ConfigDuration>,
+    keep_alive: Option<ConfigDuration>,
+    shutdown_grace: Option<ConfigDuration>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawUpstream {
+    connect_timeout: Option<ConfigDuration>,
+    first_byte_timeout: Option<ConfigDuration>,
+    idle_timeout: Option<ConfigDuration>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawProvider {
+    kind: Option<ProviderKind>,
+    base_url: Option<String>,
+    api_key: Option<String>,
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+    #[serde(default)]
+    models: Vec<String>,
+    first_byte_timeout: Option<ConfigDuration>,
+    idle_timeout: Option<ConfigDuration>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawModel {
+    targets: Vec<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawAuth {
+    #[serde(default)]
+    keys: Vec<String>,
+}
+
+impl Config {
+    /// Loads `path`, or the built-in defaults (catalog + echo) when there is no file.
+    pub fn load(path: Option<&Path>, env: EnvLookup<'_>) -> Result<Self, ConfigError> {
+        let Some(path) = path else {
+            return Self::from_toml("", None, env);
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: path.display().to_string(),
+            path: String::new(),
+            message: format!("cannot read the file: {e}"),
+        })?;
+        Self::from_toml(&text, Some(path), env)
+    }
+
+    pub fn from_toml(
+        text: &str,
+        source: Option<&Path>,
+        env: EnvLookup<'_>,
+    ) -> Result<Self, ConfigError> {
+        let file = source.map_or_else(
+            || "<built-in defaults>".to_owned(),
+            |p| p.display().to_string(),
+        );
+        let fail = |path: String, message: String| ConfigError {
+            file: file.clone(),
+            path,
+            message,
+        };
+        let mut value: toml::Value =
+            toml::from_str(text).map_err(|e| fail(String::new(), e.to_string()))?;
+        env::interpolate(&mut value, &mut Vec::new(), env).map_err(|e| {
+            match e.split_once(": ") {
+                Some((path, message)) => fail(path.to_owned(), message.to_owned()),
+                None => fail(String::new(), e),
+            }
+        })?;
+        let raw: RawConfig = serde_path_to_error::deserialize(value).map_err(|e| {
+            let path = e.path().to_string();
+            fail(
+                if path == "." { String::new() } else { path },
+                e.into_inner().to_string(),
+            )
+        })?;
+        validate(raw, env)
+            .map(|mut config| {
+                config.source = source.map(Path::to_path_buf);
+                config
+            })
+            .map_err(|(path, message)| fail(path, message))
+    }
+}
+
+type Invalid = (String, String);
+
+fn validate(raw: RawConfig, env: EnvLookup<'_>) -> Result<Config, Invalid> {
+    let listen = raw.server.listen.as_deref().unwrap_or(DEFAULT_LISTEN);
+    let listen: SocketAddr = listen.parse().map_err(|_| {
+        (
+            "server.listen".to_owned(),
+            format!("{listen:?} is not an address such as \"127.0.0.1:8080\" or \"0.0.0.0:8080\""),
+        )
+    })?;
+    let server = ServerConfig {
+        listen,
+        body_limit: raw.server.body_limit.map_or(32 << 20, |b| b.0),
+        stream_hold_back: dur(raw.server.stream_hold_back, 10),
+        keep_alive: dur(raw.server.keep_alive, 15),
+        shutdown_grace: dur(raw.server.shutdown_grace, 30),
+    };
+    if server.keep_alive.is_zero() {
+        return Err((
+            "server.keep_alive".into(),
+            "must be greater than zero".into(),
+        ));
+    }
+    let defaults = Timeouts {
+        first_byte: dur(raw.upstream.first_byte_timeout, 300),
+        idle: dur(raw.upstream.idle_timeout, 300),
+    };
+
+    let mut providers = BTreeMap::new();
+    for entry in CATALOG {
+        if raw.providers.contains_key(entry.name) {
+            continue;
+        }
+        let key = entry.key_env.map(|var| env(var).filter(|v| !v.is_empty()));
+        match key {
+            Some(None) => {} // the variable that enables it is not set
+            Some(Some(key)) => {
+                providers.insert(
+                    entry.name.to_owned(),
+                    catalog_provider(entry, Some(key), defaults),
+                );
+            }
+            None => {
+                providers.insert(
+                    entry.name.to_owned(),
+                    catalog_provider(entry, None, defaults),
+                );
+            }
+        }
+    }
+    if !raw.providers.contains_key("echo") {
+        providers.insert("echo".to_owned(), echo_provider("echo", defaults));
+    }
+    for (name, provider) in raw.providers {
+        let provider =
+            validate_provider(&name, provider, defaults, env).map_err(|(key, message)| {
+                (
+                    format!("providers.{name}.{key}")
+                        .trim_end_matches('.')
+                        .to_owned(),
+                    message,
+                )
+            })?;
+        providers.insert(name, provider);
+    }
+
+    let mut models = BTreeMap::new();
+    for (alias, model) in raw.models {
+        if alias.is_empty() || alias.contains('/') {
+            return Err((
+                format!("models.{alias}"),
+                "an alias name must be non-empty and contain no '/' (keys with '/' are provider/model)".into(),
+            ));
+        }
+        if model.targets.is_empty() {
+            return Err((
+                format!("models.{alias}.targets"),
+                "must list at least one provider/model target".into(),
+            ));
+        }
+        for (i, target) in model.targets.iter().enumerate() {
+            check_target(target, &providers)
+                .map_err(|m| (format!("models.{alias}.targets.{i}"), m))?;
+        }
+        models.insert(
+            alias,
+            ModelAlias {
+                targets: model.targets,
+            },
+        );
+    }
+
+    let mut keys = Vec::with_capacity(raw.auth.keys.len());
+    for (i, key) in raw.auth.keys.into_iter().enumerate() {
+        if key.trim().is_empty() {
+            return Err((
+                format!("auth.keys.{i}"),
+                "a gateway key must not be empty".into(),
+            ));
+        }
+        keys.push(Secret::new(key));
+    }
+
+    Ok(Config {
+        source: None,
+        server,
+        connect_timeout: dur(raw.upstream.connect_timeout, 10),
+        providers,
+        models,
+        auth: AuthConfig { keys },
+    })
+}
+
+fn dur(value: Option<ConfigDuration>, default_secs: u64) -> Duration {
+    value.map_or(Duration::from_secs(default_secs), |d| d.0)
+}
+
+fn catalog_provider(
+    entry: &CatalogEntry,
+    key: Option<String>,
+    timeouts: Timeouts,
+) -> ProviderConfig {
+    ProviderConfig {
+        name: entry.name.to_owned(),
+        kind: ProviderKind::Openai,
+        base_url: entry.base_url.to_owned(),
+        api_key: key.map(Secret::new),
+        headers: Vec::new(),
+        models: Vec::new(),
+        timeouts,
+    }
+}
+
+fn echo_provider(name: &str, timeouts: Timeouts) -> ProviderConfig {
+    ProviderConfig {
+        name: name.to_owned(),
+        kind: ProviderKind::Echo,
+        base_url: String::new(),
+        api_key: None,
+        headers: Vec::new(),
+        models: vec!["echo".to_owned()],
+        timeouts,
+    }
+}
+
+fn validate_provider(
+    name: &str,
+    raw: RawProvider,
+    defaults: Timeouts,
+    env: EnvLookup<'_>,
+) -> Result<ProviderConfig, Invalid> {
+    let valid_name = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+    if !valid_name {
+        return Err((
+            String::new(),
+            "a provider name is its routing prefix: letters, digits, '_', '.', '-', no '/'".into(),
+        ));
+    }
+    let builtin = catalog::find(name);
+    let kind = raw
+        .kind
+        .or(builtin.map(|_| ProviderKind::Openai))
+        .or((name == "echo").then_some(ProviderKind::Echo))
+        .ok_or_else(|| {
+            (
+                "kind".to_owned(),
+                "missing; one of \"openai\", \"echo\"".to_owned(),
+            )
+        })?;
+    let timeouts = Timeouts {
+        first_byte: raw.first_byte_timeout.map_or(defaults.first_byte, |d| d.0),
+        idle: raw.idle_timeout.map_or(defaults.idle, |d| d.0),
+    };
+    if kind == ProviderKind::Echo {
+        let mut provider = echo_provider(name, timeouts);
+        if !raw.models.is_empty() {
+            provider.models = raw.models;
+        }
+        return Ok(provider);
+    }
+
+    let base_url = raw
+        .base_url
+        .or(builtin.map(|b| b.base_url.to_owned()))
+        .ok_or_else(|| {
+            (
+                "base_url".to_owned(),
+                "missing; the provider's API root, e.g. \"https://api.groq.com/openai/v1\""
+                    .to_owned(),
+            )
+        })?;
+    let base_url = base_url.trim_end_matches('/').to_owned();
+    let parsed = reqwest::Url::parse(&base_url).map_err(|e| {
+        (
+            "base_url".to_owned(),
+            format!("{base_url:?} is not a URL: {e}"),
+        )
+    })?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err((
+            "base_url".into(),
+            "must start with http:// or https://".into(),
+        ));
+    }
+
+    let api_key = match raw.api_key {
+        Some(key) if key.trim().is_empty() => return Err(("api_key".into(), "is empty".into())),
+        Some(key) => Some(Secret::new(key)),
+        None => match builtin.and_then(|b| b.key_env) {
+            Some(var) => Some(Secret::new(env(var).filter(|v| !v.is_empty()).ok_or_else(
+                || {
+                    (
+                        "api_key".to_owned(),
+                        format!("not set here, and {var} is not in the environment"),
+                    )
+                },
+            )?)),
+            None => None,
+        },
+    };
+
+    let mut headers = Vec::with_capacity(raw.headers.len());
+    for (header, value) in raw.headers {
+        let header_name = HeaderName::from_bytes(header.as_bytes()).map_err(|_| {
+            (
+                format!("headers.{header}"),
+                "is not a valid HTTP header name".to_owned(),
+            )
+        })?;
+        let mut header_value = HeaderValue::from_str(&value).map_err(|_| {
+            (
+                format!("headers.{header}"),
+                "is not a valid HTTP header value".to_owned(),
+            )
+        })?;
+        header_value.set_sensitive(true);
+        headers.push((header_name, header_value));
+    }
+
+    Ok(ProviderConfig {
+        name: name.to_owned(),
+        kind,
+        base_url,
+        api_key,
+        headers,
+        models: raw.models,
+        timeouts,
+    })
+}
+
+fn check_target(target: &str, providers: &BTreeMap<String, ProviderConfig>) -> Result<(), String> {
+    let Some((provider, model)) = target.split_once('/') else {
+        return Err(format!("{target:?} is not a provider/model key"));
+    };
+    if model.is_empty() {
+        return Err(format!("{target:?} has no model name after the '/'"));
+    }
+    if providers.contains_key(provider) {
+        return Ok(());
+    }
+    let hint = match catalog::find(provider).and_then(|b| b.key_env) {
+        Some(var) => format!(" (the built-in '{provider}' provider is enabled by setting {var})"),
+        None => String::new(),
+    };
+    Err(format!("unknown provider '{provider}' in {target:?}{hint}"))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,171 @@
+use super::*;
+
+fn env_with(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+    move |name| {
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| (*v).to_owned())
+    }
+}
+
+fn load(text: &str, vars: &'static [(&'static str, &'static str)]) -> Result<Config, ConfigError> {
+    Config::from_toml(text, Some(Path::new("test.toml")), &env_with(vars))
+}
+
+#[test]
+fn defaults_serve_echo_and_ollama_only() {
+    let config = load("", &[]).unwrap_or_else(|e| unreachable!("{e}"));
+    let names: Vec<_> = config.providers.keys().cloned().collect();
+    assert_eq!(names, ["echo", "ollama"]);
+    assert_eq!(config.server.listen.to_string(), "127.0.0.1:8080");
+    assert_eq!(config.server.body_limit, 32 << 20);
+    assert_eq!(config.server.stream_hold_back, Duration::from_secs(10));
+}
+
+#[test]
+fn catalog_entries_are_enabled_by_their_variable() {
+    let config = load("", &[("GROQ_API_KEY", "gsk-1"), ("OPENAI_API_KEY", "")])
+        .unwrap_or_else(|e| unreachable!("{e}"));
+    let groq = &config.providers["groq"];
+    assert_eq!(groq.base_url, "https://api.groq.com/openai/v1");
+    assert_eq!(groq.api_key.as_ref().map(Secret::expose), Some("gsk-1"));
+    assert!(
+        !config.providers.contains_key("openai"),
+        "an empty variable enables nothing"
+    );
+}
+
+#[test]
+fn config_overrides_and_adds_providers() {
+    let text = r#"
+        [server]
+        listen = "0.0.0.0:9000"
+        body_limit = "1MiB"
+        [upstream]
+        idle_timeout = "5s"
+        [providers.openai]
+        base_url = "http://127.0.0.1:1/v1/"
+        api_key = "${MY_KEY}"
+        [providers.local]
+        kind = "openai"
+        base_url = "http://127.0.0.1:2"
+        headers = { "X-Title" = "switchyard" }
+        first_byte_timeout = "2s"
+        [models.fast]
+        targets = ["local/llama", "openai/gpt-4.1-mini"]
+        [auth]
+        keys = ["${GATEWAY_KEY:-k1}"]
+    "#;
+    let config = load(text, &[("MY_KEY", "sk-x")]).unwrap_or_else(|e| unreachable!("{e}"));
+    assert_eq!(config.server.listen.to_string(), "0.0.0.0:9000");
+    assert_eq!(config.server.body_limit, 1 << 20);
+    assert_eq!(config.providers["openai"].base_url, "http://127.0.0.1:1/v1");
+    assert_eq!(
+        config.providers["openai"]
+            .api_key
+            .as_ref()
+            .map(Secret::expose),
+        Some("sk-x")
+    );
+    let local = &config.providers["local"];
+    assert!(local.api_key.is_none());
+    assert_eq!(local.timeouts.first_byte, Duration::from_secs(2));
+    assert_eq!(local.timeouts.idle, Duration::from_secs(5));
+    assert_eq!(local.headers.len(), 1);
+    assert_eq!(config.models["fast"].targets.len(), 2);
+    assert_eq!(config.auth.keys[0].expose(), "k1");
+}
+
+fn error_of(text: &str) -> String {
+    match load(text, &[]) {
+        Ok(_) => unreachable!("config should have been rejected:\n{text}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn errors_name_the_file_and_the_key_path() {
+    let cases = [
+        (
+            "[server]\nlisten = \"nowhere\"",
+            "test.toml: server.listen:",
+        ),
+        ("[server]\nlisten = 8080", "test.toml: server.listen:"),
+        ("[server]\nlistne = \"x\"", "unknown field `listne`"),
+        (
+            "[providers.x]\nbase_url = \"http://a\"",
+            "test.toml: providers.x.kind: missing",
+        ),
+        (
+            "[providers.x]\nkind = \"bogus\"",
+            "test.toml: providers.x.kind:",
+        ),
+        (
+            "[providers.x]\nkind = \"openai\"",
+            "test.toml: providers.x.base_url: missing",
+        ),
+        (
+            "[providers.x]\nkind = \"openai\"\nbase_url = \"ftp://a\"",
+            "providers.x.base_url: must start with http",
+        ),
+        (
+            "[providers.x]\nkind = \"openai\"\nbase_url = \"http://a\"\napi_key = \"${UNSET}\"",
+            "providers.x.api_key: environment variable UNSET is not set",
+        ),
+        (
+            "[providers.groq]\nbase_url = \"http://a\"",
+            "providers.groq.api_key: not set here, and GROQ_API_KEY",
+        ),
+        (
+            "[models.smart]\ntargets = []",
+            "test.toml: models.smart.targets: must list",
+        ),
+        (
+            "[models.smart]\ntargets = [\"nope/m\"]",
+            "models.smart.targets.0: unknown provider 'nope'",
+        ),
+        (
+            "[models.smart]\ntargets = [\"openai/gpt\"]",
+            "enabled by setting OPENAI_API_KEY",
+        ),
+        (
+            "[models.smart]\ntargets = [\"echo\"]",
+            "models.smart.targets.0: \"echo\" is not a provider/model key",
+        ),
+        (
+            "[server]\nstream_hold_back = \"soon\"",
+            "server.stream_hold_back: invalid duration",
+        ),
+        (
+            "[auth]\nkeys = [\"\"]",
+            "auth.keys.0: a gateway key must not be empty",
+        ),
+        (
+            "[providers.\"a/b\"]\nkind = \"echo\"",
+            "providers.a/b: a provider name",
+        ),
+        ("not toml at all =", "test.toml:"),
+    ];
+    for (text, expected) in cases {
+        let error = error_of(text);
+        assert!(
+            error.contains(expected),
+            "for {text:?}\n  got: {error}\n want: {expected}"
+        );
+    }
+}
+
+#[test]
+fn a_missing_file_is_an_error_naming_it() {
+    let error = Config::load(
+        Some(Path::new("/nonexistent/switchyard.toml")),
+        &env_with(&[]),
+    )
+    .map(|_| ())
+    .unwrap_err()
+    .to_string();
+    assert!(
+        error.starts_with("/nonexistent/switchyard.toml: cannot read"),
+        "{error}"
+    );
+}

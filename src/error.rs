@@ -1,0 +1,221 @@
+//! The gateway's one error type and its mapping to an HTTP status and the OpenAI error body.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::Value;
+
+/// Everything that can go wrong while serving a request, grouped by who is at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    // The caller.
+    #[error("{message}")]
+    InvalidRequest {
+        message: String,
+        param: Option<String>,
+        code: Option<&'static str>,
+    },
+    #[error("request body is larger than the limit of {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    #[error("{message}")]
+    ModelNotFound { message: String },
+    #[error("{message}")]
+    RouteNotFound { message: String },
+
+    // The provider.
+    /// An error status from the provider that the client should see as it is (4xx).
+    #[error("{message}")]
+    Upstream {
+        status: StatusCode,
+        message: String,
+        kind: Option<String>,
+        param: Option<Value>,
+        code: Option<Value>,
+        retry_after: Option<HeaderValue>,
+    },
+    /// The provider failed: 5xx, a refused connection, a malformed answer, a cut stream.
+    #[error("provider '{provider}' failed: {detail}")]
+    UpstreamFailed { provider: String, detail: String },
+    #[error("provider '{provider}' timed out: {detail}")]
+    UpstreamTimeout { provider: String, detail: String },
+
+    // The gateway.
+    #[error("the gateway is shutting down")]
+    ShuttingDown,
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    pub fn invalid(message: impl Into<String>, param: Option<&str>) -> Self {
+        Self::InvalidRequest {
+            message: message.into(),
+            param: param.map(str::to_owned),
+            code: None,
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::InvalidRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::ModelNotFound { .. } | Self::RouteNotFound { .. } => StatusCode::NOT_FOUND,
+            Self::Upstream { status, .. } => *status,
+            Self::UpstreamFailed { .. } => StatusCode::BAD_GATEWAY,
+            Self::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+            Self::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The OpenAI error `type`.
+    fn kind(&self) -> &str {
+        match self {
+            Self::InvalidRequest { .. }
+            | Self::PayloadTooLarge { .. }
+            | Self::ModelNotFound { .. }
+            | Self::RouteNotFound { .. } => "invalid_request_error",
+            Self::Unauthorized(_) => "authentication_error",
+            Self::Upstream {
+                kind: Some(kind), ..
+            } => kind,
+            Self::Upstream { status, .. } => match status.as_u16() {
+                401 => "authentication_error",
+                403 => "permission_error",
+                404 => "not_found_error",
+                429 => "rate_limit_error",
+                _ => "invalid_request_error",
+            },
+            Self::UpstreamFailed { .. } | Self::UpstreamTimeout { .. } => "upstream_error",
+            Self::ShuttingDown | Self::Internal(_) => "server_error",
+        }
+    }
+
+    fn code(&self) -> Value {
+        let code = match self {
+            Self::InvalidRequest { code, .. } => *code,
+            Self::PayloadTooLarge { .. } => Some("request_too_large"),
+            Self::Unauthorized(_) => Some("invalid_api_key"),
+            Self::ModelNotFound { .. } => Some("model_not_found"),
+            Self::RouteNotFound { .. } => Some("not_found"),
+            Self::Upstream { code, .. } => return code.clone().unwrap_or(Value::Null),
+            Self::UpstreamFailed { .. } => Some("upstream_error"),
+            Self::UpstreamTimeout { .. } => Some("upstream_timeout"),
+            Self::ShuttingDown => Some("shutting_down"),
+            Self::Internal(_) => None,
+        };
+        code.map_or(Value::Null, |c| Value::String(c.to_owned()))
+    }
+
+    fn param(&self) -> Value {
+        match self {
+            Self::InvalidRequest { param, .. } => param.clone().map_or(Value::Null, Value::String),
+            Self::Upstream { param, .. } => param.clone().unwrap_or(Value::Null),
+            _ => Value::Null,
+        }
+    }
+
+    /// The body OpenAI clients parse: `{"error": {"message", "type", "param", "code"}}`.
+    pub fn body(&self) -> ErrorBody<'_> {
+        ErrorBody {
+            error: ErrorObject {
+                message: self.to_string(),
+                kind: self.kind(),
+                param: self.param(),
+                code: self.code(),
+            },
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(&self.body()).unwrap_or_else(|_| {
+            r#"{"error":{"message":"internal error","type":"server_error","param":null,"code":null}}"#
+                .to_owned()
+        })
+    }
+
+    /// A short label for logs and metrics.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::InvalidRequest { .. } => "invalid_request",
+            Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::Unauthorized(_) => "unauthorized",
+            Self::ModelNotFound { .. } => "model_not_found",
+            Self::RouteNotFound { .. } => "route_not_found",
+            Self::Upstream { .. } => "upstream_status",
+            Self::UpstreamFailed { .. } => "upstream_failed",
+            Self::UpstreamTimeout { .. } => "upstream_timeout",
+            Self::ShuttingDown => "shutting_down",
+            Self::Internal(_) => "internal",
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct ErrorBody<'a> {
+    error: ErrorObject<'a>,
+}
+
+#[derive(Serialize)]
+struct ErrorObject<'a> {
+    message: String,
+    #[serde(rename = "type")]
+    kind: &'a str,
+    param: Value,
+    code: Value,
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let mut response = (
+            self.status(),
+            [(header::CONTENT_TYPE, "application/json")],
+            self.to_json(),
+        )
+            .into_response();
+        if let Self::Upstream {
+            retry_after: Some(value),
+            ..
+        } = self
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_error_has_the_four_openai_keys() {
+        let errors = [
+            Error::invalid("bad", Some("messages")),
+            Error::PayloadTooLarge { limit: 10 },
+            Error::Unauthorized("missing key"),
+            Error::UpstreamTimeout {
+                provider: "p".into(),
+                detail: "x".into(),
+            },
+        ];
+        for error in errors {
+            let body: Value = serde_json::from_str(&error.to_json()).unwrap_or_default();
+            let object = body["error"].as_object().cloned().unwrap_or_default();
+            let mut keys: Vec<_> = object.keys().cloned().collect();
+            keys.sort();
+            assert_eq!(keys, ["code", "message", "param", "type"], "{error:?}");
+        }
+    }
+
+    #[test]
+    fn invalid_request_names_its_param() {
+        let body: Value = serde_json::from_str(&Error::invalid("bad", Some("messages")).to_json())
+            .unwrap_or_default();
+        assert_eq!(body["error"]["param"], "messages");
+        assert_eq!(body["error"]["type"], "invalid_request_error");
+    }
+}

@@ -1,0 +1,71 @@
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+use switchyard::cli::{Cli, Command, ServeArgs};
+use switchyard::config::{Config, process_env};
+use switchyard::state::AppState;
+use switchyard::{server, telemetry};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Check(args)) => check(args.config.as_deref()),
+        Some(Command::Serve(args)) => serve(args).await,
+        None => serve(cli.serve).await,
+    }
+}
+
+async fn serve(args: ServeArgs) -> ExitCode {
+    telemetry::init(args.log_format);
+    let mut config = match Config::load(args.config.as_deref(), &process_env) {
+        Ok(config) => config,
+        Err(error) => {
+            tracing::error!("config error: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Some(listen) = args.listen {
+        config.server.listen = listen;
+    }
+    let listen = config.server.listen;
+    let state = match AppState::new(config) {
+        Ok(state) => Arc::new(state),
+        Err(error) => {
+            tracing::error!("cannot start: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let listener = match tokio::net::TcpListener::bind(listen).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            tracing::error!("cannot listen on {listen}: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let providers: Vec<&String> = state.providers.keys().collect();
+    tracing::info!(address = %listener.local_addr().unwrap_or(listen), ?providers, "switchyard listening");
+    match server::run(listener, state, server::shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!("server error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn check(path: Option<&std::path::Path>) -> ExitCode {
+    match Config::load(path, &process_env) {
+        Ok(config) => {
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(switchyard::config::describe(&config).as_bytes());
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("config error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}

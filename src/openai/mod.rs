@@ -1,0 +1,7 @@
+//! Our OpenAI Chat Completions wire types: the one language spoken inside the gateway.
+
+pub mod error;
+pub mod message;
+pub mod raw;
+pub mod request;
+pub mod response;

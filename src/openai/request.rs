@@ -1,0 +1,244 @@
+//! The client's chat-completions request: kept as the exact bytes it arrived in, validated, with
+//! the few fields the gateway acts on read out.
+
+use std::ops::Range;
+
+use bytes::{Bytes, BytesMut};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::message::{Message, Role};
+use super::raw::{RawObject, push_json_string};
+use crate::error::Error;
+
+#[derive(Debug, Clone)]
+pub struct ChatRequest {
+    body: Bytes,
+    /// Where the `model` value (with its quotes) sits in `body`.
+    model_span: Range<usize>,
+    /// The routing key the client asked for.
+    pub model: String,
+    pub stream: bool,
+    /// `stream_options.include_usage`: the client wants the final usage chunk.
+    pub include_usage: bool,
+}
+
+impl ChatRequest {
+    pub fn parse(body: Bytes) -> Result<Self, Error> {
+        let text = std::str::from_utf8(&body).map_err(|e| {
+            Error::invalid(format!("The request body is not valid UTF-8: {e}"), None)
+        })?;
+        let object = RawObject::parse(text).map_err(|e| {
+            let what = if e.is_data() {
+                "must be a JSON object"
+            } else {
+                "is not valid JSON"
+            };
+            Error::invalid(format!("The request body {what}: {e}"), None)
+        })?;
+
+        let model_raw = object
+            .get("model")
+            .ok_or_else(|| Error::invalid("You must provide a model parameter.", Some("model")))?;
+        let model: String = serde_json::from_str(model_raw.get()).map_err(|_| {
+            Error::invalid(
+                "Invalid type for 'model': expected a string such as \"provider/model-name\".",
+                Some("model"),
+            )
+        })?;
+        let start = model_raw.get().as_ptr() as usize - text.as_ptr() as usize;
+        let model_span = start..start + model_raw.get().len();
+
+        validate_messages(object.get("messages"))?;
+
+        let stream = match object.get("stream").map(RawValue::get) {
+            None | Some("null") | Some("false") => false,
+            Some("true") => true,
+            Some(_) => {
+                return Err(Error::invalid(
+                    "Invalid type for 'stream': expected a boolean.",
+                    Some("stream"),
+                ));
+            }
+        };
+        let include_usage = match object.get("stream_options") {
+            None => false,
+            Some(raw) => serde_json::from_str::<Option<StreamOptions>>(raw.get())
+                .map_err(|e| {
+                    Error::invalid(
+                        format!("Invalid 'stream_options': {e}"),
+                        Some("stream_options"),
+                    )
+                })?
+                .and_then(|o| o.include_usage)
+                .unwrap_or(false),
+        };
+
+        Ok(Self {
+            body,
+            model_span,
+            model,
+            stream,
+            include_usage,
+        })
+    }
+
+    /// The request as the client sent it, byte for byte, except `model`.
+    pub fn body_with_model(&self, model: &str) -> Bytes {
+        let mut out = BytesMut::with_capacity(self.body.len() + model.len());
+        out.extend_from_slice(&self.body[..self.model_span.start]);
+        let mut quoted = String::with_capacity(model.len() + 2);
+        push_json_string(&mut quoted, model);
+        out.extend_from_slice(quoted.as_bytes());
+        out.extend_from_slice(&self.body[self.model_span.end..]);
+        out.freeze()
+    }
+
+    /// The messages as typed values, for providers that translate them.
+    pub fn messages(&self) -> Result<Vec<Message>, Error> {
+        #[derive(Deserialize)]
+        struct Messages {
+            messages: Vec<Message>,
+        }
+        serde_json::from_slice::<Messages>(&self.body)
+            .map(|m| m.messages)
+            .map_err(|e| Error::invalid(format!("Invalid 'messages': {e}"), Some("messages")))
+    }
+}
+
+#[derive(Deserialize)]
+struct StreamOptions {
+    include_usage: Option<bool>,
+}
+
+/// Checks the shape of `messages` the way OpenAI does, naming the offending param.
+fn validate_messages(messages: Option<&RawValue>) -> Result<(), Error> {
+    let raw = messages.ok_or_else(|| {
+        Error::invalid("Missing required parameter: 'messages'.", Some("messages"))
+    })?;
+    let items: Vec<&RawValue> = serde_json::from_str(raw.get()).map_err(|_| {
+        Error::invalid(
+            "Invalid type for 'messages': expected an array of message objects.",
+            Some("messages"),
+        )
+    })?;
+    if items.is_empty() {
+        return Err(Error::invalid(
+            "Invalid 'messages': empty array. Expected an array with minimum length 1.",
+            Some("messages"),
+        ));
+    }
+    for (i, item) in items.iter().enumerate() {
+        let param = |field: &str| format!("messages[{i}]{field}");
+        let message = RawObject::parse(item.get()).map_err(|_| {
+            Error::invalid(
+                format!("Invalid type for '{}': expected an object.", param("")),
+                Some(&param("")),
+            )
+        })?;
+        let role = message.get("role").ok_or_else(|| {
+            Error::invalid(
+                format!("Missing required parameter: '{}'.", param(".role")),
+                Some(&param(".role")),
+            )
+        })?;
+        if serde_json::from_str::<Role>(role.get()).is_err() {
+            return Err(Error::invalid(
+                format!(
+                    "Invalid value for '{}': expected one of 'system', 'developer', 'user', 'assistant', 'tool', 'function'; got {}.",
+                    param(".role"),
+                    role.get()
+                ),
+                Some(&param(".role")),
+            ));
+        }
+        if let Some(content) = message.get("content") {
+            let shape_ok = matches!(content.get().as_bytes().first(), Some(b'"' | b'[' | b'n'));
+            if !shape_ok {
+                return Err(Error::invalid(
+                    format!(
+                        "Invalid type for '{}': expected a string, an array of content parts, or null.",
+                        param(".content")
+                    ),
+                    Some(&param(".content")),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(json: &str) -> Result<ChatRequest, Error> {
+        ChatRequest::parse(Bytes::copy_from_slice(json.as_bytes()))
+    }
+
+    fn param_of(json: &str) -> Option<String> {
+        match parse(json) {
+            Err(Error::InvalidRequest { param, .. }) => param,
+            other => unreachable!("expected a 400 for {json}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn replaces_only_the_model_bytes() {
+        let json = r#"{ "temperature" : 0.70, "model":"groq/llama-3.3", "messages":[{"role":"user","content":"hi"}],"x":{"y":[1]}}"#;
+        let request = parse(json).unwrap_or_else(|e| unreachable!("{e}"));
+        assert_eq!(request.model, "groq/llama-3.3");
+        let forwarded = request.body_with_model("llama-3.3");
+        assert_eq!(
+            forwarded,
+            json.replace("groq/llama-3.3", "llama-3.3").as_bytes()
+        );
+    }
+
+    #[test]
+    fn reads_stream_flags() {
+        let request = parse(r#"{"model":"a/b","messages":[{"role":"user","content":"x"}],"stream":true,"stream_options":{"include_usage":true}}"#)
+            .unwrap_or_else(|e| unreachable!("{e}"));
+        assert!(request.stream && request.include_usage);
+    }
+
+    #[test]
+    fn names_the_param_that_is_wrong() {
+        let user = r#"[{"role":"user","content":"x"}]"#;
+        assert_eq!(param_of(r#"{"messages":[]}"#).as_deref(), Some("model"));
+        assert_eq!(
+            param_of(&format!(r#"{{"model":5,"messages":{user}}}"#)).as_deref(),
+            Some("model")
+        );
+        assert_eq!(param_of(r#"{"model":"a/b"}"#).as_deref(), Some("messages"));
+        assert_eq!(
+            param_of(r#"{"model":"a/b","messages":[]}"#).as_deref(),
+            Some("messages")
+        );
+        assert_eq!(
+            param_of(r#"{"model":"a/b","messages":"hi"}"#).as_deref(),
+            Some("messages")
+        );
+        assert_eq!(
+            param_of(r#"{"model":"a/b","messages":[{"role":"user","content":"x"},{"role":"robot","content":"x"}]}"#).as_deref(),
+            Some("messages[1].role")
+        );
+        assert_eq!(
+            param_of(r#"{"model":"a/b","messages":[{"content":"x"}]}"#).as_deref(),
+            Some("messages[0].role")
+        );
+        assert_eq!(
+            param_of(r#"{"model":"a/b","messages":[{"role":"user","content":7}]}"#).as_deref(),
+            Some("messages[0].content")
+        );
+        assert_eq!(
+            param_of(&format!(
+                r#"{{"model":"a/b","messages":{user},"stream":"yes"}}"#
+            ))
+            .as_deref(),
+            Some("stream")
+        );
+        assert_eq!(param_of("{nope").as_deref(), None);
+        assert_eq!(param_of("[1,2]").as_deref(), None);
+    }
+}

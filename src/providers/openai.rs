@@ -1,0 +1,258 @@
+//! Any OpenAI-compatible upstream. The request goes on byte for byte with only `model` replaced;
+//! responses and chunks come back with `model` set to the key that served and the fields a tidy
+//! OpenAI answer always has (one id per stream, object, created) filled in where missing.
+
+use std::sync::Arc;
+
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use bytes::Bytes;
+use serde_json::value::RawValue;
+use sse_stream::Sse;
+
+use super::Flow;
+use crate::completion::Chunk;
+use crate::config::ProviderConfig;
+use crate::error::Error;
+use crate::openai::raw::{RawObject, is_empty_value, json_string};
+use crate::openai::request::ChatRequest;
+use crate::openai::response::{
+    CHAT_COMPLETION, CHAT_COMPLETION_CHUNK, new_completion_id, unix_now,
+};
+use crate::transport::{self, Upstream, UpstreamRequest};
+
+pub struct OpenAi {
+    upstream: Arc<Upstream>,
+    url: String,
+    headers: HeaderMap,
+}
+
+impl OpenAi {
+    pub fn new(config: &ProviderConfig, upstream: Arc<Upstream>) -> Result<Self, Error> {
+        let mut headers = HeaderMap::new();
+        for (name, value) in &config.headers {
+            headers.insert(name.clone(), value.clone());
+        }
+        if let Some(key) = &config.api_key {
+            let mut value =
+                HeaderValue::from_str(&format!("Bearer {}", key.expose())).map_err(|_| {
+                    Error::Internal(format!(
+                        "the API key of provider '{}' is not a valid header value",
+                        config.name
+                    ))
+                })?;
+            value.set_sensitive(true);
+            headers.insert(header::AUTHORIZATION, value);
+        }
+        Ok(Self {
+            upstream,
+            url: format!("{}/chat/completions", config.base_url),
+            headers,
+        })
+    }
+
+    pub fn upstream(&self) -> &Arc<Upstream> {
+        &self.upstream
+    }
+
+    pub fn encode(&self, request: &ChatRequest, model: &str) -> UpstreamRequest {
+        UpstreamRequest {
+            url: self.url.clone(),
+            headers: self.headers.clone(),
+            body: request.body_with_model(model),
+        }
+    }
+
+    /// A whole `chat.completion` from upstream, with `model` set to `served`.
+    pub fn decode(&self, body: &[u8], served: &str) -> Result<Bytes, Error> {
+        let text = std::str::from_utf8(body)
+            .map_err(|_| self.malformed("a response body that is not UTF-8"))?
+            .trim_start();
+        let object = RawObject::parse(text)
+            .map_err(|_| self.malformed("a response body that is not a JSON object"))?;
+        if object.get("error").is_some_and(|e| !is_empty_value(e)) {
+            return Err(self.embedded_error(text));
+        }
+        let id = string_or(object.get("id"), new_completion_id);
+        let created = number_or_now(object.get("created"));
+        let served = json_string(served);
+        let object_type = json_string(CHAT_COMPLETION);
+        let mut out = String::with_capacity(text.len() + 64);
+        object.write_with_head(
+            &[
+                ("id", &id),
+                ("object", &object_type),
+                ("created", &created),
+                ("model", &served),
+            ],
+            &mut out,
+        );
+        Ok(Bytes::from(out))
+    }
+
+    pub fn stream_state(&self, served: &str) -> StreamState {
+        StreamState {
+            upstream: self.upstream.clone(),
+            served: json_string(served),
+            id: None,
+            created: None,
+            finished: false,
+        }
+    }
+
+    fn malformed(&self, what: &str) -> Error {
+        Error::UpstreamFailed {
+            provider: self.upstream.provider.to_string(),
+            detail: format!("sent {what}"),
+        }
+    }
+
+    fn embedded_error(&self, body: &str) -> Error {
+        embedded_error(&self.upstream, body)
+    }
+}
+
+/// Decodes one OpenAI-format SSE stream into normalized chunks.
+pub struct StreamState {
+    upstream: Arc<Upstream>,
+    /// The served key, as a JSON string literal.
+    served: String,
+    id: Option<String>,
+    created: Option<String>,
+    /// A choice has reported a finish_reason: an end without `[DONE]` is still a clean end.
+    finished: bool,
+}
+
+impl StreamState {
+    pub fn map(&mut self, event: &Sse, out: &mut Vec<Chunk>) -> Result<Flow, Error> {
+        let Some(data) = event.data.as_deref().map(str::trim) else {
+            return Ok(Flow::Continue);
+        };
+        if data.is_empty() {
+            return Ok(Flow::Continue);
+        }
+        if data == "[DONE]" {
+            return Ok(Flow::Done);
+        }
+        let object = RawObject::parse(data).map_err(|_| Error::UpstreamFailed {
+            provider: self.upstream.provider.to_string(),
+            detail: format!(
+                "sent a stream event that is not a JSON object: {}",
+                preview(data)
+            ),
+        })?;
+        let is_error = event.event.as_deref() == Some("error")
+            || object.get("error").is_some_and(|e| !is_empty_value(e))
+            || object.get("object").map(RawValue::get) == Some("\"error\"");
+        if is_error {
+            return Err(embedded_error(&self.upstream, data));
+        }
+
+        let id = self
+            .id
+            .get_or_insert_with(|| string_or(object.get("id"), new_completion_id));
+        let created = self
+            .created
+            .get_or_insert_with(|| number_or_now(object.get("created")));
+        let choices = object.get("choices");
+        let (output, finish) = choices.map_or((false, false), inspect_choices);
+        self.finished |= finish;
+
+        let object_type = "\"chat.completion.chunk\"";
+        debug_assert_eq!(object_type, json_string(CHAT_COMPLETION_CHUNK));
+        let mut head = [
+            ("id", id.as_str()),
+            ("object", object_type),
+            ("created", created.as_str()),
+            ("model", self.served.as_str()),
+            ("choices", "[]"),
+        ];
+        let head = if choices.is_some() {
+            &head[..4]
+        } else {
+            &mut head[..]
+        };
+        let mut json = String::with_capacity(data.len() + 48);
+        object.write_with_head(head, &mut json);
+        out.push(Chunk {
+            json,
+            output: output || finish,
+        });
+        Ok(Flow::Continue)
+    }
+
+    /// The upstream closed the stream without `[DONE]`.
+    pub fn end(&mut self) -> Result<(), Error> {
+        if self.finished {
+            Ok(())
+        } else {
+            Err(Error::UpstreamFailed {
+                provider: self.upstream.provider.to_string(),
+                detail:
+                    "the stream ended before the answer was complete (no finish_reason, no [DONE])"
+                        .into(),
+            })
+        }
+    }
+}
+
+/// (has real output, has a finish_reason) over a raw `choices` array.
+fn inspect_choices(choices: &RawValue) -> (bool, bool) {
+    let Ok(choices) = serde_json::from_str::<Vec<RawObject<'_>>>(choices.get()) else {
+        return (false, false);
+    };
+    let mut output = false;
+    let mut finish = false;
+    for choice in &choices {
+        finish |= choice
+            .get("finish_reason")
+            .is_some_and(|f| !is_empty_value(f));
+        let delta = choice
+            .get("delta")
+            .and_then(|d| RawObject::parse(d.get()).ok());
+        output |= delta.is_some_and(|d| {
+            d.fields()
+                .any(|(key, value)| key != "role" && !is_empty_value(value))
+        });
+    }
+    (output, finish)
+}
+
+/// An error an upstream put inside a 200 body or a stream event.
+fn embedded_error(upstream: &Upstream, body: &str) -> Error {
+    let code = serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| {
+            v.get("error")
+                .and_then(|e| e.get("code"))
+                .or(v.get("code"))
+                .and_then(serde_json::Value::as_u64)
+        });
+    let status = code
+        .and_then(|c| u16::try_from(c).ok())
+        .and_then(|c| StatusCode::from_u16(c).ok())
+        .filter(|s| s.is_client_error() || s.is_server_error())
+        .unwrap_or(StatusCode::BAD_GATEWAY);
+    transport::status_error(upstream, status, &HeaderMap::new(), body.as_bytes())
+}
+
+/// The raw JSON of a non-empty string value, or a fresh one.
+fn string_or(value: Option<&RawValue>, fresh: fn() -> String) -> String {
+    match value.map(RawValue::get) {
+        Some(raw) if raw.starts_with('"') && raw != "\"\"" => raw.to_owned(),
+        _ => json_string(&fresh()),
+    }
+}
+
+fn number_or_now(value: Option<&RawValue>) -> String {
+    match value.map(RawValue::get) {
+        Some(raw) if !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit()) => raw.to_owned(),
+        _ => unix_now().to_string(),
+    }
+}
+
+fn preview(text: &str) -> String {
+    text.chars().take(120).collect()
+}
+
+#[cfg(test)]
+mod tests;

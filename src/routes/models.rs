@@ -1,0 +1,61 @@
+//! `GET /v1/models`: the aliases and provider/model keys this gateway knows, as OpenAI's list.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use serde::Serialize;
+
+use crate::state::AppState;
+
+#[derive(Serialize)]
+pub struct ModelList {
+    object: &'static str,
+    data: Vec<ModelEntry>,
+}
+
+#[derive(Serialize)]
+struct ModelEntry {
+    id: String,
+    object: &'static str,
+    created: u64,
+    owned_by: String,
+}
+
+pub async fn list(State(state): State<Arc<AppState>>) -> Json<ModelList> {
+    let mut data = Vec::new();
+    for alias in state.config.models.keys() {
+        data.push(entry(alias.clone(), "switchyard"));
+    }
+    let mut keys = BTreeSet::new();
+    for provider in state.config.providers.values() {
+        keys.extend(
+            provider
+                .models
+                .iter()
+                .map(|m| (format!("{}/{m}", provider.name), provider.name.clone())),
+        );
+    }
+    for alias in state.config.models.values() {
+        for target in &alias.targets {
+            if let Some((provider, _)) = target.split_once('/') {
+                keys.insert((target.clone(), provider.to_owned()));
+            }
+        }
+    }
+    data.extend(keys.into_iter().map(|(id, owner)| entry(id, &owner)));
+    Json(ModelList {
+        object: "list",
+        data,
+    })
+}
+
+fn entry(id: String, owned_by: &str) -> ModelEntry {
+    ModelEntry {
+        id,
+        object: "model",
+        created: 0,
+        owned_by: owned_by.to_owned(),
+    }
+}

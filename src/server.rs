@@ -1,0 +1,91 @@
+//! The server: tower-http layers around the routes, serving, and graceful shutdown.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+
+use crate::error::Error;
+use crate::routes;
+use crate::state::AppState;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The whole application: routes plus the layers every request passes through.
+pub fn app(state: Arc<AppState>) -> Router {
+    routes::router(state)
+        .layer(CatchPanicLayer::custom(panic_response))
+        // Outermost: the id is set (or the client's kept) before anything else sees the request,
+        // and echoed on every response.
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let mut response =
+        Error::Internal("the gateway hit a bug while serving this request".into()).into_response();
+    *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// Serves until `shutdown` resolves, then stops accepting and lets in-flight requests (streams
+/// included) finish for up to the configured grace period.
+pub async fn run(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let grace = state.config.server.shutdown_grace;
+    let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
+    let draining = state.clone();
+    let signal = async move {
+        shutdown.await;
+        draining.start_draining();
+        tracing::info!(
+            grace_s = grace.as_secs_f64(),
+            "shutting down: no new connections, draining in-flight requests"
+        );
+        let _ = started_tx.send(());
+    };
+    let server = axum::serve(listener, app(state)).with_graceful_shutdown(signal);
+    let server = std::pin::pin!(server.into_future());
+    tokio::select! {
+        result = server => result,
+        () = async {
+            let _ = started_rx.await;
+            tokio::time::sleep(grace).await;
+        } => {
+            tracing::warn!("grace period over: closing the connections still open");
+            Ok(())
+        }
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {},
+        () = terminate => {},
+    }
+}

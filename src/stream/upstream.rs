@@ -1,0 +1,98 @@
+//! Upstream bytes -> SSE events -> chunks, under the idle deadline. Pulled by the client's body:
+//! dropping the returned stream drops the upstream response and closes its connection.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use sse_stream::{Sse, SseByteStream};
+
+use crate::completion::{Chunk, ChunkStream};
+use crate::error::Error;
+use crate::providers::{Flow, StreamDecoder};
+use crate::transport::{self, Upstream};
+
+/// Why the upstream byte stream stopped early.
+#[derive(Debug, thiserror::Error)]
+enum ByteError {
+    #[error("idle")]
+    Idle,
+    #[error(transparent)]
+    Http(#[from] reqwest::Error),
+}
+
+pub fn chunk_stream(
+    response: reqwest::Response,
+    decoder: StreamDecoder,
+    upstream: Arc<Upstream>,
+) -> ChunkStream {
+    let bytes = tokio_stream::StreamExt::timeout(response.bytes_stream(), upstream.timeouts.idle)
+        .map(|item| match item {
+            Err(_elapsed) => Err(ByteError::Idle),
+            Ok(read) => read.map_err(ByteError::from),
+        });
+    Box::pin(decode(SseByteStream::new(bytes), decoder, upstream))
+}
+
+/// Runs `decoder` over `events` until the upstream says done, fails, or closes.
+pub fn decode<S>(
+    events: S,
+    mut decoder: StreamDecoder,
+    upstream: Arc<Upstream>,
+) -> impl Stream<Item = Result<Chunk, Error>> + Send
+where
+    S: Stream<Item = Result<Sse, sse_stream::Error>> + Send + 'static,
+{
+    async_stream::stream! {
+        let mut events = std::pin::pin!(events);
+        let mut out = Vec::new();
+        loop {
+            let flow = match events.next().await {
+                Some(Ok(event)) => decoder.map(&event, &mut out),
+                Some(Err(error)) => Err(read_error(&upstream, error)),
+                None => decoder.end(&mut out).map(|()| Flow::Done),
+            };
+            for chunk in out.drain(..) {
+                yield Ok(chunk);
+            }
+            match flow {
+                Ok(Flow::Continue) => {}
+                Ok(Flow::Done) => return,
+                Err(error) => {
+                    yield Err(error);
+                    return;
+                }
+            }
+        }
+    }
+}
+
+fn read_error(upstream: &Upstream, error: sse_stream::Error) -> Error {
+    let cause = match &error {
+        sse_stream::Error::Body(inner) => inner.downcast_ref::<ByteError>(),
+        _ => None,
+    };
+    match cause {
+        Some(ByteError::Idle) => Error::UpstreamTimeout {
+            provider: upstream.provider.clone(),
+            detail: format!("the stream was silent for {:?}", upstream.timeouts.idle),
+        },
+        Some(ByteError::Http(e)) => transport::request_error(upstream, e),
+        None => Error::UpstreamFailed {
+            provider: upstream.provider.clone(),
+            detail: format!("sent a malformed event stream: {error}"),
+        },
+    }
+}
+
+/// Decodes SSE from byte pieces as they would arrive from the network (for tests and fixtures).
+pub fn events_from_pieces(
+    pieces: Vec<Bytes>,
+) -> impl Stream<Item = Result<Sse, sse_stream::Error>> + Send + 'static {
+    SseByteStream::new(futures_util::stream::iter(
+        pieces.into_iter().map(Ok::<_, std::io::Error>),
+    ))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,106 @@
+//! Tracing setup, and the one structured line logged per chat request.
+
+use std::time::{Duration, Instant};
+
+use tracing_subscriber::EnvFilter;
+
+use crate::error::Error;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Logs to stderr; `RUST_LOG` filters (default `info`).
+pub fn init(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}
+
+/// Collects what happened to one chat request and logs it once, when dropped: at the response
+/// for whole answers, at the end of the stream (or the client leaving) for streams.
+pub struct RequestLog {
+    request_id: String,
+    started: Instant,
+    model: String,
+    served: Option<String>,
+    stream: bool,
+    status: u16,
+    first_byte: Option<Duration>,
+    error: Option<&'static str>,
+    complete: bool,
+}
+
+impl RequestLog {
+    pub fn new(request_id: String) -> Self {
+        Self {
+            request_id,
+            started: Instant::now(),
+            model: String::new(),
+            served: None,
+            stream: false,
+            status: 200,
+            first_byte: None,
+            error: None,
+            complete: false,
+        }
+    }
+
+    pub fn request(&mut self, model: &str, stream: bool) {
+        self.model = model.to_owned();
+        self.stream = stream;
+    }
+
+    pub fn served(&mut self, key: &str) {
+        self.served = Some(key.to_owned());
+    }
+
+    pub fn first_byte(&mut self) {
+        self.first_byte
+            .get_or_insert_with(|| self.started.elapsed());
+    }
+
+    /// Failed before the response was committed: the status is the error's.
+    pub fn reject(&mut self, error: &Error) {
+        self.status = error.status().as_u16();
+        self.error = Some(error.label());
+    }
+
+    /// Failed after a stream was committed: the status stays 200, the error is recorded.
+    pub fn fail(&mut self, error: &Error) {
+        self.error = Some(error.label());
+    }
+
+    pub fn complete(&mut self) {
+        self.complete = true;
+    }
+}
+
+impl Drop for RequestLog {
+    fn drop(&mut self) {
+        let outcome = match (self.error, self.complete || !self.stream) {
+            (Some(error), _) => error,
+            (None, true) => "ok",
+            (None, false) => "client_closed",
+        };
+        tracing::info!(
+            request_id = %self.request_id,
+            model = %self.model,
+            served = self.served.as_deref().unwrap_or("-"),
+            stream = self.stream,
+            status = self.status,
+            outcome,
+            latency_ms = self.started.elapsed().as_secs_f64() * 1e3,
+            first_byte_ms = self.first_byte.map(|d| d.as_secs_f64() * 1e3),
+            "chat completion"
+        );
+    }
+}

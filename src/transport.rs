@@ -1,0 +1,186 @@
+//! The one way out to providers: the shared HTTP client, deadlines, and turning an upstream
+//! failure into the gateway's error.
+
+use std::time::Duration;
+
+use axum::http::{HeaderMap, StatusCode, header};
+use bytes::Bytes;
+use futures_util::StreamExt;
+
+use crate::config::{Config, Secret, Timeouts};
+use crate::error::Error;
+use crate::openai::error::parse_error_body;
+
+/// A request ready to send, as a codec encodes it.
+pub struct UpstreamRequest {
+    pub url: String,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+/// Who is being called, for error messages and redaction.
+pub struct Upstream {
+    pub provider: String,
+    pub api_key: Option<Secret>,
+    pub timeouts: Timeouts,
+}
+
+/// The largest error body read from a provider.
+const ERROR_BODY_LIMIT: usize = 64 << 10;
+
+pub fn client(config: &Config) -> Result<reqwest::Client, Error> {
+    reqwest::Client::builder()
+        .connect_timeout(config.connect_timeout)
+        .pool_idle_timeout(Duration::from_secs(90))
+        .tcp_nodelay(true)
+        .build()
+        .map_err(|e| Error::Internal(format!("cannot build the HTTP client: {e}")))
+}
+
+/// Sends `request` and waits for the response head. A non-2xx answer becomes an `Error`.
+pub async fn send(
+    http: &reqwest::Client,
+    upstream: &Upstream,
+    request: UpstreamRequest,
+) -> Result<reqwest::Response, Error> {
+    let pending = http
+        .post(request.url)
+        .headers(request.headers)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(request.body)
+        .send();
+    let response = match tokio::time::timeout(upstream.timeouts.first_byte, pending).await {
+        Err(_) => {
+            return Err(Error::UpstreamTimeout {
+                provider: upstream.provider.clone(),
+                detail: format!("no response within {:?}", upstream.timeouts.first_byte),
+            });
+        }
+        Ok(Err(e)) => return Err(request_error(upstream, &e)),
+        Ok(Ok(response)) => response,
+    };
+    if response.status().is_success() {
+        return Ok(response);
+    }
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = read_limited(response, upstream.timeouts.idle, ERROR_BODY_LIMIT)
+        .await
+        .unwrap_or_default();
+    Err(status_error(upstream, status, &headers, &body))
+}
+
+/// Reads a whole (non-stream) body under the idle deadline.
+pub async fn read_body(response: reqwest::Response, upstream: &Upstream) -> Result<Bytes, Error> {
+    read_limited(response, upstream.timeouts.idle, usize::MAX)
+        .await
+        .map_err(|e| match e {
+            ReadError::Idle => Error::UpstreamTimeout {
+                provider: upstream.provider.clone(),
+                detail: format!("the response body stalled for {:?}", upstream.timeouts.idle),
+            },
+            ReadError::Http(e) => request_error(upstream, &e),
+        })
+}
+
+enum ReadError {
+    Idle,
+    Http(reqwest::Error),
+}
+
+async fn read_limited(
+    response: reqwest::Response,
+    idle: Duration,
+    limit: usize,
+) -> Result<Bytes, ReadError> {
+    let mut body = Vec::new();
+    let mut stream = response.bytes_stream();
+    loop {
+        match tokio::time::timeout(idle, stream.next()).await {
+            Err(_) => return Err(ReadError::Idle),
+            Ok(None) => return Ok(body.into()),
+            Ok(Some(Err(e))) => return Err(ReadError::Http(e)),
+            Ok(Some(Ok(bytes))) => {
+                let room = limit.saturating_sub(body.len());
+                body.extend_from_slice(&bytes[..bytes.len().min(room)]);
+                if body.len() >= limit {
+                    return Ok(body.into());
+                }
+            }
+        }
+    }
+}
+
+/// A transport failure (connect, reset, TLS, timeout inside reqwest) as the gateway's error.
+pub fn request_error(upstream: &Upstream, error: &reqwest::Error) -> Error {
+    let mut detail = if error.is_connect() {
+        "could not connect".to_owned()
+    } else if error.is_body() || error.is_decode() {
+        "the response body failed".to_owned()
+    } else {
+        "the request failed".to_owned()
+    };
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        detail.push_str(": ");
+        detail.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    let detail = redact(upstream, &detail);
+    if error.is_timeout() {
+        Error::UpstreamTimeout {
+            provider: upstream.provider.clone(),
+            detail,
+        }
+    } else {
+        Error::UpstreamFailed {
+            provider: upstream.provider.clone(),
+            detail,
+        }
+    }
+}
+
+/// An error status from a provider: 4xx the client can act on pass through with their message,
+/// anything else is the provider failing (502), and a provider-side timeout is a 504.
+pub fn status_error(
+    upstream: &Upstream,
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Error {
+    let parsed = parse_error_body(body);
+    let message = parsed.message.as_deref().map(|m| redact(upstream, m));
+    match status.as_u16() {
+        408 | 504 => Error::UpstreamTimeout {
+            provider: upstream.provider.clone(),
+            detail: format!(
+                "HTTP {status}{}",
+                message.map(|m| format!(": {m}")).unwrap_or_default()
+            ),
+        },
+        400..=499 => Error::Upstream {
+            status,
+            message: message.unwrap_or_else(|| {
+                format!("provider '{}' answered HTTP {status}", upstream.provider)
+            }),
+            kind: parsed.kind,
+            param: parsed.param,
+            code: parsed.code,
+            retry_after: headers.get(header::RETRY_AFTER).cloned(),
+        },
+        _ => Error::UpstreamFailed {
+            provider: upstream.provider.clone(),
+            detail: format!(
+                "HTTP {status}{}",
+                message.map(|m| format!(": {m}")).unwrap_or_default()
+            ),
+        },
+    }
+}
+
+fn redact(upstream: &Upstream, text: &str) -> String {
+    match &upstream.api_key {
+        Some(key) => key.redact_from(text),
+        None => text.to_owned(),
+    }
+}
