@@ -27,6 +27,12 @@ struct Envelope {
 const TEXT_LIMIT: usize = 300;
 
 pub fn parse_error_body(body: &[u8]) -> UpstreamError {
+    // Gemini wraps some errors in an array.
+    if let Ok(Value::Array(items)) = serde_json::from_slice::<Value>(body)
+        && let Some(first) = items.first()
+    {
+        return parse_error_body(first.to_string().as_bytes());
+    }
     if let Ok(envelope) = serde_json::from_slice::<Envelope>(body) {
         return match envelope.error {
             Some(Value::Object(error)) => UpstreamError {
@@ -107,11 +113,7 @@ mod tests {
         let gemini = parse_error_body(
             br#"[{"error":{"code":400,"message":"Bad arg","status":"INVALID_ARGUMENT"}}]"#,
         );
-        assert_eq!(
-            gemini.message.as_deref(),
-            None,
-            "a bare array is not an error envelope"
-        );
+        assert_eq!(gemini.message.as_deref(), Some("Bad arg"));
         let gemini = parse_error_body(
             br#"{"error":{"code":400,"message":"Bad arg","status":"INVALID_ARGUMENT"}}"#,
         );

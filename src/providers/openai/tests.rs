@@ -1,1 +1,226 @@
+use futures_util::StreamExt;
+use serde_json::Value;
+
 use super::*;
+use crate::config::{Secret, Timeouts};
+use crate::stream::upstream::events_from_pieces;
+
+const TEXT_STREAM: &str = include_str!("../../../tests/fixtures/openai/text_stream.sse");
+const TOOL_STREAM: &str = include_str!("../../../tests/fixtures/openai/tool_calls_stream.sse");
+const OPENROUTER_STREAM: &str =
+    include_str!("../../../tests/fixtures/openai/openrouter_stream.sse");
+const ARK_STREAM: &str = include_str!("../../../tests/fixtures/openai/ark_seed_stream.sse");
+const TRUNCATED_STREAM: &str = include_str!("../../../tests/fixtures/openai/truncated_stream.sse");
+const MIDSTREAM_ERROR: &str = include_str!("../../../tests/fixtures/openai/midstream_error.sse");
+const COMPLETION: &str = include_str!("../../../tests/fixtures/openai/completion.json");
+
+fn upstream() -> Arc<Upstream> {
+    Arc::new(Upstream {
+        provider: "up".into(),
+        api_key: Some(Secret::new("sk-secret-key")),
+        timeouts: Timeouts {
+            first_byte: std::time::Duration::from_secs(1),
+            idle: std::time::Duration::from_secs(1),
+        },
+    })
+}
+
+fn state() -> StreamState {
+    StreamState {
+        upstream: upstream(),
+        served: json_string("up/gpt-4o"),
+        id: None,
+        created: None,
+        finished: false,
+    }
+}
+
+/// Every event of `fixture` through a fresh decoder: the chunks, and how it ended.
+async fn run(fixture: &str) -> (Vec<Chunk>, Result<Flow, Error>) {
+    let mut events = std::pin::pin!(events_from_pieces(vec![bytes::Bytes::copy_from_slice(
+        fixture.as_bytes()
+    )]));
+    let mut state = state();
+    let mut out = Vec::new();
+    while let Some(event) = events.next().await {
+        let event = event.unwrap_or_else(|e| unreachable!("{e}"));
+        match state.map(&event, &mut out) {
+            Ok(Flow::Continue) => {}
+            other => return (out, other),
+        }
+    }
+    let end = state.end().map(|()| Flow::Continue);
+    (out, end)
+}
+
+fn json(chunk: &Chunk) -> Value {
+    serde_json::from_str(&chunk.json).unwrap_or_else(|e| unreachable!("{e}: {}", chunk.json))
+}
+
+#[tokio::test]
+async fn text_stream_keeps_every_field_but_model() {
+    let (chunks, end) = run(TEXT_STREAM).await;
+    assert_eq!(end.ok(), Some(Flow::Done));
+    assert_eq!(chunks.len(), 5);
+    let outputs: Vec<bool> = chunks.iter().map(|c| c.output).collect();
+    assert_eq!(
+        outputs,
+        [false, true, true, true, false],
+        "role chunk and usage chunk carry no output"
+    );
+    for chunk in &chunks {
+        let value = json(chunk);
+        assert_eq!(value["model"], "up/gpt-4o");
+        assert_eq!(value["id"], "chatcmpl-AHbPtqZ3bD1yXEGYzVrQjdB1WJJtz");
+        assert_eq!(value["object"], "chat.completion.chunk");
+        assert_eq!(value["created"], 1728933141);
+        assert_eq!(value["system_fingerprint"], "fp_6b68a8204b");
+        assert!(
+            value.get("obfuscation").is_some(),
+            "unknown fields pass through"
+        );
+    }
+    assert_eq!(
+        json(&chunks[2])["choices"][0]["delta"]["content"],
+        ", café ☃!"
+    );
+    assert_eq!(json(&chunks[4])["usage"]["total_tokens"], 13);
+    // Only `model` changed: the rest of the chunk is the upstream's bytes.
+    let upstream_line = TEXT_STREAM
+        .lines()
+        .nth(2)
+        .unwrap_or_default()
+        .trim_start_matches("data: ");
+    assert_eq!(
+        chunks[1].json,
+        upstream_line.replace("\"gpt-4o-2024-08-06\"", "\"up/gpt-4o\"")
+    );
+}
+
+#[tokio::test]
+async fn tool_call_stream_is_output_from_the_first_call() {
+    let (chunks, end) = run(TOOL_STREAM).await;
+    assert_eq!(end.ok(), Some(Flow::Done));
+    assert!(
+        !chunks[0].output,
+        "role-only chunk with content null is preamble"
+    );
+    assert!(chunks[1..].iter().all(|c| c.output));
+    assert_eq!(
+        json(&chunks[1])["choices"][0]["delta"]["tool_calls"][0]["function"]["name"],
+        "get_weather"
+    );
+    assert_eq!(
+        json(&chunks[6])["choices"][0]["finish_reason"],
+        "tool_calls"
+    );
+}
+
+#[tokio::test]
+async fn openrouter_comments_and_crlf_are_tolerated() {
+    let (chunks, end) = run(OPENROUTER_STREAM).await;
+    assert_eq!(end.ok(), Some(Flow::Done));
+    assert_eq!(chunks.len(), 3);
+    assert_eq!(
+        json(&chunks[1])["choices"][0]["delta"]["content"],
+        "Bonjour"
+    );
+    assert_eq!(
+        json(&chunks[2])["choices"][0]["native_finish_reason"],
+        "end_turn"
+    );
+    assert_eq!(json(&chunks[2])["model"], "up/gpt-4o");
+}
+
+#[tokio::test]
+async fn untidy_chunks_get_one_id_object_created_and_model() {
+    let (chunks, end) = run(ARK_STREAM).await;
+    assert_eq!(end.ok(), Some(Flow::Done));
+    let (first, last) = (json(&chunks[0]), json(&chunks[1]));
+    assert_eq!(last["id"], first["id"]);
+    assert_eq!(last["id"], "chatcmpl-xyz");
+    assert_eq!(last["object"], "chat.completion.chunk");
+    assert_eq!(last["created"], 1680000000);
+    assert_eq!(last["model"], "up/gpt-4o");
+    assert_eq!(last["choices"][0]["finish_reason"], "stop");
+}
+
+#[tokio::test]
+async fn a_stream_without_any_id_gets_a_generated_one() {
+    let stream = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"x\"}}]}\n\ndata: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n";
+    let (chunks, end) = run(stream).await;
+    assert!(end.is_ok(), "a finish_reason then EOF is a clean end");
+    let ids: Vec<Value> = chunks.iter().map(|c| json(c)["id"].clone()).collect();
+    assert!(
+        ids[0]
+            .as_str()
+            .is_some_and(|id| id.starts_with("chatcmpl-"))
+    );
+    assert_eq!(ids[0], ids[1]);
+}
+
+#[tokio::test]
+async fn a_cut_stream_is_an_error_not_a_clean_end() {
+    let (chunks, end) = run(TRUNCATED_STREAM).await;
+    assert_eq!(chunks.len(), 2);
+    assert!(matches!(end, Err(Error::UpstreamFailed { .. })), "{end:?}");
+}
+
+#[tokio::test]
+async fn an_error_event_ends_the_stream_with_that_error() {
+    let (chunks, end) = run(MIDSTREAM_ERROR).await;
+    assert_eq!(chunks.len(), 2);
+    match end {
+        Err(Error::UpstreamFailed { provider, detail }) => {
+            assert_eq!(provider, "up");
+            assert!(detail.contains("The server had an error"), "{detail}");
+        }
+        other => unreachable!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn an_error_event_with_a_client_status_keeps_it() {
+    let stream =
+        "data: {\"error\":{\"code\":429,\"message\":\"Rate limit for sk-secret-key\"}}\n\n";
+    let (_, end) = run(stream).await;
+    match end {
+        Err(error @ Error::Upstream { .. }) => {
+            assert_eq!(error.status(), StatusCode::TOO_MANY_REQUESTS);
+            assert!(
+                !error.to_string().contains("sk-secret-key"),
+                "the key is redacted: {error}"
+            );
+        }
+        other => unreachable!("{other:?}"),
+    }
+}
+
+#[test]
+fn whole_response_keeps_every_field_but_model() {
+    let config = crate::config::Config::from_toml(
+        "[providers.up]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:1\"",
+        None,
+        &|_| None,
+    )
+    .unwrap_or_else(|e| unreachable!("{e}"));
+    let codec =
+        OpenAi::new(&config.providers["up"], upstream()).unwrap_or_else(|e| unreachable!("{e}"));
+    let body = codec
+        .decode(format!("\n\n{COMPLETION}").as_bytes(), "up/gpt-4o")
+        .unwrap_or_else(|e| unreachable!("{e}"));
+    let decoded: Value = serde_json::from_slice(&body).unwrap_or_default();
+    let mut expected: Value = serde_json::from_str(COMPLETION).unwrap_or_default();
+    expected["model"] = "up/gpt-4o".into();
+    assert_eq!(decoded, expected);
+
+    let error = codec.decode(
+        br#"{"error":{"message":"quota","type":"insufficient_quota","code":"insufficient_quota"}}"#,
+        "up/x",
+    );
+    assert!(
+        matches!(error, Err(Error::UpstreamFailed { .. })),
+        "{error:?}"
+    );
+    assert!(codec.decode(b"<html>", "up/x").is_err());
+}

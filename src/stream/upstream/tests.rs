@@ -1,1 +1,123 @@
+//! The SSE decoding the gateway relies on, on the edge cases upstreams produce.
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use proptest::prelude::*;
+
 use super::*;
+
+/// (event type, data) of every event carrying data, decoded from `pieces` as separate reads.
+fn decode_pieces(pieces: Vec<Vec<u8>>) -> Vec<(Option<String>, String)> {
+    let pieces = pieces.into_iter().map(Bytes::from).collect();
+    let runtime = tokio::runtime::Builder::new_current_thread().build();
+    let Ok(runtime) = runtime else {
+        unreachable!("a test runtime")
+    };
+    runtime
+        .block_on(events_from_pieces(pieces).collect::<Vec<_>>())
+        .into_iter()
+        .filter_map(|event| match event {
+            Ok(event) => event.data.map(|data| (event.event, data)),
+            Err(error) => Some((Some("decode-error".into()), error.to_string())),
+        })
+        .collect()
+}
+
+fn data_only(pieces: &[&str]) -> Vec<String> {
+    decode_pieces(pieces.iter().map(|p| p.as_bytes().to_vec()).collect())
+        .into_iter()
+        .map(|(_, data)| data)
+        .collect()
+}
+
+#[test]
+fn multi_line_data_is_joined_with_newlines() {
+    assert_eq!(data_only(&["data: {\"a\":\ndata: 1}\n\n"]), ["{\"a\":\n1}"]);
+}
+
+#[test]
+fn crlf_lf_and_cr_line_ends() {
+    assert_eq!(
+        data_only(&["data: a\r\n\r\ndata: b\n\ndata: c\r\r"]),
+        ["a", "b", "c"]
+    );
+}
+
+#[test]
+fn a_crlf_split_across_reads_is_one_line_end() {
+    assert_eq!(data_only(&["data: a\r", "\ndata: b\r\n\r", "\n"]), ["a\nb"]);
+}
+
+#[test]
+fn comments_are_skipped() {
+    assert_eq!(
+        data_only(&[": OPENROUTER PROCESSING\n\n: ping\ndata: x\n\n"]),
+        ["x"]
+    );
+}
+
+#[test]
+fn an_event_split_across_reads_arrives_once_whole() {
+    assert_eq!(
+        data_only(&["da", "ta: {\"x\"", ":1}", "\n", "\n"]),
+        ["{\"x\":1}"]
+    );
+}
+
+#[test]
+fn utf8_split_across_reads_is_reassembled() {
+    let bytes = "data: café ☃\n\n".as_bytes();
+    let cut = bytes.iter().position(|&b| b == 0xE2).unwrap_or(0) + 1; // inside the snowman
+    assert_eq!(
+        decode_pieces(vec![bytes[..cut].to_vec(), bytes[cut..].to_vec()])[0].1,
+        "café ☃"
+    );
+}
+
+#[test]
+fn event_types_and_a_leading_bom() {
+    let events = decode_pieces(vec![
+        b"\xEF\xBB\xBFevent: message_start\ndata: {}\n\n".to_vec(),
+    ]);
+    assert_eq!(
+        events,
+        [(Some("message_start".to_owned()), "{}".to_owned())]
+    );
+}
+
+#[test]
+fn an_unterminated_last_event_is_discarded() {
+    assert_eq!(data_only(&["data: a\n\ndata: b"]), ["a"]);
+}
+
+proptest! {
+    /// However the network cuts a stream into reads, the same events come out.
+    #[test]
+    fn splitting_never_changes_the_events(cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..12)) {
+        let stream = "\u{feff}: hi\r\nevent: x\r\ndata: {\"é\":\r\ndata: \"☃\"}\r\n\r\ndata: two\n\n: c\rdata: three\r\rdata: [DONE]\n\n";
+        let bytes = stream.as_bytes();
+        let mut points: Vec<usize> = cuts.iter().map(|c| c.index(bytes.len() + 1)).collect();
+        points.sort_unstable();
+        let mut pieces = Vec::new();
+        let mut start = 0;
+        for point in points {
+            pieces.push(bytes[start..point].to_vec());
+            start = point;
+        }
+        pieces.push(bytes[start..].to_vec());
+        prop_assert_eq!(decode_pieces(pieces), decode_pieces(vec![bytes.to_vec()]));
+    }
+}
+
+#[test]
+fn the_whole_stream_as_one_read() {
+    let stream = "\u{feff}: hi\r\nevent: x\r\ndata: {\"é\":\r\ndata: \"☃\"}\r\n\r\ndata: two\n\n: c\rdata: three\r\rdata: [DONE]\n\n";
+    let events = decode_pieces(vec![stream.as_bytes().to_vec()]);
+    let expected = [
+        (Some("x".to_owned()), "{\"é\":\n\"☃\"}".to_owned()),
+        (None, "two".to_owned()),
+        (None, "three".to_owned()),
+        (None, "[DONE]".to_owned()),
+    ];
+    assert_eq!(events, expected);
+}
