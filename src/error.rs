@@ -23,6 +23,8 @@ pub enum Error {
     ModelNotFound { message: String },
     #[error("{message}")]
     RouteNotFound { message: String },
+    #[error("{message}")]
+    MethodNotAllowed { message: String },
 
     // The provider.
     /// An error status from the provider that the client should see as it is (4xx).
@@ -63,6 +65,7 @@ impl Error {
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::ModelNotFound { .. } | Self::RouteNotFound { .. } => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Upstream { status, .. } => *status,
             Self::UpstreamFailed { .. } => StatusCode::BAD_GATEWAY,
             Self::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
@@ -77,7 +80,8 @@ impl Error {
             Self::InvalidRequest { .. }
             | Self::PayloadTooLarge { .. }
             | Self::ModelNotFound { .. }
-            | Self::RouteNotFound { .. } => "invalid_request_error",
+            | Self::RouteNotFound { .. }
+            | Self::MethodNotAllowed { .. } => "invalid_request_error",
             Self::Unauthorized(_) => "authentication_error",
             Self::Upstream {
                 kind: Some(kind), ..
@@ -101,6 +105,7 @@ impl Error {
             Self::Unauthorized(_) => Some("invalid_api_key"),
             Self::ModelNotFound { .. } => Some("model_not_found"),
             Self::RouteNotFound { .. } => Some("not_found"),
+            Self::MethodNotAllowed { .. } => Some("method_not_allowed"),
             Self::Upstream { code, .. } => return code.clone().unwrap_or(Value::Null),
             Self::UpstreamFailed { .. } => Some("upstream_error"),
             Self::UpstreamTimeout { .. } => Some("upstream_timeout"),
@@ -145,6 +150,7 @@ impl Error {
             Self::Unauthorized(_) => "unauthorized",
             Self::ModelNotFound { .. } => "model_not_found",
             Self::RouteNotFound { .. } => "route_not_found",
+            Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::Upstream { .. } => "upstream_status",
             Self::UpstreamFailed { .. } => "upstream_failed",
             Self::UpstreamTimeout { .. } => "upstream_timeout",

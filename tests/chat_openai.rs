@@ -81,13 +81,20 @@ async fn every_field_reaches_the_upstream_unchanged_but_model() {
 async fn whole_answer_is_relayed_with_the_served_key_as_model() {
     let (upstream, gateway) = setup().await;
     upstream.push(Reply::json(include_str!("fixtures/openai/completion.json")));
-    let response = gateway.chat_json(&user("up/gpt-4o", "Weather in Paris?")).send().await.unwrap();
+    let response = gateway
+        .chat_json(&user("up/gpt-4o", "Weather in Paris?"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "application/json");
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["model"], "up/gpt-4o");
     assert_eq!(body["id"], "chatcmpl-AHbQ9wholeresp");
-    assert_eq!(body["choices"][0]["message"]["tool_calls"][0]["function"]["name"], "get_weather");
+    assert_eq!(
+        body["choices"][0]["message"]["tool_calls"][0]["function"]["name"],
+        "get_weather"
+    );
     assert_eq!(body["usage"]["total_tokens"], 60);
     assert_eq!(body["system_fingerprint"], "fp_6b68a8204b");
 }
@@ -109,10 +116,16 @@ async fn the_upstream_gets_its_own_key_and_never_the_gateways() {
         .unwrap();
     assert_eq!(response.status(), 200);
     let received = upstream.last_request();
-    assert_eq!(received.headers["authorization"], "Bearer sk-upstream-secret-up");
+    assert_eq!(
+        received.headers["authorization"],
+        "Bearer sk-upstream-secret-up"
+    );
     assert_eq!(received.headers["x-title"], "switchyard-test");
     let all_headers = format!("{:?}", received.headers);
-    assert!(!all_headers.contains("gw-key-1"), "the gateway key leaked upstream: {all_headers}");
+    assert!(
+        !all_headers.contains("gw-key-1"),
+        "the gateway key leaked upstream: {all_headers}"
+    );
 }
 
 #[tokio::test]
@@ -127,16 +140,40 @@ async fn both_paths_and_alias_and_slashed_model_names() {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), 200, "POST /chat/completions is the same handler");
+    assert_eq!(
+        response.status(),
+        200,
+        "POST /chat/completions is the same handler"
+    );
 
-    let body: Value = gateway.chat_json(&user("smart", "x")).send().await.unwrap().json().await.unwrap();
-    assert_eq!(body["model"], "up/gpt-4o", "an alias answers with the key that served");
+    let body: Value = gateway
+        .chat_json(&user("smart", "x"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        body["model"], "up/gpt-4o",
+        "an alias answers with the key that served"
+    );
     assert_eq!(upstream.last_request().json()["model"], "gpt-4o");
 
     let key = "up/meta-llama/Llama-3.3-70B-Instruct-Turbo";
-    let body: Value = gateway.chat_json(&user(key, "x")).send().await.unwrap().json().await.unwrap();
+    let body: Value = gateway
+        .chat_json(&user(key, "x"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(body["model"], key);
-    assert_eq!(upstream.last_request().json()["model"], "meta-llama/Llama-3.3-70B-Instruct-Turbo");
+    assert_eq!(
+        upstream.last_request().json()["model"],
+        "meta-llama/Llama-3.3-70B-Instruct-Turbo"
+    );
 }
 
 #[tokio::test]
@@ -166,17 +203,31 @@ async fn a_stream_is_relayed_as_openai_chunks_then_one_done() {
     }
     assert_eq!(chunks[4]["choices"], json!([]));
     assert_eq!(chunks[4]["usage"]["total_tokens"], 13);
-    assert!(body.raw.starts_with("data: {"), "no event: lines, no preamble: {}", &body.raw[..40]);
+    assert!(
+        body.raw.starts_with("data: {"),
+        "no event: lines, no preamble: {}",
+        &body.raw[..40]
+    );
 }
 
 #[tokio::test]
 async fn streamed_tool_calls_arrive_exactly_as_emitted() {
     let (upstream, gateway) = setup().await;
     upstream.push(Reply::sse(TOOL_STREAM));
-    let body = read_sse(gateway.chat_json(&user_stream("up/gpt-4o", "weather")).send().await.unwrap()).await;
+    let body = read_sse(
+        gateway
+            .chat_json(&user_stream("up/gpt-4o", "weather"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     let chunks = body.chunks();
     assert_eq!(chunks.len(), 7);
-    let calls: Vec<&Value> = chunks.iter().filter_map(|c| c["choices"][0]["delta"].get("tool_calls")).collect();
+    let calls: Vec<&Value> = chunks
+        .iter()
+        .filter_map(|c| c["choices"][0]["delta"].get("tool_calls"))
+        .collect();
     assert_eq!(calls[0][0]["id"], "call_J1kXz");
     assert_eq!(calls[0][0]["function"]["name"], "get_weather");
     let arguments: String = calls
@@ -195,7 +246,14 @@ async fn untidy_upstream_streams_become_tidy() {
     for fixture in [ARK_STREAM, OPENROUTER_STREAM] {
         let (upstream, gateway) = setup().await;
         upstream.push(Reply::sse(fixture));
-        let body = read_sse(gateway.chat_json(&user_stream("up/m", "hi")).send().await.unwrap()).await;
+        let body = read_sse(
+            gateway
+                .chat_json(&user_stream("up/m", "hi"))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
         let chunks = body.chunks();
         let first_id = chunks[0]["id"].clone();
         assert!(first_id.is_string());
@@ -207,16 +265,31 @@ async fn untidy_upstream_streams_become_tidy() {
             assert!(chunk["choices"].is_array());
         }
         assert_eq!(body.done_count(), 1);
-        assert!(!body.raw.contains("OPENROUTER"), "upstream comments are not relayed");
+        assert!(
+            !body.raw.contains("OPENROUTER"),
+            "upstream comments are not relayed"
+        );
     }
 }
 
 #[tokio::test]
 async fn a_stream_ending_after_finish_without_done_gets_one_done() {
     let (upstream, gateway) = setup().await;
-    let stream = format!("{}{}{}", content_chunk(None), content_chunk(Some("Hi")), finish_chunk("stop"));
+    let stream = format!(
+        "{}{}{}",
+        content_chunk(None),
+        content_chunk(Some("Hi")),
+        finish_chunk("stop")
+    );
     upstream.push(Reply::sse(stream));
-    let body = read_sse(gateway.chat_json(&user_stream("up/m", "hi")).send().await.unwrap()).await;
+    let body = read_sse(
+        gateway
+            .chat_json(&user_stream("up/m", "hi"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(body.text(), "Hi");
     assert_eq!(body.done_count(), 1);
     assert!(body.raw.ends_with("data: [DONE]\n\n"));

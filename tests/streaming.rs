@@ -31,7 +31,11 @@ async fn chunks_reach_the_client_while_the_upstream_is_still_sending() {
         ],
         end: End::Close,
     });
-    let response = gateway.chat_json(&user_stream("up/m", "hi")).send().await.unwrap();
+    let response = gateway
+        .chat_json(&user_stream("up/m", "hi"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
     let mut body = response.bytes_stream();
     // The upstream is parked at Wait: "first" can only arrive if it was relayed before the end.
@@ -45,38 +49,69 @@ async fn chunks_reach_the_client_while_the_upstream_is_still_sending() {
 async fn an_upstream_failure_before_any_output_is_an_http_error() {
     let (upstream, gateway) = setup("").await;
     let error = r#"{"error":{"message":"model overloaded","type":"server_error","param":null,"code":null}}"#;
-    upstream.push(Reply::sse(format!("{}{}", content_chunk(None), data(error))));
-    let response = gateway.chat_json(&user_stream("up/m", "hi")).send().await.unwrap();
-    assert_eq!(response.status(), 502, "the role chunk was held back, so a real status is still possible");
+    upstream.push(Reply::sse(format!(
+        "{}{}",
+        content_chunk(None),
+        data(error)
+    )));
+    let response = gateway
+        .chat_json(&user_stream("up/m", "hi"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        502,
+        "the role chunk was held back, so a real status is still possible"
+    );
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"]["code"], "upstream_error");
     let message = body["error"]["message"].as_str().unwrap_or_default();
-    assert!(message.contains("'up'") && message.contains("model overloaded"), "{message}");
+    assert!(
+        message.contains("'up'") && message.contains("model overloaded"),
+        "{message}"
+    );
 }
 
 #[tokio::test]
 async fn a_stream_cut_before_any_output_is_an_http_error() {
     let (upstream, gateway) = setup("").await;
     upstream.push(Reply::sse(content_chunk(None)));
-    let response = gateway.chat_json(&user_stream("up/m", "hi")).send().await.unwrap();
+    let response = gateway
+        .chat_json(&user_stream("up/m", "hi"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 502);
 }
 
 #[tokio::test]
 async fn hold_back_is_bounded_then_keep_alives_flow() {
-    let (upstream, gateway) = setup("[server]\nstream_hold_back = \"100ms\"\nkeep_alive = \"100ms\"\n").await;
+    let (upstream, gateway) =
+        setup("[server]\nstream_hold_back = \"100ms\"\nkeep_alive = \"100ms\"\n").await;
     upstream.push(Reply::Sse {
-        steps: vec![send(content_chunk(None)), Step::Wait, send(content_chunk(Some("late"))), send(finish_chunk("stop"))],
+        steps: vec![
+            send(content_chunk(None)),
+            Step::Wait,
+            send(content_chunk(Some("late"))),
+            send(finish_chunk("stop")),
+        ],
         end: End::Close,
     });
-    let response = tokio::time::timeout(Duration::from_secs(10), gateway.chat_json(&user_stream("up/m", "hi")).send())
-        .await
-        .expect("the 200 is committed although the upstream is still thinking")
-        .unwrap();
+    let response = tokio::time::timeout(
+        Duration::from_secs(10),
+        gateway.chat_json(&user_stream("up/m", "hi")).send(),
+    )
+    .await
+    .expect("the 200 is committed although the upstream is still thinking")
+    .unwrap();
     assert_eq!(response.status(), 200);
     let mut body = response.bytes_stream();
     let seen = read_until(&mut body, ": keep-alive").await;
-    assert!(seen.contains(r#""role":"assistant""#), "the held role chunk is sent at commit: {seen}");
+    assert!(
+        seen.contains(r#""role":"assistant""#),
+        "the held role chunk is sent at commit: {seen}"
+    );
     upstream.release();
     let rest = read_until(&mut body, "[DONE]").await;
     assert!(rest.contains("late"));
@@ -86,14 +121,32 @@ async fn hold_back_is_bounded_then_keep_alives_flow() {
 async fn a_failure_after_output_is_one_error_event_and_no_done() {
     let (upstream, gateway) = setup("").await;
     let error = r#"{"error":{"message":"The server had an error","type":"server_error","param":null,"code":null}}"#;
-    upstream.push(Reply::sse(format!("{}{}{}", content_chunk(None), content_chunk(Some("Partial")), data(error))));
-    let response = gateway.chat_json(&user_stream("up/m", "hi")).send().await.unwrap();
+    upstream.push(Reply::sse(format!(
+        "{}{}{}",
+        content_chunk(None),
+        content_chunk(Some("Partial")),
+        data(error)
+    )));
+    let response = gateway
+        .chat_json(&user_stream("up/m", "hi"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 200);
     let body = read_sse(response).await;
-    assert_eq!(body.done_count(), 0, "a failed stream must not look complete");
+    assert_eq!(
+        body.done_count(),
+        0,
+        "a failed stream must not look complete"
+    );
     let last: Value = serde_json::from_str(body.data.last().unwrap()).unwrap();
     assert_eq!(last["error"]["code"], "upstream_error");
-    assert!(last["error"]["message"].as_str().unwrap_or_default().contains("The server had an error"));
+    assert!(
+        last["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("The server had an error")
+    );
     assert!(
         !body.raw.contains(r#""finish_reason":"stop""#),
         "no made-up finish: {}",
@@ -105,22 +158,48 @@ async fn a_failure_after_output_is_one_error_event_and_no_done() {
 #[tokio::test]
 async fn a_stream_cut_after_output_ends_with_an_error_event() {
     let (upstream, gateway) = setup("").await;
-    upstream.push(Reply::sse(format!("{}{}", content_chunk(None), content_chunk(Some("Half")))));
-    let body = read_sse(gateway.chat_json(&user_stream("up/m", "hi")).send().await.unwrap()).await;
+    upstream.push(Reply::sse(format!(
+        "{}{}",
+        content_chunk(None),
+        content_chunk(Some("Half"))
+    )));
+    let body = read_sse(
+        gateway
+            .chat_json(&user_stream("up/m", "hi"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(body.done_count(), 0);
     let last: Value = serde_json::from_str(body.data.last().unwrap()).unwrap();
-    assert!(last["error"]["message"].as_str().unwrap_or_default().contains("ended before the answer was complete"));
+    assert!(
+        last["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("ended before the answer was complete")
+    );
 }
 
 #[tokio::test]
 async fn a_silent_upstream_mid_stream_hits_the_idle_deadline() {
     let (upstream, gateway) = setup("idle_timeout = \"300ms\"\n").await;
     upstream.push(Reply::Sse {
-        steps: vec![send(content_chunk(None)), send(content_chunk(Some("Hi"))), Step::Sleep(Duration::from_secs(30))],
+        steps: vec![
+            send(content_chunk(None)),
+            send(content_chunk(Some("Hi"))),
+            Step::Sleep(Duration::from_secs(30)),
+        ],
         end: End::Close,
     });
-    let response = gateway.chat_json(&user_stream("up/m", "hi")).send().await.unwrap();
-    let body = tokio::time::timeout(Duration::from_secs(10), read_sse(response)).await.expect("no hang");
+    let response = gateway
+        .chat_json(&user_stream("up/m", "hi"))
+        .send()
+        .await
+        .unwrap();
+    let body = tokio::time::timeout(Duration::from_secs(10), read_sse(response))
+        .await
+        .expect("no hang");
     let last: Value = serde_json::from_str(body.data.last().unwrap()).unwrap();
     assert_eq!(last["error"]["code"], "upstream_timeout");
     assert_eq!(body.done_count(), 0);
@@ -130,10 +209,18 @@ async fn a_silent_upstream_mid_stream_hits_the_idle_deadline() {
 async fn the_client_leaving_cancels_the_upstream_request() {
     let (upstream, gateway) = setup("").await;
     upstream.push(Reply::Sse {
-        steps: vec![send(content_chunk(None)), send(content_chunk(Some("tick"))), Step::Wait],
+        steps: vec![
+            send(content_chunk(None)),
+            send(content_chunk(Some("tick"))),
+            Step::Wait,
+        ],
         end: End::Hang,
     });
-    let response = gateway.chat_json(&user_stream("up/m", "hi")).send().await.unwrap();
+    let response = gateway
+        .chat_json(&user_stream("up/m", "hi"))
+        .send()
+        .await
+        .unwrap();
     let mut body = response.bytes_stream();
     read_until(&mut body, "tick").await;
     assert_eq!(upstream.abandoned(), 0);

@@ -64,7 +64,7 @@ pub fn complete(request: &ChatRequest, served: &str) -> Result<Completion, Error
         json: serialize(&chunk(role, None, None))?,
         output: false,
     }];
-    for word in answer.split_inclusive(char::is_whitespace) {
+    for word in words(&answer) {
         let delta = Delta {
             role: None,
             content: Some(word),
@@ -106,8 +106,35 @@ fn choices<'a>(
     }]
 }
 
+/// Each word with the whitespace after it, so the pieces concatenate back to `text`.
+fn words(text: &str) -> impl Iterator<Item = &str> {
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let word_end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        let end = rest[word_end..]
+            .find(|c: char| !c.is_whitespace())
+            .map_or(rest.len(), |i| word_end + i);
+        let (word, tail) = rest.split_at(end);
+        rest = tail;
+        Some(word)
+    })
+}
+
 fn count_words(text: &str) -> u64 {
     text.split_whitespace().count() as u64
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn words_keep_their_whitespace() {
+        let pieces: Vec<&str> = super::words("  the quick  brown\nfox ").collect();
+        assert_eq!(pieces, ["  ", "the ", "quick  ", "brown\n", "fox "]);
+        assert_eq!(super::words("").count(), 0);
+    }
 }
 
 fn serialize<T: serde::Serialize>(value: &T) -> Result<String, Error> {

@@ -42,7 +42,7 @@ async fn not_found(uri: axum::http::Uri) -> Error {
 }
 
 async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> Error {
-    Error::RouteNotFound {
+    Error::MethodNotAllowed {
         message: format!("{method} is not allowed on {}.", uri.path()),
     }
 }

@@ -29,9 +29,13 @@ pub struct Gateway {
 
 /// Starts the gateway from TOML. The process environment is not read: only `env` is.
 pub async fn gateway_with_env(toml: &str, env: &[(&str, &str)]) -> Gateway {
-    let env: Vec<(String, String)> = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
     let lookup = move |name: &str| env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
-    let config = Config::from_toml(toml, None, &lookup).unwrap_or_else(|e| panic!("test config: {e}"));
+    let config =
+        Config::from_toml(toml, None, &lookup).unwrap_or_else(|e| panic!("test config: {e}"));
     let state = Arc::new(AppState::new(config).expect("state"));
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
@@ -176,7 +180,10 @@ impl FakeUpstream {
     }
 
     pub fn last_request(&self) -> Recorded {
-        self.requests().last().cloned().expect("the upstream got a request")
+        self.requests()
+            .last()
+            .cloned()
+            .expect("the upstream got a request")
     }
 
     /// Lets every SSE body waiting at a `Step::Wait` go on.
@@ -209,7 +216,13 @@ impl FakeUpstream {
     }
 }
 
-async fn serve(State(shared): State<Arc<Shared>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn serve(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     shared.requests.lock().unwrap().push(Recorded {
         method,
         path: uri.path().to_owned(),
@@ -220,7 +233,11 @@ async fn serve(State(shared): State<Arc<Shared>>, method: Method, uri: Uri, head
     let reply = reply.or_else(|| shared.fallback.lock().unwrap().clone());
     match reply {
         None => (StatusCode::INTERNAL_SERVER_ERROR, "no scripted reply").into_response(),
-        Some(Reply::Json { status, headers, body }) => {
+        Some(Reply::Json {
+            status,
+            headers,
+            body,
+        }) => {
             let mut response = (StatusCode::from_u16(status).unwrap(), body).into_response();
             response
                 .headers_mut()
@@ -342,7 +359,9 @@ impl SseBody {
         self.data
             .iter()
             .filter(|d| *d != "[DONE]")
-            .map(|d| serde_json::from_str(d).unwrap_or_else(|e| panic!("chunk is not JSON ({e}): {d}")))
+            .map(|d| {
+                serde_json::from_str(d).unwrap_or_else(|e| panic!("chunk is not JSON ({e}): {d}"))
+            })
             .collect()
     }
 
@@ -354,7 +373,11 @@ impl SseBody {
     pub fn text(&self) -> String {
         self.chunks()
             .iter()
-            .filter_map(|c| c["choices"][0]["delta"]["content"].as_str().map(str::to_owned))
+            .filter_map(|c| {
+                c["choices"][0]["delta"]["content"]
+                    .as_str()
+                    .map(str::to_owned)
+            })
             .collect()
     }
 }
@@ -370,7 +393,10 @@ pub async fn read_sse(response: reqwest::Response) -> SseBody {
 }
 
 /// Reads a streaming response until `needle` has appeared (bounded), returning what was read.
-pub async fn read_until(stream: &mut (impl futures_util::Stream<Item = reqwest::Result<Bytes>> + Unpin), needle: &str) -> String {
+pub async fn read_until(
+    stream: &mut (impl futures_util::Stream<Item = reqwest::Result<Bytes>> + Unpin),
+    needle: &str,
+) -> String {
     let mut seen = String::new();
     let result = tokio::time::timeout(Duration::from_secs(10), async {
         while let Some(piece) = stream.next().await {
@@ -381,7 +407,13 @@ pub async fn read_until(stream: &mut (impl futures_util::Stream<Item = reqwest::
         }
     })
     .await;
-    assert!(result.is_ok(), "timed out waiting for {needle:?}; read so far: {seen:?}");
-    assert!(seen.contains(needle), "stream ended before {needle:?}; read: {seen:?}");
+    assert!(
+        result.is_ok(),
+        "timed out waiting for {needle:?}; read so far: {seen:?}"
+    );
+    assert!(
+        seen.contains(needle),
+        "stream ended before {needle:?}; read: {seen:?}"
+    );
     seen
 }

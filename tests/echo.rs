@@ -1,0 +1,92 @@
+//! The built-in offline provider.
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn echo_answers_with_the_last_user_message() {
+    let gateway = gateway("").await;
+    let request = json!({"model": "echo/anything", "messages": [
+        {"role": "system", "content": "You are a parrot."},
+        {"role": "user", "content": "first question"},
+        {"role": "assistant", "content": "first answer"},
+        {"role": "user", "content": [{"type": "text", "text": "say"}, {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}}, {"type": "text", "text": "this back"}]}
+    ]});
+    let body: Value = gateway
+        .chat_json(&request)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["object"], "chat.completion");
+    assert_eq!(body["model"], "echo/anything");
+    assert!(body["id"].as_str().unwrap().starts_with("chatcmpl-"));
+    assert_eq!(body["choices"][0]["message"]["role"], "assistant");
+    assert_eq!(body["choices"][0]["message"]["content"], "say this back");
+    assert_eq!(body["choices"][0]["finish_reason"], "stop");
+    assert_eq!(body["usage"]["completion_tokens"], 3);
+    assert_eq!(body["usage"]["prompt_tokens"], 11);
+    assert_eq!(body["usage"]["total_tokens"], 14);
+}
+
+#[tokio::test]
+async fn echo_streams_word_by_word_with_usage_when_asked() {
+    let gateway = gateway("").await;
+    let text = "the quick  brown fox";
+    let request = json!({"model": "echo/x", "stream": true, "stream_options": {"include_usage": true},
+        "messages": [{"role": "user", "content": text}]});
+    let body = read_sse(gateway.chat_json(&request).send().await.unwrap()).await;
+    assert_eq!(body.text(), text);
+    let chunks = body.chunks();
+    assert_eq!(chunks[0]["choices"][0]["delta"]["role"], "assistant");
+    let words = chunks
+        .iter()
+        .filter(|c| {
+            c["choices"][0]["delta"]["content"]
+                .as_str()
+                .is_some_and(|s| !s.is_empty())
+        })
+        .count();
+    assert_eq!(words, 4, "one chunk per word");
+    let ids: Vec<&Value> = chunks.iter().map(|c| &c["id"]).collect();
+    assert!(ids.iter().all(|id| *id == ids[0]));
+    let finish = &chunks[chunks.len() - 2];
+    assert_eq!(finish["choices"][0]["finish_reason"], "stop");
+    let usage = chunks.last().unwrap();
+    assert_eq!(usage["choices"], json!([]));
+    assert_eq!(usage["usage"]["completion_tokens"], 4);
+    assert_eq!(body.done_count(), 1);
+
+    // Without include_usage there is no usage chunk, as with OpenAI.
+    let body = read_sse(
+        gateway
+            .chat_json(&user_stream("echo/x", "hi"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(body.chunks().iter().all(|c| c.get("usage").is_none()));
+}
+
+#[tokio::test]
+async fn echo_can_be_configured_under_another_name() {
+    let gateway = gateway(
+        "[providers.demo]\nkind = \"echo\"\n[models.default]\ntargets = [\"demo/parrot\"]\n",
+    )
+    .await;
+    let body: Value = gateway
+        .chat_json(&user("default", "hello"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["model"], "demo/parrot");
+    assert_eq!(body["choices"][0]["message"]["content"], "hello");
+}

@@ -1,0 +1,304 @@
+//! Every error path answers in the OpenAI error shape with the right status, and no secret leaks.
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+
+async fn setup(extra: &str) -> (FakeUpstream, Gateway) {
+    let upstream = FakeUpstream::start().await;
+    let gateway = gateway(&format!("{}{extra}", upstream.provider_toml("up"))).await;
+    (upstream, gateway)
+}
+
+/// Asserts the OpenAI error shape and returns the `error` object.
+async fn error_of(response: reqwest::Response, status: u16) -> Value {
+    assert_eq!(response.status(), status);
+    assert_eq!(response.headers()["content-type"], "application/json");
+    let body: Value = response.json().await.unwrap();
+    let error = body["error"].clone();
+    for key in ["message", "type", "param", "code"] {
+        assert!(error.get(key).is_some(), "missing error.{key} in {body}");
+    }
+    assert!(error["message"].as_str().is_some_and(|m| !m.is_empty()));
+    error
+}
+
+#[tokio::test]
+async fn bad_requests_are_400_naming_the_param() {
+    let (upstream, gateway) = setup("").await;
+    let cases: [(&str, Value); 7] = [
+        ("{not json", Value::Null),
+        ("[1,2,3]", Value::Null),
+        (
+            r#"{"messages":[{"role":"user","content":"x"}]}"#,
+            json!("model"),
+        ),
+        (
+            r#"{"model":["a"],"messages":[{"role":"user","content":"x"}]}"#,
+            json!("model"),
+        ),
+        (r#"{"model":"up/m"}"#, json!("messages")),
+        (r#"{"model":"up/m","messages":[]}"#, json!("messages")),
+        (
+            r#"{"model":"up/m","messages":[{"role":"user","content":"x"}],"stream":"yes"}"#,
+            json!("stream"),
+        ),
+    ];
+    for (body, param) in cases {
+        let error = error_of(gateway.chat(body).send().await.unwrap(), 400).await;
+        assert_eq!(error["param"], param, "for {body}");
+        assert_eq!(error["type"], "invalid_request_error");
+    }
+    let error = error_of(
+        gateway
+            .chat(r#"{"model":"up/m","messages":[{"role":"user","content":"x"},{"role":"wizard","content":"x"}]}"#)
+            .send()
+            .await
+            .unwrap(),
+        400,
+    )
+    .await;
+    assert_eq!(error["param"], "messages[1].role");
+    assert!(
+        upstream.requests().is_empty(),
+        "nothing invalid reaches the upstream"
+    );
+    // The server keeps serving after all that.
+    let response = gateway
+        .chat_json(&user("echo/x", "still here"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn an_oversized_body_is_413() {
+    let (_upstream, gateway) = setup("[server]\nbody_limit = \"1KiB\"\n").await;
+    let big = "x".repeat(2048);
+    let error = error_of(
+        gateway
+            .chat_json(&user("echo/x", &big))
+            .send()
+            .await
+            .unwrap(),
+        413,
+    )
+    .await;
+    assert_eq!(error["code"], "request_too_large");
+    // Without a content-length (chunked), the limit still holds.
+    let chunks =
+        futures_util::stream::iter((0..4).map(|_| Ok::<_, std::io::Error>(vec![b' '; 512])));
+    let response = gateway
+        .chat(reqwest::Body::wrap_stream(chunks))
+        .send()
+        .await
+        .unwrap();
+    error_of(response, 413).await;
+    let response = gateway
+        .chat_json(&user("echo/x", "small"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn unknown_models_are_404_model_not_found_listing_providers() {
+    let (_upstream, gateway) = setup("").await;
+    for model in ["nope/gpt-4o", "no-such-alias"] {
+        let error = error_of(
+            gateway.chat_json(&user(model, "x")).send().await.unwrap(),
+            404,
+        )
+        .await;
+        assert_eq!(error["code"], "model_not_found");
+        let message = error["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("echo") && message.contains("up"),
+            "{message}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn upstream_client_errors_pass_through_with_their_message() {
+    let (upstream, gateway) = setup("").await;
+    for status in [400u16, 401, 403, 404, 409, 422, 429] {
+        let body = json!({"error": {"message": format!("upstream said {status}"), "type": "some_type", "param": "temperature", "code": "some_code"}});
+        let mut reply = Reply::status(status, body.to_string());
+        if status == 429 {
+            if let Reply::Json { headers, .. } = &mut reply {
+                headers.push(("retry-after", "7".to_owned()));
+            }
+        }
+        upstream.push(reply);
+        let response = gateway.chat_json(&user("up/m", "x")).send().await.unwrap();
+        let retry_after = response.headers().get("retry-after").cloned();
+        let error = error_of(response, status).await;
+        assert_eq!(error["message"], format!("upstream said {status}"));
+        assert_eq!(error["type"], "some_type");
+        assert_eq!(error["param"], "temperature");
+        assert_eq!(error["code"], "some_code");
+        if status == 429 {
+            assert_eq!(retry_after.unwrap(), "7");
+        }
+    }
+}
+
+#[tokio::test]
+async fn upstream_errors_before_a_stream_starts_keep_their_status() {
+    let (upstream, gateway) = setup("").await;
+    upstream.push(Reply::status(
+        429,
+        r#"{"error":{"message":"slow down","type":"requests","code":"rate_limit_exceeded"}}"#,
+    ));
+    let error = error_of(
+        gateway
+            .chat_json(&user_stream("up/m", "x"))
+            .send()
+            .await
+            .unwrap(),
+        429,
+    )
+    .await;
+    assert_eq!(error["code"], "rate_limit_exceeded");
+}
+
+#[tokio::test]
+async fn upstream_failures_are_502_and_timeouts_504_naming_the_provider() {
+    let (upstream, gateway) = setup("first_byte_timeout = \"300ms\"\n").await;
+    upstream.push(Reply::status(500, "<html>Internal Server Error</html>"));
+    upstream.push(Reply::status(503, r#"{"error":{"message":"overloaded"}}"#));
+    for expected in ["Internal Server Error", "overloaded"] {
+        let error = error_of(
+            gateway.chat_json(&user("up/m", "x")).send().await.unwrap(),
+            502,
+        )
+        .await;
+        let message = error["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("'up'") && message.contains(expected),
+            "{message}"
+        );
+        assert_eq!(error["code"], "upstream_error");
+    }
+    upstream.push(Reply::Silent);
+    let error = error_of(
+        gateway.chat_json(&user("up/m", "x")).send().await.unwrap(),
+        504,
+    )
+    .await;
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("'up'")
+    );
+    assert_eq!(error["code"], "upstream_timeout");
+    upstream.push(Reply::json("this is not json"));
+    error_of(
+        gateway.chat_json(&user("up/m", "x")).send().await.unwrap(),
+        502,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_refused_connection_is_502() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let gateway = gateway(&format!(
+        "[providers.gone]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:{port}/v1\"\n"
+    ))
+    .await;
+    let error = error_of(
+        gateway
+            .chat_json(&user("gone/m", "x"))
+            .send()
+            .await
+            .unwrap(),
+        502,
+    )
+    .await;
+    let message = error["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("'gone'") && message.contains("could not connect"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn gateway_keys_guard_the_api_but_not_health() {
+    let gateway = gateway("[auth]\nkeys = [\"k-one\", \"k-two\"]\n").await;
+    let error = error_of(
+        gateway
+            .chat_json(&user("echo/x", "x"))
+            .send()
+            .await
+            .unwrap(),
+        401,
+    )
+    .await;
+    assert_eq!(error["code"], "invalid_api_key");
+    let wrong = gateway
+        .chat_json(&user("echo/x", "x"))
+        .bearer_auth("k-three")
+        .send()
+        .await
+        .unwrap();
+    error_of(wrong, 401).await;
+    let ok = gateway
+        .chat_json(&user("echo/x", "x"))
+        .bearer_auth("k-two")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    let models = gateway
+        .http
+        .get(format!("{}/v1/models", gateway.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(models.status(), 401);
+    let health = gateway
+        .http
+        .get(format!("{}/health", gateway.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods_answer_in_the_error_shape() {
+    let gateway = gateway("").await;
+    let error = error_of(
+        gateway
+            .http
+            .get(format!("{}/v1/nothing", gateway.url))
+            .send()
+            .await
+            .unwrap(),
+        404,
+    )
+    .await;
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("/v1/nothing")
+    );
+    let response = gateway
+        .http
+        .get(format!("{}/v1/chat/completions", gateway.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 405);
+    let body: Value = response.json().await.unwrap();
+    assert!(body["error"]["message"].is_string());
+}

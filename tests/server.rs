@@ -1,0 +1,163 @@
+//! Health, readiness, the model list, request ids, and graceful shutdown.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use common::*;
+use serde_json::Value;
+use switchyard::config::Config;
+use switchyard::state::AppState;
+
+#[tokio::test]
+async fn health_and_ready() {
+    let gateway = gateway("").await;
+    let health = gateway
+        .http
+        .get(format!("{}/health", gateway.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    assert_eq!(health.json::<Value>().await.unwrap()["status"], "ok");
+    let ready = gateway
+        .http
+        .get(format!("{}/ready", gateway.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+    assert_eq!(ready.json::<Value>().await.unwrap()["status"], "ready");
+    gateway.state.start_draining();
+    let ready = gateway
+        .http
+        .get(format!("{}/ready", gateway.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 503);
+}
+
+#[tokio::test]
+async fn models_lists_aliases_and_known_keys() {
+    let upstream = FakeUpstream::start().await;
+    let toml = format!(
+        "{}models = [\"gpt-4.1\"]\n[models.smart]\ntargets = [\"up/gpt-4o\", \"echo/x\"]\n",
+        upstream.provider_toml("up")
+    );
+    let gateway = gateway(&toml).await;
+    let list: Value = gateway
+        .http
+        .get(format!("{}/v1/models", gateway.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["object"], "list");
+    let ids: Vec<&str> = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap())
+        .collect();
+    for expected in ["smart", "up/gpt-4o", "up/gpt-4.1", "echo/x", "echo/echo"] {
+        assert!(ids.contains(&expected), "{expected} missing from {ids:?}");
+    }
+    assert!(
+        list["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["object"] == "model" && m["owned_by"].is_string())
+    );
+}
+
+#[tokio::test]
+async fn request_ids_are_kept_or_made() {
+    let gateway = gateway("").await;
+    let response = gateway
+        .chat_json(&user("echo/x", "hi"))
+        .header("x-request-id", "req-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["x-request-id"], "req-123");
+    let response = gateway
+        .chat_json(&user("nope/x", "hi"))
+        .send()
+        .await
+        .unwrap();
+    let id = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(id.len(), 36, "a generated uuid: {id}");
+}
+
+#[tokio::test]
+async fn shutdown_stops_accepting_and_lets_streams_finish() {
+    let upstream = FakeUpstream::start().await;
+    let config = Config::from_toml(&upstream.provider_toml("up"), None, &|_| None).unwrap();
+    let state = Arc::new(AppState::new(config).unwrap());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(switchyard::server::run(
+        listener,
+        state.clone(),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+
+    upstream.push(Reply::Sse {
+        steps: vec![
+            Step::Send(Bytes::from(content_chunk(None))),
+            Step::Send(Bytes::from(content_chunk(Some("before")))),
+            Step::Wait,
+            Step::Send(Bytes::from(content_chunk(Some(" after")))),
+            Step::Send(Bytes::from(finish_chunk("stop"))),
+        ],
+        end: End::Close,
+    });
+    let http = reqwest::Client::new();
+    let response = http
+        .post(format!("{url}/v1/chat/completions"))
+        .body(user_stream("up/m", "hi").to_string())
+        .send()
+        .await
+        .unwrap();
+    let mut body = response.bytes_stream();
+    read_until(&mut body, "before").await;
+
+    stop.send(()).unwrap();
+    // Wait (bounded) for the drain to begin, then check new work is refused.
+    for _ in 0..100 {
+        if state.is_draining() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(state.is_draining());
+    let fresh = reqwest::Client::new()
+        .get(format!("{url}/health"))
+        .send()
+        .await;
+    assert!(
+        fresh.is_err(),
+        "a new connection was accepted during shutdown"
+    );
+
+    upstream.release();
+    let rest = read_until(&mut body, "[DONE]").await;
+    assert!(
+        rest.contains("after"),
+        "the in-flight stream finished: {rest}"
+    );
+    let finished = tokio::time::timeout(Duration::from_secs(10), server).await;
+    assert!(finished.is_ok(), "the server exits once the stream is done");
+}
