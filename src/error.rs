@@ -28,15 +28,8 @@ pub enum Error {
 
     // The provider.
     /// An error status from the provider that the client should see as it is (4xx).
-    #[error("{message}")]
-    Upstream {
-        status: StatusCode,
-        message: String,
-        kind: Option<String>,
-        param: Option<Value>,
-        code: Option<Value>,
-        retry_after: Option<HeaderValue>,
-    },
+    #[error("{}", .0.message)]
+    Upstream(Box<UpstreamStatus>),
     /// The provider failed: 5xx, a refused connection, a malformed answer, a cut stream.
     #[error("provider '{provider}' failed: {detail}")]
     UpstreamFailed { provider: String, detail: String },
@@ -66,7 +59,7 @@ impl Error {
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::ModelNotFound { .. } | Self::RouteNotFound { .. } => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Upstream { status, .. } => *status,
+            Self::Upstream(upstream) => upstream.status,
             Self::UpstreamFailed { .. } => StatusCode::BAD_GATEWAY,
             Self::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
             Self::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
@@ -83,15 +76,13 @@ impl Error {
             | Self::RouteNotFound { .. }
             | Self::MethodNotAllowed { .. } => "invalid_request_error",
             Self::Unauthorized(_) => "authentication_error",
-            Self::Upstream {
-                kind: Some(kind), ..
-            } => kind,
-            Self::Upstream { status, .. } => match status.as_u16() {
-                401 => "authentication_error",
-                403 => "permission_error",
-                404 => "not_found_error",
-                429 => "rate_limit_error",
-                _ => "invalid_request_error",
+            Self::Upstream(upstream) => match (&upstream.kind, upstream.status.as_u16()) {
+                (Some(kind), _) => kind,
+                (None, 401) => "authentication_error",
+                (None, 403) => "permission_error",
+                (None, 404) => "not_found_error",
+                (None, 429) => "rate_limit_error",
+                (None, _) => "invalid_request_error",
             },
             Self::UpstreamFailed { .. } | Self::UpstreamTimeout { .. } => "upstream_error",
             Self::ShuttingDown | Self::Internal(_) => "server_error",
@@ -106,7 +97,7 @@ impl Error {
             Self::ModelNotFound { .. } => Some("model_not_found"),
             Self::RouteNotFound { .. } => Some("not_found"),
             Self::MethodNotAllowed { .. } => Some("method_not_allowed"),
-            Self::Upstream { code, .. } => return code.clone().unwrap_or(Value::Null),
+            Self::Upstream(upstream) => return upstream.code.clone().unwrap_or(Value::Null),
             Self::UpstreamFailed { .. } => Some("upstream_error"),
             Self::UpstreamTimeout { .. } => Some("upstream_timeout"),
             Self::ShuttingDown => Some("shutting_down"),
@@ -118,7 +109,7 @@ impl Error {
     fn param(&self) -> Value {
         match self {
             Self::InvalidRequest { param, .. } => param.clone().map_or(Value::Null, Value::String),
-            Self::Upstream { param, .. } => param.clone().unwrap_or(Value::Null),
+            Self::Upstream(upstream) => upstream.param.clone().unwrap_or(Value::Null),
             _ => Value::Null,
         }
     }
@@ -151,13 +142,24 @@ impl Error {
             Self::ModelNotFound { .. } => "model_not_found",
             Self::RouteNotFound { .. } => "route_not_found",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
-            Self::Upstream { .. } => "upstream_status",
+            Self::Upstream(_) => "upstream_status",
             Self::UpstreamFailed { .. } => "upstream_failed",
             Self::UpstreamTimeout { .. } => "upstream_timeout",
             Self::ShuttingDown => "shutting_down",
             Self::Internal(_) => "internal",
         }
     }
+}
+
+/// A provider's own error answer, relayed.
+#[derive(Debug)]
+pub struct UpstreamStatus {
+    pub status: StatusCode,
+    pub message: String,
+    pub kind: Option<String>,
+    pub param: Option<Value>,
+    pub code: Option<Value>,
+    pub retry_after: Option<HeaderValue>,
 }
 
 #[derive(Serialize)]
@@ -182,10 +184,8 @@ impl IntoResponse for Error {
             self.to_json(),
         )
             .into_response();
-        if let Self::Upstream {
-            retry_after: Some(value),
-            ..
-        } = self
+        if let Self::Upstream(upstream) = self
+            && let Some(value) = upstream.retry_after
         {
             response.headers_mut().insert(header::RETRY_AFTER, value);
         }

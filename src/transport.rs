@@ -8,7 +8,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 
 use crate::config::{Config, Secret, Timeouts};
-use crate::error::Error;
+use crate::error::{Error, UpstreamStatus};
 use crate::openai::error::parse_error_body;
 
 /// A request ready to send, as a codec encodes it.
@@ -158,7 +158,7 @@ pub fn status_error(
                 message.map(|m| format!(": {m}")).unwrap_or_default()
             ),
         },
-        400..=499 => Error::Upstream {
+        400..=499 => Error::Upstream(Box::new(UpstreamStatus {
             status,
             message: message.unwrap_or_else(|| {
                 format!("provider '{}' answered HTTP {status}", upstream.provider)
@@ -167,7 +167,7 @@ pub fn status_error(
             param: parsed.param,
             code: parsed.code,
             retry_after: headers.get(header::RETRY_AFTER).cloned(),
-        },
+        })),
         _ => Error::UpstreamFailed {
             provider: upstream.provider.clone(),
             detail: format!(

@@ -1,4 +1,5 @@
 //! The built-in offline provider.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 

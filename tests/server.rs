@@ -1,4 +1,5 @@
 //! Health, readiness, the model list, request ids, and graceful shutdown.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 

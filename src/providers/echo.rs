@@ -127,6 +127,10 @@ fn count_words(text: &str) -> u64 {
     text.split_whitespace().count() as u64
 }
 
+fn serialize<T: serde::Serialize>(value: &T) -> Result<String, Error> {
+    serde_json::to_string(value).map_err(|e| Error::Internal(format!("echo: {e}")))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -135,8 +139,4 @@ mod tests {
         assert_eq!(pieces, ["  ", "the ", "quick  ", "brown\n", "fox "]);
         assert_eq!(super::words("").count(), 0);
     }
-}
-
-fn serialize<T: serde::Serialize>(value: &T) -> Result<String, Error> {
-    serde_json::to_string(value).map_err(|e| Error::Internal(format!("echo: {e}")))
 }

@@ -1,6 +1,6 @@
 //! Test harness: the real gateway on 127.0.0.1:0, and fake upstreams in the same process that
 //! record what they receive and answer from a script.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(dead_code)]
 
 use std::collections::VecDeque;
 use std::convert::Infallible;

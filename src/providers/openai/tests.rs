@@ -185,7 +185,7 @@ async fn an_error_event_with_a_client_status_keeps_it() {
         "data: {\"error\":{\"code\":429,\"message\":\"Rate limit for sk-secret-key\"}}\n\n";
     let (_, end) = run(stream).await;
     match end {
-        Err(error @ Error::Upstream { .. }) => {
+        Err(error @ Error::Upstream(_)) => {
             assert_eq!(error.status(), StatusCode::TOO_MANY_REQUESTS);
             assert!(
                 !error.to_string().contains("sk-secret-key"),

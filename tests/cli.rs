@@ -1,0 +1,120 @@
+//! The binary itself: `check`, config errors, and serving until SIGTERM.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn switchyard() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_switchyard"));
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    command
+}
+
+fn write_config(name: &str, text: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("switchyard-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn check_prints_what_would_be_served() {
+    let path = write_config(
+        "good.toml",
+        "[providers.local]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:9/v1\"\napi_key = \"${LOCAL_KEY}\"\n[models.fast]\ntargets = [\"local/llama\"]\n",
+    );
+    let output = switchyard()
+        .args(["check", "--config"])
+        .arg(&path)
+        .env("LOCAL_KEY", "sk-cli-secret")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("config ok"));
+    assert!(
+        stdout.contains("local/*  openai-compatible http://127.0.0.1:9/v1  key: set"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("fast -> local/llama"));
+    assert!(stdout.contains("echo/*"));
+    assert!(!stdout.contains("sk-cli-secret"));
+}
+
+#[test]
+fn check_fails_naming_the_file_and_key_path() {
+    let path = write_config("bad.toml", "[models.smart]\ntargets = [\"nowhere/m\"]\n");
+    let output = switchyard()
+        .args(["check", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("bad.toml")
+            && stderr.contains("models.smart.targets.0")
+            && stderr.contains("unknown provider 'nowhere'"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn serve_refuses_to_start_on_a_bad_config() {
+    let path = write_config("bad-serve.toml", "[server]\nlisten = \"not an address\"\n");
+    let output = switchyard()
+        .args(["serve", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("server.listen"));
+}
+
+#[test]
+fn serves_until_sigterm() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = switchyard()
+        .env("SWITCHYARD_LISTEN", format!("127.0.0.1:{port}"))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let mut healthy = false;
+    while started.elapsed() < Duration::from_secs(20) {
+        if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            use std::io::Write;
+            stream
+                .write_all(b"GET /health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+                .unwrap();
+            let mut answer = String::new();
+            let _ = stream.read_to_string(&mut answer);
+            healthy = answer.starts_with("HTTP/1.1 200");
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let pid = child.id().to_string();
+    let _ = Command::new("kill").args(["-TERM", &pid]).status();
+    let status = child.wait().unwrap();
+    let mut logs = String::new();
+    let _ = child.stderr.take().unwrap().read_to_string(&mut logs);
+    assert!(healthy, "GET /health did not answer 200; logs:\n{logs}");
+    assert!(status.success(), "exit after SIGTERM: {status:?}\n{logs}");
+    assert!(
+        logs.contains("switchyard listening") && logs.contains("shutting down"),
+        "{logs}"
+    );
+}
