@@ -118,3 +118,23 @@ fn serves_until_sigterm() {
         "{logs}"
     );
 }
+
+#[test]
+fn the_reference_config_checks() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/config/switchyard.toml");
+    let output = switchyard()
+        .args(["check", "--config", path])
+        .env("GROQ_API_KEY", "gsk-test")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("fast -> groq/llama-3.3-70b-versatile"),
+        "{stdout}"
+    );
+}

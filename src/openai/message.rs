@@ -24,7 +24,16 @@ pub struct Message {
 #[serde(untagged)]
 pub enum Content {
     Text(String),
-    Parts(Vec<ContentPart>),
+    Parts(Vec<Part>),
+}
+
+/// A content part as clients really send them: typed objects, and in some dialects bare strings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Part {
+    Bare(String),
+    Typed(ContentPart),
+    Unknown(serde::de::IgnoredAny),
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -50,9 +59,11 @@ impl Message {
             Some(Content::Parts(parts)) => parts
                 .iter()
                 .filter_map(|part| match part {
-                    ContentPart::Text { text } => Some(text.as_str()),
-                    ContentPart::Refusal { refusal } => Some(refusal.as_str()),
-                    ContentPart::Other => None,
+                    Part::Bare(text) | Part::Typed(ContentPart::Text { text }) => {
+                        Some(text.as_str())
+                    }
+                    Part::Typed(ContentPart::Refusal { refusal }) => Some(refusal.as_str()),
+                    Part::Typed(ContentPart::Other) | Part::Unknown(_) => None,
                 })
                 .collect::<Vec<_>>()
                 .join(" "),
