@@ -129,10 +129,10 @@ async fn upstream_client_errors_pass_through_with_their_message() {
     for status in [400u16, 401, 403, 404, 409, 422, 429] {
         let body = json!({"error": {"message": format!("upstream said {status}"), "type": "some_type", "param": "temperature", "code": "some_code"}});
         let mut reply = Reply::status(status, body.to_string());
-        if status == 429 {
-            if let Reply::Json { headers, .. } = &mut reply {
-                headers.push(("retry-after", "7".to_owned()));
-            }
+        if status == 429
+            && let Reply::Json { headers, .. } = &mut reply
+        {
+            headers.push(("retry-after", "7".to_owned()));
         }
         upstream.push(reply);
         let response = gateway.chat_json(&user("up/m", "x")).send().await.unwrap();
