@@ -6,12 +6,6 @@ mod common;
 use common::*;
 use serde_json::{Value, json};
 
-async fn setup(extra: &str) -> (FakeUpstream, Gateway) {
-    let upstream = FakeUpstream::start().await;
-    let gateway = gateway(&format!("{}{extra}", upstream.provider_toml("up"))).await;
-    (upstream, gateway)
-}
-
 /// Asserts the OpenAI error shape and returns the `error` object.
 async fn error_of(response: reqwest::Response, status: u16) -> Value {
     assert_eq!(response.status(), status);
@@ -27,7 +21,7 @@ async fn error_of(response: reqwest::Response, status: u16) -> Value {
 
 #[tokio::test]
 async fn bad_requests_are_400_naming_the_param() {
-    let (upstream, gateway) = setup("").await;
+    let (upstream, gateway) = gateway_with_upstream("").await;
     let cases: [(&str, Value); 7] = [
         ("{not json", Value::Null),
         ("[1,2,3]", Value::Null),
@@ -76,7 +70,7 @@ async fn bad_requests_are_400_naming_the_param() {
 
 #[tokio::test]
 async fn an_oversized_body_is_413() {
-    let (_upstream, gateway) = setup("[server]\nbody_limit = \"1KiB\"\n").await;
+    let (_upstream, gateway) = gateway_with_upstream("[server]\nbody_limit = \"1KiB\"\n").await;
     let big = "x".repeat(2048);
     let error = error_of(
         gateway
@@ -107,7 +101,7 @@ async fn an_oversized_body_is_413() {
 
 #[tokio::test]
 async fn unknown_models_are_404_model_not_found_listing_providers() {
-    let (_upstream, gateway) = setup("").await;
+    let (_upstream, gateway) = gateway_with_upstream("").await;
     for model in ["nope/gpt-4o", "no-such-alias"] {
         let error = error_of(
             gateway.chat_json(&user(model, "x")).send().await.unwrap(),
@@ -125,7 +119,7 @@ async fn unknown_models_are_404_model_not_found_listing_providers() {
 
 #[tokio::test]
 async fn upstream_client_errors_pass_through_with_their_message() {
-    let (upstream, gateway) = setup("").await;
+    let (upstream, gateway) = gateway_with_upstream("").await;
     for status in [400u16, 401, 403, 404, 409, 422, 429] {
         let body = json!({"error": {"message": format!("upstream said {status}"), "type": "some_type", "param": "temperature", "code": "some_code"}});
         let mut reply = Reply::status(status, body.to_string());
@@ -150,7 +144,7 @@ async fn upstream_client_errors_pass_through_with_their_message() {
 
 #[tokio::test]
 async fn upstream_errors_before_a_stream_starts_keep_their_status() {
-    let (upstream, gateway) = setup("").await;
+    let (upstream, gateway) = gateway_with_upstream("").await;
     upstream.push(Reply::status(
         429,
         r#"{"error":{"message":"slow down","type":"requests","code":"rate_limit_exceeded"}}"#,
@@ -169,7 +163,7 @@ async fn upstream_errors_before_a_stream_starts_keep_their_status() {
 
 #[tokio::test]
 async fn upstream_failures_are_502_and_timeouts_504_naming_the_provider() {
-    let (upstream, gateway) = setup("first_byte_timeout = \"300ms\"\n").await;
+    let (upstream, gateway) = gateway_with_upstream("first_byte_timeout = \"300ms\"\n").await;
     upstream.push(Reply::status(500, "<html>Internal Server Error</html>"));
     upstream.push(Reply::status(503, r#"{"error":{"message":"overloaded"}}"#));
     for expected in ["Internal Server Error", "overloaded"] {

@@ -9,12 +9,6 @@ use std::time::Duration;
 
 use common::*;
 
-async fn setup(extra: &str) -> (FakeUpstream, Gateway) {
-    let upstream = FakeUpstream::start().await;
-    let gateway = gateway(&format!("{}{extra}", upstream.provider_toml("up"))).await;
-    (upstream, gateway)
-}
-
 /// Collects everything the gateway logs during a test on this thread.
 #[derive(Clone, Default)]
 struct LogBuffer(Arc<Mutex<Vec<u8>>>);
@@ -40,7 +34,7 @@ async fn no_upstream_key_in_errors_headers_or_logs() {
     // The only test in this binary, so a global subscriber sees every line the gateway logs.
     tracing::subscriber::set_global_default(subscriber).unwrap();
 
-    let (upstream, gateway) = setup("").await;
+    let (upstream, gateway) = gateway_with_upstream("").await;
     let key = "sk-upstream-secret-up";
     upstream.push(Reply::status(401, format!(r#"{{"error":{{"message":"Incorrect API key provided: {key}","code":"invalid_api_key"}}}}"#)));
     upstream.push(Reply::status(500, format!("internal failure for {key}")));

@@ -9,19 +9,13 @@ use bytes::Bytes;
 use common::*;
 use serde_json::Value;
 
-async fn setup(extra: &str) -> (FakeUpstream, Gateway) {
-    let upstream = FakeUpstream::start().await;
-    let gateway = gateway(&format!("{}{extra}", upstream.provider_toml("up"))).await;
-    (upstream, gateway)
-}
-
 fn send(text: String) -> Step {
     Step::Send(Bytes::from(text))
 }
 
 #[tokio::test]
 async fn chunks_reach_the_client_while_the_upstream_is_still_sending() {
-    let (upstream, gateway) = setup("").await;
+    let (upstream, gateway) = gateway_with_upstream("").await;
     upstream.push(Reply::Sse {
         steps: vec![
             send(content_chunk(None)),
@@ -48,7 +42,7 @@ async fn chunks_reach_the_client_while_the_upstream_is_still_sending() {
 
 #[tokio::test]
 async fn an_upstream_failure_before_any_output_is_an_http_error() {
-    let (upstream, gateway) = setup("").await;
+    let (upstream, gateway) = gateway_with_upstream("").await;
     let error = r#"{"error":{"message":"model overloaded","type":"server_error","param":null,"code":null}}"#;
     upstream.push(Reply::sse(format!(
         "{}{}",
@@ -76,7 +70,7 @@ async fn an_upstream_failure_before_any_output_is_an_http_error() {
 
 #[tokio::test]
 async fn a_stream_cut_before_any_output_is_an_http_error() {
-    let (upstream, gateway) = setup("").await;
+    let (upstream, gateway) = gateway_with_upstream("").await;
     upstream.push(Reply::sse(content_chunk(None)));
     let response = gateway
         .chat_json(&user_stream("up/m", "hi"))
@@ -89,7 +83,8 @@ async fn a_stream_cut_before_any_output_is_an_http_error() {
 #[tokio::test]
 async fn hold_back_is_bounded_then_keep_alives_flow() {
     let (upstream, gateway) =
-        setup("[server]\nstream_hold_back = \"100ms\"\nkeep_alive = \"100ms\"\n").await;
+        gateway_with_upstream("[server]\nstream_hold_back = \"100ms\"\nkeep_alive = \"100ms\"\n")
+            .await;
     upstream.push(Reply::Sse {
         steps: vec![
             send(content_chunk(None)),
@@ -120,7 +115,7 @@ async fn hold_back_is_bounded_then_keep_alives_flow() {
 
 #[tokio::test]
 async fn a_failure_after_output_is_one_error_event_and_no_done() {
-    let (upstream, gateway) = setup("").await;
+    let (upstream, gateway) = gateway_with_upstream("").await;
     let error = r#"{"error":{"message":"The server had an error","type":"server_error","param":null,"code":null}}"#;
     upstream.push(Reply::sse(format!(
         "{}{}{}",
@@ -158,7 +153,7 @@ async fn a_failure_after_output_is_one_error_event_and_no_done() {
 
 #[tokio::test]
 async fn a_stream_cut_after_output_ends_with_an_error_event() {
-    let (upstream, gateway) = setup("").await;
+    let (upstream, gateway) = gateway_with_upstream("").await;
     upstream.push(Reply::sse(format!(
         "{}{}",
         content_chunk(None),
@@ -184,7 +179,7 @@ async fn a_stream_cut_after_output_ends_with_an_error_event() {
 
 #[tokio::test]
 async fn a_silent_upstream_mid_stream_hits_the_idle_deadline() {
-    let (upstream, gateway) = setup("idle_timeout = \"300ms\"\n").await;
+    let (upstream, gateway) = gateway_with_upstream("idle_timeout = \"300ms\"\n").await;
     upstream.push(Reply::Sse {
         steps: vec![
             send(content_chunk(None)),
@@ -208,7 +203,7 @@ async fn a_silent_upstream_mid_stream_hits_the_idle_deadline() {
 
 #[tokio::test]
 async fn the_client_leaving_cancels_the_upstream_request() {
-    let (upstream, gateway) = setup("").await;
+    let (upstream, gateway) = gateway_with_upstream("").await;
     upstream.push(Reply::Sse {
         steps: vec![
             send(content_chunk(None)),
@@ -237,7 +232,7 @@ async fn the_client_leaving_cancels_the_upstream_request() {
 
 #[tokio::test]
 async fn many_streams_at_once_each_arrive_whole() {
-    let (upstream, gateway) = setup("").await;
+    let (upstream, gateway) = gateway_with_upstream("").await;
     let words: Vec<String> = (0..20).map(|i| format!("w{i} ")).collect();
     let mut stream = content_chunk(None);
     for word in &words {

@@ -52,6 +52,14 @@ pub async fn gateway(toml: &str) -> Gateway {
     gateway_with_env(toml, &[]).await
 }
 
+/// A fake upstream configured as provider `up`, and a gateway in front of it; `extra` is TOML
+/// appended after the `[providers.up]` table (so bare keys land in that table).
+pub async fn gateway_with_upstream(extra: &str) -> (FakeUpstream, Gateway) {
+    let upstream = FakeUpstream::start().await;
+    let gateway = gateway(&format!("{}{extra}", upstream.provider_toml("up"))).await;
+    (upstream, gateway)
+}
+
 impl Gateway {
     pub fn chat(&self, body: impl Into<reqwest::Body>) -> reqwest::RequestBuilder {
         self.http
