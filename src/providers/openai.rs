@@ -245,7 +245,10 @@ fn string_or(value: Option<&RawValue>, fresh: fn() -> String) -> String {
 
 fn number_or_now(value: Option<&RawValue>) -> String {
     match value.map(RawValue::get) {
-        Some(raw) if !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit()) => raw.to_owned(),
+        // Azure's first stream chunk says `"created":0`: as good as absent.
+        Some(raw) if !raw.is_empty() && raw != "0" && raw.bytes().all(|b| b.is_ascii_digit()) => {
+            raw.to_owned()
+        }
         _ => unix_now().to_string(),
     }
 }

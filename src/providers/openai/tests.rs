@@ -224,3 +224,25 @@ fn whole_response_keeps_every_field_but_model() {
     );
     assert!(codec.decode(b"<html>", "up/x").is_err());
 }
+
+#[tokio::test]
+async fn azure_empty_first_chunk_gets_a_real_id_and_created() {
+    let (chunks, end) = run(include_str!("../../../tests/fixtures/azure/stream.sse")).await;
+    assert_eq!(end.ok(), Some(Flow::Done));
+    assert_eq!(chunks.len(), 4);
+    let first = json(&chunks[0]);
+    assert_eq!(first["choices"], serde_json::json!([]));
+    assert!(first["prompt_filter_results"].is_array(), "nothing lost");
+    assert!(
+        first["id"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("chatcmpl-"))
+    );
+    assert!(first["created"].as_u64().is_some_and(|c| c > 0));
+    assert_eq!(first["object"], "chat.completion.chunk");
+    for chunk in &chunks[1..] {
+        assert_eq!(json(chunk)["id"], first["id"], "one id per stream");
+        assert_eq!(json(chunk)["created"], first["created"]);
+    }
+    assert!(!chunks[0].output && !chunks[1].output && chunks[2].output);
+}
