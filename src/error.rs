@@ -17,6 +17,8 @@ pub enum Error {
     },
     #[error("request body is larger than the limit of {limit} bytes")]
     PayloadTooLarge { limit: usize },
+    #[error("the request body did not arrive within {0:?}")]
+    RequestTimeout(std::time::Duration),
     #[error("{0}")]
     Unauthorized(&'static str),
     #[error("{message}")]
@@ -56,6 +58,7 @@ impl Error {
         match self {
             Self::InvalidRequest { .. } => StatusCode::BAD_REQUEST,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::ModelNotFound { .. } | Self::RouteNotFound { .. } => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
@@ -72,6 +75,7 @@ impl Error {
         match self {
             Self::InvalidRequest { .. }
             | Self::PayloadTooLarge { .. }
+            | Self::RequestTimeout(_)
             | Self::ModelNotFound { .. }
             | Self::RouteNotFound { .. }
             | Self::MethodNotAllowed { .. } => "invalid_request_error",
@@ -93,6 +97,7 @@ impl Error {
         let code = match self {
             Self::InvalidRequest { code, .. } => *code,
             Self::PayloadTooLarge { .. } => Some("request_too_large"),
+            Self::RequestTimeout(_) => Some("request_timeout"),
             Self::Unauthorized(_) => Some("invalid_api_key"),
             Self::ModelNotFound { .. } => Some("model_not_found"),
             Self::RouteNotFound { .. } => Some("not_found"),
@@ -138,6 +143,7 @@ impl Error {
         match self {
             Self::InvalidRequest { .. } => "invalid_request",
             Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::RequestTimeout(_) => "request_timeout",
             Self::Unauthorized(_) => "unauthorized",
             Self::ModelNotFound { .. } => "model_not_found",
             Self::RouteNotFound { .. } => "route_not_found",

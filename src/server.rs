@@ -13,6 +13,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use crate::error::Error;
 use crate::routes;
 use crate::state::AppState;
+use crate::telemetry;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -20,6 +21,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub fn app(state: Arc<AppState>) -> Router {
     routes::router(state)
         .layer(CatchPanicLayer::custom(panic_response))
+        .layer(axum::middleware::from_fn(telemetry::log_requests))
         // Outermost: the id is set (or the client's kept) before anything else sees the request,
         // and echoed on every response.
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))

@@ -2,6 +2,10 @@
 
 use std::time::{Duration, Instant};
 
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::Response;
+
 use tracing_subscriber::EnvFilter;
 
 use crate::error::Error;
@@ -103,4 +107,34 @@ impl Drop for RequestLog {
             "chat completion"
         );
     }
+}
+
+/// Marks a response whose request already logged its own, richer line (chat completions).
+#[derive(Debug, Clone, Copy)]
+pub struct Logged;
+
+/// One line for every request that does not log itself: rejected keys, unknown routes, models.
+/// Health and readiness probes log at debug level, as load balancers call them constantly.
+pub async fn log_requests(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let uri = request.uri().clone();
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let response = next.run(request).await;
+    if response.extensions().get::<Logged>().is_none() {
+        let status = response.status().as_u16();
+        let latency_ms = started.elapsed().as_secs_f64() * 1e3;
+        let path = uri.path();
+        if matches!(path, "/health" | "/ready") {
+            tracing::debug!(request_id, %method, path, status, latency_ms, "request");
+        } else {
+            tracing::info!(request_id, %method, path, status, latency_ms, "request");
+        }
+    }
+    response
 }

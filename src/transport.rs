@@ -21,12 +21,24 @@ pub struct UpstreamRequest {
 /// Who is being called, for error messages and redaction.
 pub struct Upstream {
     pub provider: String,
-    pub api_key: Option<Secret>,
+    /// Every secret sent to this provider (its key, secret-bearing headers): never echoed back.
+    pub secrets: Vec<Secret>,
     pub timeouts: Timeouts,
+}
+
+impl Upstream {
+    /// `text` with every secret of this provider replaced.
+    pub fn redact(&self, text: &str) -> String {
+        self.secrets
+            .iter()
+            .fold(text.to_owned(), |text, secret| secret.redact_from(&text))
+    }
 }
 
 /// The largest error body read from a provider.
 const ERROR_BODY_LIMIT: usize = 64 << 10;
+/// The largest whole (non-stream) answer accepted from a provider.
+const BODY_LIMIT: usize = 64 << 20;
 
 pub fn client(config: &Config) -> Result<reqwest::Client, Error> {
     reqwest::Client::builder()
@@ -72,7 +84,7 @@ pub async fn send(
 
 /// Reads a whole (non-stream) body under the idle deadline.
 pub async fn read_body(response: reqwest::Response, upstream: &Upstream) -> Result<Bytes, Error> {
-    read_limited(response, upstream.timeouts.idle, usize::MAX)
+    let body = read_limited(response, upstream.timeouts.idle, BODY_LIMIT + 1)
         .await
         .map_err(|e| match e {
             ReadError::Idle => Error::UpstreamTimeout {
@@ -80,7 +92,14 @@ pub async fn read_body(response: reqwest::Response, upstream: &Upstream) -> Resu
                 detail: format!("the response body stalled for {:?}", upstream.timeouts.idle),
             },
             ReadError::Http(e) => request_error(upstream, &e),
-        })
+        })?;
+    if body.len() > BODY_LIMIT {
+        return Err(Error::UpstreamFailed {
+            provider: upstream.provider.clone(),
+            detail: format!("sent an answer larger than {BODY_LIMIT} bytes"),
+        });
+    }
+    Ok(body)
 }
 
 enum ReadError {
@@ -126,7 +145,7 @@ pub fn request_error(upstream: &Upstream, error: &reqwest::Error) -> Error {
         detail.push_str(&cause.to_string());
         source = cause.source();
     }
-    let detail = redact(upstream, &detail);
+    let detail = upstream.redact(&detail);
     if error.is_timeout() {
         Error::UpstreamTimeout {
             provider: upstream.provider.clone(),
@@ -148,8 +167,10 @@ pub fn status_error(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Error {
-    let parsed = parse_error_body(body);
-    let message = parsed.message.as_deref().map(|m| redact(upstream, m));
+    // Redacted before parsing, so no cut (truncation) can split a secret and let part of it out.
+    let body = upstream.redact(&String::from_utf8_lossy(body));
+    let parsed = parse_error_body(body.as_bytes());
+    let message = parsed.message;
     match status.as_u16() {
         408 | 504 => Error::UpstreamTimeout {
             provider: upstream.provider.clone(),
@@ -175,12 +196,5 @@ pub fn status_error(
                 message.map(|m| format!(": {m}")).unwrap_or_default()
             ),
         },
-    }
-}
-
-fn redact(upstream: &Upstream, text: &str) -> String {
-    match &upstream.api_key {
-        Some(key) => key.redact_from(text),
-        None => text.to_owned(),
     }
 }

@@ -1,6 +1,8 @@
 //! The binary itself: `check`, config errors, and serving until SIGTERM.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -125,6 +127,7 @@ fn the_reference_config_checks() {
     let output = switchyard()
         .args(["check", "--config", path])
         .env("GROQ_API_KEY", "gsk-test")
+        .env("SWITCHYARD_KEY", "sy-test")
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -136,5 +139,101 @@ fn the_reference_config_checks() {
     assert!(
         stdout.contains("fast -> groq/llama-3.3-70b-versatile"),
         "{stdout}"
+    );
+}
+
+#[test]
+fn the_config_can_come_from_switchyard_config() {
+    let path = write_config("env.toml", "[models.demo]\ntargets = [\"echo/demo\"]\n");
+    let output = switchyard()
+        .arg("check")
+        .env("SWITCHYARD_CONFIG", &path)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(stdout.contains("demo -> echo/demo"), "{stdout}");
+}
+
+/// Waits (bounded) for `child` to exit.
+fn wait_exit(
+    child: &mut std::process::Child,
+    within: Duration,
+) -> Option<std::process::ExitStatus> {
+    let started = Instant::now();
+    while started.elapsed() < within {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_drains_then_cuts_what_outlives_the_grace_period() {
+    use common::{End, FakeUpstream, Reply, Step, content_chunk, read_until, user_stream};
+
+    let upstream = FakeUpstream::start().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let path = write_config(
+        "grace.toml",
+        &format!(
+            "[server]\nshutdown_grace = \"300ms\"\n{}",
+            upstream.provider_toml("up")
+        ),
+    );
+    let mut child = switchyard()
+        .args(["serve", "--config"])
+        .arg(&path)
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    upstream.push(Reply::Sse {
+        steps: vec![
+            Step::Send(content_chunk(None).into()),
+            Step::Send(content_chunk(Some("forever")).into()),
+            Step::Wait,
+        ],
+        end: End::Hang,
+    });
+    let http = reqwest::Client::new();
+    let mut response = None;
+    for _ in 0..200 {
+        match http
+            .post(format!("http://127.0.0.1:{port}/v1/chat/completions"))
+            .body(user_stream("up/m", "hi").to_string())
+            .send()
+            .await
+        {
+            Ok(r) => {
+                response = Some(r);
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+    let mut body = response.expect("the gateway answered").bytes_stream();
+    read_until(&mut body, "forever").await;
+
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let status =
+        tokio::task::spawn_blocking(move || wait_exit(&mut child, Duration::from_secs(10)))
+            .await
+            .unwrap();
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "exit after the grace period: {status:?}"
+    );
+    assert!(
+        upstream.wait_abandoned(Duration::from_secs(5)).await,
+        "the stream cut at exit released its upstream request"
     );
 }

@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use futures_util::StreamExt;
 use serde_json::{Value, json};
 
 /// Asserts the OpenAI error shape and returns the `error` object.
@@ -192,6 +193,13 @@ async fn upstream_failures_are_502_and_timeouts_504_naming_the_provider() {
             .contains("'up'")
     );
     assert_eq!(error["code"], "upstream_timeout");
+    upstream.push(Reply::status(408, "request timeout"));
+    let error = error_of(
+        gateway.chat_json(&user("up/m", "x")).send().await.unwrap(),
+        504,
+    )
+    .await;
+    assert_eq!(error["code"], "upstream_timeout");
     upstream.push(Reply::json("this is not json"));
     error_of(
         gateway.chat_json(&user("up/m", "x")).send().await.unwrap(),
@@ -296,4 +304,60 @@ async fn unknown_routes_and_methods_answer_in_the_error_shape() {
     assert_eq!(response.status(), 405);
     let body: Value = response.json().await.unwrap();
     assert!(body["error"]["message"].is_string());
+}
+
+#[tokio::test]
+async fn a_whole_body_that_stalls_is_504() {
+    let (upstream, gateway) = gateway_with_upstream("idle_timeout = \"300ms\"\n").await;
+    upstream.push(Reply::Sse {
+        steps: vec![
+            Step::Send(bytes::Bytes::from_static(b"{\"id\":")),
+            Step::Sleep(std::time::Duration::from_secs(30)),
+        ],
+        end: End::Close,
+    });
+    let error = error_of(
+        gateway.chat_json(&user("up/m", "x")).send().await.unwrap(),
+        504,
+    )
+    .await;
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("stalled"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn leaving_while_a_whole_answer_is_pending_cancels_the_upstream_request() {
+    let (upstream, gateway) = gateway_with_upstream("").await;
+    upstream.push(Reply::Silent);
+    let attempt = tokio::time::timeout(
+        std::time::Duration::from_millis(300),
+        gateway.chat_json(&user("up/m", "x")).send(),
+    )
+    .await;
+    assert!(attempt.is_err());
+    assert!(
+        upstream
+            .wait_abandoned(std::time::Duration::from_secs(1))
+            .await,
+        "the upstream request outlived the client"
+    );
+}
+
+#[tokio::test]
+async fn a_body_that_never_finishes_arriving_is_408() {
+    let gateway = gateway("[server]\nbody_timeout = \"200ms\"\n").await;
+    let first = futures_util::stream::iter([Ok::<_, std::io::Error>(b"{\"model\":".to_vec())]);
+    let body = first.chain(futures_util::stream::pending());
+    let response = gateway
+        .chat(reqwest::Body::wrap_stream(body))
+        .send()
+        .await
+        .unwrap();
+    let error = error_of(response, 408).await;
+    assert_eq!(error["code"], "request_timeout");
 }

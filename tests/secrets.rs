@@ -29,6 +29,7 @@ async fn no_upstream_key_in_errors_headers_or_logs() {
     let writer = logs.clone();
     let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
         .with_writer(move || writer.clone())
         .finish();
     // The only test in this binary, so a global subscriber sees every line the gateway logs.
@@ -58,6 +59,23 @@ async fn no_upstream_key_in_errors_headers_or_logs() {
             "the redaction is visible: {body}"
         );
     }
+    // Requests that never reach a handler's own log line are logged too.
+    let response = gateway
+        .http
+        .get(format!("{}/v1/nothing", gateway.url))
+        .header("x-request-id", "req-unknown-route")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    upstream.push(Reply::json(completion_json("fine")));
+    let response = gateway
+        .chat_json(&user("up/m", "x"))
+        .header("x-request-id", "req-chat-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
     tokio::time::sleep(Duration::from_millis(50)).await;
     let logged = String::from_utf8_lossy(&logs.0.lock().unwrap()).to_string();
     assert!(
@@ -65,4 +83,30 @@ async fn no_upstream_key_in_errors_headers_or_logs() {
         "the request lines were captured: {logged}"
     );
     assert!(!logged.contains(key), "key in logs: {logged}");
+    let line = |id: &str| {
+        logged
+            .lines()
+            .find(|l| l.contains(id))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let chat = line("request_id=req-chat-1");
+    for field in [
+        "model=up/m",
+        "served=\"up/m\"",
+        "stream=false",
+        "status=200",
+        "outcome=\"ok\"",
+        "latency_ms=",
+        "first_byte_ms=",
+    ] {
+        assert!(
+            chat.contains(field),
+            "{field} missing from the chat line: {chat}"
+        );
+    }
+    let other = line("request_id=\"req-unknown-route\"");
+    for field in ["path=\"/v1/nothing\"", "status=404", "method=GET"] {
+        assert!(other.contains(field), "{field} missing from: {other}");
+    }
 }

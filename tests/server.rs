@@ -162,3 +162,43 @@ async fn shutdown_stops_accepting_and_lets_streams_finish() {
     let finished = tokio::time::timeout(Duration::from_secs(10), server).await;
     assert!(finished.is_ok(), "the server exits once the stream is done");
 }
+
+#[tokio::test]
+async fn the_server_returns_when_the_grace_period_ends() {
+    let upstream = FakeUpstream::start().await;
+    let toml = format!(
+        "[server]\nshutdown_grace = \"200ms\"\n{}",
+        upstream.provider_toml("up")
+    );
+    let config = Config::from_toml(&toml, None, &|_| None).unwrap();
+    let state = Arc::new(AppState::new(config).unwrap());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(switchyard::server::run(listener, state, async move {
+        let _ = stopped.await;
+    }));
+    upstream.push(Reply::Sse {
+        steps: vec![
+            Step::Send(Bytes::from(content_chunk(None))),
+            Step::Send(Bytes::from(content_chunk(Some("forever")))),
+            Step::Wait,
+        ],
+        end: End::Hang,
+    });
+    let response = reqwest::Client::new()
+        .post(format!("{url}/v1/chat/completions"))
+        .body(user_stream("up/m", "hi").to_string())
+        .send()
+        .await
+        .unwrap();
+    let mut body = response.bytes_stream();
+    read_until(&mut body, "forever").await;
+    stop.send(()).unwrap();
+    let finished = tokio::time::timeout(Duration::from_secs(10), server).await;
+    assert!(
+        finished.is_ok(),
+        "run() returns when the grace period is over, the stream still open"
+    );
+    // The binary then exits, which cuts the stream: tests/cli.rs checks that end to end.
+}

@@ -252,3 +252,49 @@ async fn many_streams_at_once_each_arrive_whole() {
         assert_eq!(body.done_count(), 1);
     }
 }
+
+#[tokio::test]
+async fn comments_alone_do_not_keep_a_stream_alive() {
+    let (upstream, gateway) = gateway_with_upstream("idle_timeout = \"300ms\"\n").await;
+    // Step::Wait sends `: waiting` comments every 50 ms and never an event.
+    upstream.push(Reply::Sse {
+        steps: vec![
+            send(content_chunk(None)),
+            send(content_chunk(Some("Hi"))),
+            Step::Wait,
+        ],
+        end: End::Close,
+    });
+    let response = gateway
+        .chat_json(&user_stream("up/m", "hi"))
+        .send()
+        .await
+        .unwrap();
+    let body = tokio::time::timeout(Duration::from_secs(10), read_sse(response))
+        .await
+        .expect("no hang");
+    let last: Value = serde_json::from_str(body.data.last().unwrap()).unwrap();
+    assert_eq!(last["error"]["code"], "upstream_timeout");
+}
+
+#[tokio::test]
+async fn leaving_during_the_hold_back_cancels_the_upstream_request() {
+    let (upstream, gateway) = gateway_with_upstream("").await;
+    upstream.push(Reply::Sse {
+        steps: vec![send(content_chunk(None)), Step::Wait],
+        end: End::Hang,
+    });
+    // The role chunk is held back (default 10 s), so no response head arrives; give up early.
+    let attempt = tokio::time::timeout(
+        Duration::from_millis(300),
+        gateway.chat_json(&user_stream("up/m", "hi")).send(),
+    )
+    .await;
+    assert!(attempt.is_err(), "the preamble was held back");
+    let left = std::time::Instant::now();
+    assert!(
+        upstream.wait_abandoned(Duration::from_secs(1)).await,
+        "the upstream connection was still open {:?} after the client left",
+        left.elapsed()
+    );
+}

@@ -4,6 +4,7 @@
 mod catalog;
 mod describe;
 mod env;
+mod gateway_key;
 mod secret;
 mod units;
 
@@ -18,6 +19,7 @@ use serde::Deserialize;
 
 pub use catalog::{CATALOG, CatalogEntry};
 pub use describe::describe;
+pub use gateway_key::KeyDigest;
 pub use secret::Secret;
 use units::{ByteSize, ConfigDuration};
 
@@ -43,6 +45,8 @@ pub struct Config {
 pub struct ServerConfig {
     pub listen: SocketAddr,
     pub body_limit: usize,
+    /// Longest wait for a client to finish sending its request body.
+    pub body_timeout: Duration,
     /// How long a stream's preamble may be held back waiting for real output before the 200 is
     /// committed anyway.
     pub stream_hold_back: Duration,
@@ -85,7 +89,8 @@ pub struct ModelAlias {
 
 #[derive(Debug, Clone, Default)]
 pub struct AuthConfig {
-    pub keys: Vec<Secret>,
+    /// Gateway keys, as digests: the plain keys are not kept.
+    pub keys: Vec<KeyDigest>,
 }
 
 /// A config problem: which file, which key, what is wrong.
@@ -130,6 +135,7 @@ struct RawConfig {
 struct RawServer {
     listen: Option<String>,
     body_limit: Option<ByteSize>,
+    body_timeout: Option<ConfigDuration>,
     stream_hold_back: Option<ConfigDuration>,
     keep_alive: Option<ConfigDuration>,
     shutdown_grace: Option<ConfigDuration>,
@@ -235,6 +241,7 @@ fn validate(raw: RawConfig, env: EnvLookup<'_>) -> Result<Config, Invalid> {
     let server = ServerConfig {
         listen,
         body_limit: raw.server.body_limit.map_or(32 << 20, |b| b.0),
+        body_timeout: dur(raw.server.body_timeout, 60),
         stream_hold_back: dur(raw.server.stream_hold_back, 10),
         keep_alive: dur(raw.server.keep_alive, 15),
         shutdown_grace: dur(raw.server.shutdown_grace, 30),
@@ -259,6 +266,15 @@ fn validate(raw: RawConfig, env: EnvLookup<'_>) -> Result<Config, Invalid> {
         match key {
             Some(None) => {} // the variable that enables it is not set
             Some(Some(key)) => {
+                if HeaderValue::from_str(&key).is_err() {
+                    return Err((
+                        format!("providers.{}", entry.name),
+                        format!(
+                            "{} contains characters an HTTP header cannot carry (a stray newline?)",
+                            entry.key_env.unwrap_or_default()
+                        ),
+                    ));
+                }
                 providers.insert(
                     entry.name.to_owned(),
                     catalog_provider(entry, Some(key), defaults),
@@ -322,7 +338,7 @@ fn validate(raw: RawConfig, env: EnvLookup<'_>) -> Result<Config, Invalid> {
                 "a gateway key must not be empty".into(),
             ));
         }
-        keys.push(Secret::new(key));
+        keys.push(KeyDigest::of(&key));
     }
 
     Ok(Config {
@@ -448,6 +464,15 @@ fn validate_provider(
             None => None,
         },
     };
+
+    if let Some(key) = &api_key
+        && HeaderValue::from_str(key.expose()).is_err()
+    {
+        return Err((
+            "api_key".into(),
+            "contains characters an HTTP header cannot carry (a stray newline?)".into(),
+        ));
+    }
 
     let mut headers = Vec::with_capacity(raw.headers.len());
     for (header, value) in raw.headers {

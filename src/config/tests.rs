@@ -73,7 +73,7 @@ fn config_overrides_and_adds_providers() {
     assert_eq!(local.timeouts.idle, Duration::from_secs(5));
     assert_eq!(local.headers.len(), 1);
     assert_eq!(config.models["fast"].targets.len(), 2);
-    assert_eq!(config.auth.keys[0].expose(), "k1");
+    assert!(config.auth.keys[0].matches(&KeyDigest::of("k1")));
 }
 
 fn error_of(text: &str) -> String {
@@ -145,6 +145,10 @@ fn errors_name_the_file_and_the_key_path() {
             "providers.a/b: a provider name",
         ),
         ("not toml at all =", "test.toml:"),
+        (
+            "[providers.x]\nkind = \"openai\"\nbase_url = \"http://a\"\napi_key = \"sk-1\\n\"",
+            "providers.x.api_key: contains characters",
+        ),
     ];
     for (text, expected) in cases {
         let error = error_of(text);

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use sse_stream::Sse;
 
 use crate::completion::{Chunk, Completion};
-use crate::config::{ProviderConfig, ProviderKind};
+use crate::config::{ProviderConfig, ProviderKind, Secret};
 use crate::error::Error;
 use crate::openai::request::ChatRequest;
 use crate::stream::upstream::chunk_stream;
@@ -51,9 +51,20 @@ impl StreamDecoder {
 
 impl Provider {
     pub fn new(config: &ProviderConfig) -> Result<Self, Error> {
+        let header_secrets = config
+            .headers
+            .iter()
+            .filter_map(|(_, value)| value.to_str().ok())
+            .filter(|value| value.len() >= 8)
+            .map(Secret::new);
         let upstream = Arc::new(Upstream {
             provider: config.name.clone(),
-            api_key: config.api_key.clone(),
+            secrets: config
+                .api_key
+                .iter()
+                .cloned()
+                .chain(header_secrets)
+                .collect(),
             timeouts: config.timeouts,
         });
         Ok(match config.kind {

@@ -95,7 +95,7 @@ impl OpenAi {
             served: json_string(served),
             id: None,
             created: None,
-            finished: false,
+            choices: ChoiceProgress::default(),
         }
     }
 
@@ -118,8 +118,33 @@ pub struct StreamState {
     served: String,
     id: Option<String>,
     created: Option<String>,
-    /// A choice has reported a finish_reason: an end without `[DONE]` is still a clean end.
-    finished: bool,
+    /// Which choices have finished: once all that appeared have, an end without `[DONE]` is
+    /// still a clean end.
+    choices: ChoiceProgress,
+}
+
+/// The choice indexes seen in a stream, and which of them reported a finish_reason.
+#[derive(Debug, Default)]
+pub struct ChoiceProgress {
+    open: Vec<u64>,
+    finished: Vec<u64>,
+}
+
+impl ChoiceProgress {
+    fn see(&mut self, index: u64, finish: bool) {
+        if finish {
+            self.open.retain(|&i| i != index);
+            if !self.finished.contains(&index) {
+                self.finished.push(index);
+            }
+        } else if !self.open.contains(&index) && !self.finished.contains(&index) {
+            self.open.push(index);
+        }
+    }
+
+    fn all_finished(&self) -> bool {
+        self.open.is_empty() && !self.finished.is_empty()
+    }
 }
 
 impl StreamState {
@@ -154,8 +179,8 @@ impl StreamState {
             .created
             .get_or_insert_with(|| number_or_now(object.get("created")));
         let choices = object.get("choices");
-        let (output, finish) = choices.map_or((false, false), inspect_choices);
-        self.finished |= finish;
+        let (output, finish) =
+            choices.map_or((false, false), |c| inspect_choices(c, &mut self.choices));
 
         let object_type = "\"chat.completion.chunk\"";
         debug_assert_eq!(object_type, json_string(CHAT_COMPLETION_CHUNK));
@@ -182,7 +207,7 @@ impl StreamState {
 
     /// The upstream closed the stream without `[DONE]`.
     pub fn end(&mut self) -> Result<(), Error> {
-        if self.finished {
+        if self.choices.all_finished() {
             Ok(())
         } else {
             Err(Error::UpstreamFailed {
@@ -195,17 +220,24 @@ impl StreamState {
     }
 }
 
-/// (has real output, has a finish_reason) over a raw `choices` array.
-fn inspect_choices(choices: &RawValue) -> (bool, bool) {
+/// (has real output, has a finish_reason) over a raw `choices` array; records each choice's
+/// progress.
+fn inspect_choices(choices: &RawValue, progress: &mut ChoiceProgress) -> (bool, bool) {
     let Ok(choices) = serde_json::from_str::<Vec<RawObject<'_>>>(choices.get()) else {
         return (false, false);
     };
     let mut output = false;
     let mut finish = false;
     for choice in &choices {
-        finish |= choice
+        let finished = choice
             .get("finish_reason")
             .is_some_and(|f| !is_empty_value(f));
+        let index = choice
+            .get("index")
+            .and_then(|i| i.get().parse::<u64>().ok())
+            .unwrap_or(0);
+        progress.see(index, finished);
+        finish |= finished;
         let delta = choice
             .get("delta")
             .and_then(|d| RawObject::parse(d.get()).ok());

@@ -16,7 +16,7 @@ use crate::openai::request::ChatRequest;
 use crate::routing;
 use crate::state::AppState;
 use crate::stream::relay;
-use crate::telemetry::RequestLog;
+use crate::telemetry::{Logged, RequestLog};
 
 pub async fn chat_completions(
     State(state): State<Arc<AppState>>,
@@ -29,7 +29,7 @@ pub async fn chat_completions(
         .unwrap_or_default()
         .to_owned();
     let mut log = RequestLog::new(request_id);
-    match serve(&state, &headers, body, &mut log).await {
+    let mut response = match serve(&state, &headers, body, &mut log).await {
         Ok(Completion::Whole(json)) => {
             log.first_byte();
             log.complete();
@@ -55,7 +55,9 @@ pub async fn chat_completions(
             log.reject(&error);
             error.into_response()
         }
-    }
+    };
+    response.extensions_mut().insert(Logged);
+    response
 }
 
 async fn serve(
@@ -67,7 +69,13 @@ async fn serve(
     if state.is_draining() {
         return Err(Error::ShuttingDown);
     }
-    let body = read_body(headers, body, state.config.server.body_limit).await?;
+    let server = &state.config.server;
+    let body = tokio::time::timeout(
+        server.body_timeout,
+        read_body(headers, body, server.body_limit),
+    )
+    .await
+    .map_err(|_| Error::RequestTimeout(server.body_timeout))??;
     let request = ChatRequest::parse(body)?;
     log.request(&request.model, request.stream);
     let (target, completion) = routing::complete(state, &request).await?;
@@ -85,7 +93,8 @@ async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Byte
         return Err(Error::PayloadTooLarge { limit });
     }
     let mut stream = body.into_data_stream();
-    let mut buffer = BytesMut::with_capacity(declared.unwrap_or(0));
+    // Trust a declared length only so far: memory grows with bytes that really arrive.
+    let mut buffer = BytesMut::with_capacity(declared.unwrap_or(0).min(1 << 20));
     while let Some(piece) = stream.next().await {
         let piece = piece
             .map_err(|e| Error::invalid(format!("Could not read the request body: {e}"), None))?;

@@ -17,7 +17,8 @@ use crate::telemetry::RequestLog;
 /// A stream whose first chunks have been read but not yet sent.
 pub struct Held {
     chunks: Vec<Chunk>,
-    rest: ChunkStream,
+    /// The unread rest; `None` when the stream already ended.
+    rest: Option<ChunkStream>,
 }
 
 /// Reads the preamble until the first chunk with real output, the end of the stream, or `wait`.
@@ -27,7 +28,8 @@ pub async fn hold_back(mut stream: ChunkStream, wait: Duration) -> Result<Held, 
     let mut chunks = Vec::new();
     loop {
         match tokio::time::timeout_at(deadline, stream.next()).await {
-            Err(_) | Ok(None) => break,
+            Err(_) => break,
+            Ok(None) => return Ok(Held { chunks, rest: None }),
             Ok(Some(Err(error))) => return Err(error),
             Ok(Some(Ok(chunk))) => {
                 let output = chunk.output;
@@ -40,18 +42,19 @@ pub async fn hold_back(mut stream: ChunkStream, wait: Duration) -> Result<Held, 
     }
     Ok(Held {
         chunks,
-        rest: stream,
+        rest: Some(stream),
     })
 }
 
 /// Commits the 200 and relays the rest as it arrives, `[DONE]` after a clean end.
 pub fn respond(held: Held, keep_alive: Duration, mut log: RequestLog) -> Response {
-    let Held { chunks, mut rest } = held;
+    let Held { chunks, rest } = held;
     let events = async_stream::stream! {
         log.first_byte();
         for chunk in chunks {
             yield Ok::<_, Infallible>(Event::default().data(chunk.json));
         }
+        let mut rest = rest.unwrap_or_else(|| Box::pin(futures_util::stream::empty()));
         while let Some(item) = rest.next().await {
             match item {
                 Ok(chunk) => yield Ok(Event::default().data(chunk.json)),

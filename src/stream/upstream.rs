@@ -12,29 +12,21 @@ use crate::error::Error;
 use crate::providers::{Flow, StreamDecoder};
 use crate::transport::{self, Upstream};
 
-/// Why the upstream byte stream stopped early.
-#[derive(Debug, thiserror::Error)]
-enum ByteError {
-    #[error("idle")]
-    Idle,
-    #[error(transparent)]
-    Http(#[from] reqwest::Error),
-}
-
 pub fn chunk_stream(
     response: reqwest::Response,
     decoder: StreamDecoder,
     upstream: Arc<Upstream>,
 ) -> ChunkStream {
-    let bytes = tokio_stream::StreamExt::timeout(response.bytes_stream(), upstream.timeouts.idle)
-        .map(|item| match item {
-            Err(_elapsed) => Err(ByteError::Idle),
-            Ok(read) => read.map_err(ByteError::from),
-        });
-    Box::pin(decode(SseByteStream::new(bytes), decoder, upstream))
+    Box::pin(decode(
+        SseByteStream::new(response.bytes_stream()),
+        decoder,
+        upstream,
+    ))
 }
 
-/// Runs `decoder` over `events` until the upstream says done, fails, or closes.
+/// Runs `decoder` over `events` until the upstream says done, fails, closes, or sends no event
+/// for the idle deadline. Comment lines are not events: an upstream that only says
+/// `: PROCESSING` forever still times out.
 pub fn decode<S>(
     events: S,
     mut decoder: StreamDecoder,
@@ -47,10 +39,14 @@ where
         let mut events = std::pin::pin!(events);
         let mut out = Vec::new();
         loop {
-            let flow = match events.next().await {
-                Some(Ok(event)) => decoder.map(&event, &mut out),
-                Some(Err(error)) => Err(read_error(&upstream, error)),
-                None => decoder.end(&mut out).map(|()| Flow::Done),
+            let flow = match tokio::time::timeout(upstream.timeouts.idle, events.next()).await {
+                Err(_elapsed) => Err(Error::UpstreamTimeout {
+                    provider: upstream.provider.clone(),
+                    detail: format!("the stream sent nothing for {:?}", upstream.timeouts.idle),
+                }),
+                Ok(Some(Ok(event))) => decoder.map(&event, &mut out),
+                Ok(Some(Err(error))) => Err(read_error(&upstream, error)),
+                Ok(None) => decoder.end(&mut out).map(|()| Flow::Done),
             };
             for chunk in out.drain(..) {
                 yield Ok(chunk);
@@ -68,17 +64,15 @@ where
 }
 
 fn read_error(upstream: &Upstream, error: sse_stream::Error) -> Error {
-    let cause = match &error {
-        sse_stream::Error::Body(inner) => inner.downcast_ref::<ByteError>(),
-        _ => None,
-    };
-    match cause {
-        Some(ByteError::Idle) => Error::UpstreamTimeout {
-            provider: upstream.provider.clone(),
-            detail: format!("the stream was silent for {:?}", upstream.timeouts.idle),
+    match &error {
+        sse_stream::Error::Body(inner) => match inner.downcast_ref::<reqwest::Error>() {
+            Some(http) => transport::request_error(upstream, http),
+            None => Error::UpstreamFailed {
+                provider: upstream.provider.clone(),
+                detail: format!("the stream failed: {inner}"),
+            },
         },
-        Some(ByteError::Http(e)) => transport::request_error(upstream, e),
-        None => Error::UpstreamFailed {
+        _ => Error::UpstreamFailed {
             provider: upstream.provider.clone(),
             detail: format!("sent a malformed event stream: {error}"),
         },

@@ -256,6 +256,11 @@ async fn serve(
             response
         }
         Some(Reply::Silent) => {
+            // Dropped (and counted as abandoned) when the client closes the connection.
+            let _guard = FinishGuard {
+                shared: shared.clone(),
+                finished: false,
+            };
             std::future::pending::<()>().await;
             unreachable!()
         }

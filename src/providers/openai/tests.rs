@@ -17,7 +17,7 @@ const COMPLETION: &str = include_str!("../../../tests/fixtures/openai/completion
 fn upstream() -> Arc<Upstream> {
     Arc::new(Upstream {
         provider: "up".into(),
-        api_key: Some(Secret::new("sk-secret-key")),
+        secrets: vec![Secret::new("sk-secret-key")],
         timeouts: Timeouts {
             first_byte: std::time::Duration::from_secs(1),
             idle: std::time::Duration::from_secs(1),
@@ -31,7 +31,7 @@ fn state() -> StreamState {
         served: json_string("up/gpt-4o"),
         id: None,
         created: None,
-        finished: false,
+        choices: ChoiceProgress::default(),
     }
 }
 
@@ -245,4 +245,24 @@ async fn azure_empty_first_chunk_gets_a_real_id_and_created() {
         assert_eq!(json(chunk)["created"], first["created"]);
     }
     assert!(!chunks[0].output && !chunks[1].output && chunks[2].output);
+}
+
+#[tokio::test]
+async fn with_n_choices_every_one_must_finish_for_a_clean_end() {
+    let choice = |index: u32, finish: &str| {
+        let finish = if finish.is_empty() {
+            "null".to_owned()
+        } else {
+            format!("\"{finish}\"")
+        };
+        format!(
+            "data: {{\"id\":\"c\",\"choices\":[{{\"index\":{index},\"delta\":{{\"content\":\"x\"}},\"finish_reason\":{finish}}}]}}\n\n"
+        )
+    };
+    let cut = format!("{}{}{}", choice(0, ""), choice(1, ""), choice(0, "stop"));
+    let (_, end) = run(&cut).await;
+    assert!(end.is_err(), "choice 1 never finished: the stream was cut");
+    let whole = format!("{cut}{}", choice(1, "length"));
+    let (_, end) = run(&whole).await;
+    assert!(end.is_ok(), "{end:?}");
 }

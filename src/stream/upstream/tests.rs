@@ -109,6 +109,73 @@ proptest! {
     }
 }
 
+/// One generated event: an optional type, data lines, and a comment before it.
+#[derive(Debug, Clone)]
+struct GenEvent {
+    kind: Option<String>,
+    data: Vec<String>,
+    comment: Option<String>,
+}
+
+fn gen_event() -> impl Strategy<Value = GenEvent> {
+    let line = "[^\r\n]{0,12}";
+    (
+        proptest::option::of("[a-z_]{1,12}"),
+        proptest::collection::vec(line, 0..4),
+        proptest::option::of(line),
+    )
+        .prop_map(|(kind, data, comment)| GenEvent {
+            kind,
+            data,
+            comment,
+        })
+}
+
+proptest! {
+    /// Generated events, written with any line ending, cut at any points, decode to exactly
+    /// the events written.
+    #[test]
+    fn generated_events_round_trip(
+        events in proptest::collection::vec(gen_event(), 0..6),
+        ending in prop::sample::select(vec!["\n", "\r\n", "\r"]),
+        bom in any::<bool>(),
+        cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..8),
+    ) {
+        let mut text = String::new();
+        if bom {
+            text.push('\u{feff}');
+        }
+        for event in &events {
+            if let Some(comment) = &event.comment {
+                text.push_str(&format!(":{comment}{ending}"));
+            }
+            if let Some(kind) = &event.kind {
+                text.push_str(&format!("event: {kind}{ending}"));
+            }
+            for line in &event.data {
+                text.push_str(&format!("data: {line}{ending}"));
+            }
+            text.push_str(ending);
+        }
+        let expected: Vec<(Option<String>, String)> = events
+            .iter()
+            .filter(|e| !e.data.is_empty())
+            .map(|e| (e.kind.clone(), e.data.join("\n")))
+            .collect();
+        let bytes = text.as_bytes();
+        let mut points: Vec<usize> = cuts.iter().map(|c| c.index(bytes.len() + 1)).collect();
+        points.sort_unstable();
+        let mut pieces = Vec::new();
+        let mut start = 0;
+        for point in points {
+            pieces.push(bytes[start..point].to_vec());
+            start = point;
+        }
+        pieces.push(bytes[start..].to_vec());
+        prop_assert_eq!(decode_pieces(pieces), expected);
+    }
+}
+
 #[test]
 fn the_whole_stream_as_one_read() {
     let stream = "\u{feff}: hi\r\nevent: x\r\ndata: {\"é\":\r\ndata: \"☃\"}\r\n\r\ndata: two\n\n: c\rdata: three\r\rdata: [DONE]\n\n";
