@@ -7,6 +7,13 @@ use futures_util::Stream;
 
 use crate::error::Error;
 
+/// A completion, and the request parameters dropped on the way (by the provider's
+/// `unsupported_params = "drop"`), which the client is told about.
+pub struct Answer {
+    pub completion: Completion,
+    pub dropped_params: Vec<String>,
+}
+
 pub enum Completion {
     /// A complete `chat.completion` JSON body, `model` already set to the key that served.
     Whole(Bytes),

@@ -1,73 +1,89 @@
-//! The built-in providers: each OpenAI-compatible service a user can reach by setting its usual
-//! API-key variable, with no config file.
+//! The built-in providers: each service a user can reach by setting its usual API-key variable,
+//! with no config file.
+
+use super::{EnvLookup, ProviderKind};
 
 /// One built-in provider instance.
 pub struct CatalogEntry {
     pub name: &'static str,
+    pub kind: ProviderKind,
     pub base_url: &'static str,
-    /// The variable holding the key; `None` for providers that need no key (local Ollama).
-    pub key_env: Option<&'static str>,
+    /// The variables that can hold the key, in order of preference; none for providers that
+    /// need no key (local Ollama).
+    pub key_env: &'static [&'static str],
 }
 
 pub const CATALOG: &[CatalogEntry] = &[
-    entry(
-        "openai",
-        "https://api.openai.com/v1",
-        Some("OPENAI_API_KEY"),
-    ),
-    entry(
-        "groq",
-        "https://api.groq.com/openai/v1",
-        Some("GROQ_API_KEY"),
-    ),
-    entry(
+    openai("openai", "https://api.openai.com/v1", &["OPENAI_API_KEY"]),
+    openai("groq", "https://api.groq.com/openai/v1", &["GROQ_API_KEY"]),
+    openai(
         "together",
         "https://api.together.xyz/v1",
-        Some("TOGETHER_API_KEY"),
+        &["TOGETHER_API_KEY"],
     ),
-    entry(
-        "mistral",
-        "https://api.mistral.ai/v1",
-        Some("MISTRAL_API_KEY"),
-    ),
-    entry(
+    openai("mistral", "https://api.mistral.ai/v1", &["MISTRAL_API_KEY"]),
+    openai(
         "deepseek",
         "https://api.deepseek.com",
-        Some("DEEPSEEK_API_KEY"),
+        &["DEEPSEEK_API_KEY"],
     ),
-    entry(
+    openai(
         "openrouter",
         "https://openrouter.ai/api/v1",
-        Some("OPENROUTER_API_KEY"),
+        &["OPENROUTER_API_KEY"],
     ),
-    entry("xai", "https://api.x.ai/v1", Some("XAI_API_KEY")),
-    entry(
+    openai("xai", "https://api.x.ai/v1", &["XAI_API_KEY"]),
+    openai(
         "fireworks",
         "https://api.fireworks.ai/inference/v1",
-        Some("FIREWORKS_API_KEY"),
+        &["FIREWORKS_API_KEY"],
     ),
-    entry(
+    openai(
         "cerebras",
         "https://api.cerebras.ai/v1",
-        Some("CEREBRAS_API_KEY"),
+        &["CEREBRAS_API_KEY"],
     ),
-    entry(
+    openai(
         "perplexity",
         "https://api.perplexity.ai",
-        Some("PERPLEXITY_API_KEY"),
+        &["PERPLEXITY_API_KEY"],
     ),
-    entry("ollama", "http://127.0.0.1:11434/v1", None),
+    openai("ollama", "http://127.0.0.1:11434/v1", &[]),
 ];
+
+const fn openai(
+    name: &'static str,
+    base_url: &'static str,
+    key_env: &'static [&'static str],
+) -> CatalogEntry {
+    entry(name, ProviderKind::Openai, base_url, key_env)
+}
 
 const fn entry(
     name: &'static str,
+    kind: ProviderKind,
     base_url: &'static str,
-    key_env: Option<&'static str>,
+    key_env: &'static [&'static str],
 ) -> CatalogEntry {
     CatalogEntry {
         name,
+        kind,
         base_url,
         key_env,
+    }
+}
+
+impl CatalogEntry {
+    /// The first of its key variables that is set (and not empty): (variable, key).
+    pub fn key_from(&self, env: EnvLookup<'_>) -> Option<(&'static str, String)> {
+        self.key_env
+            .iter()
+            .find_map(|var| env(var).filter(|v| !v.is_empty()).map(|key| (*var, key)))
+    }
+
+    /// "A or B", for messages.
+    pub fn key_vars(&self) -> String {
+        self.key_env.join(" or ")
     }
 }
 

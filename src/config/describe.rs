@@ -14,19 +14,21 @@ pub fn describe(config: &Config) -> String {
     let _ = writeln!(out, "listen: {}", config.server.listen);
     let _ = writeln!(out, "providers:");
     for provider in config.providers.values() {
-        let _ = match provider.kind {
-            ProviderKind::Echo => writeln!(out, "  {}/*  echo (built in, offline)", provider.name),
-            ProviderKind::Openai => writeln!(
+        let _ = if provider.kind == ProviderKind::Echo {
+            writeln!(out, "  {}/*  echo (built in, offline)", provider.name)
+        } else {
+            let key = if provider.api_key.is_some() {
+                "set"
+            } else {
+                "none"
+            };
+            writeln!(
                 out,
-                "  {}/*  openai-compatible {}  key: {}",
+                "  {}/*  {} {}  key: {key}",
                 provider.name,
-                provider.base_url,
-                if provider.api_key.is_some() {
-                    "set"
-                } else {
-                    "none"
-                }
-            ),
+                provider.kind.label(),
+                provider.base_url
+            )
         };
     }
     if !config.models.is_empty() {

@@ -58,7 +58,30 @@ pub struct ServerConfig {
 #[serde(rename_all = "lowercase")]
 pub enum ProviderKind {
     Openai,
+    Azure,
     Echo,
+}
+
+impl ProviderKind {
+    /// How `switchyard check` names the kind.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Openai => "openai-compatible",
+            Self::Azure => "azure",
+            Self::Echo => "echo",
+        }
+    }
+}
+
+/// What to do with a request parameter the provider cannot honour.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UnsupportedParams {
+    /// Refuse the request with a 400 naming the parameter.
+    #[default]
+    Error,
+    /// Drop the parameter and say so in the `x-switchyard-dropped-params` header.
+    Drop,
 }
 
 #[derive(Debug, Clone)]
@@ -71,6 +94,11 @@ pub struct ProviderConfig {
     /// Model names listed by `GET /v1/models` (the provider serves others too).
     pub models: Vec<String>,
     pub timeouts: Timeouts,
+    pub unsupported_params: UnsupportedParams,
+    /// Azure: the `api-version` query; without one the v1 API (`{base_url}/chat/completions`).
+    pub api_version: Option<String>,
+    /// Anthropic requires `max_tokens`: used when the client sets none.
+    pub default_max_tokens: u64,
 }
 
 /// Per-attempt deadlines on the way to an upstream.
@@ -114,6 +142,7 @@ impl fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+const DEFAULT_MAX_TOKENS: u64 = 4096;
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -161,6 +190,9 @@ struct RawProvider {
     models: Vec<String>,
     first_byte_timeout: Option<ConfigDuration>,
     idle_timeout: Option<ConfigDuration>,
+    unsupported_params: Option<UnsupportedParams>,
+    api_version: Option<String>,
+    default_max_tokens: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -262,31 +294,25 @@ fn validate(raw: RawConfig, env: EnvLookup<'_>) -> Result<Config, Invalid> {
         if raw.providers.contains_key(entry.name) {
             continue;
         }
-        let key = entry.key_env.map(|var| env(var).filter(|v| !v.is_empty()));
-        match key {
-            Some(None) => {} // the variable that enables it is not set
-            Some(Some(key)) => {
+        let key = match entry.key_from(env) {
+            Some((var, key)) => {
                 if HeaderValue::from_str(&key).is_err() {
                     return Err((
                         format!("providers.{}", entry.name),
                         format!(
-                            "{} contains characters an HTTP header cannot carry (a stray newline?)",
-                            entry.key_env.unwrap_or_default()
+                            "{var} contains characters an HTTP header cannot carry (a stray newline?)"
                         ),
                     ));
                 }
-                providers.insert(
-                    entry.name.to_owned(),
-                    catalog_provider(entry, Some(key), defaults),
-                );
+                Some(key)
             }
-            None => {
-                providers.insert(
-                    entry.name.to_owned(),
-                    catalog_provider(entry, None, defaults),
-                );
-            }
-        }
+            None if entry.key_env.is_empty() => None,
+            None => continue, // the variable that enables it is not set
+        };
+        providers.insert(
+            entry.name.to_owned(),
+            catalog_provider(entry, key, defaults),
+        );
     }
     if !raw.providers.contains_key("echo") {
         providers.insert("echo".to_owned(), echo_provider("echo", defaults));
@@ -362,12 +388,15 @@ fn catalog_provider(
 ) -> ProviderConfig {
     ProviderConfig {
         name: entry.name.to_owned(),
-        kind: ProviderKind::Openai,
+        kind: entry.kind,
         base_url: entry.base_url.to_owned(),
         api_key: key.map(Secret::new),
         headers: Vec::new(),
         models: Vec::new(),
         timeouts,
+        unsupported_params: UnsupportedParams::Error,
+        api_version: None,
+        default_max_tokens: DEFAULT_MAX_TOKENS,
     }
 }
 
@@ -380,6 +409,9 @@ fn echo_provider(name: &str, timeouts: Timeouts) -> ProviderConfig {
         headers: Vec::new(),
         models: vec!["echo".to_owned()],
         timeouts,
+        unsupported_params: UnsupportedParams::Error,
+        api_version: None,
+        default_max_tokens: DEFAULT_MAX_TOKENS,
     }
 }
 
@@ -405,18 +437,24 @@ fn validate_provider(
     let builtin = catalog::find(name);
     let kind = raw
         .kind
-        .or(builtin.map(|_| ProviderKind::Openai))
+        .or(builtin.map(|b| b.kind))
         .or((name == "echo").then_some(ProviderKind::Echo))
         .ok_or_else(|| {
             (
                 "kind".to_owned(),
-                "missing; one of \"openai\", \"echo\"".to_owned(),
+                "missing; one of \"openai\", \"azure\", \"echo\"".to_owned(),
             )
         })?;
     let timeouts = Timeouts {
         first_byte: raw.first_byte_timeout.map_or(defaults.first_byte, |d| d.0),
         idle: raw.idle_timeout.map_or(defaults.idle, |d| d.0),
     };
+    if raw.api_version.is_some() && kind != ProviderKind::Azure {
+        return Err((
+            "api_version".into(),
+            "only azure providers take an api_version".into(),
+        ));
+    }
     if kind == ProviderKind::Echo {
         let mut provider = echo_provider(name, timeouts);
         if !raw.models.is_empty() {
@@ -452,15 +490,18 @@ fn validate_provider(
     let api_key = match raw.api_key {
         Some(key) if key.trim().is_empty() => return Err(("api_key".into(), "is empty".into())),
         Some(key) => Some(Secret::new(key)),
-        None => match builtin.and_then(|b| b.key_env) {
-            Some(var) => Some(Secret::new(env(var).filter(|v| !v.is_empty()).ok_or_else(
-                || {
+        None => match builtin.filter(|b| !b.key_env.is_empty()) {
+            Some(entry) => Some(Secret::new(
+                entry.key_from(env).map(|(_, key)| key).ok_or_else(|| {
                     (
                         "api_key".to_owned(),
-                        format!("not set here, and {var} is not in the environment"),
+                        format!(
+                            "not set here, and {} is not in the environment",
+                            entry.key_vars()
+                        ),
                     )
-                },
-            )?)),
+                })?,
+            )),
             None => None,
         },
     };
@@ -500,6 +541,9 @@ fn validate_provider(
         headers,
         models: raw.models,
         timeouts,
+        unsupported_params: raw.unsupported_params.unwrap_or_default(),
+        api_version: raw.api_version,
+        default_max_tokens: raw.default_max_tokens.unwrap_or(DEFAULT_MAX_TOKENS),
     })
 }
 
@@ -513,8 +557,11 @@ fn check_target(target: &str, providers: &BTreeMap<String, ProviderConfig>) -> R
     if providers.contains_key(provider) {
         return Ok(());
     }
-    let hint = match catalog::find(provider).and_then(|b| b.key_env) {
-        Some(var) => format!(" (the built-in '{provider}' provider is enabled by setting {var})"),
+    let hint = match catalog::find(provider).filter(|b| !b.key_env.is_empty()) {
+        Some(entry) => format!(
+            " (the built-in '{provider}' provider is enabled by setting {})",
+            entry.key_vars()
+        ),
         None => String::new(),
     };
     Err(format!("unknown provider '{provider}' in {target:?}{hint}"))

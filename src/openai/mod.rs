@@ -2,6 +2,7 @@
 
 pub mod error;
 pub mod message;
+pub mod params;
 pub mod raw;
 pub mod request;
 pub mod response;

@@ -7,7 +7,8 @@ use bytes::{Bytes, BytesMut};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::message::{Message, Role};
+use super::message::Role;
+use super::params::ChatParams;
 use super::raw::{RawObject, push_json_string};
 use crate::error::Error;
 
@@ -94,15 +95,38 @@ impl ChatRequest {
         out.freeze()
     }
 
-    /// The messages as typed values, for providers that translate them.
-    pub fn messages(&self) -> Result<Vec<Message>, Error> {
-        #[derive(Deserialize)]
-        struct Messages {
-            messages: Vec<Message>,
-        }
-        serde_json::from_slice::<Messages>(&self.body)
-            .map(|m| m.messages)
-            .map_err(|e| Error::invalid(format!("Invalid 'messages': {e}"), Some("messages")))
+    /// The request as typed values, for providers that translate it.
+    pub fn params(&self) -> Result<ChatParams, Error> {
+        let mut deserializer = serde_json::Deserializer::from_slice(&self.body);
+        serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+            let param = e.path().to_string();
+            Error::invalid(format!("Invalid '{param}': {}", e.inner()), Some(&param))
+        })
+    }
+
+    /// The top-level parameters the client set to something other than their OpenAI default
+    /// (`null`, `false`, `n: 1`, zero penalties, `parallel_tool_calls: true` ask for nothing).
+    pub fn present_params(&self) -> Vec<String> {
+        let text = std::str::from_utf8(&self.body).unwrap_or_default();
+        let Ok(object) = RawObject::parse(text) else {
+            return Vec::new();
+        };
+        object
+            .fields()
+            .filter(|(key, value)| !is_default(key, value.get().trim()))
+            .map(|(key, _)| key.to_owned())
+            .collect()
+    }
+}
+
+fn is_default(key: &str, value: &str) -> bool {
+    match value {
+        "null" => true,
+        "false" => key != "parallel_tool_calls",
+        "1" => key == "n",
+        "0" | "0.0" => matches!(key, "presence_penalty" | "frequency_penalty"),
+        "true" => key == "parallel_tool_calls",
+        _ => false,
     }
 }
 
@@ -193,6 +217,28 @@ mod tests {
             forwarded,
             json.replace("groq/llama-3.3", "llama-3.3").as_bytes()
         );
+    }
+
+    #[test]
+    fn present_params_skip_defaults() {
+        let request = parse(r#"{"model":"a/b","messages":[{"role":"user","content":"x"}],"n":1,"logprobs":false,"seed":null,"top_p":0.5,"frequency_penalty":0,"parallel_tool_calls":false}"#)
+            .unwrap_or_else(|e| unreachable!("{e}"));
+        assert_eq!(
+            request.present_params(),
+            ["model", "messages", "top_p", "parallel_tool_calls"]
+        );
+    }
+
+    #[test]
+    fn typed_params_errors_name_the_path() {
+        let request = parse(r#"{"model":"a/b","messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"description":"no name"}}]}"#)
+            .unwrap_or_else(|e| unreachable!("{e}"));
+        match request.params() {
+            Err(Error::InvalidRequest { param, .. }) => {
+                assert_eq!(param.as_deref(), Some("tools[0].function"))
+            }
+            other => unreachable!("{other:?}"),
+        }
     }
 
     #[test]

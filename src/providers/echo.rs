@@ -4,17 +4,16 @@
 use bytes::Bytes;
 use futures_util::stream;
 
-use crate::completion::{Chunk, Completion};
+use crate::completion::Completion;
 use crate::error::Error;
 use crate::openai::message::{Message, Role};
 use crate::openai::request::ChatRequest;
 use crate::openai::response::{
-    CHAT_COMPLETION, CHAT_COMPLETION_CHUNK, ChatCompletion, ChatCompletionChunk, Choice,
-    ChunkChoice, Delta, ResponseMessage, Usage, new_completion_id, unix_now,
+    CHAT_COMPLETION, ChatCompletion, Choice, ChunkWriter, Delta, ResponseMessage, Usage,
 };
 
 pub fn complete(request: &ChatRequest, served: &str) -> Result<Completion, Error> {
-    let messages = request.messages()?;
+    let messages = request.params()?.messages;
     let answer = messages
         .iter()
         .rev()
@@ -25,85 +24,44 @@ pub fn complete(request: &ChatRequest, served: &str) -> Result<Completion, Error
         messages.iter().map(|m| count_words(&m.text())).sum(),
         count_words(&answer),
     );
-    let id = new_completion_id();
-    let created = unix_now();
+    let writer = ChunkWriter::new(served);
     if !request.stream {
         let completion = ChatCompletion {
-            id,
+            id: writer.id().to_owned(),
             object: CHAT_COMPLETION,
-            created,
+            created: writer.created(),
             model: served.to_owned(),
             choices: vec![Choice {
                 index: 0,
                 message: ResponseMessage {
                     role: "assistant",
                     content: Some(answer),
-                    refusal: None,
+                    ..ResponseMessage::default()
                 },
                 finish_reason: Some("stop"),
                 logprobs: None,
             }],
             usage: Some(usage),
         };
-        return serialize(&completion).map(|json| Completion::Whole(Bytes::from(json)));
+        let json =
+            serde_json::to_vec(&completion).map_err(|e| Error::Internal(format!("echo: {e}")))?;
+        return Ok(Completion::Whole(Bytes::from(json)));
     }
 
-    let chunk = |delta, finish_reason, usage| ChatCompletionChunk {
-        id: &id,
-        object: CHAT_COMPLETION_CHUNK,
-        created,
-        model: served,
-        choices: choices(delta, finish_reason, usage),
-        usage,
-    };
-    let role = Delta {
-        role: Some("assistant"),
-        content: Some(""),
-    };
-    let mut chunks = vec![Chunk {
-        json: serialize(&chunk(role, None, None))?,
-        output: false,
-    }];
+    let mut chunks = vec![writer.role()];
     for word in words(&answer) {
-        let delta = Delta {
-            role: None,
+        chunks.push(writer.delta(Delta {
             content: Some(word),
-        };
-        chunks.push(Chunk {
-            json: serialize(&chunk(delta, None, None))?,
-            output: true,
-        });
+            ..Delta::default()
+        }));
     }
-    chunks.push(Chunk {
-        json: serialize(&chunk(Delta::default(), Some("stop"), None))?,
-        output: true,
-    });
+    chunks.push(writer.finish("stop"));
     if request.include_usage {
-        chunks.push(Chunk {
-            json: serialize(&chunk(Delta::default(), None, Some(usage)))?,
-            output: false,
-        });
+        chunks.push(writer.usage(usage));
     }
     Ok(Completion::Stream(Box::pin(stream::iter(
         chunks.into_iter().map(Ok),
     ))))
-}
-
-/// A usage chunk has no choices; every other chunk has the one.
-fn choices<'a>(
-    delta: Delta<'a>,
-    finish_reason: Option<&'static str>,
-    usage: Option<Usage>,
-) -> Vec<ChunkChoice<'a>> {
-    if usage.is_some() {
-        return Vec::new();
-    }
-    vec![ChunkChoice {
-        index: 0,
-        delta,
-        finish_reason,
-        logprobs: None,
-    }]
 }
 
 /// Each word with the whitespace after it, so the pieces concatenate back to `text`.
@@ -125,10 +83,6 @@ fn words(text: &str) -> impl Iterator<Item = &str> {
 
 fn count_words(text: &str) -> u64 {
     text.split_whitespace().count() as u64
-}
-
-fn serialize<T: serde::Serialize>(value: &T) -> Result<String, Error> {
-    serde_json::to_string(value).map_err(|e| Error::Internal(format!("echo: {e}")))
 }
 
 #[cfg(test)]

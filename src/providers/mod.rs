@@ -1,22 +1,26 @@
-//! Providers: one codec per kind over the shared transport. The one `match` on the kind of
-//! provider lives in this file; adding a kind touches nothing outside `providers/`.
+//! Providers: one codec per kind over the shared transport. The `match`es on the kind of
+//! provider live in this file; adding a kind touches nothing outside `providers/` and config.
 
+mod azure;
 mod echo;
 mod openai;
+mod params;
 
 use std::sync::Arc;
 
+use bytes::Bytes;
 use sse_stream::Sse;
 
-use crate::completion::{Chunk, Completion};
+use crate::completion::{Answer, Chunk, Completion};
 use crate::config::{ProviderConfig, ProviderKind, Secret};
 use crate::error::Error;
 use crate::openai::request::ChatRequest;
 use crate::stream::upstream::chunk_stream;
-use crate::transport::{self, Upstream};
+use crate::transport::{self, Upstream, UpstreamRequest};
 
 pub enum Provider {
     OpenAi(openai::OpenAi),
+    Azure(openai::OpenAi),
     Echo,
 }
 
@@ -41,12 +45,18 @@ impl StreamDecoder {
         }
     }
 
-    /// The upstream closed the stream: a clean end, or a truncation.
+    /// The upstream closed the stream: a clean end (perhaps with final chunks), or a truncation.
     pub fn end(&mut self, _out: &mut Vec<Chunk>) -> Result<(), Error> {
         match self {
             Self::OpenAi(state) => state.end(),
         }
     }
+}
+
+/// A request as a codec encoded it, and the parameters it dropped.
+pub struct Encoded {
+    pub request: UpstreamRequest,
+    pub dropped: Vec<String>,
 }
 
 impl Provider {
@@ -69,6 +79,7 @@ impl Provider {
         });
         Ok(match config.kind {
             ProviderKind::Openai => Self::OpenAi(openai::OpenAi::new(config, upstream)?),
+            ProviderKind::Azure => Self::Azure(azure::codec(config, upstream)?),
             ProviderKind::Echo => Self::Echo,
         })
     }
@@ -81,22 +92,50 @@ impl Provider {
         request: &ChatRequest,
         model: &str,
         served: &str,
-    ) -> Result<Completion, Error> {
-        let codec = match self {
-            Self::Echo => return echo::complete(request, served),
-            Self::OpenAi(codec) => codec,
-        };
-        let upstream = codec.upstream();
-        let response = transport::send(http, upstream, codec.encode(request, model)).await?;
-        if request.stream {
-            let decoder = StreamDecoder::OpenAi(codec.stream_state(served));
-            return Ok(Completion::Stream(chunk_stream(
-                response,
-                decoder,
-                upstream.clone(),
-            )));
+    ) -> Result<Answer, Error> {
+        match self {
+            Self::Echo => echo::complete(request, served).map(|completion| Answer {
+                completion,
+                dropped_params: Vec::new(),
+            }),
+            Self::OpenAi(codec) | Self::Azure(codec) => {
+                let encoded = Encoded {
+                    request: codec.encode(request, model),
+                    dropped: Vec::new(),
+                };
+                exchange(
+                    http,
+                    codec.upstream(),
+                    encoded,
+                    request.stream,
+                    |body| codec.decode(body, served),
+                    || StreamDecoder::OpenAi(codec.stream_state(served)),
+                )
+                .await
+            }
         }
-        let body = transport::read_body(response, upstream).await?;
-        codec.decode(&body, served).map(Completion::Whole)
     }
+}
+
+/// The network part every remote provider shares: send, then decode a whole body or wrap the
+/// response in the provider's stream decoder.
+async fn exchange(
+    http: &reqwest::Client,
+    upstream: &Arc<Upstream>,
+    encoded: Encoded,
+    stream: bool,
+    decode: impl FnOnce(&[u8]) -> Result<Bytes, Error>,
+    decoder: impl FnOnce() -> StreamDecoder,
+) -> Result<Answer, Error> {
+    let response = transport::send(http, upstream, encoded.request).await?;
+    let completion = if stream {
+        Completion::Stream(chunk_stream(response, decoder(), upstream.clone()))
+    } else {
+        let body = transport::read_body(response, upstream).await?;
+        Completion::Whole(decode(&body)?)
+    };
+    Ok(Answer {
+        completion,
+        dropped_params: encoded.dropped,
+    })
 }

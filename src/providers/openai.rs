@@ -22,8 +22,16 @@ use crate::transport::{self, Upstream, UpstreamRequest};
 
 pub struct OpenAi {
     upstream: Arc<Upstream>,
-    url: String,
+    endpoint: Endpoint,
     headers: HeaderMap,
+}
+
+/// Where requests go.
+pub enum Endpoint {
+    /// `{base_url}/chat/completions`.
+    Fixed(String),
+    /// Azure's classic form: the model part of the key names the deployment.
+    AzureDeployment { base: String, api_version: String },
 }
 
 impl OpenAi {
@@ -43,11 +51,16 @@ impl OpenAi {
             value.set_sensitive(true);
             headers.insert(header::AUTHORIZATION, value);
         }
-        Ok(Self {
+        let endpoint = Endpoint::Fixed(format!("{}/chat/completions", config.base_url));
+        Ok(Self::with_endpoint(upstream, endpoint, headers))
+    }
+
+    pub fn with_endpoint(upstream: Arc<Upstream>, endpoint: Endpoint, headers: HeaderMap) -> Self {
+        Self {
             upstream,
-            url: format!("{}/chat/completions", config.base_url),
+            endpoint,
             headers,
-        })
+        }
     }
 
     pub fn upstream(&self) -> &Arc<Upstream> {
@@ -55,8 +68,14 @@ impl OpenAi {
     }
 
     pub fn encode(&self, request: &ChatRequest, model: &str) -> UpstreamRequest {
+        let url = match &self.endpoint {
+            Endpoint::Fixed(url) => url.clone(),
+            Endpoint::AzureDeployment { base, api_version } => {
+                format!("{base}/deployments/{model}/chat/completions?api-version={api_version}")
+            }
+        };
         UpstreamRequest {
-            url: self.url.clone(),
+            url,
             headers: self.headers.clone(),
             body: request.body_with_model(model),
         }

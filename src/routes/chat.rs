@@ -5,12 +5,12 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 
-use crate::completion::Completion;
+use crate::completion::{Answer, Completion};
 use crate::error::Error;
 use crate::openai::request::ChatRequest;
 use crate::routing;
@@ -29,7 +29,14 @@ pub async fn chat_completions(
         .unwrap_or_default()
         .to_owned();
     let mut log = RequestLog::new(request_id);
-    let mut response = match serve(&state, &headers, body, &mut log).await {
+    let (completion, dropped) = match serve(&state, &headers, body, &mut log).await {
+        Ok(Answer {
+            completion,
+            dropped_params,
+        }) => (Ok(completion), dropped_params),
+        Err(error) => (Err(error), Vec::new()),
+    };
+    let mut response = match completion {
         Ok(Completion::Whole(json)) => {
             log.first_byte();
             log.complete();
@@ -56,16 +63,24 @@ pub async fn chat_completions(
             error.into_response()
         }
     };
+    if !dropped.is_empty()
+        && let Ok(value) = HeaderValue::from_str(&dropped.join(", "))
+    {
+        response.headers_mut().insert(DROPPED_PARAMS, value);
+    }
     response.extensions_mut().insert(Logged);
     response
 }
+
+/// Lists the request parameters the provider could not honour and the gateway dropped.
+const DROPPED_PARAMS: HeaderName = HeaderName::from_static("x-switchyard-dropped-params");
 
 async fn serve(
     state: &AppState,
     headers: &HeaderMap,
     body: Body,
     log: &mut RequestLog,
-) -> Result<Completion, Error> {
+) -> Result<Answer, Error> {
     if state.is_draining() {
         return Err(Error::ShuttingDown);
     }

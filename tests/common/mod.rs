@@ -78,6 +78,7 @@ impl Gateway {
 pub struct Recorded {
     pub method: Method,
     pub path: String,
+    pub query: Option<String>,
     pub headers: HeaderMap,
     pub body: Bytes,
 }
@@ -234,6 +235,7 @@ async fn serve(
     shared.requests.lock().unwrap().push(Recorded {
         method,
         path: uri.path().to_owned(),
+        query: uri.query().map(str::to_owned),
         headers,
         body,
     });
