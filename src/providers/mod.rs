@@ -76,6 +76,7 @@ impl Provider {
                 .chain(header_secrets)
                 .collect(),
             timeouts: config.timeouts,
+            status_hook: None,
         });
         Ok(match config.kind {
             ProviderKind::Openai => Self::OpenAi(openai::OpenAi::new(config, upstream)?),
