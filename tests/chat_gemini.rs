@@ -48,20 +48,37 @@ async fn body_of(response: reqwest::Response, status: u16) -> Value {
     response.json().await.unwrap()
 }
 
-/// (text, reasoning, calls as (id, name, arguments), finish, usage) from a stream.
-fn assemble(body: &SseBody) -> (String, String, Vec<(String, String, String)>, Value, Value) {
-    let mut reasoning = String::new();
-    let mut calls: Vec<(String, String, String)> = Vec::new();
-    let mut finish = Value::Null;
-    let mut usage = Value::Null;
+/// What a client makes of an answer; a call is (id, name, arguments).
+#[derive(Debug, Default)]
+struct Answer {
+    text: String,
+    reasoning: String,
+    calls: Vec<(String, String, String)>,
+    finish: Value,
+    usage: Value,
+}
+
+/// A stream assembled the way OpenAI clients assemble one.
+fn assemble(body: &SseBody) -> Answer {
+    let mut answer = Answer {
+        text: body.text(),
+        ..Answer::default()
+    };
+    let Answer {
+        reasoning,
+        calls,
+        finish,
+        usage,
+        ..
+    } = &mut answer;
     for chunk in body.chunks() {
         if !chunk["usage"].is_null() {
-            usage = chunk["usage"].clone();
+            *usage = chunk["usage"].clone();
         }
         let Some(choice) = chunk["choices"].get(0) else {
             continue;
         };
-        reasoning += choice["delta"]["reasoning_content"]
+        *reasoning += choice["delta"]["reasoning_content"]
             .as_str()
             .unwrap_or_default();
         for call in choice["delta"]["tool_calls"]
@@ -78,13 +95,13 @@ fn assemble(body: &SseBody) -> (String, String, Vec<(String, String, String)>, V
             calls[index].2 += call["function"]["arguments"].as_str().unwrap_or_default();
         }
         if !choice["finish_reason"].is_null() {
-            finish = choice["finish_reason"].clone();
+            *finish = choice["finish_reason"].clone();
         }
     }
-    (body.text(), reasoning, calls, finish, usage)
+    answer
 }
 
-fn assemble_whole(body: &Value) -> (String, String, Vec<(String, String, String)>, Value, Value) {
+fn assemble_whole(body: &Value) -> Answer {
     let message = &body["choices"][0]["message"];
     let calls = message["tool_calls"]
         .as_array()
@@ -99,16 +116,16 @@ fn assemble_whole(body: &Value) -> (String, String, Vec<(String, String, String)
             )
         })
         .collect();
-    (
-        message["content"].as_str().unwrap_or_default().to_owned(),
-        message["reasoning_content"]
+    Answer {
+        text: message["content"].as_str().unwrap_or_default().to_owned(),
+        reasoning: message["reasoning_content"]
             .as_str()
             .unwrap_or_default()
             .to_owned(),
         calls,
-        body["choices"][0]["finish_reason"].clone(),
-        body["usage"].clone(),
-    )
+        finish: body["choices"][0]["finish_reason"].clone(),
+        usage: body["usage"].clone(),
+    }
 }
 
 /// The signature a gateway-issued id carries (the rest of an id is random per answer).
@@ -249,14 +266,14 @@ async fn streams_and_whole_answers_give_the_same_text_tool_calls_and_usage() {
             )
             .await,
         );
-        assert_eq!(streamed.0, decoded.0, "text");
-        assert_eq!(streamed.1, decoded.1, "reasoning");
-        assert_eq!(streamed.2.len(), decoded.2.len(), "tool calls");
-        for (s, d) in streamed.2.iter().zip(&decoded.2) {
+        assert_eq!(streamed.text, decoded.text, "text");
+        assert_eq!(streamed.reasoning, decoded.reasoning, "reasoning");
+        assert_eq!(streamed.calls.len(), decoded.calls.len(), "tool calls");
+        for (s, d) in streamed.calls.iter().zip(&decoded.calls) {
             assert_eq!((carried(&s.0), &s.1, &s.2), (carried(&d.0), &d.1, &d.2));
         }
-        assert_eq!(streamed.3, decoded.3, "finish_reason");
-        assert_eq!(streamed.4, decoded.4, "usage");
+        assert_eq!(streamed.finish, decoded.finish, "finish_reason");
+        assert_eq!(streamed.usage, decoded.usage, "usage");
     }
 }
 
@@ -276,7 +293,12 @@ async fn tools_across_turns_with_the_thought_signature_restored() {
     let mut first = stream_request(json!([question]));
     first["tools"] = tools.clone();
     let body = read_sse(gateway.chat_json(&first).send().await.unwrap()).await;
-    let (text, _, calls, finish, _) = assemble(&body);
+    let Answer {
+        text,
+        calls,
+        finish,
+        ..
+    } = assemble(&body);
     assert_eq!(finish, "tool_calls");
     assert_eq!(calls.len(), 2);
     assert_eq!(calls[0].1, "get_weather");

@@ -2,6 +2,7 @@
 //! `:streamGenerateContent?alt=sse` for streams, with the key in `x-goog-api-key`.
 
 mod convert;
+mod media;
 mod response;
 mod schema;
 mod signature;
