@@ -24,7 +24,13 @@ pub struct Upstream {
     /// Every secret sent to this provider (its key, secret-bearing headers): never echoed back.
     pub secrets: Vec<Secret>,
     pub timeouts: Timeouts,
+    /// A provider whose error statuses say less than its error bodies corrects them here.
+    pub status_hook: Option<StatusHook>,
 }
+
+/// Reads an error body and returns the status it really means, when that differs from the
+/// HTTP status it came with.
+pub type StatusHook = fn(StatusCode, &[u8]) -> Option<StatusCode>;
 
 impl Upstream {
     /// `text` with every secret of this provider replaced.
@@ -167,9 +173,18 @@ pub fn status_error(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Error {
+    let corrected = upstream.status_hook.and_then(|hook| hook(status, body));
     // Redacted before parsing, so no cut (truncation) can split a secret and let part of it out.
     let body = upstream.redact(&String::from_utf8_lossy(body));
-    let parsed = parse_error_body(body.as_bytes());
+    let mut parsed = parse_error_body(body.as_bytes());
+    let status = match corrected {
+        Some(status) => {
+            // The provider's own error type described the status it sent, not this one.
+            parsed.kind = None;
+            status
+        }
+        None => status,
+    };
     let message = parsed.message;
     match status.as_u16() {
         408 | 504 => Error::UpstreamTimeout {

@@ -49,6 +49,12 @@ pub const CATALOG: &[CatalogEntry] = &[
         &["PERPLEXITY_API_KEY"],
     ),
     openai("ollama", "http://127.0.0.1:11434/v1", &[]),
+    entry(
+        "gemini",
+        ProviderKind::Gemini,
+        "https://generativelanguage.googleapis.com/v1beta",
+        &["GEMINI_API_KEY", "GOOGLE_API_KEY"],
+    ),
 ];
 
 const fn openai(

@@ -59,6 +59,7 @@ pub struct ServerConfig {
 pub enum ProviderKind {
     Openai,
     Azure,
+    Gemini,
     Echo,
 }
 
@@ -68,6 +69,7 @@ impl ProviderKind {
         match self {
             Self::Openai => "openai-compatible",
             Self::Azure => "azure",
+            Self::Gemini => "gemini",
             Self::Echo => "echo",
         }
     }
@@ -442,7 +444,7 @@ fn validate_provider(
         .ok_or_else(|| {
             (
                 "kind".to_owned(),
-                "missing; one of \"openai\", \"azure\", \"echo\"".to_owned(),
+                "missing; one of \"openai\", \"azure\", \"gemini\", \"echo\"".to_owned(),
             )
         })?;
     let timeouts = Timeouts {

@@ -36,6 +36,30 @@ fn catalog_entries_are_enabled_by_their_variable() {
 }
 
 #[test]
+fn gemini_is_enabled_by_either_google_variable_preferring_gemini_api_key() {
+    let config = load("", &[("GOOGLE_API_KEY", "g-2")]).unwrap_or_else(|e| unreachable!("{e}"));
+    let gemini = &config.providers["gemini"];
+    assert_eq!(gemini.kind, ProviderKind::Gemini);
+    assert_eq!(
+        gemini.base_url,
+        "https://generativelanguage.googleapis.com/v1beta"
+    );
+    assert_eq!(gemini.api_key.as_ref().map(Secret::expose), Some("g-2"));
+    let both = load("", &[("GOOGLE_API_KEY", "g-2"), ("GEMINI_API_KEY", "g-1")])
+        .unwrap_or_else(|e| unreachable!("{e}"));
+    assert_eq!(
+        both.providers["gemini"]
+            .api_key
+            .as_ref()
+            .map(Secret::expose),
+        Some("g-1")
+    );
+    let configured = load("[providers.vertexish]\nkind = \"gemini\"\nbase_url = \"http://127.0.0.1:1/v1beta\"\napi_key = \"k\"", &[])
+        .unwrap_or_else(|e| unreachable!("{e}"));
+    assert_eq!(configured.providers["vertexish"].kind.label(), "gemini");
+}
+
+#[test]
 fn config_overrides_and_adds_providers() {
     let text = r#"
         [server]

@@ -3,6 +3,7 @@
 
 mod azure;
 mod echo;
+mod gemini;
 mod openai;
 mod params;
 
@@ -21,6 +22,7 @@ use crate::transport::{self, Upstream, UpstreamRequest};
 pub enum Provider {
     OpenAi(openai::OpenAi),
     Azure(openai::OpenAi),
+    Gemini(gemini::Gemini),
     Echo,
 }
 
@@ -35,6 +37,7 @@ pub enum Flow {
 /// The per-stream state machine of a provider's SSE format.
 pub enum StreamDecoder {
     OpenAi(openai::StreamState),
+    Gemini(gemini::StreamState),
 }
 
 impl StreamDecoder {
@@ -42,13 +45,15 @@ impl StreamDecoder {
     pub fn map(&mut self, event: &Sse, out: &mut Vec<Chunk>) -> Result<Flow, Error> {
         match self {
             Self::OpenAi(state) => state.map(event, out),
+            Self::Gemini(state) => state.map(event, out),
         }
     }
 
     /// The upstream closed the stream: a clean end (perhaps with final chunks), or a truncation.
-    pub fn end(&mut self, _out: &mut Vec<Chunk>) -> Result<(), Error> {
+    pub fn end(&mut self, out: &mut Vec<Chunk>) -> Result<(), Error> {
         match self {
             Self::OpenAi(state) => state.end(),
+            Self::Gemini(state) => state.end(out),
         }
     }
 }
@@ -76,10 +81,15 @@ impl Provider {
                 .chain(header_secrets)
                 .collect(),
             timeouts: config.timeouts,
+            status_hook: match config.kind {
+                ProviderKind::Gemini => Some(gemini::status_hook),
+                ProviderKind::Openai | ProviderKind::Azure | ProviderKind::Echo => None,
+            },
         });
         Ok(match config.kind {
             ProviderKind::Openai => Self::OpenAi(openai::OpenAi::new(config, upstream)?),
             ProviderKind::Azure => Self::Azure(azure::codec(config, upstream)?),
+            ProviderKind::Gemini => Self::Gemini(gemini::Gemini::new(config, upstream)?),
             ProviderKind::Echo => Self::Echo,
         })
     }
@@ -110,6 +120,17 @@ impl Provider {
                     request.stream,
                     |body| codec.decode(body, served),
                     || StreamDecoder::OpenAi(codec.stream_state(served)),
+                )
+                .await
+            }
+            Self::Gemini(codec) => {
+                exchange(
+                    http,
+                    codec.upstream(),
+                    codec.encode(request, model)?,
+                    request.stream,
+                    |body| codec.decode(body, served),
+                    || StreamDecoder::Gemini(codec.stream_state(served, request.include_usage)),
                 )
                 .await
             }

@@ -3,13 +3,19 @@
 Usage: python tests/sdk/smoke.py path/to/switchyard
 Starts the gateway on a free loopback port with a gateway key, then uses the SDK the way a user
 would: base_url pointed at the gateway, one whole and one streamed completion, and an error.
+A Gemini-kind route, served by a fake Gemini upstream replaying fixtures, checks that the SDK's
+own stream assembly yields the right text and tool call, and that the next turn gets the thought
+signature back.
 """
 
+import http.server
+import json
 import os
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 import urllib.request
@@ -17,6 +23,44 @@ import urllib.request
 import openai
 
 GATEWAY_KEY = "sk-switchyard-smoke"
+FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "gemini")
+
+
+def fixture(name: str) -> bytes:
+    with open(os.path.join(FIXTURES, name), "rb") as f:
+        return f.read()
+
+
+class FakeGemini(http.server.BaseHTTPRequestHandler):
+    """Answers like Gemini from fixtures: tool calls when the request declares tools."""
+
+    received: list = []
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["content-length"])))
+        FakeGemini.received.append((self.path, dict(self.headers), body))
+        stream = ":streamGenerateContent" in self.path
+        tools = bool(body.get("tools")) and body["contents"][-1]["role"] == "user" and not any(
+            "functionResponse" in part for part in body["contents"][-1]["parts"]
+        )
+        if stream:
+            answer, kind = fixture("tool_stream.sse" if tools else "text_stream.sse"), "text/event-stream"
+        else:
+            answer, kind = fixture("tool.json" if tools else "text.json"), "application/json"
+        self.send_response(200)
+        self.send_header("content-type", kind)
+        self.send_header("content-length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def start_fake_gemini() -> http.server.ThreadingHTTPServer:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeGemini)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
 
 
 def free_port() -> int:
@@ -86,6 +130,68 @@ def test_stream_helper(client: openai.OpenAI) -> None:
     assert final.choices[0].message.content == "assembled by the sdk", final
 
 
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}, "unit": {"type": "string"}},
+            "required": ["city"],
+            "additionalProperties": False,
+        },
+    },
+}
+
+
+def test_gemini_text(client: openai.OpenAI) -> None:
+    expected = "Paris is the capital of France — about 2.1 million people live there. Note: 1 < 2 & café ☃."
+    with client.beta.chat.completions.stream(
+        model="gem/gemini-2.5-flash", messages=[{"role": "user", "content": "Capital of France?"}]
+    ) as stream:
+        final = stream.get_final_completion()
+    assert final.choices[0].message.content == expected, final
+    assert final.choices[0].finish_reason == "stop", final
+    whole = client.chat.completions.create(
+        model="gem/gemini-2.5-flash", messages=[{"role": "user", "content": "Capital of France?"}]
+    )
+    assert whole.choices[0].message.content == expected, whole
+    assert whole.usage is not None and whole.usage.completion_tokens == 55, whole.usage
+
+
+def test_gemini_tool_call(client: openai.OpenAI) -> None:
+    question = {"role": "user", "content": "Weather and time in Paris?"}
+    with client.beta.chat.completions.stream(
+        model="gem/gemini-2.5-flash", messages=[question], tools=[WEATHER_TOOL]
+    ) as stream:
+        final = stream.get_final_completion()
+    message = final.choices[0].message
+    assert final.choices[0].finish_reason == "tool_calls", final
+    assert message.content == "Let me look both up.", message
+    calls = message.tool_calls
+    assert [c.function.name for c in calls] == ["get_weather", "get_time"], calls
+    assert json.loads(calls[0].function.arguments) == {"city": "Paris", "unit": "celsius"}, calls
+
+    # The next turn, as an SDK user writes it: the assistant message back, then the results.
+    followup = client.chat.completions.create(
+        model="gem/gemini-2.5-flash",
+        tools=[WEATHER_TOOL],
+        messages=[
+            question,
+            message.model_dump(exclude_none=True),
+            {"role": "tool", "tool_call_id": calls[0].id, "content": "18C"},
+            {"role": "tool", "tool_call_id": calls[1].id, "content": "14:05"},
+        ],
+    )
+    assert followup.choices[0].finish_reason == "stop", followup
+    sent = FakeGemini.received[-1][2]["contents"]
+    signature = json.loads(fixture("tool.json"))["candidates"][0]["content"]["parts"][1]["thoughtSignature"]
+    model_turn = sent[1]["parts"]
+    assert model_turn[1]["thoughtSignature"] == signature, model_turn
+    responses = [p["functionResponse"]["name"] for p in sent[2]["parts"]]
+    assert responses == ["get_weather", "get_time"], sent
+
+
 def test_errors(client: openai.OpenAI, base: str) -> None:
     try:
         client.chat.completions.create(model="nowhere/x", messages=[{"role": "user", "content": "x"}])
@@ -109,10 +215,16 @@ def main() -> int:
     binary = sys.argv[1]
     port = free_port()
     base = f"http://127.0.0.1:{port}"
+    gemini = start_fake_gemini()
     with tempfile.TemporaryDirectory() as tmp:
         config = os.path.join(tmp, "smoke.toml")
         with open(config, "w") as f:
             f.write('[auth]\nkeys = ["${SMOKE_GATEWAY_KEY}"]\n')
+            f.write(
+                "[providers.gem]\nkind = \"gemini\"\n"
+                f"base_url = \"http://127.0.0.1:{gemini.server_address[1]}/v1beta\"\n"
+                "api_key = \"fake-gemini-key\"\n"
+            )
         env = {"PATH": os.environ.get("PATH", ""), "SMOKE_GATEWAY_KEY": GATEWAY_KEY}
         process = subprocess.Popen(
             [binary, "serve", "--config", config, "--listen", f"127.0.0.1:{port}"],
@@ -128,6 +240,8 @@ def main() -> int:
                 ("stream", lambda: test_stream(client)),
                 ("stream_helper", lambda: test_stream_helper(client)),
                 ("errors", lambda: test_errors(client, base)),
+                ("gemini_text", lambda: test_gemini_text(client)),
+                ("gemini_tool_call", lambda: test_gemini_tool_call(client)),
             ]
             for name, test in tests:
                 try:
@@ -147,6 +261,7 @@ def main() -> int:
                 _, logs = process.communicate()
             if failed or process.returncode not in (0, None):
                 sys.stderr.write(logs.decode(errors="replace"))
+        gemini.shutdown()
         print(f"sdk smoke: {passed} passed, {failed} failed", flush=True)
         return 1 if failed else 0
 

@@ -22,6 +22,7 @@ fn upstream() -> Arc<Upstream> {
             first_byte: std::time::Duration::from_secs(1),
             idle: std::time::Duration::from_secs(1),
         },
+        status_hook: None,
     })
 }
 

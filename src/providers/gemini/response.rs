@@ -1,0 +1,183 @@
+//! Gemini answers -> OpenAI: the whole `chat.completion`, and the per-part, finish and usage
+//! mappings that streams share with it, so both give the same answer.
+
+use axum::http::{HeaderMap, StatusCode};
+use serde_json::Value;
+
+use super::signature;
+use super::types::{Candidate, GenerateContentResponse, Part, UsageMetadata};
+use crate::error::Error;
+use crate::openai::message::{FunctionCall, ReasoningDetail, ToolCall};
+use crate::openai::response::{
+    CHAT_COMPLETION, ChatCompletion, Choice, CompletionTokensDetails, PromptTokensDetails,
+    ResponseMessage, Usage, new_completion_id, unix_now,
+};
+use crate::transport::{self, Upstream};
+
+/// Where a signature on text or a thought points in `reasoning_details`: the message's text,
+/// which is the first part of the model turn rebuilt when the client sends the message back.
+const TEXT_PART: u32 = 0;
+
+/// One Gemini part, as an OpenAI client sees it.
+#[derive(Debug, Default)]
+pub struct Piece<'a> {
+    pub content: Option<&'a str>,
+    pub reasoning: Option<&'a str>,
+    pub call: Option<Call<'a>>,
+    /// A signature on text or a thought (a call's rides in its id).
+    pub detail: Option<ReasoningDetail>,
+}
+
+#[derive(Debug)]
+pub struct Call<'a> {
+    pub id: String,
+    pub name: &'a str,
+    /// The arguments object, as compact JSON.
+    pub arguments: String,
+}
+
+pub fn piece(part: &Part) -> Piece<'_> {
+    let mut piece = Piece::default();
+    if let Some(call) = &part.function_call {
+        piece.call = Some(Call {
+            id: signature::issue_id(part.thought_signature.as_deref()),
+            name: &call.name,
+            arguments: call
+                .args
+                .as_ref()
+                .map_or_else(|| "{}".to_owned(), Value::to_string),
+        });
+        return piece;
+    }
+    match (&part.text, part.is_thought()) {
+        (Some(text), true) if !text.is_empty() => piece.reasoning = Some(text),
+        (Some(text), false) if !text.is_empty() => piece.content = Some(text),
+        // Images, code execution and other outputs have no place in a chat completion.
+        _ => {}
+    }
+    piece.detail = part
+        .thought_signature
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .map(|s| signature::detail(s, TEXT_PART));
+    piece
+}
+
+/// `finishReason` as OpenAI's `finish_reason`. Gemini says STOP after function calls, so a turn
+/// that called one says `tool_calls` whatever the reason.
+pub fn finish_reason(reason: Option<&str>, called: bool) -> &'static str {
+    if called {
+        return "tool_calls";
+    }
+    match reason.unwrap_or("STOP") {
+        "MAX_TOKENS" => "length",
+        "SAFETY" | "RECITATION" | "BLOCKLIST" | "PROHIBITED_CONTENT" | "SPII" => "content_filter",
+        reason if reason.starts_with("IMAGE_") => "content_filter",
+        // STOP, OTHER, LANGUAGE, MALFORMED_FUNCTION_CALL, unspecified...
+        _ => "stop",
+    }
+}
+
+/// A prompt Gemini blocked outright (`promptFeedback.blockReason`, no candidates) is answered as
+/// OpenAI answers a filtered completion: empty content, `content_filter`, rather than an error,
+/// so clients handle it the way they already handle filtering.
+pub const BLOCKED: &str = "content_filter";
+
+pub fn usage(meta: &UsageMetadata) -> Usage {
+    let mut usage = Usage::new(
+        meta.prompt_token_count + meta.tool_use_prompt_token_count,
+        meta.candidates_token_count + meta.thoughts_token_count,
+    );
+    usage.prompt_tokens_details = Some(PromptTokensDetails {
+        cached_tokens: meta.cached_content_token_count,
+        cache_write_tokens: None,
+    });
+    usage.completion_tokens_details = Some(CompletionTokensDetails {
+        reasoning_tokens: meta.thoughts_token_count,
+    });
+    usage
+}
+
+/// An error inside a 200 body or a stream event, with the status its `code` gives.
+pub fn embedded_error(upstream: &Upstream, body: &str, error: &Value) -> Error {
+    let status = error
+        .get("code")
+        .and_then(Value::as_u64)
+        .and_then(|c| u16::try_from(c).ok())
+        .and_then(|c| StatusCode::from_u16(c).ok())
+        .filter(|s| s.is_client_error() || s.is_server_error())
+        .unwrap_or(StatusCode::BAD_GATEWAY);
+    transport::status_error(upstream, status, &HeaderMap::new(), body.as_bytes())
+}
+
+/// A whole answer. Only the first candidate counts: `n` > 1 is refused before the request.
+pub fn completion(response: &GenerateContentResponse, served: &str) -> Option<ChatCompletion> {
+    let (message, finish) = match response.candidates.first() {
+        Some(candidate) => message(candidate),
+        None => {
+            response
+                .prompt_feedback
+                .as_ref()
+                .and_then(|f| f.block_reason.as_ref())?;
+            let message = ResponseMessage {
+                role: "assistant",
+                content: Some(String::new()),
+                ..ResponseMessage::default()
+            };
+            (message, BLOCKED)
+        }
+    };
+    Some(ChatCompletion {
+        id: new_completion_id(),
+        object: CHAT_COMPLETION,
+        created: unix_now(),
+        model: served.to_owned(),
+        choices: vec![Choice {
+            index: 0,
+            message,
+            finish_reason: Some(finish),
+            logprobs: None,
+        }],
+        usage: Some(
+            response
+                .usage_metadata
+                .as_ref()
+                .map(usage)
+                .unwrap_or_default(),
+        ),
+    })
+}
+
+fn message(candidate: &Candidate) -> (ResponseMessage, &'static str) {
+    let mut content = String::new();
+    let mut reasoning = String::new();
+    let mut tool_calls = Vec::new();
+    let mut reasoning_details = Vec::new();
+    let parts = candidate.content.as_ref().map_or(&[][..], |c| &c.parts);
+    for part in parts {
+        let piece = piece(part);
+        content.push_str(piece.content.unwrap_or_default());
+        reasoning.push_str(piece.reasoning.unwrap_or_default());
+        if let Some(call) = piece.call {
+            tool_calls.push(ToolCall {
+                id: call.id,
+                kind: "function".to_owned(),
+                function: FunctionCall {
+                    name: call.name.to_owned(),
+                    arguments: call.arguments,
+                },
+            });
+        }
+        reasoning_details.extend(piece.detail);
+    }
+    let finish = finish_reason(candidate.finish_reason.as_deref(), !tool_calls.is_empty());
+    let message = ResponseMessage {
+        role: "assistant",
+        content: (!content.is_empty() || tool_calls.is_empty()).then_some(content),
+        refusal: None,
+        tool_calls,
+        reasoning_content: (!reasoning.is_empty()).then_some(reasoning),
+        reasoning_details,
+    };
+    (message, finish)
+}
