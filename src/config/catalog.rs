@@ -49,6 +49,12 @@ pub const CATALOG: &[CatalogEntry] = &[
         &["PERPLEXITY_API_KEY"],
     ),
     openai("ollama", "http://127.0.0.1:11434/v1", &[]),
+    entry(
+        "anthropic",
+        ProviderKind::Anthropic,
+        "https://api.anthropic.com",
+        &["ANTHROPIC_API_KEY"],
+    ),
 ];
 
 const fn openai(

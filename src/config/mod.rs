@@ -58,6 +58,7 @@ pub struct ServerConfig {
 #[serde(rename_all = "lowercase")]
 pub enum ProviderKind {
     Openai,
+    Anthropic,
     Azure,
     Echo,
 }
@@ -67,6 +68,7 @@ impl ProviderKind {
     pub fn label(self) -> &'static str {
         match self {
             Self::Openai => "openai-compatible",
+            Self::Anthropic => "anthropic",
             Self::Azure => "azure",
             Self::Echo => "echo",
         }
@@ -442,7 +444,7 @@ fn validate_provider(
         .ok_or_else(|| {
             (
                 "kind".to_owned(),
-                "missing; one of \"openai\", \"azure\", \"echo\"".to_owned(),
+                "missing; one of \"openai\", \"anthropic\", \"azure\", \"echo\"".to_owned(),
             )
         })?;
     let timeouts = Timeouts {
