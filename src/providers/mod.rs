@@ -1,6 +1,7 @@
 //! Providers: one codec per kind over the shared transport. The `match`es on the kind of
 //! provider live in this file; adding a kind touches nothing outside `providers/` and config.
 
+mod anthropic;
 mod azure;
 mod echo;
 mod openai;
@@ -20,6 +21,7 @@ use crate::transport::{self, Upstream, UpstreamRequest};
 
 pub enum Provider {
     OpenAi(openai::OpenAi),
+    Anthropic(anthropic::Anthropic),
     Azure(openai::OpenAi),
     Echo,
 }
@@ -35,6 +37,7 @@ pub enum Flow {
 /// The per-stream state machine of a provider's SSE format.
 pub enum StreamDecoder {
     OpenAi(openai::StreamState),
+    Anthropic(anthropic::StreamState),
 }
 
 impl StreamDecoder {
@@ -42,6 +45,7 @@ impl StreamDecoder {
     pub fn map(&mut self, event: &Sse, out: &mut Vec<Chunk>) -> Result<Flow, Error> {
         match self {
             Self::OpenAi(state) => state.map(event, out),
+            Self::Anthropic(state) => state.map(event, out),
         }
     }
 
@@ -49,6 +53,7 @@ impl StreamDecoder {
     pub fn end(&mut self, _out: &mut Vec<Chunk>) -> Result<(), Error> {
         match self {
             Self::OpenAi(state) => state.end(),
+            Self::Anthropic(state) => state.end(),
         }
     }
 }
@@ -79,6 +84,9 @@ impl Provider {
         });
         Ok(match config.kind {
             ProviderKind::Openai => Self::OpenAi(openai::OpenAi::new(config, upstream)?),
+            ProviderKind::Anthropic => {
+                Self::Anthropic(anthropic::Anthropic::new(config, upstream)?)
+            }
             ProviderKind::Azure => Self::Azure(azure::codec(config, upstream)?),
             ProviderKind::Echo => Self::Echo,
         })
@@ -110,6 +118,24 @@ impl Provider {
                     request.stream,
                     |body| codec.decode(body, served),
                     || StreamDecoder::OpenAi(codec.stream_state(served)),
+                )
+                .await
+            }
+            Self::Anthropic(codec) => {
+                let (encoded, shape) = codec.encode(request, model)?;
+                exchange(
+                    http,
+                    codec.upstream(),
+                    encoded,
+                    request.stream,
+                    |body| codec.decode(body, served, &shape),
+                    || {
+                        StreamDecoder::Anthropic(codec.stream_state(
+                            served,
+                            request.include_usage,
+                            &shape,
+                        ))
+                    },
                 )
                 .await
             }

@@ -10,13 +10,6 @@ const ALWAYS: &[&str] = &["model", "messages", "stream", "stream_options"];
 
 /// The parameters of `request` outside `honoured`: an error, or (with `Drop`) the list of
 /// what will be dropped.
-#[cfg_attr(
-    not(test),
-    expect(
-        dead_code,
-        reason = "the translating codecs (anthropic, gemini) call it; they land next"
-    )
-)]
 pub fn screen(
     request: &ChatRequest,
     honoured: &[&str],
