@@ -232,6 +232,16 @@ async fn tools_over_two_turns_keep_the_call_ids() {
     .await;
     assert_eq!(second["choices"][0]["finish_reason"], "stop");
 
+    // A client may leave the tools out once it has its answer; Anthropic still needs them
+    // declared for a history with tool calls.
+    upstream.push(Reply::json(TEXT));
+    messages.push(second["choices"][0]["message"].clone());
+    messages.push(json!({"role": "user", "content": "Thanks!"}));
+    whole(&gateway, &json!({"model": MODEL, "messages": messages})).await;
+    let sent = upstream.last_request().json();
+    assert_eq!(sent["tools"][0]["name"], "get_weather");
+    assert_eq!(sent["tool_choice"], json!({"type": "none"}));
+
     let requests = upstream.requests();
     assert_eq!(requests[0].json()["tool_choice"], json!({"type": "auto"}));
     assert_eq!(

@@ -210,6 +210,39 @@ fn tool_choices() {
 }
 
 #[test]
+fn a_tool_history_without_tools_declares_them_unoffered() {
+    let messages = json!([
+        {"role": "user", "content": "x"},
+        {"role": "assistant", "tool_calls": [
+            {"id": "t1", "type": "function", "function": {"name": "f", "arguments": "{}"}},
+            {"id": "t2", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
+        {"role": "tool", "tool_call_id": "t1", "content": "1"},
+        {"role": "tool", "tool_call_id": "t2", "content": "2"}
+    ]);
+    let body = body_of(with(json!({"messages": messages})));
+    assert_eq!(body["tools"].as_array().map(Vec::len), Some(1));
+    assert_eq!(body["tools"][0]["name"], "f");
+    assert_eq!(body["tool_choice"], json!({"type": "none"}));
+
+    let tools = json!([{"type": "function", "function": {"name": "g"}}]);
+    let body = body_of(with(json!({"messages": messages, "tools": tools})));
+    assert_eq!(
+        body["tools"],
+        json!([{"name": "g", "input_schema": {"type": "object", "properties": {}}}])
+    );
+    assert!(body.get("tool_choice").is_none());
+
+    let body = body_of(with(
+        json!({"messages": messages, "response_format": {"type": "json_object"}}),
+    ));
+    assert_eq!(body["tools"].as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        body["tool_choice"],
+        json!({"type": "tool", "name": "json_response"})
+    );
+}
+
+#[test]
 fn response_formats_become_a_forced_answer_tool() {
     let schema = json!({"type": "object", "properties": {"reasoning": {"type": "string"}, "answer": {"type": "string"}}});
     let format = json!({"type": "json_schema", "json_schema": {"name": "verdict", "schema": schema, "strict": true}});

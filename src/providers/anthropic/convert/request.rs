@@ -40,6 +40,8 @@ pub const JSON_OBJECT_TOOL: &str = "json_response";
 const ANSWER_INSTRUCTION: &str =
     "Give your final answer to the user by calling this tool: its input is the answer.";
 
+const PAST_TOOL: &str = "A tool used earlier in this conversation; not available now.";
+
 /// Anthropic's smallest thinking budget.
 const MIN_THINKING_BUDGET: u64 = 1024;
 
@@ -81,8 +83,21 @@ pub fn translate<'a>(
         ));
     }
     let client_tools = !tools.is_empty();
+    let mut tool_choice = tool_choice(params, client_tools, answer_tool);
+    if !client_tools {
+        let past = history_tools(&messages, answer_tool);
+        if !past.is_empty() {
+            // Anthropic refuses a history with tool calls unless tools are declared, where
+            // OpenAI does not: the tools the history used are declared, and not offered.
+            tool_choice.get_or_insert(ToolChoice {
+                kind: "none",
+                name: None,
+                disable_parallel_tool_use: None,
+            });
+            tools.extend(past);
+        }
+    }
     tools.extend(answer);
-    let tool_choice = tool_choice(params, client_tools, answer_tool);
 
     let budget = thinking_budget(params.reasoning_effort.as_deref())?;
     if budget.is_some() && answer_tool.is_some() {
@@ -496,6 +511,28 @@ fn answer_tool(format: Option<&ResponseFormat>) -> Option<ToolDef<'_>> {
             strict: json_schema.strict.filter(|strict| *strict),
         }),
     }
+}
+
+/// The tools called in `turns` (but `except`), declared without a schema of their own.
+fn history_tools<'a>(turns: &[Turn<'a>], except: Option<&str>) -> Vec<ToolDef<'a>> {
+    let mut names: Vec<&'a str> = Vec::new();
+    for block in turns.iter().flat_map(|turn| &turn.content) {
+        if let Block::ToolUse { name, .. } = block
+            && except != Some(*name)
+            && !names.contains(name)
+        {
+            names.push(name);
+        }
+    }
+    names
+        .into_iter()
+        .map(|name| ToolDef {
+            name,
+            description: Some(Cow::Borrowed(PAST_TOOL)),
+            input_schema: Cow::Owned(json!({"type": "object"})),
+            strict: None,
+        })
+        .collect()
 }
 
 fn tool_choice<'a>(
