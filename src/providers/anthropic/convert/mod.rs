@@ -2,6 +2,7 @@
 //! (`request`), a whole answer (`response`) and the stream state machine (`stream`), plus the
 //! mappings they share.
 
+mod messages;
 pub mod request;
 pub mod response;
 pub mod stream;
