@@ -3,13 +3,19 @@
 Usage: python tests/sdk/smoke.py path/to/switchyard
 Starts the gateway on a free loopback port with a gateway key, then uses the SDK the way a user
 would: base_url pointed at the gateway, one whole and one streamed completion, and an error.
+A fake Anthropic Messages API (answering from tests/fixtures/anthropic) stands behind a
+`claude` provider of kind anthropic.
 """
 
+import http.server
+import json
 import os
+import pathlib
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 import urllib.request
@@ -17,6 +23,30 @@ import urllib.request
 import openai
 
 GATEWAY_KEY = "sk-switchyard-smoke"
+ANTHROPIC_FIXTURES = pathlib.Path(__file__).resolve().parent.parent / "fixtures" / "anthropic"
+CLAUDE = "claude/claude-sonnet-4-5"
+
+
+class FakeAnthropic(http.server.BaseHTTPRequestHandler):
+    """POST /v1/messages: the tool-use stream fixture when asked to stream, else the text answer."""
+
+    received: list = []
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers.get("content-length", "0"))))
+        FakeAnthropic.received.append((self.path, body))
+        if body.get("stream"):
+            payload, kind = (ANTHROPIC_FIXTURES / "tool_use_stream.sse").read_bytes(), "text/event-stream"
+        else:
+            payload, kind = (ANTHROPIC_FIXTURES / "text.json").read_bytes(), "application/json"
+        self.send_response(200)
+        self.send_header("content-type", kind)
+        self.send_header("content-length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args) -> None:
+        pass
 
 
 def free_port() -> int:
@@ -105,14 +135,53 @@ def test_errors(client: openai.OpenAI, base: str) -> None:
         assert error.status_code == 401
 
 
+def test_claude_whole(client: openai.OpenAI) -> None:
+    completion = client.chat.completions.create(
+        model=CLAUDE, messages=[{"role": "user", "content": "Weather in Paris?"}]
+    )
+    assert completion.model == CLAUDE, completion.model
+    message = completion.choices[0].message
+    assert message.content == 'Bonjour ! Il fait 18 °C à Paris, "nuageux".\nBonne journée ☃', message
+    assert completion.choices[0].finish_reason == "stop"
+    usage = completion.usage
+    assert usage is not None and usage.prompt_tokens == 1233, usage
+    assert usage.prompt_tokens_details is not None and usage.prompt_tokens_details.cached_tokens == 1024, usage
+    path, sent = FakeAnthropic.received[-1]
+    assert path == "/v1/messages" and sent["messages"][0]["role"] == "user", sent
+
+
+def test_claude_stream_tool_calls(client: openai.OpenAI) -> None:
+    # The SDK assembles the streamed tool calls itself (and parses strict tools' arguments).
+    tools = [{"type": "function", "function": {"name": "get_weather", "strict": True, "parameters": {
+        "type": "object", "properties": {"city": {"type": "string"}, "unit": {"type": "string"}},
+        "required": ["city", "unit"], "additionalProperties": False}}}]
+    with client.beta.chat.completions.stream(
+        model=CLAUDE, messages=[{"role": "user", "content": "Paris and Tokyo?"}], tools=tools
+    ) as stream:
+        final = stream.get_final_completion()
+    choice = final.choices[0]
+    assert choice.finish_reason == "tool_calls", choice
+    assert choice.message.content == "I'll look up the weather in both cities.", choice.message
+    calls = choice.message.tool_calls or []
+    assert [call.id for call in calls] == ["toolu_01A09q90qw90lq917835lq9", "toolu_01BmN8pYdxkW3Qv7c1kXyZtR"], calls
+    assert [call.function.name for call in calls] == ["get_weather", "get_weather"], calls
+    assert [json.loads(call.function.arguments) for call in calls] == [
+        {"city": "Paris", "unit": "c"}, {"city": "Tokyo", "unit": "c"}], calls
+    assert calls[1].function.parsed_arguments == {"city": "Tokyo", "unit": "c"}, calls[1]
+
+
 def main() -> int:
     binary = sys.argv[1]
     port = free_port()
     base = f"http://127.0.0.1:{port}"
+    anthropic = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeAnthropic)
+    threading.Thread(target=anthropic.serve_forever, daemon=True).start()
     with tempfile.TemporaryDirectory() as tmp:
         config = os.path.join(tmp, "smoke.toml")
         with open(config, "w") as f:
             f.write('[auth]\nkeys = ["${SMOKE_GATEWAY_KEY}"]\n')
+            f.write('[providers.claude]\nkind = "anthropic"\napi_key = "sk-ant-smoke"\n')
+            f.write(f'base_url = "http://127.0.0.1:{anthropic.server_address[1]}"\n')
         env = {"PATH": os.environ.get("PATH", ""), "SMOKE_GATEWAY_KEY": GATEWAY_KEY}
         process = subprocess.Popen(
             [binary, "serve", "--config", config, "--listen", f"127.0.0.1:{port}"],
@@ -128,6 +197,8 @@ def main() -> int:
                 ("stream", lambda: test_stream(client)),
                 ("stream_helper", lambda: test_stream_helper(client)),
                 ("errors", lambda: test_errors(client, base)),
+                ("claude_whole", lambda: test_claude_whole(client)),
+                ("claude_stream_tool_calls", lambda: test_claude_stream_tool_calls(client)),
             ]
             for name, test in tests:
                 try:
@@ -139,6 +210,7 @@ def main() -> int:
                     print(f"sdk smoke {name} ... FAILED", flush=True)
                     traceback.print_exc()
         finally:
+            anthropic.shutdown()
             process.terminate()
             try:
                 _, logs = process.communicate(timeout=30)
