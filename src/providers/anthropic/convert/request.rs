@@ -30,7 +30,7 @@ pub const HONOURED: &[&str] = &[
 
 /// The synthetic tool that carries a `json_object` answer (a `json_schema` answer uses the
 /// schema's own name, which OpenAI restricts to what Anthropic allows in a tool name).
-pub const JSON_OBJECT_TOOL: &str = "json_response";
+const JSON_OBJECT_TOOL: &str = "json_response";
 
 const ANSWER_INSTRUCTION: &str =
     "Give your final answer to the user by calling this tool: its input is the answer.";
