@@ -50,6 +50,12 @@ pub const CATALOG: &[CatalogEntry] = &[
     ),
     openai("ollama", "http://127.0.0.1:11434/v1", &[]),
     entry(
+        "anthropic",
+        ProviderKind::Anthropic,
+        "https://api.anthropic.com",
+        &["ANTHROPIC_API_KEY"],
+    ),
+    entry(
         "gemini",
         ProviderKind::Gemini,
         "https://generativelanguage.googleapis.com/v1beta",

@@ -58,6 +58,7 @@ pub struct ServerConfig {
 #[serde(rename_all = "lowercase")]
 pub enum ProviderKind {
     Openai,
+    Anthropic,
     Azure,
     Gemini,
     Echo,
@@ -68,6 +69,7 @@ impl ProviderKind {
     pub fn label(self) -> &'static str {
         match self {
             Self::Openai => "openai-compatible",
+            Self::Anthropic => "anthropic",
             Self::Azure => "azure",
             Self::Gemini => "gemini",
             Self::Echo => "echo",
@@ -444,7 +446,8 @@ fn validate_provider(
         .ok_or_else(|| {
             (
                 "kind".to_owned(),
-                "missing; one of \"openai\", \"azure\", \"gemini\", \"echo\"".to_owned(),
+                "missing; one of \"openai\", \"anthropic\", \"gemini\", \"azure\", \"echo\""
+                    .to_owned(),
             )
         })?;
     let timeouts = Timeouts {

@@ -60,6 +60,28 @@ fn gemini_is_enabled_by_either_google_variable_preferring_gemini_api_key() {
 }
 
 #[test]
+fn anthropic_is_a_catalog_kind_with_a_max_tokens_default() {
+    let config = load(
+        "[providers.claude-eu]\nkind = \"anthropic\"\nbase_url = \"https://eu.example.com/\"\napi_key = \"k\"\ndefault_max_tokens = 1024\n",
+        &[("ANTHROPIC_API_KEY", "sk-ant-1")],
+    )
+    .unwrap_or_else(|e| unreachable!("{e}"));
+    let builtin = &config.providers["anthropic"];
+    assert_eq!(builtin.kind, ProviderKind::Anthropic);
+    assert_eq!(builtin.base_url, "https://api.anthropic.com");
+    assert_eq!(builtin.kind.label(), "anthropic");
+    assert_eq!(
+        builtin.api_key.as_ref().map(Secret::expose),
+        Some("sk-ant-1")
+    );
+    assert_eq!(builtin.default_max_tokens, 4096);
+    let configured = &config.providers["claude-eu"];
+    assert_eq!(configured.base_url, "https://eu.example.com");
+    assert_eq!(configured.default_max_tokens, 1024);
+    assert!(error_of("[providers.x]\nbase_url = \"http://a\"").contains("\"anthropic\""));
+}
+
+#[test]
 fn config_overrides_and_adds_providers() {
     let text = r#"
         [server]

@@ -1,6 +1,7 @@
 //! Providers: one codec per kind over the shared transport. The `match`es on the kind of
 //! provider live in this file; adding a kind touches nothing outside `providers/` and config.
 
+mod anthropic;
 mod azure;
 mod echo;
 mod gemini;
@@ -21,6 +22,7 @@ use crate::transport::{self, Upstream, UpstreamRequest};
 
 pub enum Provider {
     OpenAi(openai::OpenAi),
+    Anthropic(anthropic::Anthropic),
     Azure(openai::OpenAi),
     Gemini(gemini::Gemini),
     Echo,
@@ -38,6 +40,7 @@ pub enum Flow {
 pub enum StreamDecoder {
     OpenAi(openai::StreamState),
     Gemini(gemini::StreamState),
+    Anthropic(anthropic::StreamState),
 }
 
 impl StreamDecoder {
@@ -46,6 +49,7 @@ impl StreamDecoder {
         match self {
             Self::OpenAi(state) => state.map(event, out),
             Self::Gemini(state) => state.map(event, out),
+            Self::Anthropic(state) => state.map(event, out),
         }
     }
 
@@ -54,6 +58,7 @@ impl StreamDecoder {
         match self {
             Self::OpenAi(state) => state.end(),
             Self::Gemini(state) => state.end(out),
+            Self::Anthropic(state) => state.end(),
         }
     }
 }
@@ -83,11 +88,17 @@ impl Provider {
             timeouts: config.timeouts,
             status_hook: match config.kind {
                 ProviderKind::Gemini => Some(gemini::status_hook),
-                ProviderKind::Openai | ProviderKind::Azure | ProviderKind::Echo => None,
+                ProviderKind::Openai
+                | ProviderKind::Anthropic
+                | ProviderKind::Azure
+                | ProviderKind::Echo => None,
             },
         });
         Ok(match config.kind {
             ProviderKind::Openai => Self::OpenAi(openai::OpenAi::new(config, upstream)?),
+            ProviderKind::Anthropic => {
+                Self::Anthropic(anthropic::Anthropic::new(config, upstream)?)
+            }
             ProviderKind::Azure => Self::Azure(azure::codec(config, upstream)?),
             ProviderKind::Gemini => Self::Gemini(gemini::Gemini::new(config, upstream)?),
             ProviderKind::Echo => Self::Echo,
@@ -131,6 +142,24 @@ impl Provider {
                     request.stream,
                     |body| codec.decode(body, served),
                     || StreamDecoder::Gemini(codec.stream_state(served, request.include_usage)),
+                )
+                .await
+            }
+            Self::Anthropic(codec) => {
+                let (encoded, shape) = codec.encode(request, model)?;
+                exchange(
+                    http,
+                    codec.upstream(),
+                    encoded,
+                    request.stream,
+                    |body| codec.decode(body, served, &shape),
+                    || {
+                        StreamDecoder::Anthropic(codec.stream_state(
+                            served,
+                            request.include_usage,
+                            &shape,
+                        ))
+                    },
                 )
                 .await
             }

@@ -5,12 +5,14 @@ Starts the gateway on a free loopback port with a gateway key, then uses the SDK
 would: base_url pointed at the gateway, one whole and one streamed completion, and an error.
 A Gemini-kind route, served by a fake Gemini upstream replaying fixtures, checks that the SDK's
 own stream assembly yields the right text and tool call, and that the next turn gets the thought
-signature back.
+signature back. A fake Anthropic Messages API (answering from tests/fixtures/anthropic) stands
+behind a `claude` provider of kind anthropic, checked the same way.
 """
 
 import http.server
 import json
 import os
+import pathlib
 import socket
 import subprocess
 import sys
@@ -23,6 +25,8 @@ import urllib.request
 import openai
 
 GATEWAY_KEY = "sk-switchyard-smoke"
+ANTHROPIC_FIXTURES = pathlib.Path(__file__).resolve().parent.parent / "fixtures" / "anthropic"
+CLAUDE = "claude/claude-sonnet-4-5"
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "gemini")
 
 
@@ -61,6 +65,28 @@ def start_fake_gemini() -> http.server.ThreadingHTTPServer:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeGemini)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
+
+
+class FakeAnthropic(http.server.BaseHTTPRequestHandler):
+    """POST /v1/messages: the tool-use stream fixture when asked to stream, else the text answer."""
+
+    received: list = []
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers.get("content-length", "0"))))
+        FakeAnthropic.received.append((self.path, body))
+        if body.get("stream"):
+            payload, kind = (ANTHROPIC_FIXTURES / "tool_use_stream.sse").read_bytes(), "text/event-stream"
+        else:
+            payload, kind = (ANTHROPIC_FIXTURES / "text.json").read_bytes(), "application/json"
+        self.send_response(200)
+        self.send_header("content-type", kind)
+        self.send_header("content-length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args) -> None:
+        pass
 
 
 def free_port() -> int:
@@ -192,6 +218,41 @@ def test_gemini_tool_call(client: openai.OpenAI) -> None:
     assert responses == ["get_weather", "get_time"], sent
 
 
+def test_claude_whole(client: openai.OpenAI) -> None:
+    completion = client.chat.completions.create(
+        model=CLAUDE, messages=[{"role": "user", "content": "Weather in Paris?"}]
+    )
+    assert completion.model == CLAUDE, completion.model
+    message = completion.choices[0].message
+    assert message.content == 'Bonjour ! Il fait 18 °C à Paris, "nuageux".\nBonne journée ☃', message
+    assert completion.choices[0].finish_reason == "stop"
+    usage = completion.usage
+    assert usage is not None and usage.prompt_tokens == 1233, usage
+    assert usage.prompt_tokens_details is not None and usage.prompt_tokens_details.cached_tokens == 1024, usage
+    path, sent = FakeAnthropic.received[-1]
+    assert path == "/v1/messages" and sent["messages"][0]["role"] == "user", sent
+
+
+def test_claude_stream_tool_calls(client: openai.OpenAI) -> None:
+    # The SDK assembles the streamed tool calls itself (and parses strict tools' arguments).
+    tools = [{"type": "function", "function": {"name": "get_weather", "strict": True, "parameters": {
+        "type": "object", "properties": {"city": {"type": "string"}, "unit": {"type": "string"}},
+        "required": ["city", "unit"], "additionalProperties": False}}}]
+    with client.beta.chat.completions.stream(
+        model=CLAUDE, messages=[{"role": "user", "content": "Paris and Tokyo?"}], tools=tools
+    ) as stream:
+        final = stream.get_final_completion()
+    choice = final.choices[0]
+    assert choice.finish_reason == "tool_calls", choice
+    assert choice.message.content == "I'll look up the weather in both cities.", choice.message
+    calls = choice.message.tool_calls or []
+    assert [call.id for call in calls] == ["toolu_01A09q90qw90lq917835lq9", "toolu_01BmN8pYdxkW3Qv7c1kXyZtR"], calls
+    assert [call.function.name for call in calls] == ["get_weather", "get_weather"], calls
+    assert [json.loads(call.function.arguments) for call in calls] == [
+        {"city": "Paris", "unit": "c"}, {"city": "Tokyo", "unit": "c"}], calls
+    assert calls[1].function.parsed_arguments == {"city": "Tokyo", "unit": "c"}, calls[1]
+
+
 def test_errors(client: openai.OpenAI, base: str) -> None:
     try:
         client.chat.completions.create(model="nowhere/x", messages=[{"role": "user", "content": "x"}])
@@ -216,6 +277,8 @@ def main() -> int:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     gemini = start_fake_gemini()
+    anthropic = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeAnthropic)
+    threading.Thread(target=anthropic.serve_forever, daemon=True).start()
     with tempfile.TemporaryDirectory() as tmp:
         config = os.path.join(tmp, "smoke.toml")
         with open(config, "w") as f:
@@ -225,6 +288,8 @@ def main() -> int:
                 f"base_url = \"http://127.0.0.1:{gemini.server_address[1]}/v1beta\"\n"
                 "api_key = \"fake-gemini-key\"\n"
             )
+            f.write('[providers.claude]\nkind = "anthropic"\napi_key = "sk-ant-smoke"\n')
+            f.write(f'base_url = "http://127.0.0.1:{anthropic.server_address[1]}"\n')
         env = {"PATH": os.environ.get("PATH", ""), "SMOKE_GATEWAY_KEY": GATEWAY_KEY}
         process = subprocess.Popen(
             [binary, "serve", "--config", config, "--listen", f"127.0.0.1:{port}"],
@@ -242,6 +307,8 @@ def main() -> int:
                 ("errors", lambda: test_errors(client, base)),
                 ("gemini_text", lambda: test_gemini_text(client)),
                 ("gemini_tool_call", lambda: test_gemini_tool_call(client)),
+                ("claude_whole", lambda: test_claude_whole(client)),
+                ("claude_stream_tool_calls", lambda: test_claude_stream_tool_calls(client)),
             ]
             for name, test in tests:
                 try:

@@ -1,0 +1,117 @@
+//! A whole Anthropic answer as an OpenAI `chat.completion`.
+
+use bytes::Bytes;
+use serde_json::value::RawValue;
+
+use super::{embedded_error, finish_reason, malformed, redacted_detail, thinking_detail, usage};
+use crate::error::Error;
+use crate::openai::message::{FunctionCall, ToolCall};
+use crate::openai::response::{
+    CHAT_COMPLETION, ChatCompletion, Choice, ResponseMessage, new_completion_id, unix_now,
+};
+use crate::providers::anthropic::types::MessagesResponse;
+use crate::transport::Upstream;
+
+/// The upstream's body as the `chat.completion` JSON the client gets.
+pub fn decode(
+    body: &[u8],
+    served: &str,
+    answer_tool: Option<&str>,
+    upstream: &Upstream,
+) -> Result<Bytes, Error> {
+    let response: MessagesResponse = serde_json::from_slice(body).map_err(|e| {
+        malformed(
+            upstream,
+            format!("sent a response that is not an Anthropic message: {e}"),
+        )
+    })?;
+    if response.kind == "error" {
+        let kind = response.error.map(|error| error.kind).unwrap_or_default();
+        return Err(embedded_error(
+            upstream,
+            &kind,
+            &String::from_utf8_lossy(body),
+        ));
+    }
+    let completion = completion(response, served, answer_tool);
+    serde_json::to_vec(&completion)
+        .map(Bytes::from)
+        .map_err(|e| Error::Internal(format!("cannot serialize a completion: {e}")))
+}
+
+/// Text blocks (and the answer tool's input) make the content; other tool uses the calls;
+/// thinking the reasoning, in the order the blocks came.
+pub fn completion(
+    response: MessagesResponse,
+    served: &str,
+    answer_tool: Option<&str>,
+) -> ChatCompletion {
+    let mut content: Option<String> = None;
+    let mut tool_calls = Vec::new();
+    let mut reasoning: Option<String> = None;
+    let mut details = Vec::new();
+    for block in response.content {
+        match block.kind.as_str() {
+            "text" => content
+                .get_or_insert_default()
+                .push_str(block.text.as_deref().unwrap_or_default()),
+            "tool_use" => {
+                let input = block.input.as_deref().map_or("{}", RawValue::get);
+                let name = block.name.unwrap_or_default();
+                if answer_tool == Some(name.as_str()) {
+                    content.get_or_insert_default().push_str(input);
+                } else {
+                    tool_calls.push(ToolCall {
+                        id: block.id.unwrap_or_default(),
+                        kind: "function".to_owned(),
+                        function: FunctionCall {
+                            name,
+                            arguments: input.to_owned(),
+                        },
+                    });
+                }
+            }
+            "thinking" => {
+                let text = block.thinking.unwrap_or_default();
+                reasoning.get_or_insert_default().push_str(&text);
+                let index = next_index(&details);
+                details.push(thinking_detail(
+                    text,
+                    block.signature.unwrap_or_default(),
+                    index,
+                ));
+            }
+            "redacted_thinking" => {
+                let index = next_index(&details);
+                details.push(redacted_detail(block.data.unwrap_or_default(), index));
+            }
+            // Server tool blocks and newer kinds carry nothing an OpenAI message can hold.
+            _ => {}
+        }
+    }
+    let finish = finish_reason(response.stop_reason.as_deref(), !tool_calls.is_empty());
+    ChatCompletion {
+        id: new_completion_id(),
+        object: CHAT_COMPLETION,
+        created: unix_now(),
+        model: served.to_owned(),
+        choices: vec![Choice {
+            index: 0,
+            message: ResponseMessage {
+                role: "assistant",
+                content,
+                refusal: None,
+                tool_calls,
+                reasoning_content: reasoning,
+                reasoning_details: details,
+            },
+            finish_reason: Some(finish),
+            logprobs: None,
+        }],
+        usage: Some(usage(&response.usage)),
+    }
+}
+
+fn next_index<T>(items: &[T]) -> u32 {
+    u32::try_from(items.len()).unwrap_or(u32::MAX)
+}

@@ -1,0 +1,279 @@
+//! Anthropic's event stream as OpenAI chunks: a small state machine fed one event at a time,
+//! emitting what OpenAI would have sent for the same answer.
+
+use std::sync::Arc;
+
+use sse_stream::Sse;
+
+use super::{embedded_error, finish_reason, malformed, redacted_detail, thinking_detail, usage};
+use crate::completion::Chunk;
+use crate::error::Error;
+use crate::openai::response::{ChunkWriter, Delta, FunctionDelta, ToolCallDelta};
+use crate::providers::Flow;
+use crate::providers::anthropic::types::{ContentBlock, EventDelta, NativeUsage, StreamEvent};
+use crate::transport::Upstream;
+
+pub struct StreamState {
+    upstream: Arc<Upstream>,
+    writer: ChunkWriter,
+    include_usage: bool,
+    /// The synthetic tool whose input streams as the answer's text.
+    answer_tool: Option<String>,
+    /// Content blocks started and not yet stopped, by Anthropic block index.
+    open: Vec<(u32, Open)>,
+    /// OpenAI tool-call indexes count tool calls only, where Anthropic's block index counts
+    /// every block.
+    tool_calls: u32,
+    reasoning_details: u32,
+    usage: NativeUsage,
+    finished: bool,
+    stopped: bool,
+}
+
+/// What a started content block turns into.
+enum Open {
+    Text,
+    Call(u32),
+    Answer,
+    /// Kept whole: the signed `reasoning_details` entry goes out when the block stops.
+    Thinking {
+        text: String,
+        signature: String,
+    },
+    Redacted(String),
+    /// Server tools and newer block kinds: nothing an OpenAI chunk can carry.
+    Skipped,
+}
+
+impl StreamState {
+    pub fn new(
+        upstream: Arc<Upstream>,
+        served: &str,
+        include_usage: bool,
+        answer_tool: Option<String>,
+    ) -> Self {
+        Self {
+            upstream,
+            writer: ChunkWriter::new(served),
+            include_usage,
+            answer_tool,
+            open: Vec::new(),
+            tool_calls: 0,
+            reasoning_details: 0,
+            usage: NativeUsage::default(),
+            finished: false,
+            stopped: false,
+        }
+    }
+
+    pub fn map(&mut self, event: &Sse, out: &mut Vec<Chunk>) -> Result<Flow, Error> {
+        let Some(data) = event
+            .data
+            .as_deref()
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+        else {
+            return Ok(Flow::Continue);
+        };
+        let parsed = serde_json::from_str::<StreamEvent<'_>>(data);
+        let named_error = event.event.as_deref() == Some("error");
+        let parsed = match parsed {
+            Ok(parsed) if !named_error && parsed.kind != "error" => parsed,
+            Ok(parsed) => {
+                let kind = parsed.error.map(|error| error.kind).unwrap_or_default();
+                return Err(embedded_error(&self.upstream, &kind, data));
+            }
+            Err(_) if named_error => return Err(embedded_error(&self.upstream, "", data)),
+            Err(e) => {
+                return Err(malformed(
+                    &self.upstream,
+                    format!(
+                        "sent a stream event that is not an Anthropic event ({e}): {}",
+                        data.chars().take(120).collect::<String>()
+                    ),
+                ));
+            }
+        };
+        let index = parsed.index.unwrap_or(0);
+        match &*parsed.kind {
+            "message_start" => {
+                if let Some(message) = parsed.message {
+                    self.usage.merge(message.usage);
+                }
+                out.push(self.writer.role());
+            }
+            "content_block_start" => {
+                if let Some(block) = parsed.content_block {
+                    self.start(index, block, out);
+                }
+            }
+            "content_block_delta" => {
+                if let Some(delta) = parsed.delta {
+                    self.delta(index, &delta, out);
+                }
+            }
+            "content_block_stop" => self.stop(index, out),
+            "message_delta" => {
+                if let Some(later) = parsed.usage {
+                    self.usage.merge(later);
+                }
+                if let Some(reason) = parsed.delta.and_then(|delta| delta.stop_reason) {
+                    self.finish(Some(&reason), out);
+                }
+            }
+            "message_stop" => {
+                self.finish(None, out);
+                if self.include_usage {
+                    out.push(self.writer.usage(usage(&self.usage)));
+                }
+                self.stopped = true;
+                return Ok(Flow::Done);
+            }
+            // `ping`, and event types newer than this code (Anthropic's versioning policy says
+            // to ignore them).
+            _ => {}
+        }
+        Ok(Flow::Continue)
+    }
+
+    /// The upstream closed the stream. Only `message_stop` ends an answer: anything else is a
+    /// truncation, never a clean finish.
+    pub fn end(&self) -> Result<(), Error> {
+        if self.stopped {
+            return Ok(());
+        }
+        Err(malformed(
+            &self.upstream,
+            "the stream ended before the answer was complete (no message_stop)".to_owned(),
+        ))
+    }
+
+    fn start(&mut self, index: u32, block: ContentBlock, out: &mut Vec<Chunk>) {
+        let open = match block.kind.as_str() {
+            "text" => {
+                let text = block.text.unwrap_or_default();
+                if !text.is_empty() {
+                    out.push(self.writer.delta(content(&text)));
+                }
+                Open::Text
+            }
+            "tool_use" => {
+                let name = block.name.unwrap_or_default();
+                if self.answer_tool.as_deref() == Some(name.as_str()) {
+                    Open::Answer
+                } else {
+                    let call = self.tool_calls;
+                    self.tool_calls += 1;
+                    out.push(self.writer.delta(Delta {
+                        tool_calls: vec![ToolCallDelta {
+                            index: call,
+                            id: Some(block.id.as_deref().unwrap_or_default()),
+                            kind: Some("function"),
+                            function: FunctionDelta {
+                                name: Some(&name),
+                                arguments: Some(""),
+                            },
+                        }],
+                        ..Delta::default()
+                    }));
+                    Open::Call(call)
+                }
+            }
+            "thinking" => {
+                let text = block.thinking.unwrap_or_default();
+                if !text.is_empty() {
+                    out.push(self.writer.delta(reasoning(&text)));
+                }
+                Open::Thinking {
+                    text,
+                    signature: block.signature.unwrap_or_default(),
+                }
+            }
+            "redacted_thinking" => Open::Redacted(block.data.unwrap_or_default()),
+            _ => Open::Skipped,
+        };
+        self.open.push((index, open));
+    }
+
+    fn delta(&mut self, index: u32, delta: &EventDelta<'_>, out: &mut Vec<Chunk>) {
+        let Some((_, open)) = self.open.iter_mut().find(|(i, _)| *i == index) else {
+            return;
+        };
+        let writer = &self.writer;
+        match (&*delta.kind, open) {
+            ("text_delta", Open::Text) if !delta.text.is_empty() => {
+                out.push(writer.delta(content(&delta.text)));
+            }
+            ("input_json_delta", Open::Call(call)) if !delta.partial_json.is_empty() => {
+                out.push(writer.delta(Delta {
+                    tool_calls: vec![ToolCallDelta {
+                        index: *call,
+                        id: None,
+                        kind: None,
+                        function: FunctionDelta {
+                            name: None,
+                            arguments: Some(&delta.partial_json),
+                        },
+                    }],
+                    ..Delta::default()
+                }));
+            }
+            ("input_json_delta", Open::Answer) if !delta.partial_json.is_empty() => {
+                out.push(writer.delta(content(&delta.partial_json)));
+            }
+            ("thinking_delta", Open::Thinking { text, .. }) if !delta.thinking.is_empty() => {
+                text.push_str(&delta.thinking);
+                out.push(writer.delta(reasoning(&delta.thinking)));
+            }
+            ("signature_delta", Open::Thinking { signature, .. }) => {
+                (*delta.signature).clone_into(signature);
+            }
+            // Citations and delta kinds newer than this code.
+            _ => {}
+        }
+    }
+
+    fn stop(&mut self, index: u32, out: &mut Vec<Chunk>) {
+        let Some(position) = self.open.iter().position(|(i, _)| *i == index) else {
+            return;
+        };
+        let detail = match self.open.swap_remove(position).1 {
+            Open::Thinking { text, signature } => {
+                thinking_detail(text, signature, self.reasoning_details)
+            }
+            Open::Redacted(data) => redacted_detail(data, self.reasoning_details),
+            _ => return,
+        };
+        self.reasoning_details += 1;
+        out.push(self.writer.delta(Delta {
+            reasoning_details: vec![detail],
+            ..Delta::default()
+        }));
+    }
+
+    /// One finish chunk per stream, from `message_delta` or, failing that, `message_stop`.
+    fn finish(&mut self, stop_reason: Option<&str>, out: &mut Vec<Chunk>) {
+        if self.finished {
+            return;
+        }
+        self.finished = true;
+        out.push(
+            self.writer
+                .finish(finish_reason(stop_reason, self.tool_calls > 0)),
+        );
+    }
+}
+
+fn content(text: &str) -> Delta<'_> {
+    Delta {
+        content: Some(text),
+        ..Delta::default()
+    }
+}
+
+fn reasoning(text: &str) -> Delta<'_> {
+    Delta {
+        reasoning_content: Some(text),
+        ..Delta::default()
+    }
+}
