@@ -4,28 +4,16 @@
 
 use std::sync::Arc;
 
-use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use axum::http::HeaderMap;
 
+use super::headers::{KeyHeader, provider_headers};
 use super::openai::{Endpoint, OpenAi};
 use crate::config::ProviderConfig;
 use crate::error::Error;
 use crate::transport::Upstream;
 
 pub fn codec(config: &ProviderConfig, upstream: Arc<Upstream>) -> Result<OpenAi, Error> {
-    let mut headers = HeaderMap::new();
-    for (name, value) in &config.headers {
-        headers.insert(name.clone(), value.clone());
-    }
-    if let Some(key) = &config.api_key {
-        let mut value = HeaderValue::from_str(key.expose()).map_err(|_| {
-            Error::Internal(format!(
-                "the API key of provider '{}' is not a valid header value",
-                config.name
-            ))
-        })?;
-        value.set_sensitive(true);
-        headers.insert(HeaderName::from_static("api-key"), value);
-    }
+    let headers = provider_headers(config, HeaderMap::new(), KeyHeader::Named("api-key"))?;
     let endpoint = match &config.api_version {
         Some(version) => Endpoint::AzureDeployment {
             base: config.base_url.clone(),

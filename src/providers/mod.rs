@@ -5,6 +5,7 @@ mod anthropic;
 mod azure;
 mod echo;
 mod gemini;
+mod headers;
 mod openai;
 mod params;
 

@@ -4,12 +4,13 @@
 
 use std::sync::Arc;
 
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use bytes::Bytes;
 use serde_json::value::RawValue;
 use sse_stream::Sse;
 
 use super::Flow;
+use super::headers::{KeyHeader, provider_headers};
 use crate::completion::Chunk;
 use crate::config::ProviderConfig;
 use crate::error::Error;
@@ -36,21 +37,7 @@ pub enum Endpoint {
 
 impl OpenAi {
     pub fn new(config: &ProviderConfig, upstream: Arc<Upstream>) -> Result<Self, Error> {
-        let mut headers = HeaderMap::new();
-        for (name, value) in &config.headers {
-            headers.insert(name.clone(), value.clone());
-        }
-        if let Some(key) = &config.api_key {
-            let mut value =
-                HeaderValue::from_str(&format!("Bearer {}", key.expose())).map_err(|_| {
-                    Error::Internal(format!(
-                        "the API key of provider '{}' is not a valid header value",
-                        config.name
-                    ))
-                })?;
-            value.set_sensitive(true);
-            headers.insert(header::AUTHORIZATION, value);
-        }
+        let headers = provider_headers(config, HeaderMap::new(), KeyHeader::Bearer)?;
         let endpoint = Endpoint::Fixed(format!("{}/chat/completions", config.base_url));
         Ok(Self::with_endpoint(upstream, endpoint, headers))
     }

@@ -12,6 +12,7 @@ use bytes::Bytes;
 
 pub use convert::stream::StreamState;
 
+use super::headers::{KeyHeader, provider_headers};
 use super::{Encoded, params};
 use crate::config::{ProviderConfig, UnsupportedParams};
 use crate::error::Error;
@@ -43,19 +44,7 @@ impl Anthropic {
         );
         // Configured headers come after the default version, so a config can pin another
         // version or add `anthropic-beta`.
-        for (name, value) in &config.headers {
-            headers.insert(name.clone(), value.clone());
-        }
-        if let Some(key) = &config.api_key {
-            let mut value = HeaderValue::from_str(key.expose()).map_err(|_| {
-                Error::Internal(format!(
-                    "the API key of provider '{}' is not a valid header value",
-                    config.name
-                ))
-            })?;
-            value.set_sensitive(true);
-            headers.insert(HeaderName::from_static("x-api-key"), value);
-        }
+        let headers = provider_headers(config, headers, KeyHeader::Named("x-api-key"))?;
         Ok(Self {
             upstream,
             url: format!("{}/v1/messages", config.base_url),

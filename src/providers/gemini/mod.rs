@@ -11,11 +11,12 @@ mod types;
 
 use std::sync::Arc;
 
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use bytes::Bytes;
 
 pub use stream::StreamState;
 
+use super::headers::{KeyHeader, provider_headers};
 use super::{Encoded, params};
 use crate::config::{ProviderConfig, UnsupportedParams};
 use crate::error::Error;
@@ -32,21 +33,9 @@ pub struct Gemini {
 
 impl Gemini {
     pub fn new(config: &ProviderConfig, upstream: Arc<Upstream>) -> Result<Self, Error> {
-        let mut headers = HeaderMap::new();
-        for (name, value) in &config.headers {
-            headers.insert(name.clone(), value.clone());
-        }
         // In a header, never in the URL (`?key=` works too, and ends up in every access log).
-        if let Some(key) = &config.api_key {
-            let mut value = HeaderValue::from_str(key.expose()).map_err(|_| {
-                Error::Internal(format!(
-                    "the API key of provider '{}' is not a valid header value",
-                    config.name
-                ))
-            })?;
-            value.set_sensitive(true);
-            headers.insert(HeaderName::from_static("x-goog-api-key"), value);
-        }
+        let headers =
+            provider_headers(config, HeaderMap::new(), KeyHeader::Named("x-goog-api-key"))?;
         Ok(Self {
             upstream,
             base_url: config.base_url.clone(),
