@@ -336,7 +336,7 @@ async fn json_schema_answers_are_text_whole_and_streamed() {
     assert_eq!(sent["tools"][0]["input_schema"], schema);
     assert_eq!(
         sent["tool_choice"],
-        json!({"type": "tool", "name": "weather_report"})
+        json!({"type": "tool", "name": "weather_report", "disable_parallel_tool_use": true})
     );
     let raw = String::from_utf8_lossy(&upstream.last_request().body).into_owned();
     assert!(

@@ -101,3 +101,20 @@ async fn azure_content_filter_400_passes_through() {
     assert_eq!(body["error"]["code"], "content_filter");
     assert_eq!(body["error"]["param"], "prompt");
 }
+
+#[tokio::test]
+async fn a_deployment_name_cannot_change_the_url() {
+    let (upstream, gateway) = azure(Some("2024-10-21")).await;
+    for model in [
+        "azure-eu/../../other",
+        "azure-eu/x?api-version=1",
+        "azure-eu/a#b",
+        "azure-eu/..",
+    ] {
+        let response = gateway.chat_json(&user(model, "hi")).send().await.unwrap();
+        assert_eq!(response.status(), 400, "{model}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["param"], "model");
+    }
+    assert!(upstream.requests().is_empty(), "nothing was sent upstream");
+}

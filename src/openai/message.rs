@@ -232,9 +232,33 @@ impl Part {
     }
 }
 
+/// A base64 `data:` URL as (media type, data): `data:<media type>[;params];base64,<data>`.
+/// `None` for anything else (another scheme, no media type, not base64).
+pub fn base64_data_url(url: &str) -> Option<(&str, &str)> {
+    let (head, data) = url.strip_prefix("data:")?.split_once(',')?;
+    let mut fields = head.split(';');
+    let media_type = fields.next().filter(|m| !m.is_empty())?;
+    fields.any(|f| f == "base64").then_some((media_type, data))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn data_urls() {
+        assert_eq!(
+            base64_data_url("data:image/png;base64,AAAA"),
+            Some(("image/png", "AAAA"))
+        );
+        assert_eq!(
+            base64_data_url("data:image/png;charset=x;base64,AAAA"),
+            Some(("image/png", "AAAA"))
+        );
+        assert_eq!(base64_data_url("data:image/png,AAAA"), None);
+        assert_eq!(base64_data_url("data:;base64,AAAA"), None);
+        assert_eq!(base64_data_url("https://x/a.png"), None);
+    }
 
     #[test]
     fn accepts_what_clients_really_send() {

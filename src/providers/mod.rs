@@ -122,7 +122,7 @@ impl Provider {
             }),
             Self::OpenAi(codec) | Self::Azure(codec) => {
                 let encoded = Encoded {
-                    request: codec.encode(request, model),
+                    request: codec.encode(request, model)?,
                     dropped: Vec::new(),
                 };
                 exchange(

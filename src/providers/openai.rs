@@ -54,18 +54,26 @@ impl OpenAi {
         &self.upstream
     }
 
-    pub fn encode(&self, request: &ChatRequest, model: &str) -> UpstreamRequest {
+    pub fn encode(&self, request: &ChatRequest, model: &str) -> Result<UpstreamRequest, Error> {
         let url = match &self.endpoint {
             Endpoint::Fixed(url) => url.clone(),
             Endpoint::AzureDeployment { base, api_version } => {
+                if !is_deployment_name(model) {
+                    return Err(Error::invalid(
+                        format!(
+                            "{model:?} is not an Azure deployment name (letters, digits, '-', '_', '.')."
+                        ),
+                        Some("model"),
+                    ));
+                }
                 format!("{base}/deployments/{model}/chat/completions?api-version={api_version}")
             }
         };
-        UpstreamRequest {
+        Ok(UpstreamRequest {
             url,
             headers: self.headers.clone(),
             body: request.body_with_model(model),
-        }
+        })
     }
 
     /// A whole `chat.completion` from upstream, with `model` set to `served`.
@@ -224,6 +232,15 @@ impl StreamState {
             })
         }
     }
+}
+
+/// The deployment goes into the URL path as it is: only a plain name may, or a crafted one
+/// (`../`, `?`, `#`) would send the request, and its key, somewhere else on the host.
+fn is_deployment_name(name: &str) -> bool {
+    !matches!(name, "" | "." | "..")
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
 }
 
 /// (has real output, has a finish_reason) over a raw `choices` array; records each choice's

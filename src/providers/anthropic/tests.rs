@@ -225,7 +225,7 @@ fn a_tool_history_without_tools_declares_them_unoffered() {
     assert_eq!(body["tools"].as_array().map(Vec::len), Some(2));
     assert_eq!(
         body["tool_choice"],
-        json!({"type": "tool", "name": "json_response"})
+        json!({"type": "tool", "name": "json_response", "disable_parallel_tool_use": true})
     );
 }
 
@@ -241,7 +241,7 @@ fn response_formats_become_a_forced_answer_tool() {
     assert_eq!(body["tools"][0]["strict"], true);
     assert_eq!(
         body["tool_choice"],
-        json!({"type": "tool", "name": "verdict"})
+        json!({"type": "tool", "name": "verdict", "disable_parallel_tool_use": true})
     );
 
     let (body, _, shape) = encode(
@@ -385,4 +385,34 @@ fn temperature_is_clamped_and_user_becomes_metadata() {
         body_of(with(json!({"temperature": 2}))).get("temperature"),
         Some(&json!(1.0))
     );
+}
+
+#[test]
+fn the_forced_answer_tool_is_one_call() {
+    let body = body_of(with(
+        json!({"response_format": {"type": "json_schema", "json_schema": {"name": "report", "schema": {"type": "object"}}}}),
+    ));
+    assert_eq!(body["tool_choice"]["type"], "tool");
+    assert_eq!(body["tool_choice"]["disable_parallel_tool_use"], true);
+}
+
+#[test]
+fn thinking_with_a_forced_tool_choice_is_refused_naming_it() {
+    let tools =
+        json!([{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]);
+    for choice in [
+        json!("required"),
+        json!({"type": "function", "function": {"name": "f"}}),
+    ] {
+        let (param, message) = refusal(
+            &codec(),
+            with(json!({"tools": tools, "tool_choice": choice, "reasoning_effort": "low"})),
+        );
+        assert_eq!(param.as_deref(), Some("tool_choice"));
+        assert!(message.contains("'claude' (anthropic)"), "{message}");
+    }
+    let auto = body_of(with(
+        json!({"tools": tools, "tool_choice": "auto", "reasoning_effort": "low"}),
+    ));
+    assert_eq!(auto["thinking"]["type"], "enabled");
 }

@@ -175,19 +175,18 @@ fn model_parts(
             ..Part::default()
         });
     }
-    for detail in &message.reasoning_details {
-        let Some(sig) = signature::from_detail(detail) else {
-            continue;
-        };
-        let index = detail.index.unwrap_or(0) as usize;
-        // Only text carries these (a call's own signature travels in its id); Gemini checks only
-        // the signatures of calls, so one with no text part to sit on is not needed back.
-        if let Some(part) = parts.get_mut(index)
-            && part.text.is_some()
-            && part.thought_signature.is_none()
-        {
-            part.thought_signature = Some(sig.to_owned());
-        }
+    // The message's text is rebuilt as one part (the first), so the first text signature goes
+    // back on it. Gemini checks only the signatures of calls, which travel in their ids; one with
+    // no text part to sit on is not needed back.
+    if let Some(sig) = message
+        .reasoning_details
+        .iter()
+        .find_map(signature::from_detail)
+        && let Some(part) = parts.first_mut()
+        && part.text.is_some()
+        && part.thought_signature.is_none()
+    {
+        part.thought_signature = Some(sig.to_owned());
     }
     Ok(parts)
 }

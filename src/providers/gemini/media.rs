@@ -3,7 +3,7 @@
 
 use super::types::{Blob, FileData, Part};
 use crate::error::Error;
-use crate::openai::message::{FileRef, InputAudio};
+use crate::openai::message::{FileRef, InputAudio, base64_data_url};
 
 /// Where Gemini's Files API hands out URIs: the only http(s) URLs Gemini reads by itself.
 const FILES_API: &str = "https://generativelanguage.googleapis.com/";
@@ -97,23 +97,14 @@ fn inline(blob: Blob) -> Part {
 
 /// `data:<media type>[;params];base64,<data>`.
 fn data_url(url: &str, param: &str) -> Result<Blob, Error> {
-    let refuse = || {
+    let (mime, data) = base64_data_url(url).ok_or_else(|| {
         Error::invalid(
             format!(
                 "'{param}' is not a base64 data URL with a media type (data:image/png;base64,...)."
             ),
             Some(param),
         )
-    };
-    let (head, data) = url
-        .strip_prefix("data:")
-        .and_then(|rest| rest.split_once(','))
-        .ok_or_else(refuse)?;
-    let mut fields = head.split(';');
-    let mime = fields.next().unwrap_or_default();
-    if mime.is_empty() || !fields.any(|f| f == "base64") {
-        return Err(refuse());
-    }
+    })?;
     Ok(Blob {
         mime_type: mime.to_owned(),
         data: data.to_owned(),

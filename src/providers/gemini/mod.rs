@@ -75,7 +75,10 @@ impl Gemini {
         let plain = !model.is_empty()
             && model
                 .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-._/".contains(c));
+                .all(|c| c.is_ascii_alphanumeric() || "-._/".contains(c))
+            && model
+                .split('/')
+                .all(|segment| !matches!(segment, "" | "." | ".."));
         if !plain {
             return Err(Error::invalid(
                 format!("{model:?} is not a Gemini model name (letters, digits, '-', '.', '_')."),

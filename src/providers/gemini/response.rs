@@ -14,10 +14,6 @@ use crate::openai::response::{
 };
 use crate::transport::{self, Upstream};
 
-/// Where a signature on text or a thought points in `reasoning_details`: the message's text,
-/// which is the first part of the model turn rebuilt when the client sends the message back.
-const TEXT_PART: u32 = 0;
-
 /// One Gemini part, as an OpenAI client sees it.
 #[derive(Debug, Default)]
 pub struct Piece<'a> {
@@ -59,20 +55,18 @@ pub fn piece(part: &Part) -> Piece<'_> {
         .thought_signature
         .as_deref()
         .filter(|s| !s.is_empty())
-        .map(|s| signature::detail(s, TEXT_PART));
+        .map(|s| signature::detail(s, 0)); // numbered by the caller, in order of appearance
     piece
 }
 
 /// `finishReason` as OpenAI's `finish_reason`. Gemini says STOP after function calls, so a turn
-/// that called one says `tool_calls` whatever the reason.
+/// that called one says `tool_calls`, unless it was cut short or filtered: that says more.
 pub fn finish_reason(reason: Option<&str>, called: bool) -> &'static str {
-    if called {
-        return "tool_calls";
-    }
     match reason.unwrap_or("STOP") {
         "MAX_TOKENS" => "length",
         "SAFETY" | "RECITATION" | "BLOCKLIST" | "PROHIBITED_CONTENT" | "SPII" => "content_filter",
         reason if reason.starts_with("IMAGE_") => "content_filter",
+        _ if called => "tool_calls",
         // STOP, OTHER, LANGUAGE, MALFORMED_FUNCTION_CALL, unspecified...
         _ => "stop",
     }
@@ -168,7 +162,10 @@ fn message(candidate: &Candidate) -> (ResponseMessage, &'static str) {
                 },
             });
         }
-        reasoning_details.extend(piece.detail);
+        reasoning_details.extend(piece.detail.map(|mut detail| {
+            detail.index = u32::try_from(reasoning_details.len()).ok();
+            detail
+        }));
     }
     let finish = finish_reason(candidate.finish_reason.as_deref(), !tool_calls.is_empty());
     let message = ResponseMessage {

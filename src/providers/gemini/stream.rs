@@ -22,6 +22,9 @@ pub struct StreamState {
     started: bool,
     /// Tool calls emitted so far: the next one's index.
     calls: u32,
+    /// `reasoning_details` entries emitted so far: the next one's index. Each entry needs its
+    /// own, as OpenAI clients merge streamed list entries that share an index.
+    details: u32,
     finished: bool,
     /// Gemini repeats the running totals on every event; the last one is the answer's.
     usage: Option<UsageMetadata>,
@@ -35,6 +38,7 @@ impl StreamState {
             include_usage,
             started: false,
             calls: 0,
+            details: 0,
             finished: false,
             usage: None,
         }
@@ -108,10 +112,19 @@ impl StreamState {
     /// One part as one delta; a call goes out whole (index, id, name and all its arguments),
     /// which OpenAI clients assemble like any first fragment.
     fn piece(&mut self, piece: Piece<'_>, out: &mut Vec<Chunk>) {
+        let details: Vec<_> = piece
+            .detail
+            .into_iter()
+            .map(|mut detail| {
+                detail.index = Some(self.details);
+                self.details += 1;
+                detail
+            })
+            .collect();
         let mut delta = Delta {
             content: piece.content,
             reasoning_content: piece.reasoning,
-            reasoning_details: piece.detail.into_iter().collect(),
+            reasoning_details: details,
             ..Delta::default()
         };
         if let Some(call) = &piece.call {

@@ -8,7 +8,7 @@ use super::request::{Settings, cannot};
 use crate::error::Error;
 use crate::openai::message::{
     Content, FileRef, Message, PartRef, REASONING_ENCRYPTED, REASONING_TEXT, Role as OpenAiRole,
-    ToolCall,
+    ToolCall, base64_data_url as data_url,
 };
 use crate::providers::anthropic::types::{Block, Role, Source, Turn};
 
@@ -163,8 +163,8 @@ fn text_block(text: &str) -> Option<Block<'_>> {
 }
 
 fn image_block<'a>(url: &'a str, param: &str) -> Result<Block<'a>, Error> {
-    if let Some(rest) = url.strip_prefix("data:") {
-        let (media_type, data) = base64_data_url(rest, param)?;
+    if url.starts_with("data:") {
+        let (media_type, data) = base64_data_url(url, param)?;
         let media_type = if media_type.eq_ignore_ascii_case("image/jpg") {
             "image/jpeg"
         } else {
@@ -194,16 +194,14 @@ fn image_block<'a>(url: &'a str, param: &str) -> Result<Block<'a>, Error> {
     ))
 }
 
-/// `<media type>;base64,<data>` (what follows `data:`).
-fn base64_data_url<'a>(rest: &'a str, param: &str) -> Result<(&'a str, &'a str), Error> {
-    rest.split_once(',')
-        .and_then(|(meta, data)| Some((meta.strip_suffix(";base64")?, data)))
-        .ok_or_else(|| {
-            Error::invalid(
-                "A data URL must be base64-encoded: data:<media type>;base64,<data>.",
-                Some(param),
-            )
-        })
+/// `data:<media type>[;params];base64,<data>` as (media type, data).
+fn base64_data_url<'a>(url: &'a str, param: &str) -> Result<(&'a str, &'a str), Error> {
+    data_url(url).ok_or_else(|| {
+        Error::invalid(
+            "A data URL must be base64-encoded: data:<media type>;base64,<data>.",
+            Some(param),
+        )
+    })
 }
 
 fn document_block<'a>(
@@ -224,10 +222,11 @@ fn document_block<'a>(
             Some(&format!("{param}.file")),
         ));
     };
-    let (media_type, data) = match data.strip_prefix("data:") {
-        Some(rest) => base64_data_url(rest, param)?,
+    let (media_type, data) = if data.starts_with("data:") {
+        base64_data_url(data, param)?
+    } else {
         // OpenAI takes bare base64 here, and only PDFs.
-        None => ("application/pdf", data),
+        ("application/pdf", data)
     };
     if !media_type.eq_ignore_ascii_case("application/pdf") {
         return Err(cannot(

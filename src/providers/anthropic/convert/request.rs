@@ -103,6 +103,20 @@ pub fn translate<'a>(
             code: Some("unsupported_parameter"),
         });
     }
+    if budget.is_some()
+        && tool_choice
+            .as_ref()
+            .is_some_and(|choice| matches!(choice.kind, "any" | "tool"))
+    {
+        return Err(Error::InvalidRequest {
+            message: format!(
+                "Provider '{}' (anthropic) cannot combine a forced tool_choice (required or a named function) with reasoning_effort: Anthropic allows only auto or none while thinking.",
+                settings.provider
+            ),
+            param: Some("tool_choice".to_owned()),
+            code: Some("unsupported_parameter"),
+        });
+    }
     let (max_tokens, thinking) = max_tokens(params, budget, settings.default_max_tokens)?;
     let (stop_sequences, dropped) = stop_sequences(params.stop.as_ref(), settings)?;
 
@@ -224,7 +238,11 @@ fn tool_choice<'a>(
         {
             Some(choice("any", None))
         }
-        (Some(answer), _) => Some(choice("tool", Some(answer))),
+        // The answer must be one call: two would concatenate into invalid JSON content.
+        (Some(answer), _) => Some(ToolChoice {
+            disable_parallel_tool_use: Some(true),
+            ..choice("tool", Some(answer))
+        }),
         (None, _) if !client_tools => None,
         (None, None) => (params.parallel_tool_calls == Some(false)).then(|| choice("auto", None)),
         (None, Some(OpenAiToolChoice::Auto)) => Some(choice("auto", None)),

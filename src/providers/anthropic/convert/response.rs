@@ -52,9 +52,13 @@ pub fn completion(
     let mut details = Vec::new();
     for block in response.content {
         match block.kind.as_str() {
-            "text" => content
-                .get_or_insert_default()
-                .push_str(block.text.as_deref().unwrap_or_default()),
+            // Empty text and thinking add nothing, as in a stream, where they send no delta.
+            "text" => {
+                let text = block.text.as_deref().unwrap_or_default();
+                if !text.is_empty() {
+                    content.get_or_insert_default().push_str(text);
+                }
+            }
             "tool_use" => {
                 let input = block.input.as_deref().map_or("{}", RawValue::get);
                 let name = block.name.unwrap_or_default();
@@ -73,7 +77,9 @@ pub fn completion(
             }
             "thinking" => {
                 let text = block.thinking.unwrap_or_default();
-                reasoning.get_or_insert_default().push_str(&text);
+                if !text.is_empty() {
+                    reasoning.get_or_insert_default().push_str(&text);
+                }
                 let index = next_index(&details);
                 details.push(thinking_detail(
                     text,

@@ -33,8 +33,16 @@ pub struct StreamState {
 /// What a started content block turns into.
 enum Open {
     Text,
-    Call(u32),
-    Answer,
+    /// A tool call: its OpenAI index, and whether any argument fragment went out (a call with no
+    /// arguments streams none, and must still end up with `{}` as a whole answer has).
+    Call {
+        index: u32,
+        sent: bool,
+    },
+    /// The forced answer tool of `response_format`, streamed as content.
+    Answer {
+        sent: bool,
+    },
     /// Kept whole: the signed `reasoning_details` entry goes out when the block stops.
     Thinking {
         text: String,
@@ -160,7 +168,7 @@ impl StreamState {
             "tool_use" => {
                 let name = block.name.unwrap_or_default();
                 if self.answer_tool.as_deref() == Some(name.as_str()) {
-                    Open::Answer
+                    Open::Answer { sent: false }
                 } else {
                     let call = self.tool_calls;
                     self.tool_calls += 1;
@@ -176,7 +184,10 @@ impl StreamState {
                         }],
                         ..Delta::default()
                     }));
-                    Open::Call(call)
+                    Open::Call {
+                        index: call,
+                        sent: false,
+                    }
                 }
             }
             "thinking" => {
@@ -204,10 +215,11 @@ impl StreamState {
             ("text_delta", Open::Text) if !delta.text.is_empty() => {
                 out.push(writer.delta(content(&delta.text)));
             }
-            ("input_json_delta", Open::Call(call)) if !delta.partial_json.is_empty() => {
+            ("input_json_delta", Open::Call { index, sent }) if !delta.partial_json.is_empty() => {
+                *sent = true;
                 out.push(writer.delta(Delta {
                     tool_calls: vec![ToolCallDelta {
-                        index: *call,
+                        index: *index,
                         id: None,
                         kind: None,
                         function: FunctionDelta {
@@ -218,7 +230,8 @@ impl StreamState {
                     ..Delta::default()
                 }));
             }
-            ("input_json_delta", Open::Answer) if !delta.partial_json.is_empty() => {
+            ("input_json_delta", Open::Answer { sent }) if !delta.partial_json.is_empty() => {
+                *sent = true;
                 out.push(writer.delta(content(&delta.partial_json)));
             }
             ("thinking_delta", Open::Thinking { text, .. }) if !delta.thinking.is_empty() => {
@@ -242,6 +255,25 @@ impl StreamState {
                 thinking_detail(text, signature, self.reasoning_details)
             }
             Open::Redacted(data) => redacted_detail(data, self.reasoning_details),
+            Open::Call { index, sent: false } => {
+                out.push(self.writer.delta(Delta {
+                    tool_calls: vec![ToolCallDelta {
+                        index,
+                        id: None,
+                        kind: None,
+                        function: FunctionDelta {
+                            name: None,
+                            arguments: Some(EMPTY_ARGUMENTS),
+                        },
+                    }],
+                    ..Delta::default()
+                }));
+                return;
+            }
+            Open::Answer { sent: false } => {
+                out.push(self.writer.delta(content(EMPTY_ARGUMENTS)));
+                return;
+            }
             _ => return,
         };
         self.reasoning_details += 1;
@@ -263,6 +295,9 @@ impl StreamState {
         );
     }
 }
+
+/// What a whole answer says for a tool input of `{}`.
+const EMPTY_ARGUMENTS: &str = "{}";
 
 fn content(text: &str) -> Delta<'_> {
     Delta {

@@ -21,6 +21,9 @@ const REDACTED: &str = include_str!("../../../../tests/fixtures/anthropic/redact
 const JSON_STREAM: &str =
     include_str!("../../../../tests/fixtures/anthropic/json_schema_stream.sse");
 const JSON_ANSWER: &str = include_str!("../../../../tests/fixtures/anthropic/json_schema.json");
+const NO_ARGS_STREAM: &str =
+    include_str!("../../../../tests/fixtures/anthropic/no_args_tool_stream.sse");
+const NO_ARGS: &str = include_str!("../../../../tests/fixtures/anthropic/no_args_tool.json");
 const MIDSTREAM_ERROR: &str =
     include_str!("../../../../tests/fixtures/anthropic/midstream_error.sse");
 
@@ -439,6 +442,7 @@ async fn stream_and_whole_give_the_same_answer() {
         (THINKING_STREAM, THINKING, None),
         (REDACTED_STREAM, REDACTED, None),
         (JSON_STREAM, JSON_ANSWER, Some("weather_report")),
+        (NO_ARGS_STREAM, NO_ARGS, None),
     ];
     for (stream, whole, answer_tool) in pairs {
         let (chunks, flow) = run(stream, true, answer_tool).await;
@@ -452,4 +456,29 @@ async fn stream_and_whole_give_the_same_answer() {
         }
         assert_eq!(streamed, assembled_whole(&decode(whole, answer_tool)));
     }
+}
+
+#[tokio::test]
+async fn a_call_without_arguments_streams_empty_json_as_the_whole_answer_has() {
+    let (chunks, flow) = run(NO_ARGS_STREAM, false, None).await;
+    assert_eq!(flow.ok(), Some(Flow::Done));
+    let arguments: String = deltas(&chunks)
+        .iter()
+        .filter_map(|d| d["tool_calls"][0]["function"]["arguments"].as_str())
+        .collect();
+    assert_eq!(arguments, "{}");
+    let whole = decode(NO_ARGS, None);
+    assert_eq!(
+        whole["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"],
+        "{}"
+    );
+}
+
+#[test]
+fn empty_text_and_thinking_blocks_add_nothing() {
+    let body = r#"{"id":"msg_1","type":"message","role":"assistant","model":"m","content":[{"type":"thinking","thinking":"","signature":"sig"},{"type":"text","text":""},{"type":"tool_use","id":"t1","name":"f","input":{"a":1}}],"stop_reason":"tool_use","usage":{"input_tokens":1,"output_tokens":1}}"#;
+    let message = &decode(body, None)["choices"][0]["message"];
+    assert!(message["content"].is_null(), "{message}");
+    assert!(message.get("reasoning_content").is_none(), "{message}");
+    assert_eq!(message["reasoning_details"][0]["signature"], "sig");
 }

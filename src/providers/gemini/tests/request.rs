@@ -251,3 +251,46 @@ fn a_tool_result_finds_its_function_by_the_plain_id() {
         json!({"name": "lookup", "response": {"content": "found"}})
     );
 }
+
+#[test]
+fn model_names_cannot_walk_out_of_the_models_path() {
+    for model in [
+        "../../files/x",
+        "models/../x",
+        "a?key=1",
+        "a#b",
+        "",
+        "models//x",
+    ] {
+        let request = chat(r#"{"model":"g/m","messages":[{"role":"user","content":"hi"}]}"#);
+        match codec().encode(&request, model) {
+            Err(Error::InvalidRequest { param, .. }) => assert_eq!(param.as_deref(), Some("model")),
+            other => unreachable!(
+                "{model:?} should be refused, got {:?}",
+                other.map(|e| e.request.url)
+            ),
+        }
+    }
+    let request = chat(r#"{"model":"g/m","messages":[{"role":"user","content":"hi"}]}"#);
+    let ok = codec()
+        .encode(&request, "tunedModels/my-model.v2")
+        .map(|e| e.request.url);
+    assert!(ok.is_ok_and(|url| url.ends_with("/tunedModels/my-model.v2:generateContent")));
+}
+
+#[test]
+fn a_text_signature_goes_back_on_the_text_whatever_its_index() {
+    let messages = json!([
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": "Hello.", "reasoning_details": [
+            {"type": "reasoning.encrypted", "data": "c2lnLTE=", "format": "google-gemini-v1", "index": 3},
+            {"type": "reasoning.encrypted", "data": "c2lnLTI=", "format": "google-gemini-v1", "index": 4}
+        ]},
+        {"role": "user", "content": "again"}
+    ]);
+    let body = translate(&json!({"model": "g/m", "messages": messages}).to_string())
+        .unwrap_or_else(|e| unreachable!("{e}"));
+    let model_turn = &body["contents"][1]["parts"][0];
+    assert_eq!(model_turn["text"], "Hello.");
+    assert_eq!(model_turn["thoughtSignature"], "c2lnLTE=");
+}

@@ -197,3 +197,51 @@ async fn an_error_event_mid_stream_ends_it_with_the_mapped_status() {
         other => unreachable!("{other:?}"),
     }
 }
+
+#[tokio::test]
+async fn each_signed_part_gets_its_own_reasoning_details_index() {
+    let event = |parts: &str, finish: &str| {
+        format!(
+            "data: {{\"candidates\":[{{\"index\":0,{finish}\"content\":{{\"role\":\"model\",\"parts\":[{parts}]}}}}]}}\r\n\r\n"
+        )
+    };
+    let stream = format!(
+        "{}{}",
+        event(
+            r#"{"text":"Thinking...","thought":true,"thoughtSignature":"c2lnLTE="}"#,
+            ""
+        ),
+        event(
+            r#"{"text":"Done.","thoughtSignature":"c2lnLTI="}"#,
+            "\"finishReason\":\"STOP\","
+        ),
+    );
+    let (out, end) = run(&stream, false).await;
+    assert!(end.is_ok(), "{end:?}");
+    let indexes: Vec<Value> = chunks(&out)
+        .iter()
+        .flat_map(|c| {
+            c["choices"][0]["delta"]["reasoning_details"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .map(|d| d["index"].clone())
+        .collect();
+    assert_eq!(
+        indexes,
+        [json!(0), json!(1)],
+        "distinct indexes, so a client's merge keeps both"
+    );
+}
+
+#[test]
+fn cut_short_or_filtered_turns_say_so_even_with_a_call() {
+    assert_eq!(response::finish_reason(Some("MAX_TOKENS"), true), "length");
+    assert_eq!(
+        response::finish_reason(Some("SAFETY"), true),
+        "content_filter"
+    );
+    assert_eq!(response::finish_reason(Some("STOP"), true), "tool_calls");
+    assert_eq!(response::finish_reason(Some("STOP"), false), "stop");
+}
