@@ -118,3 +118,43 @@ async fn a_deployment_name_cannot_change_the_url() {
     }
     assert!(upstream.requests().is_empty(), "nothing was sent upstream");
 }
+
+#[tokio::test]
+async fn stream_and_whole_of_one_answer_agree() {
+    let (upstream, gateway) = azure(Some("2024-10-21")).await;
+    upstream.push(Reply::sse(include_str!("fixtures/azure/stream.sse")));
+    upstream.push(Reply::json(include_str!("fixtures/azure/whole.json")));
+    let streamed = read_sse(
+        gateway
+            .chat_json(&user_stream("azure-eu/gpt4o-prod", "hi"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let whole: Value = gateway
+        .chat_json(&user("azure-eu/gpt4o-prod", "hi"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        streamed.text(),
+        whole["choices"][0]["message"]["content"].as_str().unwrap()
+    );
+    let finish = streamed
+        .chunks()
+        .iter()
+        .find_map(|c| c["choices"][0]["finish_reason"].as_str().map(str::to_owned));
+    assert_eq!(
+        finish.as_deref(),
+        whole["choices"][0]["finish_reason"].as_str()
+    );
+    assert_eq!(whole["model"], "azure-eu/gpt4o-prod");
+    assert!(
+        whole["prompt_filter_results"].is_array(),
+        "Azure's extra fields pass through"
+    );
+}

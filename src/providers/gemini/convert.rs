@@ -338,11 +338,12 @@ fn thinking(effort: &str) -> Result<ThinkingConfig, Error> {
         "minimal" => 512,
         "low" => 1024,
         "medium" => 8192,
-        "high" => 24576,
+        // Flash models cap the budget at 24576: the top of OpenAI's scale maps to that cap.
+        "high" | "xhigh" => 24576,
         other => {
             return Err(Error::invalid(
                 format!(
-                    "Invalid 'reasoning_effort' {other:?} for Gemini: expected none, minimal, low, medium or high."
+                    "Invalid 'reasoning_effort' {other:?} for Gemini: expected none, minimal, low, medium, high or xhigh."
                 ),
                 Some("reasoning_effort"),
             ));
