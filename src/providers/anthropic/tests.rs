@@ -416,3 +416,23 @@ fn thinking_with_a_forced_tool_choice_is_refused_naming_it() {
     ));
     assert_eq!(auto["thinking"]["type"], "enabled");
 }
+
+#[test]
+fn plain_text_files_become_text_documents() {
+    // "Hello, doc." in base64.
+    let part = json!({"type": "file", "file": {"file_data": "data:text/plain;base64,SGVsbG8sIGRvYy4=", "filename": "notes.txt"}});
+    let body = body_of(with(
+        json!({"messages": [{"role": "user", "content": [part]}]}),
+    ));
+    assert_eq!(
+        body["messages"][0]["content"][0],
+        json!({"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "Hello, doc."}, "title": "notes.txt"})
+    );
+    let csv = json!({"type": "file", "file": {"file_data": "data:text/csv;base64,YSxi"}});
+    let (param, message) = refusal(
+        &codec(),
+        with(json!({"messages": [{"role": "user", "content": [csv]}]})),
+    );
+    assert_eq!(param.as_deref(), Some("messages[0].content[0]"));
+    assert!(message.contains("text/csv"), "{message}");
+}

@@ -87,8 +87,18 @@ pub enum Block<'a> {
 #[derive(Debug, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Source<'a> {
-    Base64 { media_type: &'a str, data: &'a str },
-    Url { url: &'a str },
+    Base64 {
+        media_type: &'a str,
+        data: &'a str,
+    },
+    Url {
+        url: &'a str,
+    },
+    /// A plain-text document, as text.
+    Text {
+        media_type: &'static str,
+        data: String,
+    },
 }
 
 #[derive(Debug, Serialize)]

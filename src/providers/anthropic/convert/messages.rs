@@ -228,11 +228,31 @@ fn document_block<'a>(
         // OpenAI takes bare base64 here, and only PDFs.
         ("application/pdf", data)
     };
+    if media_type.eq_ignore_ascii_case("text/plain") {
+        use base64::Engine as _;
+        let text = base64::engine::general_purpose::STANDARD
+            .decode(data)
+            .ok()
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .ok_or_else(|| {
+                Error::invalid(
+                    "A text/plain file must be base64-encoded UTF-8 text.",
+                    Some(param),
+                )
+            })?;
+        return Ok(Block::Document {
+            source: Source::Text {
+                media_type: "text/plain",
+                data: text,
+            },
+            title: file.filename.as_deref(),
+        });
+    }
     if !media_type.eq_ignore_ascii_case("application/pdf") {
         return Err(cannot(
             settings,
             param,
-            &format!("files of type {media_type}; it reads PDF documents"),
+            &format!("files of type {media_type}; it reads PDF and plain-text documents"),
         ));
     }
     Ok(Block::Document {
