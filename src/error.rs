@@ -35,8 +35,19 @@ pub enum Error {
     /// The provider failed: 5xx, a refused connection, a malformed answer, a cut stream.
     #[error("provider '{provider}' failed: {detail}")]
     UpstreamFailed { provider: String, detail: String },
+    /// A 5xx that said when to come back (`retry-after`).
+    #[error("provider '{provider}' failed: {detail}")]
+    UpstreamBusy {
+        provider: String,
+        detail: String,
+        retry_after: std::time::Duration,
+    },
     #[error("provider '{provider}' timed out: {detail}")]
     UpstreamTimeout { provider: String, detail: String },
+
+    /// The whole request, across every attempt, ran past its deadline.
+    #[error("no target answered within the request deadline of {0:?}")]
+    DeadlineExceeded(std::time::Duration),
 
     // The gateway.
     #[error("the gateway is shutting down")]
@@ -63,8 +74,8 @@ impl Error {
             Self::ModelNotFound { .. } | Self::RouteNotFound { .. } => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Upstream(upstream) => upstream.status,
-            Self::UpstreamFailed { .. } => StatusCode::BAD_GATEWAY,
-            Self::UpstreamTimeout { .. } => StatusCode::GATEWAY_TIMEOUT,
+            Self::UpstreamFailed { .. } | Self::UpstreamBusy { .. } => StatusCode::BAD_GATEWAY,
+            Self::UpstreamTimeout { .. } | Self::DeadlineExceeded(_) => StatusCode::GATEWAY_TIMEOUT,
             Self::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -88,7 +99,10 @@ impl Error {
                 (None, 429) => "rate_limit_error",
                 (None, _) => "invalid_request_error",
             },
-            Self::UpstreamFailed { .. } | Self::UpstreamTimeout { .. } => "upstream_error",
+            Self::UpstreamFailed { .. }
+            | Self::UpstreamBusy { .. }
+            | Self::UpstreamTimeout { .. }
+            | Self::DeadlineExceeded(_) => "upstream_error",
             Self::ShuttingDown | Self::Internal(_) => "server_error",
         }
     }
@@ -103,8 +117,9 @@ impl Error {
             Self::RouteNotFound { .. } => Some("not_found"),
             Self::MethodNotAllowed { .. } => Some("method_not_allowed"),
             Self::Upstream(upstream) => return upstream.code.clone().unwrap_or(Value::Null),
-            Self::UpstreamFailed { .. } => Some("upstream_error"),
+            Self::UpstreamFailed { .. } | Self::UpstreamBusy { .. } => Some("upstream_error"),
             Self::UpstreamTimeout { .. } => Some("upstream_timeout"),
+            Self::DeadlineExceeded(_) => Some("deadline_exceeded"),
             Self::ShuttingDown => Some("shutting_down"),
             Self::Internal(_) => None,
         };
@@ -138,6 +153,15 @@ impl Error {
         })
     }
 
+    /// How long the provider asked to be left alone, if it said.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            Self::Upstream(upstream) => upstream.wait,
+            Self::UpstreamBusy { retry_after, .. } => Some(*retry_after),
+            _ => None,
+        }
+    }
+
     /// A short label for logs and metrics.
     pub fn label(&self) -> &'static str {
         match self {
@@ -149,8 +173,9 @@ impl Error {
             Self::RouteNotFound { .. } => "route_not_found",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::Upstream(_) => "upstream_status",
-            Self::UpstreamFailed { .. } => "upstream_failed",
+            Self::UpstreamFailed { .. } | Self::UpstreamBusy { .. } => "upstream_failed",
             Self::UpstreamTimeout { .. } => "upstream_timeout",
+            Self::DeadlineExceeded(_) => "deadline_exceeded",
             Self::ShuttingDown => "shutting_down",
             Self::Internal(_) => "internal",
         }
@@ -166,6 +191,8 @@ pub struct UpstreamStatus {
     pub param: Option<Value>,
     pub code: Option<Value>,
     pub retry_after: Option<HeaderValue>,
+    /// `retry-after` (or `retry-after-ms`) as a wait, for the router.
+    pub wait: Option<std::time::Duration>,
 }
 
 #[derive(Serialize)]

@@ -6,12 +6,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use crate::config::Config;
 use crate::error::Error;
 use crate::providers::Provider;
+use crate::routing::Health;
 use crate::transport;
 
 pub struct AppState {
     pub config: Config,
     pub providers: BTreeMap<String, Provider>,
     pub http: reqwest::Client,
+    /// Cooldowns and latencies of targets, shared by every alias.
+    pub health: Health,
     draining: AtomicBool,
 }
 
@@ -24,6 +27,7 @@ impl AppState {
             .collect::<Result<_, _>>()?;
         Ok(Self {
             http: transport::client(&config)?,
+            health: Health::new(&config.routing),
             providers,
             config,
             draining: AtomicBool::new(false),

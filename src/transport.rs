@@ -203,13 +203,93 @@ pub fn status_error(
             param: parsed.param,
             code: parsed.code,
             retry_after: headers.get(header::RETRY_AFTER).cloned(),
+            wait: retry_after(headers),
         })),
-        _ => Error::UpstreamFailed {
-            provider: upstream.provider.clone(),
-            detail: format!(
+        _ => {
+            let detail = format!(
                 "HTTP {status}{}",
                 message.map(|m| format!(": {m}")).unwrap_or_default()
-            ),
-        },
+            );
+            match retry_after(headers) {
+                Some(retry_after) => Error::UpstreamBusy {
+                    provider: upstream.provider.clone(),
+                    detail,
+                    retry_after,
+                },
+                None => Error::UpstreamFailed {
+                    provider: upstream.provider.clone(),
+                    detail,
+                },
+            }
+        }
+    }
+}
+
+/// The wait a provider asked for: `retry-after-ms` (OpenAI's, preferred), else `retry-after` in
+/// seconds or as an HTTP date.
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let text = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
+    if let Some(ms) = text("retry-after-ms").and_then(|v| v.parse::<f64>().ok())
+        && ms.is_finite()
+        && ms >= 0.0
+    {
+        return Some(Duration::from_secs_f64(ms / 1000.0));
+    }
+    let value = text("retry-after")?;
+    if let Ok(seconds) = value.parse::<f64>() {
+        return (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds));
+    }
+    let when = httpdate::parse_http_date(value).ok()?;
+    Some(
+        when.duration_since(std::time::SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.insert(*name, value.parse().unwrap_or_else(|_| unreachable!()));
+        }
+        map
+    }
+
+    #[test]
+    fn retry_after_in_every_form() {
+        assert_eq!(
+            retry_after(&headers(&[("retry-after", "7")])),
+            Some(Duration::from_secs(7))
+        );
+        assert_eq!(
+            retry_after(&headers(&[("retry-after", "1.5")])),
+            Some(Duration::from_millis(1500))
+        );
+        assert_eq!(
+            retry_after(&headers(&[("retry-after", "7"), ("retry-after-ms", "250")])),
+            Some(Duration::from_millis(250))
+        );
+        let soon = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(30));
+        let wait = retry_after(&headers(&[("retry-after", &soon)])).unwrap_or_default();
+        assert!(
+            wait > Duration::from_secs(25) && wait <= Duration::from_secs(30),
+            "{wait:?}"
+        );
+        let past = httpdate::fmt_http_date(std::time::SystemTime::now() - Duration::from_secs(30));
+        assert_eq!(
+            retry_after(&headers(&[("retry-after", &past)])),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(retry_after(&headers(&[("retry-after", "soon")])), None);
+        assert_eq!(retry_after(&headers(&[("retry-after", "-3")])), None);
+        assert_eq!(retry_after(&HeaderMap::new()), None);
     }
 }

@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use super::{Config, ProviderKind};
+use super::{Config, ProviderKind, Strategy};
 
 pub fn describe(config: &Config) -> String {
     let mut out = String::new();
@@ -34,7 +34,20 @@ pub fn describe(config: &Config) -> String {
     if !config.models.is_empty() {
         let _ = writeln!(out, "aliases:");
         for (alias, model) in &config.models {
-            let _ = writeln!(out, "  {alias} -> {}", model.targets.join(", "));
+            let targets: Vec<String> = model
+                .targets
+                .iter()
+                .map(|t| match (model.strategy, t.weight) {
+                    (Strategy::Weighted, weight) => format!("{} (weight {weight})", t.key),
+                    _ => t.key.clone(),
+                })
+                .collect();
+            let strategy = match model.strategy {
+                Strategy::Fallback => "",
+                Strategy::Weighted => " [weighted]",
+                Strategy::LeastLatency => " [least_latency]",
+            };
+            let _ = writeln!(out, "  {alias} -> {}{strategy}", targets.join(", "));
         }
     }
     let _ = writeln!(

@@ -38,6 +38,7 @@ pub struct Config {
     pub connect_timeout: Duration,
     pub providers: BTreeMap<String, ProviderConfig>,
     pub models: BTreeMap<String, ModelAlias>,
+    pub routing: RoutingConfig,
     pub auth: AuthConfig,
 }
 
@@ -103,6 +104,8 @@ pub struct ProviderConfig {
     pub api_version: Option<String>,
     /// Anthropic requires `max_tokens`: used when the client sets none.
     pub default_max_tokens: u64,
+    /// Retries on retryable errors for plain keys of this provider; `None`: `[routing] retries`.
+    pub retries: Option<u32>,
 }
 
 /// Per-attempt deadlines on the way to an upstream.
@@ -114,9 +117,50 @@ pub struct Timeouts {
     pub idle: Duration,
 }
 
+/// An alias: a small routing policy over provider/model targets.
 #[derive(Debug, Clone)]
 pub struct ModelAlias {
-    pub targets: Vec<String>,
+    pub strategy: Strategy,
+    pub targets: Vec<AliasTarget>,
+    /// Retries per target on retryable errors; `None`: each provider's own `retries`.
+    pub retries: Option<u32>,
+    /// Streams: give up on a target that sends no real output by then, and try the next.
+    pub first_token_timeout: Option<Duration>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AliasTarget {
+    pub key: String,
+    pub weight: u32,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    /// Targets in order.
+    #[default]
+    Fallback,
+    /// Pick by weight, then the others.
+    Weighted,
+    /// Prefer the target with the lowest recent time to first byte.
+    LeastLatency,
+}
+
+/// How the router retries, backs off and cools targets down.
+#[derive(Debug, Clone)]
+pub struct RoutingConfig {
+    /// One deadline for a whole request, across every attempt.
+    pub deadline: Duration,
+    /// Retries per target for plain provider/model keys (a provider's `retries` overrides it).
+    pub retries: u32,
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+    /// A provider's retry-after is waited out when it is at most this long; longer ones move on.
+    pub retry_after_max: Duration,
+    /// Consecutive failures that put a target (or a key) in cooldown.
+    pub cooldown_failures: u32,
+    pub cooldown: Duration,
+    pub cooldown_max: Duration,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -160,7 +204,22 @@ struct RawConfig {
     #[serde(default)]
     models: BTreeMap<String, RawModel>,
     #[serde(default)]
+    routing: RawRouting,
+    #[serde(default)]
     auth: RawAuth,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawRouting {
+    deadline: Option<ConfigDuration>,
+    retries: Option<u32>,
+    backoff_base: Option<ConfigDuration>,
+    backoff_max: Option<ConfigDuration>,
+    retry_after_max: Option<ConfigDuration>,
+    cooldown_failures: Option<u32>,
+    cooldown: Option<ConfigDuration>,
+    cooldown_max: Option<ConfigDuration>,
 }
 
 #[derive(Deserialize, Default)]
@@ -197,12 +256,36 @@ struct RawProvider {
     unsupported_params: Option<UnsupportedParams>,
     api_version: Option<String>,
     default_max_tokens: Option<u64>,
+    retries: Option<u32>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawModel {
-    targets: Vec<String>,
+    #[serde(default)]
+    strategy: Strategy,
+    targets: Vec<RawTarget>,
+    retries: Option<u32>,
+    first_token_timeout: Option<ConfigDuration>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawTarget {
+    Key(String),
+    Weighted(WeightedTarget),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WeightedTarget {
+    key: String,
+    #[serde(default = "one")]
+    weight: u32,
+}
+
+fn one() -> u32 {
+    1
 }
 
 #[derive(Deserialize, Default)]
@@ -348,14 +431,29 @@ fn validate(raw: RawConfig, env: EnvLookup<'_>) -> Result<Config, Invalid> {
                 "must list at least one provider/model target".into(),
             ));
         }
-        for (i, target) in model.targets.iter().enumerate() {
-            check_target(target, &providers)
+        let mut targets = Vec::with_capacity(model.targets.len());
+        for (i, target) in model.targets.into_iter().enumerate() {
+            let (key, weight) = match target {
+                RawTarget::Key(key) => (key, 1),
+                RawTarget::Weighted(WeightedTarget { key, weight }) => (key, weight),
+            };
+            check_target(&key, &providers)
                 .map_err(|m| (format!("models.{alias}.targets.{i}"), m))?;
+            if weight == 0 {
+                return Err((
+                    format!("models.{alias}.targets.{i}.weight"),
+                    "must be at least 1 (leave a target out to send it nothing)".into(),
+                ));
+            }
+            targets.push(AliasTarget { key, weight });
         }
         models.insert(
             alias,
             ModelAlias {
-                targets: model.targets,
+                strategy: model.strategy,
+                targets,
+                retries: model.retries,
+                first_token_timeout: model.first_token_timeout.map(|d| d.0),
             },
         );
     }
@@ -371,12 +469,25 @@ fn validate(raw: RawConfig, env: EnvLookup<'_>) -> Result<Config, Invalid> {
         keys.push(KeyDigest::of(&key));
     }
 
+    let r = raw.routing;
+    let routing = RoutingConfig {
+        deadline: dur(r.deadline, 600),
+        retries: r.retries.unwrap_or(0),
+        backoff_base: r.backoff_base.map_or(Duration::from_millis(200), |d| d.0),
+        backoff_max: dur(r.backoff_max, 5),
+        retry_after_max: dur(r.retry_after_max, 10),
+        cooldown_failures: r.cooldown_failures.unwrap_or(3).max(1),
+        cooldown: dur(r.cooldown, 30),
+        cooldown_max: dur(r.cooldown_max, 300),
+    };
+
     Ok(Config {
         source: None,
         server,
         connect_timeout: dur(raw.upstream.connect_timeout, 10),
         providers,
         models,
+        routing,
         auth: AuthConfig { keys },
     })
 }
@@ -401,6 +512,7 @@ fn catalog_provider(
         unsupported_params: UnsupportedParams::Error,
         api_version: None,
         default_max_tokens: DEFAULT_MAX_TOKENS,
+        retries: None,
     }
 }
 
@@ -416,6 +528,7 @@ fn echo_provider(name: &str, timeouts: Timeouts) -> ProviderConfig {
         unsupported_params: UnsupportedParams::Error,
         api_version: None,
         default_max_tokens: DEFAULT_MAX_TOKENS,
+        retries: None,
     }
 }
 
@@ -549,6 +662,7 @@ fn validate_provider(
         unsupported_params: raw.unsupported_params.unwrap_or_default(),
         api_version: raw.api_version,
         default_max_tokens: raw.default_max_tokens.unwrap_or(DEFAULT_MAX_TOKENS),
+        retries: raw.retries,
     })
 }
 

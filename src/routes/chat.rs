@@ -2,6 +2,7 @@
 //! body or as Server-Sent Events.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::State;
@@ -10,10 +11,9 @@ use axum::response::{IntoResponse, Response};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 
-use crate::completion::{Answer, Completion};
 use crate::error::Error;
 use crate::openai::request::ChatRequest;
-use crate::routing;
+use crate::routing::{self, Ready, Routed};
 use crate::state::AppState;
 use crate::stream::relay;
 use crate::telemetry::{Logged, RequestLog};
@@ -29,15 +29,23 @@ pub async fn chat_completions(
         .unwrap_or_default()
         .to_owned();
     let mut log = RequestLog::new(request_id);
-    let (completion, dropped) = match serve(&state, &headers, body, &mut log).await {
-        Ok(Answer {
-            completion,
-            dropped_params,
-        }) => (Ok(completion), dropped_params),
-        Err(error) => (Err(error), Vec::new()),
+    let routed = match read_request(&state, &headers, body).await {
+        Ok(request) => {
+            log.request(&request.model, request.stream);
+            routing::complete(&state, &request, requested_deadline(&headers)).await
+        }
+        Err(error) => Routed {
+            result: Err(error),
+            target: None,
+            attempts: 0,
+            dropped_params: Vec::new(),
+        },
     };
-    let mut response = match completion {
-        Ok(Completion::Whole(json)) => {
+    if let Some(target) = &routed.target {
+        log.served(&target.key);
+    }
+    let mut response = match routed.result {
+        Ok(Ready::Whole(json)) => {
             log.first_byte();
             log.complete();
             (
@@ -49,24 +57,26 @@ pub async fn chat_completions(
             )
                 .into_response()
         }
-        Ok(Completion::Stream(stream)) => {
-            match relay::hold_back(stream, state.config.server.stream_hold_back).await {
-                Ok(held) => relay::respond(held, state.config.server.keep_alive, log),
-                Err(error) => {
-                    log.reject(&error);
-                    error.into_response()
-                }
-            }
-        }
+        Ok(Ready::Stream(held)) => relay::respond(held, state.config.server.keep_alive, log),
         Err(error) => {
             log.reject(&error);
             error.into_response()
         }
     };
-    if !dropped.is_empty()
-        && let Ok(value) = HeaderValue::from_str(&dropped.join(", "))
+    let headers = response.headers_mut();
+    if routed.attempts > 0 {
+        headers.insert(ATTEMPTS, HeaderValue::from(routed.attempts));
+    }
+    if let Some(value) = routed
+        .target
+        .and_then(|t| HeaderValue::from_str(&t.key).ok())
     {
-        response.headers_mut().insert(DROPPED_PARAMS, value);
+        headers.insert(TARGET, value);
+    }
+    if !routed.dropped_params.is_empty()
+        && let Ok(value) = HeaderValue::from_str(&routed.dropped_params.join(", "))
+    {
+        headers.insert(DROPPED_PARAMS, value);
     }
     response.extensions_mut().insert(Logged);
     response
@@ -74,13 +84,26 @@ pub async fn chat_completions(
 
 /// Lists the request parameters the provider could not honour and the gateway dropped.
 const DROPPED_PARAMS: HeaderName = HeaderName::from_static("x-switchyard-dropped-params");
+/// How many attempts (retries and fallbacks included) the request took.
+const ATTEMPTS: HeaderName = HeaderName::from_static("x-switchyard-attempts");
+/// The provider/model target that served (or, on an error, was tried last).
+const TARGET: HeaderName = HeaderName::from_static("x-switchyard-target");
+/// A client's own deadline for the whole request, in milliseconds (the config's is the cap).
+const DEADLINE_MS: &str = "x-switchyard-deadline-ms";
 
-async fn serve(
+fn requested_deadline(headers: &HeaderMap) -> Option<Duration> {
+    headers
+        .get(DEADLINE_MS)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_millis)
+}
+
+async fn read_request(
     state: &AppState,
     headers: &HeaderMap,
     body: Body,
-    log: &mut RequestLog,
-) -> Result<Answer, Error> {
+) -> Result<ChatRequest, Error> {
     if state.is_draining() {
         return Err(Error::ShuttingDown);
     }
@@ -91,11 +114,7 @@ async fn serve(
     )
     .await
     .map_err(|_| Error::RequestTimeout(server.body_timeout))??;
-    let request = ChatRequest::parse(body)?;
-    log.request(&request.model, request.stream);
-    let (target, completion) = routing::complete(state, &request).await?;
-    log.served(&target.key);
-    Ok(completion)
+    ChatRequest::parse(body)
 }
 
 /// The whole body, refused with 413 as soon as it is known to exceed `limit`.

@@ -39,8 +39,8 @@ pub async fn list(State(state): State<Arc<AppState>>) -> Json<ModelList> {
     }
     for alias in state.config.models.values() {
         for target in &alias.targets {
-            if let Some((provider, _)) = target.split_once('/') {
-                keys.insert((target.clone(), provider.to_owned()));
+            if let Some((provider, _)) = target.key.split_once('/') {
+                keys.insert((target.key.clone(), provider.to_owned()));
             }
         }
     }

@@ -1,19 +1,140 @@
-//! Routing: which target serves a request. The only place that will ever decide to try again.
+//! Routing: which targets serve a request, in what order, and how hard to try each. The only
+//! place that decides to try again, and only before anything reached the client.
 
+mod balance;
+mod health;
 mod model_ref;
 mod plan;
+mod retry;
 
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+pub use health::{Admission, Health};
 pub use model_ref::ModelRef;
-pub use plan::{Target, resolve};
+pub use plan::{Candidate, Plan, Target, resolve};
 
-use crate::completion::Answer;
+use crate::completion::Completion;
 use crate::error::Error;
 use crate::openai::request::ChatRequest;
 use crate::state::AppState;
+use crate::stream::relay::{self, Held};
 
-/// Serves `request`: resolves its model and calls the provider. Returns the target that served.
-pub async fn complete(state: &AppState, request: &ChatRequest) -> Result<(Target, Answer), Error> {
-    let target = resolve(state, &request.model)?;
+/// An answer ready to send: whole, or a stream whose first real output is in hand.
+pub enum Ready {
+    Whole(Bytes),
+    Stream(Held),
+}
+
+/// What routing did for a request.
+pub struct Routed {
+    pub result: Result<Ready, Error>,
+    /// The target that served (or failed last).
+    pub target: Option<Target>,
+    pub attempts: u32,
+    /// Parameters the serving provider dropped (its `unsupported_params = "drop"`).
+    pub dropped_params: Vec<String>,
+}
+
+/// Serves `request` by its plan: targets in the strategy's order, cooling ones skipped, each
+/// retried on retryable errors with backoff, all within one deadline.
+pub async fn complete(
+    state: &AppState,
+    request: &ChatRequest,
+    deadline: Option<Duration>,
+) -> Routed {
+    let mut routed = Routed {
+        result: Err(Error::Internal("no attempt was made".into())),
+        target: None,
+        attempts: 0,
+        dropped_params: Vec::new(),
+    };
+    let plan = match resolve(state, &request.model) {
+        Ok(plan) => plan,
+        Err(error) => {
+            routed.result = Err(error);
+            return routed;
+        }
+    };
+    let budget = deadline.map_or(state.config.routing.deadline, |d| {
+        d.min(state.config.routing.deadline)
+    });
+    let deadline = tokio::time::Instant::now() + budget;
+    let mut rng = fastrand::Rng::new();
+    let order = balance::order(&plan, &state.health, &mut rng);
+    let now = Instant::now();
+    let (admitted, cooling): (Vec<usize>, Vec<usize>) = order.into_iter().partition(|&i| {
+        !matches!(
+            state.health.admit(&plan.candidates[i].target.key, now),
+            Admission::Skip { .. }
+        )
+    });
+    // Cooling targets are skipped while another can serve. When every one is cooling, they are
+    // all tried anyway (as load balancers' panic mode does): health alone never fails a request.
+    let order = if admitted.is_empty() {
+        cooling
+    } else {
+        admitted
+    };
+
+    for index in order {
+        let candidate = &plan.candidates[index];
+        let key = &candidate.target.key;
+        for retry in 0..=candidate.retries {
+            routed.attempts += 1;
+            routed.target = Some(candidate.target.clone());
+            let started = Instant::now();
+            let attempt = attempt(state, request, &plan, candidate);
+            let outcome = match tokio::time::timeout_at(deadline, attempt).await {
+                Ok(outcome) => outcome,
+                Err(_) => {
+                    state.health.release(key);
+                    routed.result = Err(Error::DeadlineExceeded(budget));
+                    return routed;
+                }
+            };
+            match outcome {
+                Ok((ready, dropped)) => {
+                    state.health.success(key, started.elapsed());
+                    routed.result = Ok(ready);
+                    routed.dropped_params = dropped;
+                    return routed;
+                }
+                Err(error) => {
+                    state
+                        .health
+                        .failure(key, error.retry_after(), Instant::now());
+                    let retryable = retry::retryable(&error);
+                    let wait = retry::delay(&error, retry, &state.config.routing);
+                    routed.result = Err(error);
+                    if !retryable {
+                        return routed;
+                    }
+                    // The provider asked for a long pause: no more tries here, on to the next.
+                    let Some(wait) = wait.filter(|_| retry < candidate.retries) else {
+                        break;
+                    };
+                    if tokio::time::Instant::now() + wait >= deadline {
+                        return routed;
+                    }
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+    }
+    routed
+}
+
+/// One try on one target, up to an answer that can be committed: a whole body, or a stream
+/// holding its first real output (with a first-token timeout, no output by then is a failure).
+async fn attempt(
+    state: &AppState,
+    request: &ChatRequest,
+    plan: &Plan,
+    candidate: &Candidate,
+) -> Result<(Ready, Vec<String>), Error> {
+    let target = &candidate.target;
     let provider = state
         .providers
         .get(&target.provider)
@@ -21,5 +142,23 @@ pub async fn complete(state: &AppState, request: &ChatRequest) -> Result<(Target
     let answer = provider
         .complete(&state.http, request, &target.model, &target.key)
         .await?;
-    Ok((target, answer))
+    let ready = match answer.completion {
+        Completion::Whole(body) => Ready::Whole(body),
+        Completion::Stream(stream) => {
+            let wait = plan
+                .first_token_timeout
+                .unwrap_or(state.config.server.stream_hold_back);
+            let held = relay::hold_back(stream, wait).await?;
+            if let Some(timeout) = plan.first_token_timeout
+                && !held.started()
+            {
+                return Err(Error::UpstreamTimeout {
+                    provider: target.provider.clone(),
+                    detail: format!("no output within the first-token timeout of {timeout:?}"),
+                });
+            }
+            Ready::Stream(held)
+        }
+    };
+    Ok((ready, answer.dropped_params))
 }

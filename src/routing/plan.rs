@@ -1,6 +1,10 @@
-//! A requested model (a provider/model key or an alias) -> the target that will serve it.
+//! A requested model (a provider/model key or an alias) -> the plan that will serve it: the
+//! candidate targets, how to order them, and how hard to try each.
+
+use std::time::Duration;
 
 use super::model_ref::ModelRef;
+use crate::config::Strategy;
 use crate::error::Error;
 use crate::state::AppState;
 
@@ -24,27 +28,60 @@ impl Target {
     }
 }
 
-/// Resolves `requested` to its first target. (Later: the whole ordered plan of an alias.)
-pub fn resolve(state: &AppState, requested: &str) -> Result<Target, Error> {
-    let target = match ModelRef::parse(requested) {
-        Some(model_ref) => model_ref,
-        None => {
-            let alias = state
-                .config
-                .models
-                .get(requested)
-                .ok_or_else(|| not_found(state, requested))?;
-            // Validated at load: every target is a provider/model key of a known provider.
-            alias
-                .targets
-                .first()
-                .and_then(|t| ModelRef::parse(t))
-                .ok_or_else(|| {
-                    Error::Internal(format!("alias '{requested}' has no usable target"))
-                })?
-        }
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    pub target: Target,
+    pub weight: u32,
+    /// Retries on this target after its first attempt.
+    pub retries: u32,
+}
+
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub strategy: Strategy,
+    pub candidates: Vec<Candidate>,
+    pub first_token_timeout: Option<Duration>,
+}
+
+/// Resolves `requested`: a provider/model key is a plan of one; an alias, its targets.
+pub fn resolve(state: &AppState, requested: &str) -> Result<Plan, Error> {
+    let retries_of = |provider: &str| {
+        state
+            .config
+            .providers
+            .get(provider)
+            .and_then(|p| p.retries)
+            .unwrap_or(state.config.routing.retries)
     };
-    if target.model.is_empty() {
+    let Some(model_ref) = ModelRef::parse(requested) else {
+        let alias = state
+            .config
+            .models
+            .get(requested)
+            .ok_or_else(|| not_found(state, requested))?;
+        // Validated at load: every target is a provider/model key of a known provider.
+        let candidates = alias
+            .targets
+            .iter()
+            .filter_map(|t| {
+                let target = Target::from_ref(ModelRef::parse(&t.key)?);
+                let retries = alias
+                    .retries
+                    .unwrap_or_else(|| retries_of(&target.provider));
+                Some(Candidate {
+                    target,
+                    weight: t.weight,
+                    retries,
+                })
+            })
+            .collect();
+        return Ok(Plan {
+            strategy: alias.strategy,
+            candidates,
+            first_token_timeout: alias.first_token_timeout,
+        });
+    };
+    if model_ref.model.is_empty() {
         return Err(Error::invalid(
             format!(
                 "The model '{requested}' names no model after the provider: use provider/model-name."
@@ -52,10 +89,18 @@ pub fn resolve(state: &AppState, requested: &str) -> Result<Target, Error> {
             Some("model"),
         ));
     }
-    if !state.providers.contains_key(target.provider) {
-        return Err(unknown_provider(state, requested, target.provider));
+    if !state.providers.contains_key(model_ref.provider) {
+        return Err(unknown_provider(state, requested, model_ref.provider));
     }
-    Ok(Target::from_ref(target))
+    Ok(Plan {
+        strategy: Strategy::Fallback,
+        candidates: vec![Candidate {
+            target: Target::from_ref(model_ref),
+            weight: 1,
+            retries: retries_of(model_ref.provider),
+        }],
+        first_token_timeout: None,
+    })
 }
 
 fn unknown_provider(state: &AppState, requested: &str, provider: &str) -> Error {

@@ -21,6 +21,14 @@ pub struct Held {
     rest: Option<ChunkStream>,
 }
 
+impl Held {
+    /// Real output arrived (or the stream already ended): the answer has begun, and no other
+    /// target may take over any more.
+    pub fn started(&self) -> bool {
+        self.rest.is_none() || self.chunks.iter().any(|c| c.output)
+    }
+}
+
 /// Reads the preamble until the first chunk with real output, the end of the stream, or `wait`.
 /// An error before any of those is returned as an error, so the client gets an HTTP status.
 pub async fn hold_back(mut stream: ChunkStream, wait: Duration) -> Result<Held, Error> {

@@ -33,6 +33,7 @@ fn config(policy: UnsupportedParams) -> ProviderConfig {
         unsupported_params: policy,
         api_version: None,
         default_max_tokens: 4096,
+        retries: None,
     }
 }
 
