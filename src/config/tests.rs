@@ -192,6 +192,23 @@ fn errors_name_the_file_and_the_key_path() {
         ),
         ("not toml at all =", "test.toml:"),
         (
+            "[models.s]\nstrategy = \"weighted\"\ntargets = [{ key = \"echo/a\", weight = 0 }]",
+            "test.toml: models.s.targets.0.weight: must be at least 1",
+        ),
+        (
+            "[models.s]\ntargets = [{ key = \"nope/a\", weight = 2 }]",
+            "models.s.targets.0: unknown provider 'nope'",
+        ),
+        (
+            "[models.s]\nstrategy = \"random\"\ntargets = [\"echo/a\"]",
+            "test.toml: models.s.strategy: unknown variant `random`",
+        ),
+        (
+            "[models.s]\ntargets = [\"echo/a\"]\nfirst_token_timeout = \"soon\"",
+            "models.s.first_token_timeout: invalid duration",
+        ),
+        ("[routing]\nbackoff = \"1s\"", "unknown field `backoff`"),
+        (
             "[providers.x]\nkind = \"openai\"\nbase_url = \"http://a\"\napi_key = \"sk-1\\n\"",
             "providers.x.api_key: contains characters",
         ),
@@ -218,4 +235,42 @@ fn a_missing_file_is_an_error_naming_it() {
         error.starts_with("/nonexistent/switchyard.toml: cannot read"),
         "{error}"
     );
+}
+
+#[test]
+fn aliases_are_routing_policies() {
+    let text = r#"
+        [models.smart]
+        strategy = "least_latency"
+        targets = ["echo/a", { key = "echo/b", weight = 3 }]
+        retries = 2
+        first_token_timeout = "10s"
+        [models.plain]
+        targets = ["echo/c"]
+        [routing]
+        deadline = "45s"
+        retries = 1
+        cooldown_failures = 5
+    "#;
+    let config = load(text, &[]).unwrap_or_else(|e| unreachable!("{e}"));
+    let smart = &config.models["smart"];
+    assert_eq!(smart.strategy, Strategy::LeastLatency);
+    assert_eq!(
+        smart.targets[1],
+        AliasTarget {
+            key: "echo/b".into(),
+            weight: 3
+        }
+    );
+    assert_eq!(smart.targets[0].weight, 1);
+    assert_eq!(smart.retries, Some(2));
+    assert_eq!(smart.first_token_timeout, Some(Duration::from_secs(10)));
+    let plain = &config.models["plain"];
+    assert_eq!(
+        (plain.strategy, plain.retries, plain.first_token_timeout),
+        (Strategy::Fallback, None, None)
+    );
+    assert_eq!(config.routing.deadline, Duration::from_secs(45));
+    assert_eq!(config.routing.retries, 1);
+    assert_eq!(config.routing.cooldown_failures, 5);
 }

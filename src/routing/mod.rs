@@ -102,10 +102,15 @@ pub async fn complete(
                     return routed;
                 }
                 Err(error) => {
-                    state
-                        .health
-                        .failure(key, error.retry_after(), Instant::now());
                     let retryable = retry::retryable(&error);
+                    // A request the provider refused says nothing about the provider's health.
+                    if retryable {
+                        state
+                            .health
+                            .failure(key, error.retry_after(), Instant::now());
+                    } else {
+                        state.health.release(key);
+                    }
                     let wait = retry::delay(&error, retry, &state.config.routing);
                     routed.result = Err(error);
                     if !retryable {
