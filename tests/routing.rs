@@ -221,7 +221,7 @@ async fn least_latency_prefers_the_fast_target() {
         fast_share >= 0.8,
         "the fast target took only {fast_share:.2} of the traffic"
     );
-    assert!(a.requests().len() >= 1, "the slow target was measured too");
+    assert!(!a.requests().is_empty(), "the slow target was measured too");
 }
 
 #[tokio::test]
