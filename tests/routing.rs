@@ -404,3 +404,77 @@ async fn a_hundred_parallel_requests_through_a_failing_target() {
     }
     assert_eq!(b.requests().len(), 100);
 }
+
+/// A provider `a` holding two keys, in front of one fake upstream.
+async fn two_keys(extra: &str) -> (FakeUpstream, Gateway) {
+    let a = FakeUpstream::start().await;
+    let toml = format!(
+        "[providers.a]\nkind = \"openai\"\nbase_url = \"{}\"\napi_key = [\"key-one-aaaa\", \"key-two-bbbb\"]\n{FAST}{extra}",
+        a.base_url
+    );
+    (a.clone(), gateway(&toml).await)
+}
+
+fn key_of(request: &Recorded) -> String {
+    request.headers["authorization"]
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_rate_limited_or_refused_key_moves_to_the_next_key() {
+    let (a, gateway) = two_keys("").await;
+    for status in [429u16, 401, 403] {
+        a.push(fail(status))
+            .push(Reply::json(completion_json("other key")));
+        let response = gateway.chat_json(&user("a/m", "hi")).send().await.unwrap();
+        assert_eq!(response.status(), 200, "after a {status}");
+        assert_eq!(attempts(&response), ("2".into(), "a/m".into()));
+        let sent = a.requests();
+        let last_two = &sent[sent.len() - 2..];
+        assert_ne!(
+            key_of(&last_two[0]),
+            key_of(&last_two[1]),
+            "the second try used the other key"
+        );
+    }
+    // Both keys refused: the refusal is returned, not retried further.
+    a.push(fail(401)).push(fail(401));
+    let response = gateway.chat_json(&user("a/m", "hi")).send().await.unwrap();
+    assert_eq!(response.status(), 401);
+    assert_eq!(attempts(&response).0, "2");
+}
+
+#[tokio::test]
+async fn a_failing_key_cools_down_while_the_other_serves() {
+    let (a, gateway) = two_keys("cooldown_failures = 1\ncooldown = \"60s\"\n").await;
+    a.push(fail(429));
+    a.always(Reply::json(completion_json("ok")));
+    let response = gateway.chat_json(&user("a/m", "hi")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let sent = a.requests();
+    let (limited, good) = (key_of(&sent[0]), key_of(&sent[1]));
+    assert_ne!(limited, good);
+    for _ in 0..6 {
+        let response = gateway.chat_json(&user("a/m", "hi")).send().await.unwrap();
+        assert_eq!(attempts(&response).0, "1");
+        assert_eq!(
+            key_of(&a.last_request()),
+            good,
+            "the cooling key is not used"
+        );
+    }
+}
+
+#[tokio::test]
+async fn keys_share_the_load_in_turn() {
+    let (a, gateway) = two_keys("").await;
+    a.always(Reply::json(completion_json("ok")));
+    for _ in 0..6 {
+        gateway.chat_json(&user("a/m", "hi")).send().await.unwrap();
+    }
+    let keys: Vec<String> = a.requests().iter().map(key_of).collect();
+    let first = keys.iter().filter(|k| k.ends_with("key-one-aaaa")).count();
+    assert_eq!(first, 3, "{keys:?}");
+}

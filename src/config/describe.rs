@@ -17,7 +17,9 @@ pub fn describe(config: &Config) -> String {
         let _ = if provider.kind == ProviderKind::Echo {
             writeln!(out, "  {}/*  echo (built in, offline)", provider.name)
         } else {
-            let key = if provider.api_key.is_some() {
+            let key = if provider.api_keys.len() > 1 {
+                "several"
+            } else if provider.api_key().is_some() {
                 "set"
             } else {
                 "none"

@@ -65,6 +65,13 @@ pub enum ProviderKind {
     Echo,
 }
 
+impl ProviderConfig {
+    /// The first key: the one sent unless it is rate limited or refused.
+    pub fn api_key(&self) -> Option<&Secret> {
+        self.api_keys.first()
+    }
+}
+
 impl ProviderKind {
     /// How `switchyard check` names the kind.
     pub fn label(self) -> &'static str {
@@ -94,7 +101,8 @@ pub struct ProviderConfig {
     pub name: String,
     pub kind: ProviderKind,
     pub base_url: String,
-    pub api_key: Option<Secret>,
+    /// The provider's keys; with several, a rate limit or refusal on one moves to the next.
+    pub api_keys: Vec<Secret>,
     pub headers: Vec<(HeaderName, HeaderValue)>,
     /// Model names listed by `GET /v1/models` (the provider serves others too).
     pub models: Vec<String>,
@@ -246,7 +254,7 @@ struct RawUpstream {
 struct RawProvider {
     kind: Option<ProviderKind>,
     base_url: Option<String>,
-    api_key: Option<String>,
+    api_key: Option<OneOrMany>,
     #[serde(default)]
     headers: BTreeMap<String, String>,
     #[serde(default)]
@@ -267,6 +275,13 @@ struct RawModel {
     targets: Vec<RawTarget>,
     retries: Option<u32>,
     first_token_timeout: Option<ConfigDuration>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
 }
 
 #[derive(Deserialize)]
@@ -505,7 +520,7 @@ fn catalog_provider(
         name: entry.name.to_owned(),
         kind: entry.kind,
         base_url: entry.base_url.to_owned(),
-        api_key: key.map(Secret::new),
+        api_keys: key.map(Secret::new).into_iter().collect(),
         headers: Vec::new(),
         models: Vec::new(),
         timeouts,
@@ -521,7 +536,7 @@ fn echo_provider(name: &str, timeouts: Timeouts) -> ProviderConfig {
         name: name.to_owned(),
         kind: ProviderKind::Echo,
         base_url: String::new(),
-        api_key: None,
+        api_keys: Vec::new(),
         headers: Vec::new(),
         models: vec!["echo".to_owned()],
         timeouts,
@@ -605,33 +620,47 @@ fn validate_provider(
         ));
     }
 
-    let api_key = match raw.api_key {
-        Some(key) if key.trim().is_empty() => return Err(("api_key".into(), "is empty".into())),
-        Some(key) => Some(Secret::new(key)),
+    let api_keys = match raw.api_key {
+        Some(OneOrMany::One(key)) => vec![key],
+        Some(OneOrMany::Many(keys)) if keys.is_empty() => {
+            return Err(("api_key".into(), "lists no key".into()));
+        }
+        Some(OneOrMany::Many(keys)) => keys,
         None => match builtin.filter(|b| !b.key_env.is_empty()) {
-            Some(entry) => Some(Secret::new(
-                entry.key_from(env).map(|(_, key)| key).ok_or_else(|| {
-                    (
-                        "api_key".to_owned(),
-                        format!(
-                            "not set here, and {} is not in the environment",
-                            entry.key_vars()
-                        ),
-                    )
-                })?,
-            )),
-            None => None,
+            Some(entry) => vec![entry.key_from(env).map(|(_, key)| key).ok_or_else(|| {
+                (
+                    "api_key".to_owned(),
+                    format!(
+                        "not set here, and {} is not in the environment",
+                        entry.key_vars()
+                    ),
+                )
+            })?],
+            None => Vec::new(),
         },
     };
-
-    if let Some(key) = &api_key
-        && HeaderValue::from_str(key.expose()).is_err()
-    {
-        return Err((
-            "api_key".into(),
-            "contains characters an HTTP header cannot carry (a stray newline?)".into(),
-        ));
-    }
+    let many = api_keys.len() > 1;
+    let api_keys = api_keys
+        .into_iter()
+        .enumerate()
+        .map(|(i, key)| {
+            let path = if many {
+                format!("api_key.{i}")
+            } else {
+                "api_key".to_owned()
+            };
+            if key.trim().is_empty() {
+                return Err((path, "is empty".into()));
+            }
+            if HeaderValue::from_str(&key).is_err() {
+                return Err((
+                    path,
+                    "contains characters an HTTP header cannot carry (a stray newline?)".into(),
+                ));
+            }
+            Ok(Secret::new(key))
+        })
+        .collect::<Result<Vec<_>, Invalid>>()?;
 
     let mut headers = Vec::with_capacity(raw.headers.len());
     for (header, value) in raw.headers {
@@ -655,7 +684,7 @@ fn validate_provider(
         name: name.to_owned(),
         kind,
         base_url,
-        api_key,
+        api_keys,
         headers,
         models: raw.models,
         timeouts,

@@ -28,7 +28,7 @@ fn catalog_entries_are_enabled_by_their_variable() {
         .unwrap_or_else(|e| unreachable!("{e}"));
     let groq = &config.providers["groq"];
     assert_eq!(groq.base_url, "https://api.groq.com/openai/v1");
-    assert_eq!(groq.api_key.as_ref().map(Secret::expose), Some("gsk-1"));
+    assert_eq!(groq.api_key().map(Secret::expose), Some("gsk-1"));
     assert!(
         !config.providers.contains_key("openai"),
         "an empty variable enables nothing"
@@ -44,14 +44,11 @@ fn gemini_is_enabled_by_either_google_variable_preferring_gemini_api_key() {
         gemini.base_url,
         "https://generativelanguage.googleapis.com/v1beta"
     );
-    assert_eq!(gemini.api_key.as_ref().map(Secret::expose), Some("g-2"));
+    assert_eq!(gemini.api_key().map(Secret::expose), Some("g-2"));
     let both = load("", &[("GOOGLE_API_KEY", "g-2"), ("GEMINI_API_KEY", "g-1")])
         .unwrap_or_else(|e| unreachable!("{e}"));
     assert_eq!(
-        both.providers["gemini"]
-            .api_key
-            .as_ref()
-            .map(Secret::expose),
+        both.providers["gemini"].api_key().map(Secret::expose),
         Some("g-1")
     );
     let configured = load("[providers.vertexish]\nkind = \"gemini\"\nbase_url = \"http://127.0.0.1:1/v1beta\"\napi_key = \"k\"", &[])
@@ -70,10 +67,7 @@ fn anthropic_is_a_catalog_kind_with_a_max_tokens_default() {
     assert_eq!(builtin.kind, ProviderKind::Anthropic);
     assert_eq!(builtin.base_url, "https://api.anthropic.com");
     assert_eq!(builtin.kind.label(), "anthropic");
-    assert_eq!(
-        builtin.api_key.as_ref().map(Secret::expose),
-        Some("sk-ant-1")
-    );
+    assert_eq!(builtin.api_key().map(Secret::expose), Some("sk-ant-1"));
     assert_eq!(builtin.default_max_tokens, 4096);
     let configured = &config.providers["claude-eu"];
     assert_eq!(configured.base_url, "https://eu.example.com");
@@ -107,14 +101,11 @@ fn config_overrides_and_adds_providers() {
     assert_eq!(config.server.body_limit, 1 << 20);
     assert_eq!(config.providers["openai"].base_url, "http://127.0.0.1:1/v1");
     assert_eq!(
-        config.providers["openai"]
-            .api_key
-            .as_ref()
-            .map(Secret::expose),
+        config.providers["openai"].api_key().map(Secret::expose),
         Some("sk-x")
     );
     let local = &config.providers["local"];
-    assert!(local.api_key.is_none());
+    assert!(local.api_keys.is_empty());
     assert_eq!(local.timeouts.first_byte, Duration::from_secs(2));
     assert_eq!(local.timeouts.idle, Duration::from_secs(5));
     assert_eq!(local.headers.len(), 1);
@@ -209,6 +200,14 @@ fn errors_name_the_file_and_the_key_path() {
         ),
         ("[routing]\nbackoff = \"1s\"", "unknown field `backoff`"),
         (
+            "[providers.x]\nkind = \"openai\"\nbase_url = \"http://a\"\napi_key = []",
+            "providers.x.api_key: lists no key",
+        ),
+        (
+            "[providers.x]\nkind = \"openai\"\nbase_url = \"http://a\"\napi_key = [\"k1\", \"\"]",
+            "providers.x.api_key.1: is empty",
+        ),
+        (
             "[providers.x]\nkind = \"openai\"\nbase_url = \"http://a\"\napi_key = \"sk-1\\n\"",
             "providers.x.api_key: contains characters",
         ),
@@ -273,4 +272,18 @@ fn aliases_are_routing_policies() {
     assert_eq!(config.routing.deadline, Duration::from_secs(45));
     assert_eq!(config.routing.retries, 1);
     assert_eq!(config.routing.cooldown_failures, 5);
+}
+
+#[test]
+fn a_provider_can_hold_several_keys() {
+    let text = "[providers.x]\nkind = \"openai\"\nbase_url = \"http://a\"\napi_key = [\"${K1}\", \"k2\"]\nretries = 3";
+    let config = load(text, &[("K1", "k1")]).unwrap_or_else(|e| unreachable!("{e}"));
+    let keys: Vec<&str> = config.providers["x"]
+        .api_keys
+        .iter()
+        .map(Secret::expose)
+        .collect();
+    assert_eq!(keys, ["k1", "k2"]);
+    assert_eq!(config.providers["x"].retries, Some(3));
+    assert!(describe(&config).contains("x/*  openai-compatible http://a  key: several"));
 }

@@ -11,6 +11,7 @@ mod params;
 
 use std::sync::Arc;
 
+use axum::http::{HeaderName, HeaderValue};
 use bytes::Bytes;
 use sse_stream::Sse;
 
@@ -20,8 +21,16 @@ use crate::error::Error;
 use crate::openai::request::ChatRequest;
 use crate::stream::upstream::chunk_stream;
 use crate::transport::{self, Upstream, UpstreamRequest};
+use headers::KeyHeader;
+pub use headers::KeyRing;
 
-pub enum Provider {
+/// A configured provider: its codec, and the keys it may send.
+pub struct Provider {
+    codec: Codec,
+    keys: KeyRing,
+}
+
+enum Codec {
     OpenAi(openai::OpenAi),
     Anthropic(anthropic::Anthropic),
     Azure(openai::OpenAi),
@@ -81,7 +90,7 @@ impl Provider {
         let upstream = Arc::new(Upstream {
             provider: config.name.clone(),
             secrets: config
-                .api_key
+                .api_keys
                 .iter()
                 .cloned()
                 .chain(header_secrets)
@@ -95,15 +104,33 @@ impl Provider {
                 | ProviderKind::Echo => None,
             },
         });
-        Ok(match config.kind {
-            ProviderKind::Openai => Self::OpenAi(openai::OpenAi::new(config, upstream)?),
-            ProviderKind::Anthropic => {
-                Self::Anthropic(anthropic::Anthropic::new(config, upstream)?)
-            }
-            ProviderKind::Azure => Self::Azure(azure::codec(config, upstream)?),
-            ProviderKind::Gemini => Self::Gemini(gemini::Gemini::new(config, upstream)?),
-            ProviderKind::Echo => Self::Echo,
+        let (codec, key_header) = match config.kind {
+            ProviderKind::Openai => (
+                Codec::OpenAi(openai::OpenAi::new(config, upstream)?),
+                KeyHeader::Bearer,
+            ),
+            ProviderKind::Anthropic => (
+                Codec::Anthropic(anthropic::Anthropic::new(config, upstream)?),
+                KeyHeader::Named("x-api-key"),
+            ),
+            ProviderKind::Azure => (
+                Codec::Azure(azure::codec(config, upstream)?),
+                KeyHeader::Named("api-key"),
+            ),
+            ProviderKind::Gemini => (
+                Codec::Gemini(gemini::Gemini::new(config, upstream)?),
+                KeyHeader::Named("x-goog-api-key"),
+            ),
+            ProviderKind::Echo => (Codec::Echo, KeyHeader::Bearer),
+        };
+        Ok(Self {
+            codec,
+            keys: KeyRing::new(config, key_header)?,
         })
+    }
+
+    pub fn keys(&self) -> &KeyRing {
+        &self.keys
     }
 
     /// Serves `request` with the upstream model `model`; `served` is the routing key reported
@@ -114,13 +141,15 @@ impl Provider {
         request: &ChatRequest,
         model: &str,
         served: &str,
+        key: usize,
     ) -> Result<Answer, Error> {
-        match self {
-            Self::Echo => echo::complete(request, served).map(|completion| Answer {
+        let key = self.keys.header(key);
+        match &self.codec {
+            Codec::Echo => echo::complete(request, served).map(|completion| Answer {
                 completion,
                 dropped_params: Vec::new(),
             }),
-            Self::OpenAi(codec) | Self::Azure(codec) => {
+            Codec::OpenAi(codec) | Codec::Azure(codec) => {
                 let encoded = Encoded {
                     request: codec.encode(request, model)?,
                     dropped: Vec::new(),
@@ -128,6 +157,7 @@ impl Provider {
                 exchange(
                     http,
                     codec.upstream(),
+                    key.clone(),
                     encoded,
                     request.stream,
                     |body| codec.decode(body, served),
@@ -135,10 +165,11 @@ impl Provider {
                 )
                 .await
             }
-            Self::Gemini(codec) => {
+            Codec::Gemini(codec) => {
                 exchange(
                     http,
                     codec.upstream(),
+                    key.clone(),
                     codec.encode(request, model)?,
                     request.stream,
                     |body| codec.decode(body, served),
@@ -146,11 +177,12 @@ impl Provider {
                 )
                 .await
             }
-            Self::Anthropic(codec) => {
+            Codec::Anthropic(codec) => {
                 let (encoded, shape) = codec.encode(request, model)?;
                 exchange(
                     http,
                     codec.upstream(),
+                    key.clone(),
                     encoded,
                     request.stream,
                     |body| codec.decode(body, served, &shape),
@@ -173,11 +205,15 @@ impl Provider {
 async fn exchange(
     http: &reqwest::Client,
     upstream: &Arc<Upstream>,
-    encoded: Encoded,
+    key: Option<(HeaderName, HeaderValue)>,
+    mut encoded: Encoded,
     stream: bool,
     decode: impl FnOnce(&[u8]) -> Result<Bytes, Error>,
     decoder: impl FnOnce() -> StreamDecoder,
 ) -> Result<Answer, Error> {
+    if let Some((name, value)) = key {
+        encoded.request.headers.insert(name, value);
+    }
     let response = transport::send(http, upstream, encoded.request).await?;
     let completion = if stream {
         Completion::Stream(chunk_stream(response, decoder(), upstream.clone()))

@@ -80,55 +80,100 @@ pub async fn complete(
 
     for index in order {
         let candidate = &plan.candidates[index];
-        let key = &candidate.target.key;
-        for retry in 0..=candidate.retries {
+        let target_key = &candidate.target.key;
+        let provider = &candidate.target.provider;
+        let keys_held = state.providers.get(provider).map_or(0, |p| p.keys().len());
+        let mut keys = key_order(state, provider).into_iter();
+        let mut key = keys.next().unwrap_or(0);
+        let mut retry = 0;
+        loop {
             routed.attempts += 1;
             routed.target = Some(candidate.target.clone());
             let started = Instant::now();
-            let attempt = attempt(state, request, &plan, candidate);
+            let attempt = attempt(state, request, &plan, candidate, key);
             let outcome = match tokio::time::timeout_at(deadline, attempt).await {
                 Ok(outcome) => outcome,
                 Err(_) => {
-                    state.health.release(key);
+                    state.health.release(target_key);
                     routed.result = Err(Error::DeadlineExceeded(budget));
                     return routed;
                 }
             };
-            match outcome {
+            let error = match outcome {
                 Ok((ready, dropped)) => {
-                    state.health.success(key, started.elapsed());
+                    state.health.success(target_key, started.elapsed());
+                    if keys_held > 1 {
+                        state
+                            .health
+                            .success(&key_id(provider, key), started.elapsed());
+                    }
                     routed.result = Ok(ready);
                     routed.dropped_params = dropped;
                     return routed;
                 }
-                Err(error) => {
-                    let retryable = retry::retryable(&error);
-                    // A request the provider refused says nothing about the provider's health.
-                    if retryable {
-                        state
-                            .health
-                            .failure(key, error.retry_after(), Instant::now());
-                    } else {
-                        state.health.release(key);
-                    }
-                    let wait = retry::delay(&error, retry, &state.config.routing);
+                Err(error) => error,
+            };
+            // A rate limit or a refusal of this key: the provider's next key first.
+            if keys_held > 1 && retry::key_level(&error) {
+                state
+                    .health
+                    .failure(&key_id(provider, key), error.retry_after(), Instant::now());
+                if let Some(next) = keys.next() {
+                    key = next;
                     routed.result = Err(error);
-                    if !retryable {
-                        return routed;
-                    }
-                    // The provider asked for a long pause: no more tries here, on to the next.
-                    let Some(wait) = wait.filter(|_| retry < candidate.retries) else {
-                        break;
-                    };
-                    if tokio::time::Instant::now() + wait >= deadline {
-                        return routed;
-                    }
-                    tokio::time::sleep(wait).await;
+                    continue;
                 }
             }
+            let retryable = retry::retryable(&error);
+            // A request the provider refused says nothing about the provider's health.
+            if retryable {
+                state
+                    .health
+                    .failure(target_key, error.retry_after(), Instant::now());
+            } else {
+                state.health.release(target_key);
+            }
+            let wait = retry::delay(&error, retry, &state.config.routing);
+            routed.result = Err(error);
+            if !retryable {
+                return routed;
+            }
+            // Out of retries, or the provider asked for a long pause: on to the next target.
+            let Some(wait) = wait.filter(|_| retry < candidate.retries) else {
+                break;
+            };
+            if tokio::time::Instant::now() + wait >= deadline {
+                return routed;
+            }
+            tokio::time::sleep(wait).await;
+            retry += 1;
         }
     }
     routed
+}
+
+/// A provider's keys in the order to try them: rotating, cooling keys last-resort only.
+fn key_order(state: &AppState, provider: &str) -> Vec<usize> {
+    let Some(ring) = state.providers.get(provider).map(|p| p.keys()) else {
+        return vec![0];
+    };
+    let rotation = ring.rotation();
+    if ring.len() < 2 {
+        return rotation;
+    }
+    let now = Instant::now();
+    let (ready, cooling): (Vec<usize>, Vec<usize>) = rotation.into_iter().partition(|&k| {
+        !matches!(
+            state.health.admit(&key_id(provider, k), now),
+            Admission::Skip { .. }
+        )
+    });
+    if ready.is_empty() { cooling } else { ready }
+}
+
+/// Keys are cooled down like targets, under a name no target can have.
+fn key_id(provider: &str, key: usize) -> String {
+    format!("{provider}#key{key}")
 }
 
 /// One try on one target, up to an answer that can be committed: a whole body, or a stream
@@ -138,6 +183,7 @@ async fn attempt(
     request: &ChatRequest,
     plan: &Plan,
     candidate: &Candidate,
+    key: usize,
 ) -> Result<(Ready, Vec<String>), Error> {
     let target = &candidate.target;
     let provider = state
@@ -145,7 +191,7 @@ async fn attempt(
         .get(&target.provider)
         .ok_or_else(|| Error::Internal(format!("provider '{}' vanished", target.provider)))?;
     let answer = provider
-        .complete(&state.http, request, &target.model, &target.key)
+        .complete(&state.http, request, &target.model, &target.key, key)
         .await?;
     let ready = match answer.completion {
         Completion::Whole(body) => Ready::Whole(body),

@@ -17,6 +17,12 @@ pub fn retryable(error: &Error) -> bool {
     }
 }
 
+/// A failure of the key rather than the provider: a rate limit, a refused or expired key.
+/// Another key of the same provider may well succeed.
+pub fn key_level(error: &Error) -> bool {
+    matches!(error, Error::Upstream(upstream) if matches!(upstream.status.as_u16(), 401 | 403 | 429))
+}
+
 /// The wait before retry number `retry` (0-based) on the same target: the provider's
 /// retry-after when it gave one, else exponential backoff with full jitter. `None` when the
 /// provider asks for longer than `retry_after_max`: better to move on to the next target.

@@ -20,7 +20,7 @@ fn config(policy: UnsupportedParams) -> ProviderConfig {
         name: "claude".into(),
         kind: ProviderKind::Anthropic,
         base_url: "https://api.anthropic.com".into(),
-        api_key: Some(Secret::new("sk-ant-secret-key")),
+        api_keys: vec![Secret::new("sk-ant-secret-key")],
         headers: vec![(
             HeaderName::from_static("anthropic-beta"),
             HeaderValue::from_static("interleaved-thinking-2025-05-14"),
