@@ -226,7 +226,7 @@ async fn least_latency_prefers_the_fast_target() {
 
 #[tokio::test]
 async fn a_failing_target_cools_down_then_one_probe_tries_it() {
-    let toml = "[models.smart]\ntargets = [\"a/m\", \"b/m\"]\n[routing]\ncooldown_failures = 2\ncooldown = \"300ms\"\n";
+    let toml = "[models.smart]\ntargets = [\"a/m\", \"b/m\"]\n[routing]\ncooldown_failures = 2\ncooldown = \"1s\"\n";
     let a = FakeUpstream::start().await;
     let b = FakeUpstream::start().await;
     let gateway = gateway(&format!(
@@ -255,7 +255,7 @@ async fn a_failing_target_cools_down_then_one_probe_tries_it() {
     assert_eq!(attempts(&response), ("1".into(), "b/m".into()));
     assert_eq!(a.requests().len(), 2);
 
-    tokio::time::sleep(Duration::from_millis(350)).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
     a.always(Reply::json(completion_json("a is back")));
     let response = gateway
         .chat_json(&user("smart", "hi"))
@@ -477,4 +477,23 @@ async fn keys_share_the_load_in_turn() {
     let keys: Vec<String> = a.requests().iter().map(key_of).collect();
     let first = keys.iter().filter(|k| k.ends_with("key-one-aaaa")).count();
     assert_eq!(first, 3, "{keys:?}");
+}
+
+#[tokio::test]
+async fn a_wait_that_would_overrun_the_deadline_falls_back_at_once() {
+    let (a, b, gateway) = two("[models.smart]\ntargets = [\"a/m\", \"b/m\"]\nretries = 3\n").await;
+    a.push(Reply::Json {
+        status: 503,
+        headers: vec![("retry-after", "5".to_owned())],
+        body: r#"{"error":{"message":"busy"}}"#.into(),
+    });
+    b.push(Reply::json(completion_json("b")));
+    let response = gateway
+        .chat_json(&user("smart", "hi"))
+        .header("x-switchyard-deadline-ms", "2000")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(attempts(&response), ("2".into(), "b/m".into()));
 }

@@ -8,18 +8,6 @@ use std::time::{Duration, Instant};
 
 use crate::config::RoutingConfig;
 
-/// Whether a target may be tried now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Admission {
-    Go,
-    /// Its cooldown is over: this one request tries it (half-open); others still skip it.
-    Probe,
-    /// Cooling down, or another request is probing it.
-    Skip {
-        until: Instant,
-    },
-}
-
 #[derive(Debug, Default)]
 struct TargetHealth {
     failures: u32,
@@ -33,6 +21,8 @@ struct TargetHealth {
 
 /// Weight of the newest sample in the latency average.
 const EWMA_ALPHA: f64 = 0.3;
+/// The latency sample a failure counts as, so least_latency stops preferring a failing target.
+const FAILURE_PENALTY_MS: f64 = 5_000.0;
 
 pub struct Health {
     failures_to_cool: u32,
@@ -51,15 +41,31 @@ impl Health {
         }
     }
 
-    pub fn admit(&self, key: &str, now: Instant) -> Admission {
-        self.with(key, |health| match health.cooling_until {
-            None => Admission::Go,
-            Some(until) if until > now || health.probing => Admission::Skip { until },
-            Some(_) => {
-                health.probing = true;
-                Admission::Probe
-            }
+    /// Not cooling down, and not being probed by another request.
+    pub fn available(&self, key: &str, now: Instant) -> bool {
+        self.with(key, |health| {
+            health
+                .cooling_until
+                .is_none_or(|until| until <= now && !health.probing)
         })
+    }
+
+    /// The right to try `key` now. When its cooldown is over, this request is the one probe
+    /// (half-open); the pass gives the probe back if dropped without a verdict (the client left,
+    /// the deadline hit, the provider refused the request), so a target is never stuck.
+    pub fn pass<'a>(&'a self, key: &str, now: Instant) -> Pass<'a> {
+        let probe = self.with(key, |health| {
+            let expired = health.cooling_until.is_some_and(|until| until <= now);
+            let probe = expired && !health.probing;
+            health.probing |= probe;
+            probe
+        });
+        Pass {
+            health: self,
+            key: key.to_owned(),
+            probe,
+            settled: false,
+        }
     }
 
     pub fn success(&self, key: &str, first_byte: Duration) {
@@ -79,8 +85,16 @@ impl Health {
     /// A failed attempt; `retry_after` (the provider's own word) is a floor for any cooldown.
     pub fn failure(&self, key: &str, retry_after: Option<Duration>, now: Instant) {
         self.with(key, |health| {
-            health.failures += 1;
+            health.ewma_ms = Some(match health.ewma_ms {
+                Some(average) => average + EWMA_ALPHA * (FAILURE_PENALTY_MS - average),
+                None => FAILURE_PENALTY_MS,
+            });
             let failed_probe = std::mem::take(&mut health.probing);
+            // Requests already in flight when the cooldown began add nothing to it.
+            if !failed_probe && health.cooling_until.is_some_and(|until| until > now) {
+                return;
+            }
+            health.failures += 1;
             if failed_probe || health.failures >= self.failures_to_cool {
                 let grown = self.cooldown.saturating_mul(
                     1u32.checked_shl(health.cooldowns.min(16))
@@ -96,8 +110,7 @@ impl Health {
         });
     }
 
-    /// The attempt ended without a verdict on the target (the client left, the deadline hit).
-    pub fn release(&self, key: &str) {
+    fn release(&self, key: &str) {
         self.with(key, |health| health.probing = false);
     }
 
@@ -112,6 +125,34 @@ impl Health {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         f(targets.entry(key.to_owned()).or_default())
+    }
+}
+
+/// A right to try one target (or key), holding its probe if it is one.
+pub struct Pass<'a> {
+    health: &'a Health,
+    key: String,
+    probe: bool,
+    settled: bool,
+}
+
+impl Pass<'_> {
+    pub fn success(mut self, first_byte: Duration) {
+        self.settled = true;
+        self.health.success(&self.key, first_byte);
+    }
+
+    pub fn failure(mut self, retry_after: Option<Duration>) {
+        self.settled = true;
+        self.health.failure(&self.key, retry_after, Instant::now());
+    }
+}
+
+impl Drop for Pass<'_> {
+    fn drop(&mut self) {
+        if self.probe && !self.settled {
+            self.health.release(&self.key);
+        }
     }
 }
 
@@ -133,36 +174,50 @@ mod tests {
         let health = health();
         let t0 = Instant::now();
         health.failure("a/m", None, t0);
-        assert_eq!(health.admit("a/m", t0), Admission::Go);
+        assert!(health.available("a/m", t0));
         health.failure("a/m", None, t0);
-        assert_eq!(
-            health.admit("a/m", t0 + Duration::from_secs(9)),
-            Admission::Skip {
-                until: t0 + Duration::from_secs(10)
-            }
-        );
+        assert!(!health.available("a/m", t0 + Duration::from_secs(9)));
         let later = t0 + Duration::from_secs(11);
-        assert_eq!(health.admit("a/m", later), Admission::Probe);
-        assert!(
-            matches!(health.admit("a/m", later), Admission::Skip { .. }),
-            "one probe at a time"
-        );
+        assert!(health.available("a/m", later));
+        let probe = health.pass("a/m", later);
+        assert!(probe.probe);
+        assert!(!health.available("a/m", later), "one probe at a time");
         // The probe fails: cooled again, for twice as long.
+        drop(probe);
+        let probe = health.pass("a/m", later);
         health.failure("a/m", None, later);
-        assert_eq!(
-            health.admit("a/m", later + Duration::from_secs(19)),
-            Admission::Skip {
-                until: later + Duration::from_secs(20)
-            }
-        );
+        drop(probe);
+        assert!(!health.available("a/m", later + Duration::from_secs(19)));
         let much_later = later + Duration::from_secs(21);
-        assert_eq!(health.admit("a/m", much_later), Admission::Probe);
-        health.success("a/m", Duration::from_millis(5));
-        assert_eq!(health.admit("a/m", much_later), Admission::Go);
-        assert_eq!(
-            health.admit("b/m", t0),
-            Admission::Go,
-            "targets are independent"
+        let probe = health.pass("a/m", much_later);
+        assert!(probe.probe);
+        probe.success(Duration::from_millis(5));
+        assert!(health.available("a/m", much_later));
+        assert!(health.available("b/m", t0), "targets are independent");
+    }
+
+    #[test]
+    fn a_probe_dropped_without_a_verdict_is_given_back() {
+        let health = health();
+        let t0 = Instant::now();
+        health.failure("a/m", None, t0);
+        health.failure("a/m", None, t0);
+        let later = t0 + Duration::from_secs(11);
+        drop(health.pass("a/m", later));
+        assert!(health.available("a/m", later), "the next request may probe");
+    }
+
+    #[test]
+    fn failures_in_flight_during_a_cooldown_do_not_grow_it() {
+        let health = health();
+        let t0 = Instant::now();
+        for _ in 0..20 {
+            health.failure("a/m", None, t0);
+        }
+        assert!(!health.available("a/m", t0 + Duration::from_secs(9)));
+        assert!(
+            health.available("a/m", t0 + Duration::from_secs(10)),
+            "still the first period"
         );
     }
 
@@ -172,20 +227,23 @@ mod tests {
         let t0 = Instant::now();
         health.failure("a/m", Some(Duration::from_secs(18)), t0);
         health.failure("a/m", Some(Duration::from_secs(18)), t0);
-        assert_eq!(
-            health.admit("a/m", t0),
-            Admission::Skip {
-                until: t0 + Duration::from_secs(18)
-            }
-        );
+        assert!(!health.available("a/m", t0 + Duration::from_secs(17)));
+        assert!(health.available("a/m", t0 + Duration::from_secs(18)));
         health.failure("b/m", Some(Duration::from_secs(3600)), t0);
         health.failure("b/m", Some(Duration::from_secs(3600)), t0);
-        assert_eq!(
-            health.admit("b/m", t0),
-            Admission::Skip {
-                until: t0 + Duration::from_secs(25)
-            }
+        assert!(!health.available("b/m", t0 + Duration::from_secs(24)));
+        assert!(
+            health.available("b/m", t0 + Duration::from_secs(25)),
+            "capped"
         );
+    }
+
+    #[test]
+    fn failures_count_as_slow() {
+        let health = health();
+        health.success("a/m", Duration::from_millis(10));
+        health.failure("a/m", None, Instant::now());
+        assert!(health.latency_ms("a/m").is_some_and(|ms| ms > 1000.0));
     }
 
     #[test]

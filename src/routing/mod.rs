@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-pub use health::{Admission, Health};
+pub use health::{Health, Pass};
 pub use model_ref::ModelRef;
 pub use plan::{Candidate, Plan, Target, resolve};
 
@@ -64,18 +64,15 @@ pub async fn complete(
     let mut rng = fastrand::Rng::new();
     let order = balance::order(&plan, &state.health, &mut rng);
     let now = Instant::now();
-    let (admitted, cooling): (Vec<usize>, Vec<usize>) = order.into_iter().partition(|&i| {
-        !matches!(
-            state.health.admit(&plan.candidates[i].target.key, now),
-            Admission::Skip { .. }
-        )
-    });
+    let (available, cooling): (Vec<usize>, Vec<usize>) = order
+        .into_iter()
+        .partition(|&i| state.health.available(&plan.candidates[i].target.key, now));
     // Cooling targets are skipped while another can serve. When every one is cooling, they are
     // all tried anyway (as load balancers' panic mode does): health alone never fails a request.
-    let order = if admitted.is_empty() {
+    let order = if available.is_empty() {
         cooling
     } else {
-        admitted
+        available
     };
 
     for index in order {
@@ -83,29 +80,28 @@ pub async fn complete(
         let target_key = &candidate.target.key;
         let provider = &candidate.target.provider;
         let keys_held = state.providers.get(provider).map_or(0, |p| p.keys().len());
+        let mut retry = 0;
+        // Each retry starts again from the best key; within one try, a refused key moves on.
         let mut keys = key_order(state, provider).into_iter();
         let mut key = keys.next().unwrap_or(0);
-        let mut retry = 0;
         loop {
             routed.attempts += 1;
             routed.target = Some(candidate.target.clone());
+            let target_pass = state.health.pass(target_key, Instant::now());
+            let key_pass =
+                (keys_held > 1).then(|| state.health.pass(&key_id(provider, key), Instant::now()));
             let started = Instant::now();
             let attempt = attempt(state, request, &plan, candidate, key);
-            let outcome = match tokio::time::timeout_at(deadline, attempt).await {
-                Ok(outcome) => outcome,
-                Err(_) => {
-                    state.health.release(target_key);
-                    routed.result = Err(Error::DeadlineExceeded(budget));
-                    return routed;
-                }
+            // On the deadline (or the client leaving), the passes drop and give back any probe.
+            let Ok(outcome) = tokio::time::timeout_at(deadline, attempt).await else {
+                routed.result = Err(Error::DeadlineExceeded(budget));
+                return routed;
             };
             let error = match outcome {
                 Ok((ready, dropped)) => {
-                    state.health.success(target_key, started.elapsed());
-                    if keys_held > 1 {
-                        state
-                            .health
-                            .success(&key_id(provider, key), started.elapsed());
+                    target_pass.success(started.elapsed());
+                    if let Some(pass) = key_pass {
+                        pass.success(started.elapsed());
                     }
                     routed.result = Ok(ready);
                     routed.dropped_params = dropped;
@@ -114,10 +110,10 @@ pub async fn complete(
                 Err(error) => error,
             };
             // A rate limit or a refusal of this key: the provider's next key first.
-            if keys_held > 1 && retry::key_level(&error) {
-                state
-                    .health
-                    .failure(&key_id(provider, key), error.retry_after(), Instant::now());
+            if let Some(pass) = key_pass
+                && retry::key_level(&error)
+            {
+                pass.failure(error.retry_after());
                 if let Some(next) = keys.next() {
                     key = next;
                     routed.result = Err(error);
@@ -125,34 +121,33 @@ pub async fn complete(
                 }
             }
             let retryable = retry::retryable(&error);
-            // A request the provider refused says nothing about the provider's health.
+            // A request the provider refused says nothing about the provider's health: the
+            // dropped pass gives back a probe, and nothing is counted.
             if retryable {
-                state
-                    .health
-                    .failure(target_key, error.retry_after(), Instant::now());
-            } else {
-                state.health.release(target_key);
+                target_pass.failure(error.retry_after());
             }
             let wait = retry::delay(&error, retry, &state.config.routing);
             routed.result = Err(error);
             if !retryable {
                 return routed;
             }
-            // Out of retries, or the provider asked for a long pause: on to the next target.
-            let Some(wait) = wait.filter(|_| retry < candidate.retries) else {
+            // Out of retries, the provider asked for a long pause, or the wait would overrun
+            // the deadline: on to the next target now.
+            let Some(wait) = wait.filter(|wait| {
+                retry < candidate.retries && tokio::time::Instant::now() + *wait < deadline
+            }) else {
                 break;
             };
-            if tokio::time::Instant::now() + wait >= deadline {
-                return routed;
-            }
             tokio::time::sleep(wait).await;
             retry += 1;
+            keys = key_order(state, provider).into_iter();
+            key = keys.next().unwrap_or(0);
         }
     }
     routed
 }
 
-/// A provider's keys in the order to try them: rotating, cooling keys last-resort only.
+/// A provider's keys in the order to try them: rotating, cooling keys only as a last resort.
 fn key_order(state: &AppState, provider: &str) -> Vec<usize> {
     let Some(ring) = state.providers.get(provider).map(|p| p.keys()) else {
         return vec![0];
@@ -162,12 +157,9 @@ fn key_order(state: &AppState, provider: &str) -> Vec<usize> {
         return rotation;
     }
     let now = Instant::now();
-    let (ready, cooling): (Vec<usize>, Vec<usize>) = rotation.into_iter().partition(|&k| {
-        !matches!(
-            state.health.admit(&key_id(provider, k), now),
-            Admission::Skip { .. }
-        )
-    });
+    let (ready, cooling): (Vec<usize>, Vec<usize>) = rotation
+        .into_iter()
+        .partition(|&k| state.health.available(&key_id(provider, k), now));
     if ready.is_empty() { cooling } else { ready }
 }
 
