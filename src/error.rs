@@ -22,6 +22,8 @@ pub enum Error {
     #[error("{0}")]
     Unauthorized(&'static str),
     #[error("{message}")]
+    Forbidden { message: String },
+    #[error("{message}")]
     ModelNotFound { message: String },
     #[error("{message}")]
     RouteNotFound { message: String },
@@ -71,6 +73,7 @@ impl Error {
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden { .. } => StatusCode::FORBIDDEN,
             Self::ModelNotFound { .. } | Self::RouteNotFound { .. } => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Upstream(upstream) => upstream.status,
@@ -91,6 +94,7 @@ impl Error {
             | Self::RouteNotFound { .. }
             | Self::MethodNotAllowed { .. } => "invalid_request_error",
             Self::Unauthorized(_) => "authentication_error",
+            Self::Forbidden { .. } => "permission_error",
             Self::Upstream(upstream) => match (&upstream.kind, upstream.status.as_u16()) {
                 (Some(kind), _) => kind,
                 (None, 401) => "authentication_error",
@@ -113,6 +117,7 @@ impl Error {
             Self::PayloadTooLarge { .. } => Some("request_too_large"),
             Self::RequestTimeout(_) => Some("request_timeout"),
             Self::Unauthorized(_) => Some("invalid_api_key"),
+            Self::Forbidden { .. } => Some("model_not_allowed"),
             Self::ModelNotFound { .. } => Some("model_not_found"),
             Self::RouteNotFound { .. } => Some("not_found"),
             Self::MethodNotAllowed { .. } => Some("method_not_allowed"),
@@ -169,6 +174,7 @@ impl Error {
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::RequestTimeout(_) => "request_timeout",
             Self::Unauthorized(_) => "unauthorized",
+            Self::Forbidden { .. } => "forbidden",
             Self::ModelNotFound { .. } => "model_not_found",
             Self::RouteNotFound { .. } => "route_not_found",
             Self::MethodNotAllowed { .. } => "method_not_allowed",

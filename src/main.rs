@@ -30,6 +30,10 @@ async fn serve(args: ServeArgs) -> ExitCode {
     if let Some(listen) = args.listen {
         config.server.listen = listen;
     }
+    if let Err(error) = config.check_exposure() {
+        tracing::error!("{error}");
+        return ExitCode::FAILURE;
+    }
     let listen = config.server.listen;
     let state = match AppState::new(config) {
         Ok(state) => Arc::new(state),
@@ -57,7 +61,19 @@ async fn serve(args: ServeArgs) -> ExitCode {
 }
 
 fn check(path: Option<&std::path::Path>) -> ExitCode {
-    match Config::load(path, &process_env) {
+    match Config::load(path, &process_env).and_then(|config| {
+        config
+            .check_exposure()
+            .map_err(|message| switchyard::config::ConfigError {
+                file: config.source.as_ref().map_or_else(
+                    || "<built-in defaults>".to_owned(),
+                    |p| p.display().to_string(),
+                ),
+                path: "auth".to_owned(),
+                message,
+            })?;
+        Ok(config)
+    }) {
         Ok(config) => {
             let mut out = std::io::stdout().lock();
             let _ = out.write_all(switchyard::config::describe(&config).as_bytes());

@@ -52,14 +52,42 @@ pub fn describe(config: &Config) -> String {
             let _ = writeln!(out, "  {alias} -> {}{strategy}", targets.join(", "));
         }
     }
-    let _ = writeln!(
-        out,
-        "gateway keys: {}",
-        if config.auth.keys.is_empty() {
-            "none (requests are not authenticated)".to_owned()
+    if config.auth.keys.is_empty() {
+        let anonymous = if config.auth.allow_anonymous {
+            "allowed anywhere"
         } else {
-            config.auth.keys.len().to_string()
+            "loopback only"
+        };
+        let _ = writeln!(out, "gateway keys: none (anonymous requests: {anonymous})");
+    } else {
+        let _ = writeln!(out, "gateway keys:");
+        for key in &config.auth.keys {
+            let models: Vec<&str> = key.models.iter().map(|g| g.as_str()).collect();
+            let _ = writeln!(
+                out,
+                "  {}  models: {}{}",
+                key.name,
+                models.join(", "),
+                limits(&key.limits)
+            );
         }
-    );
+    }
     out
+}
+
+fn limits(limits: &crate::config::KeyLimits) -> String {
+    let parts: Vec<String> = [
+        ("rpm", limits.rpm),
+        ("tpm", limits.tpm),
+        ("tokens_per_day", limits.tokens_per_day),
+        ("tokens_per_month", limits.tokens_per_month),
+    ]
+    .into_iter()
+    .filter_map(|(name, value)| value.map(|v| format!("{name} {v}")))
+    .collect();
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("  limits: {}", parts.join(", "))
+    }
 }

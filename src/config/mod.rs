@@ -1,10 +1,12 @@
 //! Config in two stages: TOML (with `${ENV}` interpolation) -> `RawConfig` (serde, unknown keys
 //! rejected) -> a validated `Config` with the built-in catalog merged in and secrets wrapped.
 
+mod auth;
 mod catalog;
 mod describe;
 mod env;
 mod gateway_key;
+mod glob;
 mod secret;
 mod units;
 
@@ -17,9 +19,11 @@ use std::time::Duration;
 use axum::http::{HeaderName, HeaderValue};
 use serde::Deserialize;
 
+pub use auth::{AuthConfig, GatewayKey, KeyLimits};
 pub use catalog::{CATALOG, CatalogEntry};
 pub use describe::describe;
 pub use gateway_key::KeyDigest;
+pub use glob::Glob;
 pub use secret::Secret;
 use units::{ByteSize, ConfigDuration};
 
@@ -171,12 +175,6 @@ pub struct RoutingConfig {
     pub cooldown_max: Duration,
 }
 
-#[derive(Debug, Clone, Default)]
-pub struct AuthConfig {
-    /// Gateway keys, as digests: the plain keys are not kept.
-    pub keys: Vec<KeyDigest>,
-}
-
 /// A config problem: which file, which key, what is wrong.
 #[derive(Debug)]
 pub struct ConfigError {
@@ -214,7 +212,7 @@ struct RawConfig {
     #[serde(default)]
     routing: RawRouting,
     #[serde(default)]
-    auth: RawAuth,
+    auth: auth::RawAuth,
 }
 
 #[derive(Deserialize, Default)]
@@ -303,14 +301,21 @@ fn one() -> u32 {
     1
 }
 
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawAuth {
-    #[serde(default)]
-    keys: Vec<String>,
-}
-
 impl Config {
+    /// Safe by default: without gateway keys, only a loopback address may be served, unless
+    /// `[auth] allow_anonymous = true` says the exposure is meant.
+    pub fn check_exposure(&self) -> Result<(), String> {
+        let listen = self.server.listen;
+        if self.auth.keys.is_empty() && !listen.ip().is_loopback() && !self.auth.allow_anonymous {
+            return Err(format!(
+                "refusing to serve {listen} without gateway keys: anyone who can reach it could spend your provider keys. \
+                 Add keys under [auth] keys (e.g. keys = [\"${{SWITCHYARD_KEY}}\"]), listen on 127.0.0.1, \
+                 or set [auth] allow_anonymous = true if an outer layer already authenticates."
+            ));
+        }
+        Ok(())
+    }
+
     /// Loads `path`, or the built-in defaults (catalog + echo) when there is no file.
     pub fn load(path: Option<&Path>, env: EnvLookup<'_>) -> Result<Self, ConfigError> {
         let Some(path) = path else {
@@ -473,16 +478,7 @@ fn validate(raw: RawConfig, env: EnvLookup<'_>) -> Result<Config, Invalid> {
         );
     }
 
-    let mut keys = Vec::with_capacity(raw.auth.keys.len());
-    for (i, key) in raw.auth.keys.into_iter().enumerate() {
-        if key.trim().is_empty() {
-            return Err((
-                format!("auth.keys.{i}"),
-                "a gateway key must not be empty".into(),
-            ));
-        }
-        keys.push(KeyDigest::of(&key));
-    }
+    let auth = auth::validate(raw.auth)?;
 
     let r = raw.routing;
     let routing = RoutingConfig {
@@ -503,7 +499,7 @@ fn validate(raw: RawConfig, env: EnvLookup<'_>) -> Result<Config, Invalid> {
         providers,
         models,
         routing,
-        auth: AuthConfig { keys },
+        auth,
     })
 }
 

@@ -110,7 +110,7 @@ fn config_overrides_and_adds_providers() {
     assert_eq!(local.timeouts.idle, Duration::from_secs(5));
     assert_eq!(local.headers.len(), 1);
     assert_eq!(config.models["fast"].targets.len(), 2);
-    assert!(config.auth.keys[0].matches(&KeyDigest::of("k1")));
+    assert!(config.auth.keys[0].digest.matches(&KeyDigest::of("k1")));
 }
 
 fn error_of(text: &str) -> String {
@@ -200,6 +200,34 @@ fn errors_name_the_file_and_the_key_path() {
         ),
         ("[routing]\nbackoff = \"1s\"", "unknown field `backoff`"),
         (
+            "[auth]\nkeys = [{ name = \"a\" }]",
+            "auth.keys.0: needs key (the key itself) or sha256",
+        ),
+        (
+            "[auth]\nkeys = [{ name = \"a\", key = \"k\", sha256 = \"00\" }]",
+            "auth.keys.0: give either key or sha256",
+        ),
+        (
+            "[auth]\nkeys = [{ name = \"a\", sha256 = \"xyz\" }]",
+            "auth.keys.0.sha256: must be 64 hex digits",
+        ),
+        (
+            "[auth]\nkeys = [{ name = \"a\", key = \"k1\" }, { name = \"a\", key = \"k2\" }]",
+            "auth.keys.1.name: the name \"a\" is used twice",
+        ),
+        (
+            "[auth]\nkeys = [\"k1\", \"k1\"]",
+            "auth.keys.1: the same key is listed twice",
+        ),
+        (
+            "[auth]\nkeys = [{ name = \"a\", key = \"k\", models = [] }]",
+            "auth.keys.0.models: lists nothing",
+        ),
+        (
+            "[auth]\nkeys = [{ name = \"a\", key = \"k\", rpm = 0 }]",
+            "auth.keys.0.rpm: must be at least 1",
+        ),
+        (
             "[providers.x]\nkind = \"openai\"\nbase_url = \"http://a\"\napi_key = []",
             "providers.x.api_key: lists no key",
         ),
@@ -286,4 +314,48 @@ fn a_provider_can_hold_several_keys() {
     assert_eq!(keys, ["k1", "k2"]);
     assert_eq!(config.providers["x"].retries, Some(3));
     assert!(describe(&config).contains("x/*  openai-compatible http://a  key: several"));
+}
+
+#[test]
+fn named_keys_with_models_and_limits() {
+    let text = r#"
+        [auth]
+        keys = ["${SIMPLE}", { name = "ci", key = "${CI}", models = ["echo/*", "openai/gpt-4.1-mini"], rpm = 60, tpm = 100000 }]
+        [[auth.keys]]
+        name = "app"
+        sha256 = "7f90faf7347c6538b8ade99c16aa25b3eba67a84506a94ef8e580d7d0d7550e8"
+        tokens_per_day = 2000000
+    "#;
+    // The `keys = [...]` array and [[auth.keys]] tables cannot both be written in one file;
+    // each form is checked on its own.
+    assert!(load(text, &[("SIMPLE", "s"), ("CI", "c")]).is_err());
+    let inline = text.split("[[auth.keys]]").next().unwrap_or_default();
+    let config =
+        load(inline, &[("SIMPLE", "s"), ("CI", "c")]).unwrap_or_else(|e| unreachable!("{e}"));
+    let ci = &config.auth.keys[1];
+    assert_eq!(ci.name, "ci");
+    assert!(
+        ci.may_use("echo/x") && ci.may_use("openai/gpt-4.1-mini") && !ci.may_use("openai/gpt-4.1")
+    );
+    assert_eq!(
+        ci.limits,
+        KeyLimits {
+            rpm: Some(60),
+            tpm: Some(100_000),
+            tokens_per_day: None,
+            tokens_per_month: None
+        }
+    );
+    assert_eq!(config.auth.keys[0].name, "key-0");
+    let tables = format!(
+        "[auth]\n{}",
+        text.split("[[auth.keys]]")
+            .nth(1)
+            .map(|t| format!("[[auth.keys]]{t}"))
+            .unwrap_or_default()
+    );
+    let config = load(&tables, &[]).unwrap_or_else(|e| unreachable!("{e}"));
+    assert_eq!(config.auth.keys[0].name, "app");
+    assert!(config.auth.keys[0].digest.matches(&KeyDigest::of("gw-key")));
+    assert_eq!(config.auth.keys[0].limits.tokens_per_day, Some(2_000_000));
 }

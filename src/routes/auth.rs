@@ -1,4 +1,5 @@
-//! Gateway keys: with `[auth] keys` set, every API request needs one of them.
+//! Gateway keys: with `[auth] keys` set, every API request needs one of them, sent as
+//! `Authorization: Bearer <key>` (as OpenAI SDKs do) or `x-api-key`.
 
 use std::sync::Arc;
 
@@ -7,17 +8,40 @@ use axum::http::{HeaderMap, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::config::KeyDigest;
+use crate::config::{GatewayKey, KeyDigest};
 use crate::error::Error;
 use crate::state::AppState;
 
+/// Who is calling: the gateway key it presented (`None` when the gateway has no keys).
+#[derive(Debug, Clone, Copy)]
+pub struct Caller {
+    key: Option<usize>,
+}
+
+impl Caller {
+    pub fn key<'a>(&self, state: &'a AppState) -> Option<&'a GatewayKey> {
+        self.key.and_then(|i| state.config.auth.keys.get(i))
+    }
+
+    /// 403 unless this caller's key may use `model` (a routing key or an alias).
+    pub fn check_model(&self, state: &AppState, model: &str) -> Result<(), Error> {
+        match self.key(state) {
+            Some(key) if !key.may_use(model) => Err(Error::Forbidden {
+                message: format!("The key '{}' may not use the model '{model}'.", key.name),
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
 pub async fn require_key(
     State(state): State<Arc<AppState>>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
     let keys = &state.config.auth.keys;
     if keys.is_empty() {
+        request.extensions_mut().insert(Caller { key: None });
         return next.run(request).await;
     }
     let Some(presented) = presented_key(request.headers()) else {
@@ -26,13 +50,19 @@ pub async fn require_key(
     };
     let presented = KeyDigest::of(presented);
     // Every key is compared, so timing tells nothing about which one is close.
-    let matched = keys
-        .iter()
-        .fold(false, |found, key| key.matches(&presented) | found);
-    if matched {
-        next.run(request).await
-    } else {
-        Error::Unauthorized("Invalid gateway key.").into_response()
+    let matched = keys.iter().enumerate().fold(None, |found, (i, key)| {
+        if key.digest.matches(&presented) {
+            Some(i)
+        } else {
+            found
+        }
+    });
+    match matched {
+        Some(index) => {
+            request.extensions_mut().insert(Caller { key: Some(index) });
+            next.run(request).await
+        }
+        None => Error::Unauthorized("Invalid gateway key.").into_response(),
     }
 }
 

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::Extension;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
@@ -11,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 
+use super::auth::Caller;
 use crate::error::Error;
 use crate::openai::request::ChatRequest;
 use crate::routing::{self, Ready, Routed};
@@ -20,6 +22,7 @@ use crate::telemetry::{Logged, RequestLog};
 
 pub async fn chat_completions(
     State(state): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
@@ -29,11 +32,14 @@ pub async fn chat_completions(
         .unwrap_or_default()
         .to_owned();
     let mut log = RequestLog::new(request_id);
-    let routed = match read_request(&state, &headers, body).await {
-        Ok(request) => {
+    let request = read_request(&state, &headers, body)
+        .await
+        .and_then(|request| {
             log.request(&request.model, request.stream);
-            routing::complete(&state, &request, requested_deadline(&headers)).await
-        }
+            caller.check_model(&state, &request.model).map(|()| request)
+        });
+    let routed = match request {
+        Ok(request) => routing::complete(&state, &request, requested_deadline(&headers)).await,
         Err(error) => Routed {
             result: Err(error),
             target: None,

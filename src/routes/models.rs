@@ -3,10 +3,12 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use axum::Extension;
 use axum::Json;
 use axum::extract::State;
 use serde::Serialize;
 
+use super::auth::Caller;
 use crate::state::AppState;
 
 #[derive(Serialize)]
@@ -23,7 +25,11 @@ struct ModelEntry {
     owned_by: String,
 }
 
-pub async fn list(State(state): State<Arc<AppState>>) -> Json<ModelList> {
+/// What the calling key may use, and nothing else.
+pub async fn list(
+    State(state): State<Arc<AppState>>,
+    Extension(caller): Extension<Caller>,
+) -> Json<ModelList> {
     let mut data = Vec::new();
     for alias in state.config.models.keys() {
         data.push(entry(alias.clone(), "switchyard"));
@@ -45,6 +51,9 @@ pub async fn list(State(state): State<Arc<AppState>>) -> Json<ModelList> {
         }
     }
     data.extend(keys.into_iter().map(|(id, owner)| entry(id, &owner)));
+    if let Some(key) = caller.key(&state) {
+        data.retain(|model| key.may_use(&model.id));
+    }
     Json(ModelList {
         object: "list",
         data,

@@ -1,0 +1,161 @@
+//! `[auth]`: the gateway's own keys (plain from env, or SHA-256 digests so the file holds no
+//! secret), what each may use, and its limits.
+
+use serde::Deserialize;
+
+use super::gateway_key::KeyDigest;
+use super::glob::Glob;
+
+#[derive(Debug, Clone, Default)]
+pub struct AuthConfig {
+    /// Serve requests without a key even off loopback (only meaningful without keys).
+    pub allow_anonymous: bool,
+    pub keys: Vec<GatewayKey>,
+}
+
+/// One gateway key: known by its name in logs and metrics, never by the key itself.
+#[derive(Debug, Clone)]
+pub struct GatewayKey {
+    pub name: String,
+    pub digest: KeyDigest,
+    /// Routing keys and aliases it may use.
+    pub models: Vec<Glob>,
+    pub limits: KeyLimits,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KeyLimits {
+    /// Requests per minute.
+    pub rpm: Option<u64>,
+    /// Tokens (prompt + completion) per minute.
+    pub tpm: Option<u64>,
+    pub tokens_per_day: Option<u64>,
+    pub tokens_per_month: Option<u64>,
+}
+
+impl GatewayKey {
+    pub fn may_use(&self, model: &str) -> bool {
+        self.models.iter().any(|glob| glob.matches(model))
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAuth {
+    #[serde(default)]
+    allow_anonymous: bool,
+    #[serde(default)]
+    keys: Vec<RawKey>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawKey {
+    Plain(String),
+    Named(NamedKey),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NamedKey {
+    name: String,
+    key: Option<String>,
+    sha256: Option<String>,
+    models: Option<Vec<String>>,
+    rpm: Option<u64>,
+    tpm: Option<u64>,
+    tokens_per_day: Option<u64>,
+    tokens_per_month: Option<u64>,
+}
+
+type Invalid = (String, String);
+
+pub(super) fn validate(raw: RawAuth) -> Result<AuthConfig, Invalid> {
+    let mut keys: Vec<GatewayKey> = Vec::with_capacity(raw.keys.len());
+    for (i, key) in raw.keys.into_iter().enumerate() {
+        let path = format!("auth.keys.{i}");
+        let key = match key {
+            RawKey::Plain(key) => GatewayKey {
+                name: format!("key-{i}"),
+                digest: plain(&key, &path)?,
+                models: vec![Glob::any()],
+                limits: KeyLimits::default(),
+            },
+            RawKey::Named(named) => named_key(named, &path)?,
+        };
+        if keys.iter().any(|k| k.name == key.name) {
+            return Err((
+                format!("{path}.name"),
+                format!("the name {:?} is used twice", key.name),
+            ));
+        }
+        if keys.iter().any(|k| k.digest == key.digest) {
+            return Err((path, "the same key is listed twice".into()));
+        }
+        keys.push(key);
+    }
+    Ok(AuthConfig {
+        allow_anonymous: raw.allow_anonymous,
+        keys,
+    })
+}
+
+fn named_key(named: NamedKey, path: &str) -> Result<GatewayKey, Invalid> {
+    let name = named.name.trim().to_owned();
+    if name.is_empty() {
+        return Err((format!("{path}.name"), "must not be empty".into()));
+    }
+    let digest = match (named.key, named.sha256) {
+        (Some(key), None) => plain(&key, &format!("{path}.key"))?,
+        (None, Some(hex)) => KeyDigest::from_hex(&hex).ok_or_else(|| {
+            (
+                format!("{path}.sha256"),
+                "must be 64 hex digits: the SHA-256 of the key (e.g. printf %s \"$KEY\" | sha256sum)".into(),
+            )
+        })?,
+        (Some(_), Some(_)) => return Err((path.to_owned(), "give either key or sha256, not both".into())),
+        (None, None) => return Err((path.to_owned(), "needs key (the key itself) or sha256 (its digest)".into())),
+    };
+    let models = match named.models {
+        None => vec![Glob::any()],
+        Some(models) if models.is_empty() => {
+            return Err((
+                format!("{path}.models"),
+                "lists nothing: the key could use no model".into(),
+            ));
+        }
+        Some(models) => models.iter().map(|m| Glob::new(m)).collect(),
+    };
+    let limits = KeyLimits {
+        rpm: named.rpm,
+        tpm: named.tpm,
+        tokens_per_day: named.tokens_per_day,
+        tokens_per_month: named.tokens_per_month,
+    };
+    for (field, value) in [
+        ("rpm", limits.rpm),
+        ("tpm", limits.tpm),
+        ("tokens_per_day", limits.tokens_per_day),
+        ("tokens_per_month", limits.tokens_per_month),
+    ] {
+        if value == Some(0) {
+            return Err((
+                format!("{path}.{field}"),
+                "must be at least 1 (leave it out for no limit)".into(),
+            ));
+        }
+    }
+    Ok(GatewayKey {
+        name,
+        digest,
+        models,
+        limits,
+    })
+}
+
+fn plain(key: &str, path: &str) -> Result<KeyDigest, Invalid> {
+    if key.trim().is_empty() {
+        return Err((path.to_owned(), "a gateway key must not be empty".into()));
+    }
+    Ok(KeyDigest::of(key))
+}
