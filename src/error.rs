@@ -23,6 +23,12 @@ pub enum Error {
     Unauthorized(&'static str),
     #[error("{message}")]
     Forbidden { message: String },
+    /// A gateway key over its own limit.
+    #[error("{message}")]
+    RateLimited {
+        message: String,
+        quota: crate::limits::Quota,
+    },
     #[error("{message}")]
     ModelNotFound { message: String },
     #[error("{message}")]
@@ -74,6 +80,7 @@ impl Error {
             Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden { .. } => StatusCode::FORBIDDEN,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::ModelNotFound { .. } | Self::RouteNotFound { .. } => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Upstream(upstream) => upstream.status,
@@ -95,6 +102,7 @@ impl Error {
             | Self::MethodNotAllowed { .. } => "invalid_request_error",
             Self::Unauthorized(_) => "authentication_error",
             Self::Forbidden { .. } => "permission_error",
+            Self::RateLimited { .. } => "rate_limit_error",
             Self::Upstream(upstream) => match (&upstream.kind, upstream.status.as_u16()) {
                 (Some(kind), _) => kind,
                 (None, 401) => "authentication_error",
@@ -118,6 +126,7 @@ impl Error {
             Self::RequestTimeout(_) => Some("request_timeout"),
             Self::Unauthorized(_) => Some("invalid_api_key"),
             Self::Forbidden { .. } => Some("model_not_allowed"),
+            Self::RateLimited { .. } => Some("rate_limit_exceeded"),
             Self::ModelNotFound { .. } => Some("model_not_found"),
             Self::RouteNotFound { .. } => Some("not_found"),
             Self::MethodNotAllowed { .. } => Some("method_not_allowed"),
@@ -175,6 +184,7 @@ impl Error {
             Self::RequestTimeout(_) => "request_timeout",
             Self::Unauthorized(_) => "unauthorized",
             Self::Forbidden { .. } => "forbidden",
+            Self::RateLimited { .. } => "rate_limited",
             Self::ModelNotFound { .. } => "model_not_found",
             Self::RouteNotFound { .. } => "route_not_found",
             Self::MethodNotAllowed { .. } => "method_not_allowed",
@@ -223,10 +233,20 @@ impl IntoResponse for Error {
             self.to_json(),
         )
             .into_response();
-        if let Self::Upstream(upstream) = self
-            && let Some(value) = upstream.retry_after
-        {
-            response.headers_mut().insert(header::RETRY_AFTER, value);
+        match self {
+            Self::Upstream(upstream) => {
+                if let Some(value) = upstream.retry_after {
+                    response.headers_mut().insert(header::RETRY_AFTER, value);
+                }
+            }
+            Self::RateLimited { quota, .. } => {
+                quota.write(response.headers_mut());
+                response.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(quota.reset.as_secs().max(1)),
+                );
+            }
+            _ => {}
         }
         response
     }

@@ -5,6 +5,7 @@ pub mod cli;
 pub mod completion;
 pub mod config;
 pub mod error;
+pub mod limits;
 pub mod openai;
 pub mod providers;
 pub mod routes;

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::config::Config;
 use crate::error::Error;
+use crate::limits::Limiter;
 use crate::providers::Provider;
 use crate::routing::Health;
 use crate::transport;
@@ -15,6 +16,8 @@ pub struct AppState {
     pub http: reqwest::Client,
     /// Cooldowns and latencies of targets, shared by every alias.
     pub health: Health,
+    /// Per-key request counters.
+    pub limits: Limiter,
     draining: AtomicBool,
 }
 
@@ -28,6 +31,7 @@ impl AppState {
         Ok(Self {
             http: transport::client(&config)?,
             health: Health::new(&config.routing),
+            limits: Limiter::default(),
             providers,
             config,
             draining: AtomicBool::new(false),

@@ -149,3 +149,54 @@ fn serving_off_loopback_without_keys_is_refused_unless_meant() {
         String::from_utf8_lossy(&check.stdout).contains("anonymous requests: allowed anywhere")
     );
 }
+
+#[tokio::test]
+async fn requests_per_minute_are_limited_per_key_with_openai_headers() {
+    let toml = "[auth]\nkeys = [{ name = \"ci\", key = \"ci-key\", rpm = 3 }, { name = \"other\", key = \"other-key\", rpm = 3 }]\n[limits]\nbackend = \"memory\"\n";
+    let gateway = gateway(toml).await;
+    // 20 s into a minute, so the window cannot roll over during the test.
+    gateway.state.limits.pin_clock(1_800_000_020);
+    for remaining in ["2", "1", "0"] {
+        let response = gateway
+            .chat_json(&user("echo/x", "hi"))
+            .bearer_auth("ci-key")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let headers = response.headers();
+        assert_eq!(headers["x-ratelimit-limit-requests"], "3");
+        assert_eq!(headers["x-ratelimit-remaining-requests"], remaining);
+        assert_eq!(headers["x-ratelimit-reset-requests"], "40s");
+    }
+    let response = gateway
+        .chat_json(&user("echo/x", "hi"))
+        .bearer_auth("ci-key")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 429);
+    assert_eq!(response.headers()["retry-after"], "40");
+    assert_eq!(response.headers()["x-ratelimit-remaining-requests"], "0");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "rate_limit_exceeded");
+    assert!(body["error"]["message"].as_str().unwrap().contains("'ci'"));
+
+    let other = gateway
+        .chat_json(&user("echo/x", "hi"))
+        .bearer_auth("other-key")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 200, "each key has its own counter");
+
+    gateway.state.limits.pin_clock(1_800_000_060);
+    let next_minute = gateway
+        .chat_json(&user("echo/x", "hi"))
+        .bearer_auth("ci-key")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(next_minute.status(), 200);
+    assert_eq!(next_minute.headers()["x-ratelimit-remaining-requests"], "2");
+}

@@ -132,6 +132,20 @@ fn named_key(named: NamedKey, path: &str) -> Result<GatewayKey, Invalid> {
         tokens_per_day: named.tokens_per_day,
         tokens_per_month: named.tokens_per_month,
     };
+    // Token limits need usage accounting across streams, which is not built yet: refusing them
+    // beats accepting a spending limit that would not hold.
+    for (field, value) in [
+        ("tpm", limits.tpm),
+        ("tokens_per_day", limits.tokens_per_day),
+        ("tokens_per_month", limits.tokens_per_month),
+    ] {
+        if value.is_some() {
+            return Err((
+                format!("{path}.{field}"),
+                "token limits are not enforced by this version of switchyard yet; remove it (rpm is)".into(),
+            ));
+        }
+    }
     for (field, value) in [
         ("rpm", limits.rpm),
         ("tpm", limits.tpm),

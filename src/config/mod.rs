@@ -213,6 +213,17 @@ struct RawConfig {
     routing: RawRouting,
     #[serde(default)]
     auth: auth::RawAuth,
+    #[serde(default)]
+    limits: RawLimits,
+}
+
+/// `[limits]`: where the per-key counters live.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    backend: Option<String>,
+    redis_url: Option<String>,
+    on_backend_error: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -479,6 +490,33 @@ fn validate(raw: RawConfig, env: EnvLookup<'_>) -> Result<Config, Invalid> {
     }
 
     let auth = auth::validate(raw.auth)?;
+    match raw.limits.backend.as_deref() {
+        None | Some("memory") => {}
+        Some("redis") => {
+            return Err((
+                "limits.backend".into(),
+                "the redis backend is not available in this version of switchyard yet; use \"memory\"".into(),
+            ));
+        }
+        Some(other) => {
+            return Err((
+                "limits.backend".into(),
+                format!("{other:?} is not \"memory\" or \"redis\""),
+            ));
+        }
+    }
+    if let Some(mode) = raw
+        .limits
+        .on_backend_error
+        .as_deref()
+        .filter(|m| !matches!(*m, "allow" | "deny"))
+    {
+        return Err((
+            "limits.on_backend_error".into(),
+            format!("{mode:?} is not \"allow\" or \"deny\""),
+        ));
+    }
+    let _redis_url = raw.limits.redis_url;
 
     let r = raw.routing;
     let routing = RoutingConfig {

@@ -320,11 +320,11 @@ fn a_provider_can_hold_several_keys() {
 fn named_keys_with_models_and_limits() {
     let text = r#"
         [auth]
-        keys = ["${SIMPLE}", { name = "ci", key = "${CI}", models = ["echo/*", "openai/gpt-4.1-mini"], rpm = 60, tpm = 100000 }]
+        keys = ["${SIMPLE}", { name = "ci", key = "${CI}", models = ["echo/*", "openai/gpt-4.1-mini"], rpm = 60 }]
         [[auth.keys]]
         name = "app"
         sha256 = "7f90faf7347c6538b8ade99c16aa25b3eba67a84506a94ef8e580d7d0d7550e8"
-        tokens_per_day = 2000000
+        rpm = 5
     "#;
     // The `keys = [...]` array and [[auth.keys]] tables cannot both be written in one file;
     // each form is checked on its own.
@@ -341,7 +341,7 @@ fn named_keys_with_models_and_limits() {
         ci.limits,
         KeyLimits {
             rpm: Some(60),
-            tpm: Some(100_000),
+            tpm: None,
             tokens_per_day: None,
             tokens_per_month: None
         }
@@ -357,5 +357,5 @@ fn named_keys_with_models_and_limits() {
     let config = load(&tables, &[]).unwrap_or_else(|e| unreachable!("{e}"));
     assert_eq!(config.auth.keys[0].name, "app");
     assert!(config.auth.keys[0].digest.matches(&KeyDigest::of("gw-key")));
-    assert_eq!(config.auth.keys[0].limits.tokens_per_day, Some(2_000_000));
+    assert_eq!(config.auth.keys[0].limits.rpm, Some(5));
 }

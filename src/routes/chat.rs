@@ -32,11 +32,16 @@ pub async fn chat_completions(
         .unwrap_or_default()
         .to_owned();
     let mut log = RequestLog::new(request_id);
+    let mut quota = None;
     let request = read_request(&state, &headers, body)
         .await
         .and_then(|request| {
             log.request(&request.model, request.stream);
-            caller.check_model(&state, &request.model).map(|()| request)
+            caller.check_model(&state, &request.model)?;
+            if let Some(key) = caller.key(&state) {
+                quota = state.limits.admit(key)?;
+            }
+            Ok(request)
         });
     let routed = match request {
         Ok(request) => routing::complete(&state, &request, requested_deadline(&headers)).await,
@@ -70,6 +75,9 @@ pub async fn chat_completions(
         }
     };
     let headers = response.headers_mut();
+    if let Some(quota) = quota {
+        quota.write(headers);
+    }
     if routed.attempts > 0 {
         headers.insert(ATTEMPTS, HeaderValue::from(routed.attempts));
     }
