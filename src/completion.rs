@@ -30,4 +30,9 @@ pub struct Chunk {
     /// Carries real output (content, a tool call, a refusal, reasoning, a finish): the point at
     /// which a held-back stream may be committed to the client.
     pub output: bool,
+    /// The tokens (prompt + completion) the chunk reports, when it carries `usage`.
+    pub usage: Option<u64>,
+    /// Only a usage report, no choices: dropped when the client did not ask for usage (the
+    /// gateway may have asked upstream for it, to count tokens).
+    pub usage_only: bool,
 }

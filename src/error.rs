@@ -28,6 +28,8 @@ pub enum Error {
     RateLimited {
         message: String,
         quota: crate::limits::Quota,
+        /// `requests` or `tokens`: which headers describe the limit that was hit.
+        unit: &'static str,
     },
     #[error("{message}")]
     ModelNotFound { message: String },
@@ -239,8 +241,8 @@ impl IntoResponse for Error {
                     response.headers_mut().insert(header::RETRY_AFTER, value);
                 }
             }
-            Self::RateLimited { quota, .. } => {
-                quota.write(response.headers_mut());
+            Self::RateLimited { quota, unit, .. } => {
+                quota.write(unit, response.headers_mut());
                 response.headers_mut().insert(
                     header::RETRY_AFTER,
                     HeaderValue::from(quota.reset.as_secs().max(1)),

@@ -200,3 +200,144 @@ async fn requests_per_minute_are_limited_per_key_with_openai_headers() {
     assert_eq!(next_minute.status(), 200);
     assert_eq!(next_minute.headers()["x-ratelimit-remaining-requests"], "2");
 }
+
+/// 2026-11-24T06:00:20Z: 20 s into a minute.
+const T0: u64 = 1_795_500_000 - 1_795_500_000 % 86_400 + 6 * 3600 + 20;
+
+#[tokio::test]
+async fn tokens_per_minute_count_whole_and_streamed_answers() {
+    let gateway = gateway("[auth]\nkeys = [{ name = \"ci\", key = \"ci-key\", tpm = 10 }]\n").await;
+    gateway.state.limits.pin_clock(T0);
+    // Echo counts words: 5 prompt + 5 completion = 10 tokens.
+    let response = gateway
+        .chat_json(&user("echo/x", "one two three four five"))
+        .bearer_auth("ci-key")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-ratelimit-limit-tokens"], "10");
+    assert_eq!(response.headers()["x-ratelimit-remaining-tokens"], "10");
+    let response = gateway
+        .chat_json(&user("echo/x", "hi"))
+        .bearer_auth("ci-key")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 429);
+    assert_eq!(response.headers()["x-ratelimit-remaining-tokens"], "0");
+    assert_eq!(response.headers()["retry-after"], "40");
+    let body: Value = response.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("10 tokens per minute")
+    );
+
+    gateway.state.limits.pin_clock(T0 + 40);
+    // A stream the client asked no usage of: the usage chunk is counted, and not sent.
+    let stream = read_sse(
+        gateway
+            .chat_json(&user_stream("echo/x", "a b c d e"))
+            .bearer_auth("ci-key")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(stream.text(), "a b c d e");
+    assert!(
+        stream.chunks().iter().all(|c| c.get("usage").is_none()),
+        "{}",
+        stream.raw
+    );
+    let response = gateway
+        .chat_json(&user("echo/x", "hi"))
+        .bearer_auth("ci-key")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 429, "the streamed tokens were counted");
+}
+
+#[tokio::test]
+async fn a_client_that_asks_for_usage_still_gets_it() {
+    let gateway =
+        gateway("[auth]\nkeys = [{ name = \"ci\", key = \"ci-key\", tpm = 1000 }]\n").await;
+    let request = serde_json::json!({"model": "echo/x", "stream": true, "stream_options": {"include_usage": true},
+        "messages": [{"role": "user", "content": "a b"}]});
+    let stream = read_sse(
+        gateway
+            .chat_json(&request)
+            .bearer_auth("ci-key")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(stream.chunks().last().unwrap()["usage"]["total_tokens"], 4);
+}
+
+#[tokio::test]
+async fn openai_upstreams_are_asked_for_usage_when_the_gateway_counts_tokens() {
+    let upstream = FakeUpstream::start().await;
+    let toml = format!(
+        "{}[auth]\nkeys = [{{ name = \"ci\", key = \"ci-key\", tokens_per_day = 20 }}]\n",
+        upstream.provider_toml("up")
+    );
+    let gateway = gateway(&toml).await;
+    gateway.state.limits.pin_clock(T0);
+    let usage = r#"{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[],"usage":{"prompt_tokens":15,"completion_tokens":5,"total_tokens":20}}"#;
+    upstream.push(Reply::sse(format!(
+        "{}{}{}{}data: [DONE]\n\n",
+        content_chunk(None),
+        content_chunk(Some("Hi")),
+        finish_chunk("stop"),
+        data(usage)
+    )));
+    let stream = read_sse(
+        gateway
+            .chat_json(&user_stream("up/m", "hi"))
+            .bearer_auth("ci-key")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(stream.text(), "Hi");
+    assert!(
+        !stream.raw.contains("total_tokens"),
+        "the client did not ask for usage: {}",
+        stream.raw
+    );
+    assert_eq!(stream.done_count(), 1);
+    assert_eq!(
+        upstream.last_request().json()["stream_options"]["include_usage"],
+        true,
+        "asked upstream"
+    );
+
+    let response = gateway
+        .chat_json(&user("up/m", "hi"))
+        .bearer_auth("ci-key")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 429, "the day's budget of 20 is spent");
+    assert!(
+        response.json::<Value>().await.unwrap()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("per day")
+    );
+    gateway.state.limits.pin_clock(T0 + 86_400);
+    upstream.push(Reply::json(completion_json("new day")));
+    let response = gateway
+        .chat_json(&user("up/m", "hi"))
+        .bearer_auth("ci-key")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "a new day, a new budget");
+}

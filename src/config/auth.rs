@@ -33,6 +33,13 @@ pub struct KeyLimits {
     pub tokens_per_month: Option<u64>,
 }
 
+impl KeyLimits {
+    /// Some limit counts tokens: the key's usage must be measured.
+    pub fn counts_tokens(&self) -> bool {
+        self.tpm.is_some() || self.tokens_per_day.is_some() || self.tokens_per_month.is_some()
+    }
+}
+
 impl GatewayKey {
     pub fn may_use(&self, model: &str) -> bool {
         self.models.iter().any(|glob| glob.matches(model))
@@ -132,20 +139,6 @@ fn named_key(named: NamedKey, path: &str) -> Result<GatewayKey, Invalid> {
         tokens_per_day: named.tokens_per_day,
         tokens_per_month: named.tokens_per_month,
     };
-    // Token limits need usage accounting across streams, which is not built yet: refusing them
-    // beats accepting a spending limit that would not hold.
-    for (field, value) in [
-        ("tpm", limits.tpm),
-        ("tokens_per_day", limits.tokens_per_day),
-        ("tokens_per_month", limits.tokens_per_month),
-    ] {
-        if value.is_some() {
-            return Err((
-                format!("{path}.{field}"),
-                "token limits are not enforced by this version of switchyard yet; remove it (rpm is)".into(),
-            ));
-        }
-    }
     for (field, value) in [
         ("rpm", limits.rpm),
         ("tpm", limits.tpm),

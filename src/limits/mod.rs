@@ -1,6 +1,8 @@
-//! Per-key rate limits: requests per minute in fixed one-minute windows, with the
-//! `x-ratelimit-*` headers OpenAI clients read. (Counters live in this process; the Redis
-//! backend for several replicas comes with the token limits.)
+//! Per-key limits: requests and tokens per minute in fixed one-minute windows, and token
+//! budgets per UTC day and month, with the `x-ratelimit-*` headers OpenAI clients read.
+//! (Counters live in this process; the Redis backend for several replicas comes next.)
+
+mod calendar;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -12,18 +14,48 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use crate::config::GatewayKey;
 use crate::error::Error;
 
-const WINDOW_SECS: u64 = 60;
+const MINUTE: u64 = 60;
+const DAY: u64 = 86_400;
 
-/// Counts requests per key and window.
+/// Counts requests and tokens per key and window.
 #[derive(Default)]
 pub struct Limiter {
-    /// Key name -> (window start, requests in it).
-    requests: Mutex<HashMap<String, (u64, u64)>>,
+    counters: Mutex<HashMap<String, Counters>>,
     /// Unix seconds to use instead of the system clock (0: the system clock), for tests.
     pinned_now: AtomicU64,
 }
 
-/// The state of a key's limits after admitting a request, for the response headers.
+/// One key's counters; each window is named by its start (minute, day) or index (month).
+#[derive(Debug, Default)]
+struct Counters {
+    minute: u64,
+    requests: u64,
+    minute_tokens: u64,
+    day: u64,
+    day_tokens: u64,
+    month: u64,
+    month_tokens: u64,
+}
+
+impl Counters {
+    /// Forgets windows that are over.
+    fn roll(&mut self, now: u64) {
+        let minute = now - now % MINUTE;
+        if self.minute != minute {
+            (self.minute, self.requests, self.minute_tokens) = (minute, 0, 0);
+        }
+        let day = now - now % DAY;
+        if self.day != day {
+            (self.day, self.day_tokens) = (day, 0);
+        }
+        let month = calendar::month_index(now);
+        if self.month != month {
+            (self.month, self.month_tokens) = (month, 0);
+        }
+    }
+}
+
+/// One limit's state after a request was admitted, for the response headers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Quota {
     pub limit: u64,
@@ -31,42 +63,110 @@ pub struct Quota {
     pub reset: Duration,
 }
 
+/// The quotas to report on a response.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Quotas {
+    pub requests: Option<Quota>,
+    pub tokens: Option<Quota>,
+}
+
 impl Limiter {
-    /// Admits one request of `key`, or refuses it with a 429 once its requests per minute are spent.
-    pub fn admit(&self, key: &GatewayKey) -> Result<Option<Quota>, Error> {
-        let Some(rpm) = key.limits.rpm else {
-            return Ok(None);
-        };
+    /// Admits one request of `key`, or refuses it with a 429 when a limit is spent: its
+    /// requests or tokens this minute, or its token budget for the day or month.
+    pub fn admit(&self, key: &GatewayKey) -> Result<Quotas, Error> {
+        let limits = key.limits;
+        if limits == Default::default() {
+            return Ok(Quotas::default());
+        }
         let now = self.now();
-        let window = now - now % WINDOW_SECS;
-        let reset = Duration::from_secs(window + WINDOW_SECS - now);
-        let mut requests = self
-            .requests
+        let to_next_minute = Duration::from_secs(MINUTE - now % MINUTE);
+        let mut all = self
+            .counters
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let entry = requests.entry(key.name.clone()).or_insert((window, 0));
-        if entry.0 != window {
-            *entry = (window, 0);
+        let counters = all.entry(key.name.clone()).or_default();
+        counters.roll(now);
+        let refuse = |what: String, quota: Quota, unit: &'static str| Error::RateLimited {
+            message: format!("The key '{}' is over its {what}.", key.name),
+            quota,
+            unit,
+        };
+        let tokens = limits.tpm.map(|tpm| Quota {
+            limit: tpm,
+            remaining: tpm.saturating_sub(counters.minute_tokens),
+            reset: to_next_minute,
+        });
+        if let Some(tokens) = tokens.filter(|q| q.remaining == 0) {
+            return Err(refuse(
+                format!("limit of {} tokens per minute", tokens.limit),
+                tokens,
+                "tokens",
+            ));
         }
-        if entry.1 >= rpm {
-            return Err(Error::RateLimited {
-                message: format!(
-                    "The key '{}' is over its limit of {rpm} requests per minute.",
-                    key.name
-                ),
-                quota: Quota {
-                    limit: rpm,
+        let budgets = [
+            (
+                limits.tokens_per_day,
+                counters.day_tokens,
+                "day",
+                Duration::from_secs(DAY - now % DAY),
+            ),
+            (
+                limits.tokens_per_month,
+                counters.month_tokens,
+                "month",
+                calendar::to_next_month(now),
+            ),
+        ];
+        for (budget, used, period, reset) in budgets {
+            if let Some(budget) = budget.filter(|b| used >= *b) {
+                let quota = Quota {
+                    limit: budget,
                     remaining: 0,
                     reset,
-                },
+                };
+                return Err(refuse(
+                    format!("token budget of {budget} per {period}"),
+                    quota,
+                    "tokens",
+                ));
+            }
+        }
+        let mut requests = None;
+        if let Some(rpm) = limits.rpm {
+            if counters.requests >= rpm {
+                let quota = Quota {
+                    limit: rpm,
+                    remaining: 0,
+                    reset: to_next_minute,
+                };
+                return Err(refuse(
+                    format!("limit of {rpm} requests per minute"),
+                    quota,
+                    "requests",
+                ));
+            }
+            counters.requests += 1;
+            requests = Some(Quota {
+                limit: rpm,
+                remaining: rpm - counters.requests,
+                reset: to_next_minute,
             });
         }
-        entry.1 += 1;
-        Ok(Some(Quota {
-            limit: rpm,
-            remaining: rpm - entry.1,
-            reset,
-        }))
+        Ok(Quotas { requests, tokens })
+    }
+
+    /// Counts `tokens` a request of the key named `key` used.
+    pub fn record(&self, key: &str, tokens: u64) {
+        let now = self.now();
+        let mut all = self
+            .counters
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let counters = all.entry(key.to_owned()).or_default();
+        counters.roll(now);
+        counters.minute_tokens += tokens;
+        counters.day_tokens += tokens;
+        counters.month_tokens += tokens;
     }
 
     /// Uses `unix_secs` as the time from now on (tests).
@@ -85,73 +185,35 @@ impl Limiter {
 }
 
 impl Quota {
-    /// `x-ratelimit-{limit,remaining,reset}-requests`, as OpenAI sends them.
-    pub fn write(&self, headers: &mut HeaderMap) {
+    /// `x-ratelimit-{limit,remaining,reset}-<unit>`.
+    pub fn write(&self, unit: &str, headers: &mut HeaderMap) {
         let pairs = [
-            ("x-ratelimit-limit-requests", self.limit.to_string()),
-            ("x-ratelimit-remaining-requests", self.remaining.to_string()),
-            (
-                "x-ratelimit-reset-requests",
-                format!("{}s", self.reset.as_secs()),
-            ),
+            ("limit", self.limit.to_string()),
+            ("remaining", self.remaining.to_string()),
+            ("reset", format!("{}s", self.reset.as_secs())),
         ];
-        for (name, value) in pairs {
-            if let Ok(value) = HeaderValue::from_str(&value) {
-                headers.insert(HeaderName::from_static(name), value);
+        for (field, value) in pairs {
+            let name = format!("x-ratelimit-{field}-{unit}");
+            if let (Ok(name), Ok(value)) =
+                (HeaderName::try_from(name), HeaderValue::from_str(&value))
+            {
+                headers.insert(name, value);
             }
+        }
+    }
+}
+
+impl Quotas {
+    /// `x-ratelimit-{limit,remaining,reset}-{requests,tokens}`, as OpenAI sends them.
+    pub fn write(&self, headers: &mut HeaderMap) {
+        if let Some(requests) = self.requests {
+            requests.write("requests", headers);
+        }
+        if let Some(tokens) = self.tokens {
+            tokens.write("tokens", headers);
         }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::{Glob, KeyDigest, KeyLimits};
-
-    fn gateway_key(rpm: Option<u64>) -> GatewayKey {
-        GatewayKey {
-            name: "ci".into(),
-            digest: KeyDigest::of("k"),
-            models: vec![Glob::any()],
-            limits: KeyLimits {
-                rpm,
-                ..KeyLimits::default()
-            },
-        }
-    }
-
-    #[test]
-    fn requests_per_minute_in_fixed_windows() {
-        let limiter = Limiter::default();
-        limiter.pin_clock(6_000_015); // 15 s into a minute
-        let key = gateway_key(Some(2));
-        assert_eq!(
-            limiter
-                .admit(&key)
-                .ok()
-                .flatten()
-                .map(|q| (q.remaining, q.reset.as_secs())),
-            Some((1, 45))
-        );
-        assert_eq!(
-            limiter.admit(&key).ok().flatten().map(|q| q.remaining),
-            Some(0)
-        );
-        match limiter.admit(&key) {
-            Err(Error::RateLimited { quota, .. }) => {
-                assert_eq!((quota.remaining, quota.reset.as_secs()), (0, 45))
-            }
-            other => unreachable!("{other:?}"),
-        }
-        limiter.pin_clock(6_000_060); // the next minute
-        assert_eq!(
-            limiter.admit(&key).ok().flatten().map(|q| q.remaining),
-            Some(1)
-        );
-        assert_eq!(
-            limiter.admit(&gateway_key(None)).ok(),
-            Some(None),
-            "no limit, no quota"
-        );
-    }
-}
+mod tests;

@@ -22,6 +22,11 @@ pub struct ChatRequest {
     pub stream: bool,
     /// `stream_options.include_usage`: the client wants the final usage chunk.
     pub include_usage: bool,
+    /// The gateway needs the usage itself (to count a key's tokens): streams ask upstream for
+    /// it, and the usage chunk is dropped on the way out unless the client asked too.
+    pub count_usage: bool,
+    /// Where `stream_options` sits in `body`, to ask upstream for usage.
+    stream_options_span: Option<Range<usize>>,
 }
 
 impl ChatRequest {
@@ -62,6 +67,10 @@ impl ChatRequest {
                 ));
             }
         };
+        let stream_options_span = object.get("stream_options").map(|raw| {
+            let start = raw.get().as_ptr() as usize - text.as_ptr() as usize;
+            start..start + raw.get().len()
+        });
         let include_usage = match object.get("stream_options") {
             None => false,
             Some(raw) => serde_json::from_str::<Option<StreamOptions>>(raw.get())
@@ -81,18 +90,61 @@ impl ChatRequest {
             model,
             stream,
             include_usage,
+            count_usage: false,
+            stream_options_span,
         })
     }
 
-    /// The request as the client sent it, byte for byte, except `model`.
+    /// A usage report is wanted at the end of the stream: by the client or by the gateway.
+    pub fn wants_usage(&self) -> bool {
+        self.include_usage || self.count_usage
+    }
+
+    /// The request as the client sent it, byte for byte, except `model` (and, when the gateway
+    /// counts usage of a stream the client did not ask usage for, `stream_options`).
     pub fn body_with_model(&self, model: &str) -> Bytes {
-        let mut out = BytesMut::with_capacity(self.body.len() + model.len());
-        out.extend_from_slice(&self.body[..self.model_span.start]);
         let mut quoted = String::with_capacity(model.len() + 2);
         push_json_string(&mut quoted, model);
-        out.extend_from_slice(quoted.as_bytes());
-        out.extend_from_slice(&self.body[self.model_span.end..]);
+        let mut edits = vec![(self.model_span.clone(), quoted)];
+        if self.stream && self.count_usage && !self.include_usage {
+            edits.push(self.usage_edit());
+        }
+        edits.sort_by_key(|(span, _)| span.start);
+        let mut out = BytesMut::with_capacity(self.body.len() + model.len() + 40);
+        let mut at = 0;
+        for (span, text) in edits {
+            out.extend_from_slice(&self.body[at..span.start]);
+            out.extend_from_slice(text.as_bytes());
+            at = span.end;
+        }
+        out.extend_from_slice(&self.body[at..]);
         out.freeze()
+    }
+
+    /// `stream_options` with `include_usage: true`: its value replaced, or the field added
+    /// right after the opening brace.
+    fn usage_edit(&self) -> (Range<usize>, String) {
+        match &self.stream_options_span {
+            Some(span) => {
+                let mut options: serde_json::Map<String, serde_json::Value> =
+                    serde_json::from_slice(&self.body[span.clone()]).unwrap_or_default();
+                options.insert("include_usage".into(), serde_json::Value::Bool(true));
+                let text = serde_json::to_string(&options)
+                    .unwrap_or_else(|_| r#"{"include_usage":true}"#.into());
+                (span.clone(), text)
+            }
+            None => {
+                let brace = self
+                    .body
+                    .iter()
+                    .position(|&b| b == b'{')
+                    .map_or(0, |i| i + 1);
+                (
+                    brace..brace,
+                    r#""stream_options":{"include_usage":true},"#.to_owned(),
+                )
+            }
+        }
     }
 
     /// The request as typed values, for providers that translate it.
@@ -239,6 +291,34 @@ mod tests {
             }
             other => unreachable!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn counting_usage_asks_upstream_for_it_and_changes_nothing_else() {
+        let json = r#" { "model":"p/m","stream":true,"messages":[{"role":"user","content":"x"}]}"#;
+        let mut request = parse(json).unwrap_or_else(|e| unreachable!("{e}"));
+        assert_eq!(
+            request.body_with_model("m"),
+            json.replace("p/m", "m").as_bytes(),
+            "nothing added by default"
+        );
+        request.count_usage = true;
+        let body = String::from_utf8(request.body_with_model("m").to_vec()).unwrap_or_default();
+        assert_eq!(
+            body,
+            r#" {"stream_options":{"include_usage":true}, "model":"m","stream":true,"messages":[{"role":"user","content":"x"}]}"#
+        );
+
+        let json = r#"{"stream_options":{"include_obfuscation":false},"model":"p/m","stream":true,"messages":[{"role":"user","content":"x"}]}"#;
+        let mut request = parse(json).unwrap_or_else(|e| unreachable!("{e}"));
+        request.count_usage = true;
+        let body: serde_json::Value =
+            serde_json::from_slice(&request.body_with_model("m")).unwrap_or_default();
+        assert_eq!(
+            body["stream_options"],
+            serde_json::json!({"include_obfuscation": false, "include_usage": true})
+        );
+        assert_eq!(body["model"], "m");
     }
 
     #[test]

@@ -200,6 +200,8 @@ impl ChunkWriter {
     }
 
     fn write(&self, choices: Vec<ChunkChoice<'_>>, usage: Option<Usage>, output: bool) -> Chunk {
+        let usage_only = choices.is_empty() && usage.is_some();
+        let tokens = usage.map(|u| u.total_tokens);
         let chunk = ChatCompletionChunk {
             id: &self.id,
             object: CHAT_COMPLETION_CHUNK,
@@ -210,7 +212,12 @@ impl ChunkWriter {
         };
         // Serializing these plain structs cannot fail.
         let json = serde_json::to_string(&chunk).unwrap_or_default();
-        Chunk { json, output }
+        Chunk {
+            json,
+            output,
+            usage: tokens,
+            usage_only,
+        }
     }
 }
 

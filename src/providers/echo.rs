@@ -56,7 +56,7 @@ pub fn complete(request: &ChatRequest, served: &str) -> Result<Completion, Error
         }));
     }
     chunks.push(writer.finish("stop"));
-    if request.include_usage {
+    if request.wants_usage() {
         chunks.push(writer.usage(usage));
     }
     Ok(Completion::Stream(Box::pin(stream::iter(

@@ -23,6 +23,7 @@ use crate::stream::upstream::chunk_stream;
 use crate::transport::{self, Upstream, UpstreamRequest};
 use headers::KeyHeader;
 pub use headers::KeyRing;
+pub use openai::total_tokens;
 
 /// A configured provider: its codec, and the keys it may send.
 pub struct Provider {
@@ -173,7 +174,7 @@ impl Provider {
                     codec.encode(request, model)?,
                     request.stream,
                     |body| codec.decode(body, served),
-                    || StreamDecoder::Gemini(codec.stream_state(served, request.include_usage)),
+                    || StreamDecoder::Gemini(codec.stream_state(served, request.wants_usage())),
                 )
                 .await
             }
@@ -189,7 +190,7 @@ impl Provider {
                     || {
                         StreamDecoder::Anthropic(codec.stream_state(
                             served,
-                            request.include_usage,
+                            request.wants_usage(),
                             &shape,
                         ))
                     },

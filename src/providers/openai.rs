@@ -212,9 +212,13 @@ impl StreamState {
         };
         let mut json = String::with_capacity(data.len() + 48);
         object.write_with_head(head, &mut json);
+        let usage = object.get("usage").and_then(total_tokens);
+        let usage_only = usage.is_some() && choices.is_none_or(|c| c.get().trim() == "[]");
         out.push(Chunk {
             json,
             output: output || finish,
+            usage,
+            usage_only,
         });
         Ok(Flow::Continue)
     }
@@ -241,6 +245,20 @@ fn is_deployment_name(name: &str) -> bool {
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+}
+
+/// `total_tokens` (or prompt + completion) of a raw `usage` object.
+pub fn total_tokens(usage: &RawValue) -> Option<u64> {
+    #[derive(serde::Deserialize)]
+    struct Counts {
+        total_tokens: Option<u64>,
+        prompt_tokens: Option<u64>,
+        completion_tokens: Option<u64>,
+    }
+    let counts: Counts = serde_json::from_str(usage.get()).ok()?;
+    counts
+        .total_tokens
+        .or_else(|| Some(counts.prompt_tokens? + counts.completion_tokens.unwrap_or(0)))
 }
 
 /// (has real output, has a finish_reason) over a raw `choices` array; records each choice's

@@ -14,10 +14,11 @@ use futures_util::StreamExt;
 
 use super::auth::Caller;
 use crate::error::Error;
+use crate::limits::Quotas;
 use crate::openai::request::ChatRequest;
 use crate::routing::{self, Ready, Routed};
 use crate::state::AppState;
-use crate::stream::relay;
+use crate::stream::relay::{self, Meter};
 use crate::telemetry::{Logged, RequestLog};
 
 pub async fn chat_completions(
@@ -32,14 +33,20 @@ pub async fn chat_completions(
         .unwrap_or_default()
         .to_owned();
     let mut log = RequestLog::new(request_id);
-    let mut quota = None;
+    let mut quotas = Quotas::default();
+    // The key whose tokens this request counts against, and whether the client wants usage.
+    let mut metered: Option<String> = None;
+    let mut include_usage = false;
     let request = read_request(&state, &headers, body)
         .await
-        .and_then(|request| {
+        .and_then(|mut request| {
             log.request(&request.model, request.stream);
             caller.check_model(&state, &request.model)?;
+            include_usage = request.include_usage;
             if let Some(key) = caller.key(&state) {
-                quota = state.limits.admit(key)?;
+                quotas = state.limits.admit(key)?;
+                request.count_usage = key.limits.counts_tokens();
+                metered = request.count_usage.then(|| key.name.clone());
             }
             Ok(request)
         });
@@ -57,6 +64,9 @@ pub async fn chat_completions(
     }
     let mut response = match routed.result {
         Ok(Ready::Whole(json)) => {
+            if let Some(name) = &metered {
+                state.limits.record(name, usage_of(&json));
+            }
             log.first_byte();
             log.complete();
             (
@@ -68,16 +78,23 @@ pub async fn chat_completions(
             )
                 .into_response()
         }
-        Ok(Ready::Stream(held)) => relay::respond(held, state.config.server.keep_alive, log),
+        Ok(Ready::Stream(held)) => {
+            let meter = metered.map(|name| Meter::new(state.clone(), &name));
+            relay::respond(
+                held,
+                state.config.server.keep_alive,
+                log,
+                meter,
+                include_usage,
+            )
+        }
         Err(error) => {
             log.reject(&error);
             error.into_response()
         }
     };
     let headers = response.headers_mut();
-    if let Some(quota) = quota {
-        quota.write(headers);
-    }
+    quotas.write(headers);
     if routed.attempts > 0 {
         headers.insert(ATTEMPTS, HeaderValue::from(routed.attempts));
     }
@@ -104,6 +121,20 @@ const ATTEMPTS: HeaderName = HeaderName::from_static("x-switchyard-attempts");
 const TARGET: HeaderName = HeaderName::from_static("x-switchyard-target");
 /// A client's own deadline for the whole request, in milliseconds (the config's is the cap).
 const DEADLINE_MS: &str = "x-switchyard-deadline-ms";
+
+/// The tokens a whole `chat.completion` body reports.
+fn usage_of(json: &[u8]) -> u64 {
+    #[derive(serde::Deserialize)]
+    struct Body<'a> {
+        #[serde(borrow)]
+        usage: Option<&'a serde_json::value::RawValue>,
+    }
+    serde_json::from_slice::<Body<'_>>(json)
+        .ok()
+        .and_then(|body| body.usage)
+        .and_then(crate::providers::total_tokens)
+        .unwrap_or(0)
+}
 
 fn requested_deadline(headers: &HeaderMap) -> Option<Duration> {
     headers

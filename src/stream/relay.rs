@@ -3,6 +3,7 @@
 //! commit a failure is one OpenAI-shaped `data: {"error":...}` event and the end of the stream.
 
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::{HeaderValue, header::HeaderName};
@@ -12,6 +13,7 @@ use futures_util::StreamExt;
 
 use crate::completion::{Chunk, ChunkStream};
 use crate::error::Error;
+use crate::state::AppState;
 use crate::telemetry::RequestLog;
 
 /// A stream whose first chunks have been read but not yet sent.
@@ -54,18 +56,70 @@ pub async fn hold_back(mut stream: ChunkStream, wait: Duration) -> Result<Held, 
     })
 }
 
-/// Commits the 200 and relays the rest as it arrives, `[DONE]` after a clean end.
-pub fn respond(held: Held, keep_alive: Duration, mut log: RequestLog) -> Response {
+/// Counts the tokens a stream reports for a gateway key; records them when the stream is over,
+/// however it ends (the client leaving included).
+pub struct Meter {
+    state: Arc<AppState>,
+    key: String,
+    tokens: u64,
+}
+
+impl Meter {
+    pub fn new(state: Arc<AppState>, key: &str) -> Self {
+        Self {
+            state,
+            key: key.to_owned(),
+            tokens: 0,
+        }
+    }
+
+    fn see(&mut self, chunk: &Chunk) {
+        if let Some(tokens) = chunk.usage {
+            // Usage is cumulative: the last report is the total.
+            self.tokens = tokens;
+        }
+    }
+}
+
+impl Drop for Meter {
+    fn drop(&mut self) {
+        if self.tokens > 0 {
+            self.state.limits.record(&self.key, self.tokens);
+        }
+    }
+}
+
+/// Commits the 200 and relays the rest as it arrives, `[DONE]` after a clean end. A usage-only
+/// chunk the client did not ask for (the gateway asked, to count tokens) is counted, not sent.
+pub fn respond(
+    held: Held,
+    keep_alive: Duration,
+    mut log: RequestLog,
+    mut meter: Option<Meter>,
+    include_usage: bool,
+) -> Response {
     let Held { chunks, rest } = held;
+    let mut pass = move |chunk: Chunk| -> Option<Event> {
+        if let Some(meter) = meter.as_mut() {
+            meter.see(&chunk);
+        }
+        (include_usage || !chunk.usage_only).then(|| Event::default().data(chunk.json))
+    };
     let events = async_stream::stream! {
         log.first_byte();
         for chunk in chunks {
-            yield Ok::<_, Infallible>(Event::default().data(chunk.json));
+            if let Some(event) = pass(chunk) {
+                yield Ok::<_, Infallible>(event);
+            }
         }
         let mut rest = rest.unwrap_or_else(|| Box::pin(futures_util::stream::empty()));
         while let Some(item) = rest.next().await {
             match item {
-                Ok(chunk) => yield Ok(Event::default().data(chunk.json)),
+                Ok(chunk) => {
+                    if let Some(event) = pass(chunk) {
+                        yield Ok(event);
+                    }
+                }
                 Err(error) => {
                     log.fail(&error);
                     yield Ok(Event::default().data(error.to_json()));

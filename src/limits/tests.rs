@@ -1,0 +1,136 @@
+use super::*;
+use crate::config::{Glob, KeyDigest, KeyLimits};
+
+fn key(limits: KeyLimits) -> GatewayKey {
+    GatewayKey {
+        name: "ci".into(),
+        digest: KeyDigest::of("k"),
+        models: vec![Glob::any()],
+        limits,
+    }
+}
+
+/// 2026-11-24T06:00:20Z: 20 s into a minute.
+const T0: u64 = 1_795_500_000 - 1_795_500_000 % DAY + 6 * 3600 + 20;
+
+fn refused(result: Result<Quotas, Error>) -> (Quota, &'static str) {
+    match result {
+        Err(Error::RateLimited { quota, unit, .. }) => (quota, unit),
+        other => unreachable!("expected a 429, got {other:?}"),
+    }
+}
+
+#[test]
+fn requests_per_minute_in_fixed_windows() {
+    let limiter = Limiter::default();
+    limiter.pin_clock(T0);
+    let key = key(KeyLimits {
+        rpm: Some(2),
+        ..KeyLimits::default()
+    });
+    let first = limiter.admit(&key).ok().and_then(|q| q.requests);
+    assert_eq!(
+        first.map(|q| (q.remaining, q.reset.as_secs())),
+        Some((1, 40))
+    );
+    assert_eq!(
+        limiter
+            .admit(&key)
+            .ok()
+            .and_then(|q| q.requests)
+            .map(|q| q.remaining),
+        Some(0)
+    );
+    let (quota, unit) = refused(limiter.admit(&key));
+    assert_eq!(
+        (quota.remaining, quota.reset.as_secs(), unit),
+        (0, 40, "requests")
+    );
+    limiter.pin_clock(T0 + 40);
+    assert_eq!(
+        limiter
+            .admit(&key)
+            .ok()
+            .and_then(|q| q.requests)
+            .map(|q| q.remaining),
+        Some(1)
+    );
+}
+
+#[test]
+fn tokens_per_minute_count_what_was_used() {
+    let limiter = Limiter::default();
+    limiter.pin_clock(T0);
+    let key = key(KeyLimits {
+        tpm: Some(100),
+        ..KeyLimits::default()
+    });
+    assert_eq!(
+        limiter
+            .admit(&key)
+            .ok()
+            .and_then(|q| q.tokens)
+            .map(|q| q.remaining),
+        Some(100)
+    );
+    limiter.record("ci", 60);
+    assert_eq!(
+        limiter
+            .admit(&key)
+            .ok()
+            .and_then(|q| q.tokens)
+            .map(|q| q.remaining),
+        Some(40)
+    );
+    limiter.record("ci", 45);
+    let (quota, unit) = refused(limiter.admit(&key));
+    assert_eq!((quota.limit, unit), (100, "tokens"));
+    limiter.pin_clock(T0 + 40);
+    assert!(limiter.admit(&key).is_ok(), "a new minute");
+}
+
+#[test]
+fn budgets_run_out_and_reset_with_the_day_and_the_month() {
+    let limiter = Limiter::default();
+    limiter.pin_clock(T0);
+    let daily = key(KeyLimits {
+        tokens_per_day: Some(1000),
+        ..KeyLimits::default()
+    });
+    limiter.record("ci", 1000);
+    let (quota, _) = refused(limiter.admit(&daily));
+    assert_eq!(
+        quota.reset,
+        Duration::from_secs(DAY - 6 * 3600 - 20),
+        "until UTC midnight"
+    );
+    limiter.pin_clock(T0 - T0 % DAY + DAY);
+    assert!(limiter.admit(&daily).is_ok(), "a new day");
+
+    let limiter = Limiter::default();
+    limiter.pin_clock(T0);
+    let monthly = key(KeyLimits {
+        tokens_per_month: Some(500),
+        ..KeyLimits::default()
+    });
+    limiter.record("ci", 499);
+    assert!(limiter.admit(&monthly).is_ok());
+    limiter.record("ci", 1);
+    let (quota, _) = refused(limiter.admit(&monthly));
+    assert_eq!(
+        quota.reset,
+        Duration::from_secs(6 * DAY + 18 * 3600 - 20),
+        "until December 1st"
+    );
+    limiter.pin_clock(T0 + 6 * DAY + 18 * 3600);
+    assert!(limiter.admit(&monthly).is_ok(), "a new month");
+}
+
+#[test]
+fn no_limits_no_counting() {
+    let limiter = Limiter::default();
+    assert_eq!(
+        limiter.admit(&key(KeyLimits::default())).ok(),
+        Some(Quotas::default())
+    );
+}
