@@ -341,3 +341,24 @@ async fn openai_upstreams_are_asked_for_usage_when_the_gateway_counts_tokens() {
         .unwrap();
     assert_eq!(response.status(), 200, "a new day, a new budget");
 }
+
+#[tokio::test]
+async fn limits_for_some_models_inside_a_key() {
+    let toml = "[auth]\nkeys = [{ name = \"app\", key = \"app-key\", rpm = 100, model_limits = { \"echo/big-*\" = { rpm = 1 } } }]\n";
+    let gateway = gateway(toml).await;
+    gateway.state.limits.pin_clock(T0);
+    assert_eq!(status(&gateway, "app-key", "echo/big-model").await.0, 200);
+    let (code, body) = status(&gateway, "app-key", "echo/big-model").await;
+    assert_eq!(code, 429);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("for models 'echo/big-*'")
+    );
+    assert_eq!(
+        status(&gateway, "app-key", "echo/small").await.0,
+        200,
+        "other models are not held back"
+    );
+}

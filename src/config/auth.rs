@@ -21,6 +21,8 @@ pub struct GatewayKey {
     /// Routing keys and aliases it may use.
     pub models: Vec<Glob>,
     pub limits: KeyLimits,
+    /// Limits on some models only, counted apart: the first glob that matches the model applies.
+    pub model_limits: Vec<(Glob, KeyLimits)>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -43,6 +45,23 @@ impl KeyLimits {
 impl GatewayKey {
     pub fn may_use(&self, model: &str) -> bool {
         self.models.iter().any(|glob| glob.matches(model))
+    }
+
+    /// The per-model limits that apply to `model`, if any.
+    pub fn model_limits(&self, model: &str) -> Option<(&Glob, &KeyLimits)> {
+        self.model_limits
+            .iter()
+            .find(|(glob, _)| glob.matches(model))
+            .map(|(glob, limits)| (glob, limits))
+    }
+
+    /// Some limit of this key, or of one of its models, counts tokens.
+    pub fn counts_tokens(&self) -> bool {
+        self.limits.counts_tokens()
+            || self
+                .model_limits
+                .iter()
+                .any(|(_, limits)| limits.counts_tokens())
     }
 }
 
@@ -73,6 +92,17 @@ struct NamedKey {
     tpm: Option<u64>,
     tokens_per_day: Option<u64>,
     tokens_per_month: Option<u64>,
+    #[serde(default)]
+    model_limits: std::collections::BTreeMap<String, RawLimits>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    rpm: Option<u64>,
+    tpm: Option<u64>,
+    tokens_per_day: Option<u64>,
+    tokens_per_month: Option<u64>,
 }
 
 type Invalid = (String, String);
@@ -87,6 +117,7 @@ pub(super) fn validate(raw: RawAuth) -> Result<AuthConfig, Invalid> {
                 digest: plain(&key, &path)?,
                 models: vec![Glob::any()],
                 limits: KeyLimits::default(),
+                model_limits: Vec::new(),
             },
             RawKey::Named(named) => named_key(named, &path)?,
         };
@@ -133,11 +164,40 @@ fn named_key(named: NamedKey, path: &str) -> Result<GatewayKey, Invalid> {
         }
         Some(models) => models.iter().map(|m| Glob::new(m)).collect(),
     };
+    let limits = validate_limits(
+        RawLimits {
+            rpm: named.rpm,
+            tpm: named.tpm,
+            tokens_per_day: named.tokens_per_day,
+            tokens_per_month: named.tokens_per_month,
+        },
+        path,
+    )?;
+    let model_limits = named
+        .model_limits
+        .into_iter()
+        .map(|(pattern, raw)| {
+            Ok((
+                Glob::new(&pattern),
+                validate_limits(raw, &format!("{path}.model_limits.{pattern}"))?,
+            ))
+        })
+        .collect::<Result<Vec<_>, Invalid>>()?;
+    Ok(GatewayKey {
+        name,
+        digest,
+        models,
+        limits,
+        model_limits,
+    })
+}
+
+fn validate_limits(raw: RawLimits, path: &str) -> Result<KeyLimits, Invalid> {
     let limits = KeyLimits {
-        rpm: named.rpm,
-        tpm: named.tpm,
-        tokens_per_day: named.tokens_per_day,
-        tokens_per_month: named.tokens_per_month,
+        rpm: raw.rpm,
+        tpm: raw.tpm,
+        tokens_per_day: raw.tokens_per_day,
+        tokens_per_month: raw.tokens_per_month,
     };
     for (field, value) in [
         ("rpm", limits.rpm),
@@ -152,12 +212,7 @@ fn named_key(named: NamedKey, path: &str) -> Result<GatewayKey, Invalid> {
             ));
         }
     }
-    Ok(GatewayKey {
-        name,
-        digest,
-        models,
-        limits,
-    })
+    Ok(limits)
 }
 
 fn plain(key: &str, path: &str) -> Result<KeyDigest, Invalid> {

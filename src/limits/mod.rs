@@ -71,10 +71,37 @@ pub struct Quotas {
 }
 
 impl Limiter {
-    /// Admits one request of `key`, or refuses it with a 429 when a limit is spent: its
-    /// requests or tokens this minute, or its token budget for the day or month.
-    pub fn admit(&self, key: &GatewayKey) -> Result<Quotas, Error> {
-        let limits = key.limits;
+    /// Admits one request of `key` for `model`, or refuses it with a 429 when a limit is spent:
+    /// its requests or tokens this minute, or its token budget for the day or month, for the
+    /// key as a whole or for the model's own limits inside the key.
+    pub fn admit(&self, key: &GatewayKey, model: &str) -> Result<Quotas, Error> {
+        let mut quotas = Quotas::default();
+        if let Some((glob, limits)) = key.model_limits(model) {
+            let scope = format!("{} for models '{}'", key.name, glob.as_str());
+            quotas = self.admit_scope(&scope, limits)?;
+        }
+        let whole = self.admit_scope(&key.name, &key.limits)?;
+        // The key's own quotas are the ones reported, where it has them.
+        Ok(Quotas {
+            requests: whole.requests.or(quotas.requests),
+            tokens: whole.tokens.or(quotas.tokens),
+        })
+    }
+
+    /// Counts `tokens` a request of `key` for `model` used.
+    pub fn record(&self, key: &GatewayKey, model: &str, tokens: u64) {
+        if let Some((glob, _)) = key.model_limits(model) {
+            self.record_scope(
+                &format!("{} for models '{}'", key.name, glob.as_str()),
+                tokens,
+            );
+        }
+        self.record_scope(&key.name, tokens);
+    }
+
+    /// One set of limits over one set of counters, named `scope` in messages.
+    fn admit_scope(&self, scope: &str, limits: &crate::config::KeyLimits) -> Result<Quotas, Error> {
+        let limits = *limits;
         if limits == Default::default() {
             return Ok(Quotas::default());
         }
@@ -84,10 +111,10 @@ impl Limiter {
             .counters
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let counters = all.entry(key.name.clone()).or_default();
+        let counters = all.entry(scope.to_owned()).or_default();
         counters.roll(now);
         let refuse = |what: String, quota: Quota, unit: &'static str| Error::RateLimited {
-            message: format!("The key '{}' is over its {what}.", key.name),
+            message: format!("The key '{scope}' is over its {what}."),
             quota,
             unit,
         };
@@ -155,14 +182,13 @@ impl Limiter {
         Ok(Quotas { requests, tokens })
     }
 
-    /// Counts `tokens` a request of the key named `key` used.
-    pub fn record(&self, key: &str, tokens: u64) {
+    fn record_scope(&self, scope: &str, tokens: u64) {
         let now = self.now();
         let mut all = self
             .counters
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let counters = all.entry(key.to_owned()).or_default();
+        let counters = all.entry(scope.to_owned()).or_default();
         counters.roll(now);
         counters.minute_tokens += tokens;
         counters.day_tokens += tokens;

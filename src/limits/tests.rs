@@ -7,8 +7,11 @@ fn key(limits: KeyLimits) -> GatewayKey {
         digest: KeyDigest::of("k"),
         models: vec![Glob::any()],
         limits,
+        model_limits: Vec::new(),
     }
 }
+
+const M: &str = "echo/x";
 
 /// 2026-11-24T06:00:20Z: 20 s into a minute.
 const T0: u64 = 1_795_500_000 - 1_795_500_000 % DAY + 6 * 3600 + 20;
@@ -28,20 +31,20 @@ fn requests_per_minute_in_fixed_windows() {
         rpm: Some(2),
         ..KeyLimits::default()
     });
-    let first = limiter.admit(&key).ok().and_then(|q| q.requests);
+    let first = limiter.admit(&key, M).ok().and_then(|q| q.requests);
     assert_eq!(
         first.map(|q| (q.remaining, q.reset.as_secs())),
         Some((1, 40))
     );
     assert_eq!(
         limiter
-            .admit(&key)
+            .admit(&key, M)
             .ok()
             .and_then(|q| q.requests)
             .map(|q| q.remaining),
         Some(0)
     );
-    let (quota, unit) = refused(limiter.admit(&key));
+    let (quota, unit) = refused(limiter.admit(&key, M));
     assert_eq!(
         (quota.remaining, quota.reset.as_secs(), unit),
         (0, 40, "requests")
@@ -49,7 +52,7 @@ fn requests_per_minute_in_fixed_windows() {
     limiter.pin_clock(T0 + 40);
     assert_eq!(
         limiter
-            .admit(&key)
+            .admit(&key, M)
             .ok()
             .and_then(|q| q.requests)
             .map(|q| q.remaining),
@@ -67,26 +70,26 @@ fn tokens_per_minute_count_what_was_used() {
     });
     assert_eq!(
         limiter
-            .admit(&key)
+            .admit(&key, M)
             .ok()
             .and_then(|q| q.tokens)
             .map(|q| q.remaining),
         Some(100)
     );
-    limiter.record("ci", 60);
+    limiter.record(&key, M, 60);
     assert_eq!(
         limiter
-            .admit(&key)
+            .admit(&key, M)
             .ok()
             .and_then(|q| q.tokens)
             .map(|q| q.remaining),
         Some(40)
     );
-    limiter.record("ci", 45);
-    let (quota, unit) = refused(limiter.admit(&key));
+    limiter.record(&key, M, 45);
+    let (quota, unit) = refused(limiter.admit(&key, M));
     assert_eq!((quota.limit, unit), (100, "tokens"));
     limiter.pin_clock(T0 + 40);
-    assert!(limiter.admit(&key).is_ok(), "a new minute");
+    assert!(limiter.admit(&key, M).is_ok(), "a new minute");
 }
 
 #[test]
@@ -97,15 +100,15 @@ fn budgets_run_out_and_reset_with_the_day_and_the_month() {
         tokens_per_day: Some(1000),
         ..KeyLimits::default()
     });
-    limiter.record("ci", 1000);
-    let (quota, _) = refused(limiter.admit(&daily));
+    limiter.record(&daily, M, 1000);
+    let (quota, _) = refused(limiter.admit(&daily, M));
     assert_eq!(
         quota.reset,
         Duration::from_secs(DAY - 6 * 3600 - 20),
         "until UTC midnight"
     );
     limiter.pin_clock(T0 - T0 % DAY + DAY);
-    assert!(limiter.admit(&daily).is_ok(), "a new day");
+    assert!(limiter.admit(&daily, M).is_ok(), "a new day");
 
     let limiter = Limiter::default();
     limiter.pin_clock(T0);
@@ -113,24 +116,52 @@ fn budgets_run_out_and_reset_with_the_day_and_the_month() {
         tokens_per_month: Some(500),
         ..KeyLimits::default()
     });
-    limiter.record("ci", 499);
-    assert!(limiter.admit(&monthly).is_ok());
-    limiter.record("ci", 1);
-    let (quota, _) = refused(limiter.admit(&monthly));
+    limiter.record(&monthly, M, 499);
+    assert!(limiter.admit(&monthly, M).is_ok());
+    limiter.record(&monthly, M, 1);
+    let (quota, _) = refused(limiter.admit(&monthly, M));
     assert_eq!(
         quota.reset,
         Duration::from_secs(6 * DAY + 18 * 3600 - 20),
         "until December 1st"
     );
     limiter.pin_clock(T0 + 6 * DAY + 18 * 3600);
-    assert!(limiter.admit(&monthly).is_ok(), "a new month");
+    assert!(limiter.admit(&monthly, M).is_ok(), "a new month");
 }
 
 #[test]
 fn no_limits_no_counting() {
     let limiter = Limiter::default();
     assert_eq!(
-        limiter.admit(&key(KeyLimits::default())).ok(),
+        limiter.admit(&key(KeyLimits::default()), M).ok(),
         Some(Quotas::default())
+    );
+}
+
+#[test]
+fn model_limits_inside_a_key_count_apart() {
+    let limiter = Limiter::default();
+    limiter.pin_clock(T0);
+    let mut key = key(KeyLimits {
+        rpm: Some(10),
+        ..KeyLimits::default()
+    });
+    key.model_limits = vec![(
+        Glob::new("openai/*"),
+        KeyLimits {
+            rpm: Some(1),
+            ..KeyLimits::default()
+        },
+    )];
+    assert!(limiter.admit(&key, "openai/gpt-4.1").is_ok());
+    match limiter.admit(&key, "openai/gpt-4.1-mini") {
+        Err(Error::RateLimited { message, .. }) => {
+            assert!(message.contains("for models 'openai/*'"), "{message}")
+        }
+        other => unreachable!("{other:?}"),
+    }
+    assert!(
+        limiter.admit(&key, "echo/x").is_ok(),
+        "other models only count against the key"
     );
 }

@@ -20,7 +20,13 @@ pub struct Caller {
 
 impl Caller {
     pub fn key<'a>(&self, state: &'a AppState) -> Option<&'a GatewayKey> {
-        self.key.and_then(|i| state.config.auth.keys.get(i))
+        self.indexed_key(state).map(|(_, key)| key)
+    }
+
+    /// The key and its position in `[auth] keys`.
+    pub fn indexed_key<'a>(&self, state: &'a AppState) -> Option<(usize, &'a GatewayKey)> {
+        self.key
+            .and_then(|i| state.config.auth.keys.get(i).map(|key| (i, key)))
     }
 
     /// 403 unless this caller's key may use `model` (a routing key or an alias).

@@ -35,7 +35,7 @@ pub async fn chat_completions(
     let mut log = RequestLog::new(request_id);
     let mut quotas = Quotas::default();
     // The key whose tokens this request counts against, and whether the client wants usage.
-    let mut metered: Option<String> = None;
+    let mut metered: Option<(usize, String)> = None;
     let mut include_usage = false;
     let request = read_request(&state, &headers, body)
         .await
@@ -43,10 +43,10 @@ pub async fn chat_completions(
             log.request(&request.model, request.stream);
             caller.check_model(&state, &request.model)?;
             include_usage = request.include_usage;
-            if let Some(key) = caller.key(&state) {
-                quotas = state.limits.admit(key)?;
-                request.count_usage = key.limits.counts_tokens();
-                metered = request.count_usage.then(|| key.name.clone());
+            if let Some((index, key)) = caller.indexed_key(&state) {
+                quotas = state.limits.admit(key, &request.model)?;
+                request.count_usage = key.counts_tokens();
+                metered = request.count_usage.then(|| (index, request.model.clone()));
             }
             Ok(request)
         });
@@ -64,8 +64,10 @@ pub async fn chat_completions(
     }
     let mut response = match routed.result {
         Ok(Ready::Whole(json)) => {
-            if let Some(name) = &metered {
-                state.limits.record(name, usage_of(&json));
+            if let Some((key, model)) = &metered {
+                state
+                    .limits
+                    .record(&state.config.auth.keys[*key], model, usage_of(&json));
             }
             log.first_byte();
             log.complete();
@@ -79,7 +81,7 @@ pub async fn chat_completions(
                 .into_response()
         }
         Ok(Ready::Stream(held)) => {
-            let meter = metered.map(|name| Meter::new(state.clone(), &name));
+            let meter = metered.map(|(key, model)| Meter::new(state.clone(), key, model));
             relay::respond(
                 held,
                 state.config.server.keep_alive,

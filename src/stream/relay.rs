@@ -60,15 +60,18 @@ pub async fn hold_back(mut stream: ChunkStream, wait: Duration) -> Result<Held, 
 /// however it ends (the client leaving included).
 pub struct Meter {
     state: Arc<AppState>,
-    key: String,
+    /// The key's position in `[auth] keys`.
+    key: usize,
+    model: String,
     tokens: u64,
 }
 
 impl Meter {
-    pub fn new(state: Arc<AppState>, key: &str) -> Self {
+    pub fn new(state: Arc<AppState>, key: usize, model: String) -> Self {
         Self {
             state,
-            key: key.to_owned(),
+            key,
+            model,
             tokens: 0,
         }
     }
@@ -83,8 +86,10 @@ impl Meter {
 
 impl Drop for Meter {
     fn drop(&mut self) {
-        if self.tokens > 0 {
-            self.state.limits.record(&self.key, self.tokens);
+        if self.tokens > 0
+            && let Some(key) = self.state.config.auth.keys.get(self.key)
+        {
+            self.state.limits.record(key, &self.model, self.tokens);
         }
     }
 }
