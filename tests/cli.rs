@@ -128,6 +128,7 @@ fn the_reference_config_checks() {
         .args(["check", "--config", path])
         .env("GROQ_API_KEY", "gsk-test")
         .env("SWITCHYARD_KEY", "sy-test")
+        .env("CI_KEY", "ci-test")
         .env("ANTHROPIC_API_KEY", "sk-ant-test")
         .env("GEMINI_API_KEY", "gm-test")
         .env("AZURE_OPENAI_API_KEY", "az-test")
