@@ -23,6 +23,9 @@ pub enum Error {
     Unauthorized(&'static str),
     #[error("{message}")]
     Forbidden { message: String },
+    /// The shared limits backend cannot be reached and `on_backend_error = "deny"`.
+    #[error("the gateway cannot check this key's limits right now; retry shortly")]
+    LimitsUnavailable,
     /// A gateway key over its own limit.
     #[error("{message}")]
     RateLimited {
@@ -88,7 +91,7 @@ impl Error {
             Self::Upstream(upstream) => upstream.status,
             Self::UpstreamFailed { .. } | Self::UpstreamBusy { .. } => StatusCode::BAD_GATEWAY,
             Self::UpstreamTimeout { .. } | Self::DeadlineExceeded(_) => StatusCode::GATEWAY_TIMEOUT,
-            Self::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            Self::ShuttingDown | Self::LimitsUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -117,7 +120,7 @@ impl Error {
             | Self::UpstreamBusy { .. }
             | Self::UpstreamTimeout { .. }
             | Self::DeadlineExceeded(_) => "upstream_error",
-            Self::ShuttingDown | Self::Internal(_) => "server_error",
+            Self::ShuttingDown | Self::LimitsUnavailable | Self::Internal(_) => "server_error",
         }
     }
 
@@ -137,6 +140,7 @@ impl Error {
             Self::UpstreamTimeout { .. } => Some("upstream_timeout"),
             Self::DeadlineExceeded(_) => Some("deadline_exceeded"),
             Self::ShuttingDown => Some("shutting_down"),
+            Self::LimitsUnavailable => Some("limits_unavailable"),
             Self::Internal(_) => None,
         };
         code.map_or(Value::Null, |c| Value::String(c.to_owned()))
@@ -195,6 +199,7 @@ impl Error {
             Self::UpstreamTimeout { .. } => "upstream_timeout",
             Self::DeadlineExceeded(_) => "deadline_exceeded",
             Self::ShuttingDown => "shutting_down",
+            Self::LimitsUnavailable => "limits_unavailable",
             Self::Internal(_) => "internal",
         }
     }

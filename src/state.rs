@@ -31,7 +31,7 @@ impl AppState {
         Ok(Self {
             http: transport::client(&config)?,
             health: Health::new(&config.routing),
-            limits: Limiter::default(),
+            limits: Limiter::new(&config.limits),
             providers,
             config,
             draining: AtomicBool::new(false),

@@ -44,6 +44,24 @@ pub struct Config {
     pub models: BTreeMap<String, ModelAlias>,
     pub routing: RoutingConfig,
     pub auth: AuthConfig,
+    pub limits: LimitsConfig,
+}
+
+/// Where per-key counters live.
+#[derive(Debug, Clone, Default)]
+pub struct LimitsConfig {
+    pub backend: LimitsBackend,
+    /// When the shared backend cannot be reached: serve without limits (`true`) or refuse.
+    pub allow_on_backend_error: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum LimitsBackend {
+    /// In this process: each replica counts alone.
+    #[default]
+    Memory,
+    /// In Redis: every replica shares the counts.
+    Redis { url: String },
 }
 
 #[derive(Debug, Clone)]
@@ -490,33 +508,7 @@ fn validate(raw: RawConfig, env: EnvLookup<'_>) -> Result<Config, Invalid> {
     }
 
     let auth = auth::validate(raw.auth)?;
-    match raw.limits.backend.as_deref() {
-        None | Some("memory") => {}
-        Some("redis") => {
-            return Err((
-                "limits.backend".into(),
-                "the redis backend is not available in this version of switchyard yet; use \"memory\"".into(),
-            ));
-        }
-        Some(other) => {
-            return Err((
-                "limits.backend".into(),
-                format!("{other:?} is not \"memory\" or \"redis\""),
-            ));
-        }
-    }
-    if let Some(mode) = raw
-        .limits
-        .on_backend_error
-        .as_deref()
-        .filter(|m| !matches!(*m, "allow" | "deny"))
-    {
-        return Err((
-            "limits.on_backend_error".into(),
-            format!("{mode:?} is not \"allow\" or \"deny\""),
-        ));
-    }
-    let _redis_url = raw.limits.redis_url;
+    let limits = validate_limits(raw.limits)?;
 
     let r = raw.routing;
     let routing = RoutingConfig {
@@ -538,6 +530,45 @@ fn validate(raw: RawConfig, env: EnvLookup<'_>) -> Result<Config, Invalid> {
         models,
         routing,
         auth,
+        limits,
+    })
+}
+
+fn validate_limits(raw: RawLimits) -> Result<LimitsConfig, Invalid> {
+    let backend = match raw.backend.as_deref() {
+        None | Some("memory") => LimitsBackend::Memory,
+        Some("redis") => {
+            let url = raw
+                .redis_url
+                .unwrap_or_else(|| "redis://127.0.0.1:6379".to_owned());
+            if let Err(e) = redis::Client::open(url.as_str()) {
+                return Err((
+                    "limits.redis_url".into(),
+                    format!("{url:?} is not a Redis URL: {e}"),
+                ));
+            }
+            LimitsBackend::Redis { url }
+        }
+        Some(other) => {
+            return Err((
+                "limits.backend".into(),
+                format!("{other:?} is not \"memory\" or \"redis\""),
+            ));
+        }
+    };
+    let allow_on_backend_error = match raw.on_backend_error.as_deref() {
+        None | Some("allow") => true,
+        Some("deny") => false,
+        Some(other) => {
+            return Err((
+                "limits.on_backend_error".into(),
+                format!("{other:?} is not \"allow\" or \"deny\""),
+            ));
+        }
+    };
+    Ok(LimitsConfig {
+        backend,
+        allow_on_backend_error,
     })
 }
 

@@ -1,57 +1,88 @@
 //! Per-key limits: requests and tokens per minute in fixed one-minute windows, and token
 //! budgets per UTC day and month, with the `x-ratelimit-*` headers OpenAI clients read.
-//! (Counters live in this process; the Redis backend for several replicas comes next.)
+//! Counters live in this process (`memory`) or in Redis, shared by every replica (`redis`).
 
 mod calendar;
+mod memory;
+mod redis;
 
-use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 
-use crate::config::GatewayKey;
+use crate::config::{GatewayKey, KeyLimits, LimitsBackend, LimitsConfig};
 use crate::error::Error;
 
 const MINUTE: u64 = 60;
 const DAY: u64 = 86_400;
 
-/// Counts requests and tokens per key and window.
-#[derive(Default)]
 pub struct Limiter {
-    counters: Mutex<HashMap<String, Counters>>,
+    backend: Backend,
+    /// Serve (`true`) or refuse when the shared backend cannot be reached.
+    allow_on_error: bool,
     /// Unix seconds to use instead of the system clock (0: the system clock), for tests.
     pinned_now: AtomicU64,
 }
 
-/// One key's counters; each window is named by its start (minute, day) or index (month).
-#[derive(Debug, Default)]
-struct Counters {
+enum Backend {
+    Memory(memory::Counters),
+    Redis(redis::Counters),
+}
+
+/// The windows a moment falls in.
+#[derive(Debug, Clone, Copy)]
+struct Windows {
+    now: u64,
     minute: u64,
+    day: u64,
+    month: u64,
+}
+
+impl Windows {
+    fn at(now: u64) -> Self {
+        Self {
+            now,
+            minute: now - now % MINUTE,
+            day: now - now % DAY,
+            month: calendar::month_index(now),
+        }
+    }
+}
+
+/// A scope's counts: requests this minute (after admitting this one, if it was), tokens this
+/// minute, day and month.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Snapshot {
     requests: u64,
     minute_tokens: u64,
-    day: u64,
     day_tokens: u64,
-    month: u64,
     month_tokens: u64,
 }
 
-impl Counters {
-    /// Forgets windows that are over.
-    fn roll(&mut self, now: u64) {
-        let minute = now - now % MINUTE;
-        if self.minute != minute {
-            (self.minute, self.requests, self.minute_tokens) = (minute, 0, 0);
-        }
-        let day = now - now % DAY;
-        if self.day != day {
-            (self.day, self.day_tokens) = (day, 0);
-        }
-        let month = calendar::month_index(now);
-        if self.month != month {
-            (self.month, self.month_tokens) = (month, 0);
-        }
+/// Which limit refused a request. The order of the checks (tokens per minute, day, month, then
+/// requests, which are counted only when admitted) is the same in every backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verdict {
+    Admit,
+    TokensPerMinute,
+    TokensPerDay,
+    TokensPerMonth,
+    RequestsPerMinute,
+}
+
+fn decide(limits: &KeyLimits, counts: &Snapshot) -> Verdict {
+    let over = |limit: Option<u64>, used: u64| limit.is_some_and(|l| used >= l);
+    if over(limits.tpm, counts.minute_tokens) {
+        Verdict::TokensPerMinute
+    } else if over(limits.tokens_per_day, counts.day_tokens) {
+        Verdict::TokensPerDay
+    } else if over(limits.tokens_per_month, counts.month_tokens) {
+        Verdict::TokensPerMonth
+    } else if over(limits.rpm, counts.requests) {
+        Verdict::RequestsPerMinute
+    } else {
+        Verdict::Admit
     }
 }
 
@@ -71,16 +102,29 @@ pub struct Quotas {
 }
 
 impl Limiter {
+    pub fn new(config: &LimitsConfig) -> Self {
+        let backend = match &config.backend {
+            LimitsBackend::Memory => Backend::Memory(memory::Counters::default()),
+            LimitsBackend::Redis { url } => Backend::Redis(redis::Counters::new(url)),
+        };
+        Self {
+            backend,
+            allow_on_error: config.allow_on_backend_error,
+            pinned_now: AtomicU64::new(0),
+        }
+    }
+
     /// Admits one request of `key` for `model`, or refuses it with a 429 when a limit is spent:
     /// its requests or tokens this minute, or its token budget for the day or month, for the
     /// key as a whole or for the model's own limits inside the key.
-    pub fn admit(&self, key: &GatewayKey, model: &str) -> Result<Quotas, Error> {
+    pub async fn admit(&self, key: &GatewayKey, model: &str) -> Result<Quotas, Error> {
         let mut quotas = Quotas::default();
         if let Some((glob, limits)) = key.model_limits(model) {
-            let scope = format!("{} for models '{}'", key.name, glob.as_str());
-            quotas = self.admit_scope(&scope, limits)?;
+            quotas = self
+                .admit_scope(&model_scope(key, glob.as_str()), limits)
+                .await?;
         }
-        let whole = self.admit_scope(&key.name, &key.limits)?;
+        let whole = self.admit_scope(&key.name, &key.limits).await?;
         // The key's own quotas are the ones reported, where it has them.
         Ok(Quotas {
             requests: whole.requests.or(quotas.requests),
@@ -89,110 +133,44 @@ impl Limiter {
     }
 
     /// Counts `tokens` a request of `key` for `model` used.
-    pub fn record(&self, key: &GatewayKey, model: &str, tokens: u64) {
+    pub async fn record(&self, key: &GatewayKey, model: &str, tokens: u64) {
+        let windows = Windows::at(self.now());
+        let mut scopes = vec![key.name.clone()];
         if let Some((glob, _)) = key.model_limits(model) {
-            self.record_scope(
-                &format!("{} for models '{}'", key.name, glob.as_str()),
-                tokens,
-            );
+            scopes.push(model_scope(key, glob.as_str()));
         }
-        self.record_scope(&key.name, tokens);
+        for scope in scopes {
+            match &self.backend {
+                Backend::Memory(counters) => counters.record(&scope, windows, tokens),
+                Backend::Redis(counters) => {
+                    if let Err(error) = counters.record(&scope, windows, tokens).await {
+                        tracing::warn!(%error, scope, tokens, "could not count tokens in redis");
+                    }
+                }
+            }
+        }
     }
 
-    /// One set of limits over one set of counters, named `scope` in messages.
-    fn admit_scope(&self, scope: &str, limits: &crate::config::KeyLimits) -> Result<Quotas, Error> {
-        let limits = *limits;
-        if limits == Default::default() {
+    async fn admit_scope(&self, scope: &str, limits: &KeyLimits) -> Result<Quotas, Error> {
+        if *limits == KeyLimits::default() {
             return Ok(Quotas::default());
         }
-        let now = self.now();
-        let to_next_minute = Duration::from_secs(MINUTE - now % MINUTE);
-        let mut all = self
-            .counters
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let counters = all.entry(scope.to_owned()).or_default();
-        counters.roll(now);
-        let refuse = |what: String, quota: Quota, unit: &'static str| Error::RateLimited {
-            message: format!("The key '{scope}' is over its {what}."),
-            quota,
-            unit,
+        let windows = Windows::at(self.now());
+        let outcome = match &self.backend {
+            Backend::Memory(counters) => Ok(counters.admit(scope, limits, windows)),
+            Backend::Redis(counters) => counters.admit(scope, limits, windows).await,
         };
-        let tokens = limits.tpm.map(|tpm| Quota {
-            limit: tpm,
-            remaining: tpm.saturating_sub(counters.minute_tokens),
-            reset: to_next_minute,
-        });
-        if let Some(tokens) = tokens.filter(|q| q.remaining == 0) {
-            return Err(refuse(
-                format!("limit of {} tokens per minute", tokens.limit),
-                tokens,
-                "tokens",
-            ));
-        }
-        let budgets = [
-            (
-                limits.tokens_per_day,
-                counters.day_tokens,
-                "day",
-                Duration::from_secs(DAY - now % DAY),
-            ),
-            (
-                limits.tokens_per_month,
-                counters.month_tokens,
-                "month",
-                calendar::to_next_month(now),
-            ),
-        ];
-        for (budget, used, period, reset) in budgets {
-            if let Some(budget) = budget.filter(|b| used >= *b) {
-                let quota = Quota {
-                    limit: budget,
-                    remaining: 0,
-                    reset,
-                };
-                return Err(refuse(
-                    format!("token budget of {budget} per {period}"),
-                    quota,
-                    "tokens",
-                ));
+        match outcome {
+            Ok((verdict, counts)) => report(scope, limits, verdict, &counts, windows),
+            Err(error) if self.allow_on_error => {
+                tracing::warn!(%error, scope, "limits backend unreachable: serving without limits (on_backend_error = allow)");
+                Ok(Quotas::default())
+            }
+            Err(error) => {
+                tracing::warn!(%error, scope, "limits backend unreachable: refusing (on_backend_error = deny)");
+                Err(Error::LimitsUnavailable)
             }
         }
-        let mut requests = None;
-        if let Some(rpm) = limits.rpm {
-            if counters.requests >= rpm {
-                let quota = Quota {
-                    limit: rpm,
-                    remaining: 0,
-                    reset: to_next_minute,
-                };
-                return Err(refuse(
-                    format!("limit of {rpm} requests per minute"),
-                    quota,
-                    "requests",
-                ));
-            }
-            counters.requests += 1;
-            requests = Some(Quota {
-                limit: rpm,
-                remaining: rpm - counters.requests,
-                reset: to_next_minute,
-            });
-        }
-        Ok(Quotas { requests, tokens })
-    }
-
-    fn record_scope(&self, scope: &str, tokens: u64) {
-        let now = self.now();
-        let mut all = self
-            .counters
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let counters = all.entry(scope.to_owned()).or_default();
-        counters.roll(now);
-        counters.minute_tokens += tokens;
-        counters.day_tokens += tokens;
-        counters.month_tokens += tokens;
     }
 
     /// Uses `unix_secs` as the time from now on (tests).
@@ -207,6 +185,85 @@ impl Limiter {
                 .map_or(0, |d| d.as_secs()),
             pinned => pinned,
         }
+    }
+}
+
+fn model_scope(key: &GatewayKey, glob: &str) -> String {
+    format!("{} for models '{glob}'", key.name)
+}
+
+/// The quotas of an admitted request, or the 429 of a refused one.
+fn report(
+    scope: &str,
+    limits: &KeyLimits,
+    verdict: Verdict,
+    counts: &Snapshot,
+    w: Windows,
+) -> Result<Quotas, Error> {
+    let to_next_minute = Duration::from_secs(w.minute + MINUTE - w.now);
+    let refuse = |what: String, limit: u64, reset: Duration, unit: &'static str| {
+        Err(Error::RateLimited {
+            message: format!("The key '{scope}' is over its {what}."),
+            quota: Quota {
+                limit,
+                remaining: 0,
+                reset,
+            },
+            unit,
+        })
+    };
+    let limit = |l: Option<u64>| l.unwrap_or_default();
+    match verdict {
+        Verdict::TokensPerMinute => {
+            let tpm = limit(limits.tpm);
+            refuse(
+                format!("limit of {tpm} tokens per minute"),
+                tpm,
+                to_next_minute,
+                "tokens",
+            )
+        }
+        Verdict::TokensPerDay => {
+            let budget = limit(limits.tokens_per_day);
+            let reset = Duration::from_secs(w.day + DAY - w.now);
+            refuse(
+                format!("token budget of {budget} per day"),
+                budget,
+                reset,
+                "tokens",
+            )
+        }
+        Verdict::TokensPerMonth => {
+            let budget = limit(limits.tokens_per_month);
+            let reset = calendar::to_next_month(w.now);
+            refuse(
+                format!("token budget of {budget} per month"),
+                budget,
+                reset,
+                "tokens",
+            )
+        }
+        Verdict::RequestsPerMinute => {
+            let rpm = limit(limits.rpm);
+            refuse(
+                format!("limit of {rpm} requests per minute"),
+                rpm,
+                to_next_minute,
+                "requests",
+            )
+        }
+        Verdict::Admit => Ok(Quotas {
+            requests: limits.rpm.map(|rpm| Quota {
+                limit: rpm,
+                remaining: rpm.saturating_sub(counts.requests),
+                reset: to_next_minute,
+            }),
+            tokens: limits.tpm.map(|tpm| Quota {
+                limit: tpm,
+                remaining: tpm.saturating_sub(counts.minute_tokens),
+                reset: to_next_minute,
+            }),
+        }),
     }
 }
 

@@ -1,5 +1,5 @@
 use super::*;
-use crate::config::{Glob, KeyDigest, KeyLimits};
+use crate::config::{Glob, KeyDigest, KeyLimits, LimitsConfig};
 
 fn key(limits: KeyLimits) -> GatewayKey {
     GatewayKey {
@@ -23,15 +23,15 @@ fn refused(result: Result<Quotas, Error>) -> (Quota, &'static str) {
     }
 }
 
-#[test]
-fn requests_per_minute_in_fixed_windows() {
-    let limiter = Limiter::default();
+#[tokio::test]
+async fn requests_per_minute_in_fixed_windows() {
+    let limiter = Limiter::new(&LimitsConfig::default());
     limiter.pin_clock(T0);
     let key = key(KeyLimits {
         rpm: Some(2),
         ..KeyLimits::default()
     });
-    let first = limiter.admit(&key, M).ok().and_then(|q| q.requests);
+    let first = limiter.admit(&key, M).await.ok().and_then(|q| q.requests);
     assert_eq!(
         first.map(|q| (q.remaining, q.reset.as_secs())),
         Some((1, 40))
@@ -39,12 +39,13 @@ fn requests_per_minute_in_fixed_windows() {
     assert_eq!(
         limiter
             .admit(&key, M)
+            .await
             .ok()
             .and_then(|q| q.requests)
             .map(|q| q.remaining),
         Some(0)
     );
-    let (quota, unit) = refused(limiter.admit(&key, M));
+    let (quota, unit) = refused(limiter.admit(&key, M).await);
     assert_eq!(
         (quota.remaining, quota.reset.as_secs(), unit),
         (0, 40, "requests")
@@ -53,6 +54,7 @@ fn requests_per_minute_in_fixed_windows() {
     assert_eq!(
         limiter
             .admit(&key, M)
+            .await
             .ok()
             .and_then(|q| q.requests)
             .map(|q| q.remaining),
@@ -60,9 +62,9 @@ fn requests_per_minute_in_fixed_windows() {
     );
 }
 
-#[test]
-fn tokens_per_minute_count_what_was_used() {
-    let limiter = Limiter::default();
+#[tokio::test]
+async fn tokens_per_minute_count_what_was_used() {
+    let limiter = Limiter::new(&LimitsConfig::default());
     limiter.pin_clock(T0);
     let key = key(KeyLimits {
         tpm: Some(100),
@@ -71,76 +73,78 @@ fn tokens_per_minute_count_what_was_used() {
     assert_eq!(
         limiter
             .admit(&key, M)
+            .await
             .ok()
             .and_then(|q| q.tokens)
             .map(|q| q.remaining),
         Some(100)
     );
-    limiter.record(&key, M, 60);
+    limiter.record(&key, M, 60).await;
     assert_eq!(
         limiter
             .admit(&key, M)
+            .await
             .ok()
             .and_then(|q| q.tokens)
             .map(|q| q.remaining),
         Some(40)
     );
-    limiter.record(&key, M, 45);
-    let (quota, unit) = refused(limiter.admit(&key, M));
+    limiter.record(&key, M, 45).await;
+    let (quota, unit) = refused(limiter.admit(&key, M).await);
     assert_eq!((quota.limit, unit), (100, "tokens"));
     limiter.pin_clock(T0 + 40);
-    assert!(limiter.admit(&key, M).is_ok(), "a new minute");
+    assert!(limiter.admit(&key, M).await.is_ok(), "a new minute");
 }
 
-#[test]
-fn budgets_run_out_and_reset_with_the_day_and_the_month() {
-    let limiter = Limiter::default();
+#[tokio::test]
+async fn budgets_run_out_and_reset_with_the_day_and_the_month() {
+    let limiter = Limiter::new(&LimitsConfig::default());
     limiter.pin_clock(T0);
     let daily = key(KeyLimits {
         tokens_per_day: Some(1000),
         ..KeyLimits::default()
     });
-    limiter.record(&daily, M, 1000);
-    let (quota, _) = refused(limiter.admit(&daily, M));
+    limiter.record(&daily, M, 1000).await;
+    let (quota, _) = refused(limiter.admit(&daily, M).await);
     assert_eq!(
         quota.reset,
         Duration::from_secs(DAY - 6 * 3600 - 20),
         "until UTC midnight"
     );
     limiter.pin_clock(T0 - T0 % DAY + DAY);
-    assert!(limiter.admit(&daily, M).is_ok(), "a new day");
+    assert!(limiter.admit(&daily, M).await.is_ok(), "a new day");
 
-    let limiter = Limiter::default();
+    let limiter = Limiter::new(&LimitsConfig::default());
     limiter.pin_clock(T0);
     let monthly = key(KeyLimits {
         tokens_per_month: Some(500),
         ..KeyLimits::default()
     });
-    limiter.record(&monthly, M, 499);
-    assert!(limiter.admit(&monthly, M).is_ok());
-    limiter.record(&monthly, M, 1);
-    let (quota, _) = refused(limiter.admit(&monthly, M));
+    limiter.record(&monthly, M, 499).await;
+    assert!(limiter.admit(&monthly, M).await.is_ok());
+    limiter.record(&monthly, M, 1).await;
+    let (quota, _) = refused(limiter.admit(&monthly, M).await);
     assert_eq!(
         quota.reset,
         Duration::from_secs(6 * DAY + 18 * 3600 - 20),
         "until December 1st"
     );
     limiter.pin_clock(T0 + 6 * DAY + 18 * 3600);
-    assert!(limiter.admit(&monthly, M).is_ok(), "a new month");
+    assert!(limiter.admit(&monthly, M).await.is_ok(), "a new month");
 }
 
-#[test]
-fn no_limits_no_counting() {
-    let limiter = Limiter::default();
+#[tokio::test]
+async fn no_limits_no_counting() {
+    let limiter = Limiter::new(&LimitsConfig::default());
     assert_eq!(
-        limiter.admit(&key(KeyLimits::default()), M).ok(),
+        limiter.admit(&key(KeyLimits::default()), M).await.ok(),
         Some(Quotas::default())
     );
 }
 
-#[test]
-fn model_limits_inside_a_key_count_apart() {
-    let limiter = Limiter::default();
+#[tokio::test]
+async fn model_limits_inside_a_key_count_apart() {
+    let limiter = Limiter::new(&LimitsConfig::default());
     limiter.pin_clock(T0);
     let mut key = key(KeyLimits {
         rpm: Some(10),
@@ -153,15 +157,15 @@ fn model_limits_inside_a_key_count_apart() {
             ..KeyLimits::default()
         },
     )];
-    assert!(limiter.admit(&key, "openai/gpt-4.1").is_ok());
-    match limiter.admit(&key, "openai/gpt-4.1-mini") {
+    assert!(limiter.admit(&key, "openai/gpt-4.1").await.is_ok());
+    match limiter.admit(&key, "openai/gpt-4.1-mini").await {
         Err(Error::RateLimited { message, .. }) => {
             assert!(message.contains("for models 'openai/*'"), "{message}")
         }
         other => unreachable!("{other:?}"),
     }
     assert!(
-        limiter.admit(&key, "echo/x").is_ok(),
+        limiter.admit(&key, "echo/x").await.is_ok(),
         "other models only count against the key"
     );
 }

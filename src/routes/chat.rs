@@ -37,19 +37,30 @@ pub async fn chat_completions(
     // The key whose tokens this request counts against, and whether the client wants usage.
     let mut metered: Option<(usize, String)> = None;
     let mut include_usage = false;
-    let request = read_request(&state, &headers, body)
-        .await
-        .and_then(|mut request| {
+    let request = match read_request(&state, &headers, body).await {
+        Ok(mut request) => {
             log.request(&request.model, request.stream);
-            caller.check_model(&state, &request.model)?;
             include_usage = request.include_usage;
-            if let Some((index, key)) = caller.indexed_key(&state) {
-                quotas = state.limits.admit(key, &request.model)?;
-                request.count_usage = key.counts_tokens();
-                metered = request.count_usage.then(|| (index, request.model.clone()));
+            match (
+                caller.check_model(&state, &request.model),
+                caller.indexed_key(&state),
+            ) {
+                (Err(error), _) => Err(error),
+                (Ok(()), None) => Ok(request),
+                (Ok(()), Some((index, key))) => match state.limits.admit(key, &request.model).await
+                {
+                    Ok(admitted) => {
+                        quotas = admitted;
+                        request.count_usage = key.counts_tokens();
+                        metered = request.count_usage.then(|| (index, request.model.clone()));
+                        Ok(request)
+                    }
+                    Err(error) => Err(error),
+                },
             }
-            Ok(request)
-        });
+        }
+        Err(error) => Err(error),
+    };
     let routed = match request {
         Ok(request) => routing::complete(&state, &request, requested_deadline(&headers)).await,
         Err(error) => Routed {
@@ -67,7 +78,8 @@ pub async fn chat_completions(
             if let Some((key, model)) = &metered {
                 state
                     .limits
-                    .record(&state.config.auth.keys[*key], model, usage_of(&json));
+                    .record(&state.config.auth.keys[*key], model, usage_of(&json))
+                    .await;
             }
             log.first_byte();
             log.complete();

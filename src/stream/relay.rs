@@ -86,11 +86,21 @@ impl Meter {
 
 impl Drop for Meter {
     fn drop(&mut self) {
-        if self.tokens > 0
-            && let Some(key) = self.state.config.auth.keys.get(self.key)
-        {
-            self.state.limits.record(key, &self.model, self.tokens);
+        if self.tokens == 0 {
+            return;
         }
+        // Counting may talk to Redis: done on its own task, as a drop cannot wait.
+        let (state, key, model, tokens) = (
+            self.state.clone(),
+            self.key,
+            std::mem::take(&mut self.model),
+            self.tokens,
+        );
+        tokio::spawn(async move {
+            if let Some(gateway_key) = state.config.auth.keys.get(key) {
+                state.limits.record(gateway_key, &model, tokens).await;
+            }
+        });
     }
 }
 
