@@ -35,6 +35,8 @@ pub struct RequestLog {
     request_id: String,
     started: Instant,
     model: String,
+    /// The gateway key's name (never the key).
+    key: Option<String>,
     served: Option<String>,
     stream: bool,
     status: u16,
@@ -49,6 +51,7 @@ impl RequestLog {
             request_id,
             started: Instant::now(),
             model: String::new(),
+            key: None,
             served: None,
             stream: false,
             status: 200,
@@ -61,6 +64,10 @@ impl RequestLog {
     pub fn request(&mut self, model: &str, stream: bool) {
         self.model = model.to_owned();
         self.stream = stream;
+    }
+
+    pub fn key(&mut self, name: &str) {
+        self.key = Some(name.to_owned());
     }
 
     pub fn served(&mut self, key: &str) {
@@ -98,6 +105,7 @@ impl Drop for RequestLog {
         tracing::info!(
             request_id = %self.request_id,
             model = %self.model,
+            key = self.key.as_deref().unwrap_or("-"),
             served = self.served.as_deref().unwrap_or("-"),
             stream = self.stream,
             status = self.status,

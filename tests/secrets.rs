@@ -109,4 +109,28 @@ async fn no_upstream_key_in_errors_headers_or_logs() {
     for field in ["path=\"/v1/nothing\"", "status=404", "method=GET"] {
         assert!(other.contains(field), "{field} missing from: {other}");
     }
+
+    // A gateway key appears in the log by its name, never as itself.
+    let keyed =
+        common::gateway("[auth]\nkeys = [{ name = \"ci-bot\", key = \"gw-secret-key-9876\" }]\n")
+            .await;
+    let response = keyed
+        .chat_json(&user("echo/x", "hi"))
+        .bearer_auth("gw-secret-key-9876")
+        .header("x-request-id", "req-keyed")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let logged = String::from_utf8_lossy(&logs.0.lock().unwrap()).to_string();
+    let keyed_line = logged
+        .lines()
+        .find(|l| l.contains("request_id=req-keyed"))
+        .unwrap_or_default();
+    assert!(keyed_line.contains("key=\"ci-bot\""), "{keyed_line}");
+    assert!(
+        !logged.contains("gw-secret-key-9876"),
+        "a gateway key in the logs"
+    );
 }

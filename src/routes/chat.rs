@@ -40,6 +40,9 @@ pub async fn chat_completions(
     let request = match read_request(&state, &headers, body).await {
         Ok(mut request) => {
             log.request(&request.model, request.stream);
+            if let Some(key) = caller.key(&state) {
+                log.key(&key.name);
+            }
             include_usage = request.include_usage;
             match (
                 caller.check_model(&state, &request.model),
