@@ -362,3 +362,98 @@ async fn limits_for_some_models_inside_a_key() {
         "other models are not held back"
     );
 }
+
+#[tokio::test]
+async fn x_api_key_is_read_beside_another_authorization_scheme() {
+    let gateway = gateway(KEYS).await;
+    let response = gateway
+        .chat_json(&user("echo/x", "hi"))
+        .header("authorization", "Basic b3V0ZXI6cHJveHk=")
+        .header("x-api-key", "ci-key-5678")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn usage_the_client_did_not_ask_for_never_reaches_it() {
+    let upstream = FakeUpstream::start().await;
+    let toml = format!(
+        "{}[auth]\nkeys = [{{ name = \"ci\", key = \"ci-key\", tpm = 30 }}]\n",
+        upstream.provider_toml("up")
+    );
+    let gateway = gateway(&toml).await;
+    gateway.state.limits.pin_clock(T0);
+    // Usage as some OpenAI-compatible servers send it: `null` on every chunk, the numbers on
+    // the last chunk that still has choices.
+    let chunk = |delta: &str, finish: &str, usage: &str| {
+        data(&format!(
+            r#"{{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{{"index":0,"delta":{delta},"finish_reason":{finish}}}],"usage":{usage}}}"#
+        ))
+    };
+    upstream.push(Reply::sse(format!(
+        "{}{}data: [DONE]\n\n",
+        chunk(r#"{"role":"assistant","content":"Hi"}"#, "null", "null"),
+        chunk(
+            "{}",
+            r#""stop""#,
+            r#"{"prompt_tokens":20,"completion_tokens":10,"total_tokens":30}"#
+        ),
+    )));
+    let stream = read_sse(
+        gateway
+            .chat_json(&user_stream("up/m", "hi"))
+            .bearer_auth("ci-key")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(stream.text(), "Hi");
+    assert!(!stream.raw.contains("usage"), "{}", stream.raw);
+    let response = gateway
+        .chat_json(&user("up/m", "hi"))
+        .bearer_auth("ci-key")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 429, "the 30 tokens were counted");
+}
+
+#[tokio::test]
+async fn a_stream_cut_before_its_usage_is_still_counted() {
+    let upstream = FakeUpstream::start().await;
+    let toml = format!(
+        "{}[auth]\nkeys = [{{ name = \"ci\", key = \"ci-key\", tpm = 10 }}]\n",
+        upstream.provider_toml("up")
+    );
+    let gateway = gateway(&toml).await;
+    gateway.state.limits.pin_clock(T0);
+    upstream.push(Reply::sse(format!(
+        "{}{}",
+        content_chunk(None),
+        content_chunk(Some("half an answer"))
+    )));
+    let stream = read_sse(
+        gateway
+            .chat_json(&user_stream("up/m", "hi"))
+            .bearer_auth("ci-key")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(stream.done_count(), 0, "the cut stream ends with an error");
+    let response = gateway
+        .chat_json(&user("up/m", "hi"))
+        .bearer_auth("ci-key")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        429,
+        "an estimate was counted: streams are never free"
+    );
+}

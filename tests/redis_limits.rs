@@ -178,3 +178,32 @@ async fn an_unreachable_redis_from_the_start_follows_the_setting_too() {
     let deny = gateway(&toml("deny")).await;
     assert_eq!(ask(&deny, "ci-key", "hi").await.status(), 503);
 }
+
+#[tokio::test]
+async fn concurrent_requests_on_two_replicas_are_admitted_exactly_up_to_the_limit() {
+    let redis = Redis::start();
+    let keys = "{ name = \"ci\", key = \"ci-key\", rpm = 10 }";
+    let (a, b) = (
+        replica(&redis, keys, "deny").await,
+        replica(&redis, keys, "deny").await,
+    );
+    let requests = (0..24).map(|i| {
+        let gateway = if i % 2 == 0 { &a } else { &b };
+        ask(gateway, "ci-key", "hi")
+    });
+    let statuses: Vec<u16> = futures_util::future::join_all(requests)
+        .await
+        .iter()
+        .map(|r| r.status().as_u16())
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        10,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 429).count(),
+        14,
+        "{statuses:?}"
+    );
+}

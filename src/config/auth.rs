@@ -21,7 +21,7 @@ pub struct GatewayKey {
     /// Routing keys and aliases it may use.
     pub models: Vec<Glob>,
     pub limits: KeyLimits,
-    /// Limits on some models only, counted apart: the first glob that matches the model applies.
+    /// Limits on some models only, counted apart: the most specific glob that matches applies.
     pub model_limits: Vec<(Glob, KeyLimits)>,
 }
 
@@ -47,11 +47,14 @@ impl GatewayKey {
         self.models.iter().any(|glob| glob.matches(model))
     }
 
-    /// The per-model limits that apply to `model`, if any.
-    pub fn model_limits(&self, model: &str) -> Option<(&Glob, &KeyLimits)> {
+    /// The per-model limits that apply to a request for `models` (the name asked for, and for
+    /// an alias its targets, so an alias cannot step around a model's limits): the most specific
+    /// glob that matches any of them.
+    pub fn model_limits(&self, models: &[String]) -> Option<(&Glob, &KeyLimits)> {
         self.model_limits
             .iter()
-            .find(|(glob, _)| glob.matches(model))
+            .filter(|(glob, _)| models.iter().any(|model| glob.matches(model)))
+            .max_by_key(|(glob, _)| glob.specificity())
             .map(|(glob, limits)| (glob, limits))
     }
 

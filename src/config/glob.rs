@@ -17,6 +17,12 @@ impl Glob {
         &self.0
     }
 
+    /// How much a match says: the characters that are not wildcards. `openai/gpt-4.1` is more
+    /// specific than `openai/*`.
+    pub fn specificity(&self) -> usize {
+        self.0.chars().filter(|c| !matches!(c, '*' | '?')).count()
+    }
+
     pub fn matches(&self, text: &str) -> bool {
         matches(self.0.as_bytes(), text.as_bytes())
     }

@@ -544,7 +544,8 @@ fn validate_limits(raw: RawLimits) -> Result<LimitsConfig, Invalid> {
             if let Err(e) = redis::Client::open(url.as_str()) {
                 return Err((
                     "limits.redis_url".into(),
-                    format!("{url:?} is not a Redis URL: {e}"),
+                    // The URL may hold a password: it is not repeated.
+                    format!("is not a Redis URL this gateway can use: {e}"),
                 ));
             }
             LimitsBackend::Redis { url }

@@ -359,3 +359,11 @@ fn named_keys_with_models_and_limits() {
     assert!(config.auth.keys[0].digest.matches(&KeyDigest::of("gw-key")));
     assert_eq!(config.auth.keys[0].limits.rpm, Some(5));
 }
+
+#[test]
+fn a_redis_url_error_does_not_repeat_the_password() {
+    let error =
+        error_of("[limits]\nbackend = \"redis\"\nredis_url = \"bogus://user:pw-secret-123@host\"");
+    assert!(error.contains("limits.redis_url"), "{error}");
+    assert!(!error.contains("pw-secret-123"), "{error}");
+}

@@ -114,12 +114,12 @@ impl Limiter {
         }
     }
 
-    /// Admits one request of `key` for `model`, or refuses it with a 429 when a limit is spent:
+    /// Admits one request of `key` for `models` (see `GatewayKey::model_limits`), or refuses it with a 429 when a limit is spent:
     /// its requests or tokens this minute, or its token budget for the day or month, for the
     /// key as a whole or for the model's own limits inside the key.
-    pub async fn admit(&self, key: &GatewayKey, model: &str) -> Result<Quotas, Error> {
+    pub async fn admit(&self, key: &GatewayKey, models: &[String]) -> Result<Quotas, Error> {
         let mut quotas = Quotas::default();
-        if let Some((glob, limits)) = key.model_limits(model) {
+        if let Some((glob, limits)) = key.model_limits(models) {
             quotas = self
                 .admit_scope(&model_scope(key, glob.as_str()), limits)
                 .await?;
@@ -132,14 +132,10 @@ impl Limiter {
         })
     }
 
-    /// Counts `tokens` a request of `key` for `model` used.
-    pub async fn record(&self, key: &GatewayKey, model: &str, tokens: u64) {
+    /// Counts `tokens` a request of `key` for `models` used.
+    pub async fn record(&self, key: &GatewayKey, models: &[String], tokens: u64) {
         let windows = Windows::at(self.now());
-        let mut scopes = vec![key.name.clone()];
-        if let Some((glob, _)) = key.model_limits(model) {
-            scopes.push(model_scope(key, glob.as_str()));
-        }
-        for scope in scopes {
+        for scope in scopes(key, models) {
             match &self.backend {
                 Backend::Memory(counters) => counters.record(&scope, windows, tokens),
                 Backend::Redis(counters) => {
@@ -147,6 +143,36 @@ impl Limiter {
                         tracing::warn!(%error, scope, tokens, "could not count tokens in redis");
                     }
                 }
+            }
+        }
+    }
+
+    /// Counts the tokens of a request that is over, on its own task when the backend is remote
+    /// (so a client that leaves, or a drop that cannot wait, never loses the count), at once
+    /// when it is local.
+    pub fn record_detached(
+        state: &std::sync::Arc<crate::state::AppState>,
+        key: usize,
+        models: Vec<String>,
+        tokens: u64,
+    ) {
+        let Some(gateway_key) = state.config.auth.keys.get(key) else {
+            return;
+        };
+        match &state.limits.backend {
+            Backend::Memory(counters) => {
+                let windows = Windows::at(state.limits.now());
+                for scope in scopes(gateway_key, &models) {
+                    counters.record(&scope, windows, tokens);
+                }
+            }
+            Backend::Redis(_) => {
+                let state = state.clone();
+                tokio::spawn(async move {
+                    if let Some(gateway_key) = state.config.auth.keys.get(key) {
+                        state.limits.record(gateway_key, &models, tokens).await;
+                    }
+                });
             }
         }
     }
@@ -186,6 +212,15 @@ impl Limiter {
             pinned => pinned,
         }
     }
+}
+
+/// The counters a request of `key` for `models` counts in: the key's, and its models' if any.
+fn scopes(key: &GatewayKey, models: &[String]) -> Vec<String> {
+    let mut scopes = vec![key.name.clone()];
+    if let Some((glob, _)) = key.model_limits(models) {
+        scopes.push(model_scope(key, glob.as_str()));
+    }
+    scopes
 }
 
 fn model_scope(key: &GatewayKey, glob: &str) -> String {

@@ -11,7 +11,7 @@ fn key(limits: KeyLimits) -> GatewayKey {
     }
 }
 
-const M: &str = "echo/x";
+const M: &[String] = &[];
 
 /// 2026-11-24T06:00:20Z: 20 s into a minute.
 const T0: u64 = 1_795_500_000 - 1_795_500_000 % DAY + 6 * 3600 + 20;
@@ -157,15 +157,62 @@ async fn model_limits_inside_a_key_count_apart() {
             ..KeyLimits::default()
         },
     )];
-    assert!(limiter.admit(&key, "openai/gpt-4.1").await.is_ok());
-    match limiter.admit(&key, "openai/gpt-4.1-mini").await {
+    assert!(
+        limiter
+            .admit(&key, &["openai/gpt-4.1".to_owned()])
+            .await
+            .is_ok()
+    );
+    match limiter
+        .admit(&key, &["openai/gpt-4.1-mini".to_owned()])
+        .await
+    {
         Err(Error::RateLimited { message, .. }) => {
             assert!(message.contains("for models 'openai/*'"), "{message}")
         }
         other => unreachable!("{other:?}"),
     }
     assert!(
-        limiter.admit(&key, "echo/x").await.is_ok(),
+        limiter.admit(&key, &["echo/x".to_owned()]).await.is_ok(),
         "other models only count against the key"
+    );
+}
+
+#[tokio::test]
+async fn the_most_specific_model_limit_applies_and_aliases_cannot_step_around_it() {
+    let limiter = Limiter::new(&LimitsConfig::default());
+    limiter.pin_clock(T0);
+    let mut key = key(KeyLimits::default());
+    key.model_limits = vec![
+        (
+            Glob::new("openai/*"),
+            KeyLimits {
+                rpm: Some(100),
+                ..KeyLimits::default()
+            },
+        ),
+        (
+            Glob::new("openai/gpt-4.1"),
+            KeyLimits {
+                rpm: Some(1),
+                ..KeyLimits::default()
+            },
+        ),
+    ];
+    // Asked for through an alias whose target is the limited model.
+    let through_alias = ["smart".to_owned(), "openai/gpt-4.1".to_owned()];
+    assert!(limiter.admit(&key, &through_alias).await.is_ok());
+    match limiter.admit(&key, &["openai/gpt-4.1".to_owned()]).await {
+        Err(Error::RateLimited { message, .. }) => {
+            assert!(message.contains("'openai/gpt-4.1'"), "{message}")
+        }
+        other => unreachable!("{other:?}"),
+    }
+    assert!(
+        limiter
+            .admit(&key, &["openai/gpt-4o".to_owned()])
+            .await
+            .is_ok(),
+        "the wider limit"
     );
 }

@@ -31,15 +31,15 @@ impl<'a> RawObject<'a> {
     }
 
     /// Writes `{` + `head` (key, raw JSON value pairs) + every field of `self` whose key is not
-    /// in `head`, in their original order + `}`.
-    pub fn write_with_head(&self, head: &[(&str, &str)], out: &mut String) {
+    /// in `head` nor in `skip`, in their original order + `}`.
+    pub fn write_with_head(&self, head: &[(&str, &str)], skip: &[&str], out: &mut String) {
         out.push('{');
         let mut first = true;
         for (key, value) in head {
             push_field(out, &mut first, key, value);
         }
         for (key, value) in self.fields() {
-            if !head.iter().any(|(k, _)| *k == key) {
+            if !head.iter().any(|(k, _)| *k == key) && !skip.contains(&key) {
                 push_field(out, &mut first, key, value.get());
             }
         }
@@ -142,11 +142,14 @@ mod tests {
         assert_eq!(keys, ["b", "aA", "model"]);
         assert_eq!(object.get("b").map(RawValue::get), Some("1.50"));
         let mut out = String::new();
-        object.write_with_head(&[("model", "\"p/m\""), ("id", "\"x\"")], &mut out);
+        object.write_with_head(&[("model", "\"p/m\""), ("id", "\"x\"")], &[], &mut out);
         assert_eq!(
             out,
             r#"{"model":"p/m","id":"x","b":1.50,"aA":{"x" : [1,2]}}"#
         );
+        let mut out = String::new();
+        object.write_with_head(&[], &["b"], &mut out);
+        assert_eq!(out, r#"{"aA":{"x" : [1,2]},"model":"m"}"#);
     }
 
     #[test]

@@ -95,6 +95,15 @@ impl ChatRequest {
         })
     }
 
+    /// The size of the request body, in bytes.
+    pub fn len(&self) -> usize {
+        self.body.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.body.is_empty()
+    }
+
     /// A usage report is wanted at the end of the stream: by the client or by the gateway.
     pub fn wants_usage(&self) -> bool {
         self.include_usage || self.count_usage

@@ -162,7 +162,10 @@ impl Provider {
                     encoded,
                     request.stream,
                     |body| codec.decode(body, served),
-                    || StreamDecoder::OpenAi(codec.stream_state(served)),
+                    || {
+                        let strip_usage = request.count_usage && !request.include_usage;
+                        StreamDecoder::OpenAi(codec.stream_state(served, strip_usage))
+                    },
                 )
                 .await
             }

@@ -98,18 +98,22 @@ impl OpenAi {
                 ("created", &created),
                 ("model", &served),
             ],
+            &[],
             &mut out,
         );
         Ok(Bytes::from(out))
     }
 
-    pub fn stream_state(&self, served: &str) -> StreamState {
+    /// `strip_usage`: the gateway asked upstream for usage the client did not ask for; it is
+    /// read from the chunks, and taken out of them.
+    pub fn stream_state(&self, served: &str, strip_usage: bool) -> StreamState {
         StreamState {
             upstream: self.upstream.clone(),
             served: json_string(served),
             id: None,
             created: None,
             choices: ChoiceProgress::default(),
+            strip_usage,
         }
     }
 
@@ -135,6 +139,7 @@ pub struct StreamState {
     /// Which choices have finished: once all that appeared have, an end without `[DONE]` is
     /// still a clean end.
     choices: ChoiceProgress,
+    strip_usage: bool,
 }
 
 /// The choice indexes seen in a stream, and which of them reported a finish_reason.
@@ -211,7 +216,8 @@ impl StreamState {
             &mut head[..]
         };
         let mut json = String::with_capacity(data.len() + 48);
-        object.write_with_head(head, &mut json);
+        let skip: &[&str] = if self.strip_usage { &["usage"] } else { &[] };
+        object.write_with_head(head, skip, &mut json);
         let usage = object.get("usage").and_then(total_tokens);
         let usage_only = usage.is_some() && choices.is_none_or(|c| c.get().trim() == "[]");
         out.push(Chunk {

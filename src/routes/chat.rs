@@ -14,7 +14,7 @@ use futures_util::StreamExt;
 
 use super::auth::Caller;
 use crate::error::Error;
-use crate::limits::Quotas;
+use crate::limits::{Limiter, Quotas};
 use crate::openai::request::ChatRequest;
 use crate::routing::{self, Ready, Routed};
 use crate::state::AppState;
@@ -35,8 +35,10 @@ pub async fn chat_completions(
     let mut log = RequestLog::new(request_id);
     let mut quotas = Quotas::default();
     // The key whose tokens this request counts against, and whether the client wants usage.
-    let mut metered: Option<(usize, String)> = None;
+    let mut metered: Option<(usize, Vec<String>)> = None;
     let mut include_usage = false;
+    // For a stream cut before it reports usage: about four bytes of request per prompt token.
+    let mut prompt_estimate = 0;
     let request = match read_request(&state, &headers, body).await {
         Ok(mut request) => {
             log.request(&request.model, request.stream);
@@ -44,22 +46,25 @@ pub async fn chat_completions(
                 log.key(&key.name);
             }
             include_usage = request.include_usage;
+            prompt_estimate = request.len() as u64 / 4;
             match (
                 caller.check_model(&state, &request.model),
                 caller.indexed_key(&state),
             ) {
                 (Err(error), _) => Err(error),
                 (Ok(()), None) => Ok(request),
-                (Ok(()), Some((index, key))) => match state.limits.admit(key, &request.model).await
-                {
-                    Ok(admitted) => {
-                        quotas = admitted;
-                        request.count_usage = key.counts_tokens();
-                        metered = request.count_usage.then(|| (index, request.model.clone()));
-                        Ok(request)
+                (Ok(()), Some((index, key))) => {
+                    let models = limited_models(&state, &request.model);
+                    match state.limits.admit(key, &models).await {
+                        Ok(admitted) => {
+                            quotas = admitted;
+                            request.count_usage = key.counts_tokens();
+                            metered = request.count_usage.then_some((index, models));
+                            Ok(request)
+                        }
+                        Err(error) => Err(error),
                     }
-                    Err(error) => Err(error),
-                },
+                }
             }
         }
         Err(error) => Err(error),
@@ -78,11 +83,8 @@ pub async fn chat_completions(
     }
     let mut response = match routed.result {
         Ok(Ready::Whole(json)) => {
-            if let Some((key, model)) = &metered {
-                state
-                    .limits
-                    .record(&state.config.auth.keys[*key], model, usage_of(&json))
-                    .await;
+            if let Some((key, models)) = metered {
+                Limiter::record_detached(&state, key, models, usage_of(&json));
             }
             log.first_byte();
             log.complete();
@@ -96,7 +98,8 @@ pub async fn chat_completions(
                 .into_response()
         }
         Ok(Ready::Stream(held)) => {
-            let meter = metered.map(|(key, model)| Meter::new(state.clone(), key, model));
+            let meter = metered
+                .map(|(key, models)| Meter::new(state.clone(), key, models, prompt_estimate));
             relay::respond(
                 held,
                 state.config.server.keep_alive,
@@ -138,6 +141,16 @@ const ATTEMPTS: HeaderName = HeaderName::from_static("x-switchyard-attempts");
 const TARGET: HeaderName = HeaderName::from_static("x-switchyard-target");
 /// A client's own deadline for the whole request, in milliseconds (the config's is the cap).
 const DEADLINE_MS: &str = "x-switchyard-deadline-ms";
+
+/// The names a request's model limits are looked up by: the model asked for, and for an alias
+/// its targets.
+fn limited_models(state: &AppState, model: &str) -> Vec<String> {
+    let mut models = vec![model.to_owned()];
+    if let Some(alias) = state.config.models.get(model) {
+        models.extend(alias.targets.iter().map(|t| t.key.clone()));
+    }
+    models
+}
 
 /// The tokens a whole `chat.completion` body reports.
 fn usage_of(json: &[u8]) -> u64 {

@@ -13,6 +13,7 @@ use futures_util::StreamExt;
 
 use crate::completion::{Chunk, ChunkStream};
 use crate::error::Error;
+use crate::limits::Limiter;
 use crate::state::AppState;
 use crate::telemetry::RequestLog;
 
@@ -62,45 +63,53 @@ pub struct Meter {
     state: Arc<AppState>,
     /// The key's position in `[auth] keys`.
     key: usize,
-    model: String,
-    tokens: u64,
+    models: Vec<String>,
+    /// The usage the stream reported, once it did.
+    reported: Option<u64>,
+    /// For a stream that ends before reporting usage (cut, failed, client gone): the prompt
+    /// estimated from its size, plus a token per chunk of output, so nothing streams for free.
+    estimate: u64,
 }
 
 impl Meter {
-    pub fn new(state: Arc<AppState>, key: usize, model: String) -> Self {
+    pub fn new(
+        state: Arc<AppState>,
+        key: usize,
+        models: Vec<String>,
+        prompt_estimate: u64,
+    ) -> Self {
         Self {
             state,
             key,
-            model,
-            tokens: 0,
+            models,
+            reported: None,
+            estimate: prompt_estimate,
         }
     }
 
     fn see(&mut self, chunk: &Chunk) {
         if let Some(tokens) = chunk.usage {
             // Usage is cumulative: the last report is the total.
-            self.tokens = tokens;
+            self.reported = Some(tokens);
+        }
+        if chunk.output {
+            self.estimate += 1;
         }
     }
 }
 
 impl Drop for Meter {
     fn drop(&mut self) {
-        if self.tokens == 0 {
+        let tokens = self.reported.unwrap_or(self.estimate);
+        if tokens == 0 {
             return;
         }
-        // Counting may talk to Redis: done on its own task, as a drop cannot wait.
-        let (state, key, model, tokens) = (
-            self.state.clone(),
+        Limiter::record_detached(
+            &self.state,
             self.key,
-            std::mem::take(&mut self.model),
-            self.tokens,
+            std::mem::take(&mut self.models),
+            tokens,
         );
-        tokio::spawn(async move {
-            if let Some(gateway_key) = state.config.auth.keys.get(key) {
-                state.limits.record(gateway_key, &model, tokens).await;
-            }
-        });
     }
 }
 

@@ -33,6 +33,7 @@ fn state() -> StreamState {
         id: None,
         created: None,
         choices: ChoiceProgress::default(),
+        strip_usage: false,
     }
 }
 
