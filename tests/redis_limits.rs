@@ -24,6 +24,10 @@ impl Redis {
             .local_addr()
             .unwrap()
             .port();
+        Self::start_on(port)
+    }
+
+    fn start_on(port: u16) -> Self {
         let child = Command::new("redis-server")
             .args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--save", "", "--appendonly", "no"])
             .stdout(Stdio::null())
@@ -206,4 +210,59 @@ async fn concurrent_requests_on_two_replicas_are_admitted_exactly_up_to_the_limi
         14,
         "{statuses:?}"
     );
+}
+
+#[tokio::test]
+async fn counters_expire_on_their_own() {
+    let redis = Redis::start();
+    let keys = "{ name = \"ci\", key = \"ci-key\", rpm = 10, tokens_per_month = 1000 }";
+    let gateway = replica(&redis, keys, "deny").await;
+    assert_eq!(ask(&gateway, "ci-key", "hi there").await.status(), 200);
+    tokio::time::sleep(Duration::from_millis(100)).await; // the token count is recorded after the answer
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    let names: Vec<String> = redis::cmd("KEYS")
+        .arg("switchyard:ci:*")
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    assert!(
+        names.len() >= 4,
+        "requests, and tokens per minute, day and month: {names:?}"
+    );
+    for name in names {
+        let ttl: i64 = redis::cmd("TTL")
+            .arg(&name)
+            .query_async(&mut connection)
+            .await
+            .unwrap();
+        assert!(ttl > 0 && ttl <= 32 * 86_400, "{name} has ttl {ttl}");
+    }
+}
+
+#[tokio::test]
+async fn limits_come_back_when_redis_does() {
+    let mut redis = Redis::start();
+    let port = redis.port;
+    let gateway = replica(
+        &redis,
+        "{ name = \"ci\", key = \"ci-key\", rpm = 100 }",
+        "deny",
+    )
+    .await;
+    assert_eq!(ask(&gateway, "ci-key", "hi").await.status(), 200);
+    let _ = redis.child.kill();
+    let _ = redis.child.wait();
+    assert_eq!(ask(&gateway, "ci-key", "hi").await.status(), 503);
+    let again = Redis::start_on(port);
+    let mut status = 0;
+    for _ in 0..50 {
+        status = ask(&gateway, "ci-key", "hi").await.status().as_u16();
+        if status == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, 200, "the gateway reconnected");
+    drop(again);
 }
