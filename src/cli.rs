@@ -27,6 +27,15 @@ pub enum Command {
     Serve(ServeArgs),
     /// Validate a config file, print what it would serve, and exit non-zero if it is wrong.
     Check(CheckArgs),
+    /// Probe a running gateway's /health (for container health checks: no curl needed).
+    Health(HealthArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct HealthArgs {
+    /// The health endpoint to probe.
+    #[arg(long, default_value = "http://127.0.0.1:8080/health")]
+    pub url: String,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -13,6 +13,7 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Check(args)) => check(args.config.as_deref()),
+        Some(Command::Health(args)) => health(&args.url).await,
         Some(Command::Serve(args)) => serve(args).await,
         None => serve(cli.serve).await,
     }
@@ -81,6 +82,29 @@ fn check(path: Option<&std::path::Path>) -> ExitCode {
         }
         Err(error) => {
             eprintln!("config error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// 0 when the gateway at `url` answers 200 within a few seconds, 1 otherwise.
+async fn health(url: &str) -> ExitCode {
+    let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(3)).build();
+    let answer = match client {
+        Ok(client) => client.get(url).send().await,
+        Err(error) => {
+            eprintln!("health: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match answer {
+        Ok(response) if response.status().is_success() => ExitCode::SUCCESS,
+        Ok(response) => {
+            eprintln!("health: {url} answered {}", response.status());
+            ExitCode::FAILURE
+        }
+        Err(error) => {
+            eprintln!("health: {url} did not answer: {error}");
             ExitCode::FAILURE
         }
     }
