@@ -89,7 +89,9 @@ fn check(path: Option<&std::path::Path>) -> ExitCode {
 
 /// 0 when the gateway at `url` answers 200 within a few seconds, 1 otherwise.
 async fn health(url: &str) -> ExitCode {
-    let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(3)).build();
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(3))
+        .build();
     let answer = match client {
         Ok(client) => client.get(url).send().await,
         Err(error) => {

@@ -110,15 +110,30 @@ fn serves_until_sigterm() {
     }
     let probe = |port: u16| {
         switchyard()
-            .args(["health", "--url", &format!("http://127.0.0.1:{port}/health")])
+            .args([
+                "health",
+                "--url",
+                &format!("http://127.0.0.1:{port}/health"),
+            ])
             .output()
             .unwrap()
     };
     let up = probe(port);
-    assert!(up.status.success(), "{}", String::from_utf8_lossy(&up.stderr));
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    assert!(
+        up.status.success(),
+        "{}",
+        String::from_utf8_lossy(&up.stderr)
+    );
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let down = probe(closed);
-    assert!(!down.status.success(), "a gateway that is not there is not healthy");
+    assert!(
+        !down.status.success(),
+        "a gateway that is not there is not healthy"
+    );
     let pid = child.id().to_string();
     let _ = Command::new("kill").args(["-TERM", &pid]).status();
     let status = child.wait().unwrap();
