@@ -3,7 +3,7 @@
 #   docker run -p 8080:8080 -e SWITCHYARD_KEY=... -e OPENAI_API_KEY=... switchyard
 
 # Build stage: dependencies first, in their own layer, so a change to src/ rebuilds only the crate.
-FROM rust:1.88-slim-bookworm AS build
+FROM rust:1.95-slim-bookworm AS build
 WORKDIR /build
 COPY Cargo.toml Cargo.lock ./
 RUN mkdir src \

@@ -86,7 +86,7 @@ enum RawKey {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct NamedKey {
+pub(super) struct NamedKey {
     name: String,
     key: Option<String>,
     sha256: Option<String>,
@@ -101,7 +101,7 @@ struct NamedKey {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawLimits {
+pub(super) struct RawLimits {
     rpm: Option<u64>,
     tpm: Option<u64>,
     tokens_per_day: Option<u64>,

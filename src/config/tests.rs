@@ -367,3 +367,86 @@ fn a_redis_url_error_does_not_repeat_the_password() {
     assert!(error.contains("limits.redis_url"), "{error}");
     assert!(!error.contains("pw-secret-123"), "{error}");
 }
+
+/// The keys a table accepts, read from serde's own refusal of an unknown one, so this list can
+/// never fall behind the config types.
+fn accepted_keys(toml: &str) -> Vec<String> {
+    fields_in(&error_of(toml))
+}
+
+/// The same for a type that is one variant of an untagged enum (whose own error says less).
+fn fields_of<T: serde::de::DeserializeOwned>() -> Vec<String> {
+    match toml::from_str::<T>("zz_unknown = 1") {
+        Ok(_) => unreachable!("an unknown field was accepted"),
+        Err(error) => fields_in(&error.to_string()),
+    }
+}
+
+fn fields_in(error: &str) -> Vec<String> {
+    let expected = error
+        .split("expected one of ")
+        .nth(1)
+        .or_else(|| error.split("expected ").nth(1))
+        .unwrap_or_else(|| unreachable!("no list of fields in: {error}"));
+    expected
+        .split(", ")
+        .filter_map(|field| {
+            field
+                .trim()
+                .strip_prefix('`')?
+                .split('`')
+                .next()
+                .map(str::to_owned)
+        })
+        .collect()
+}
+
+#[test]
+fn the_reference_config_shows_every_key() {
+    let reference = include_str!("../../config/switchyard.toml");
+    let tables = [
+        "zz_unknown = 1",
+        "[server]\nzz_unknown = 1",
+        "[upstream]\nzz_unknown = 1",
+        "[routing]\nzz_unknown = 1",
+        "[limits]\nzz_unknown = 1",
+        "[auth]\nzz_unknown = 1",
+        "[providers.p]\nzz_unknown = 1",
+        "[models.m]\nzz_unknown = 1",
+    ];
+    let mut all: Vec<(String, Vec<String>)> = tables
+        .iter()
+        .map(|t| ((*t).to_owned(), accepted_keys(t)))
+        .collect();
+    all.push(("alias target".into(), fields_of::<WeightedTarget>()));
+    all.push(("named key".into(), fields_of::<auth::NamedKey>()));
+    all.push(("model limits".into(), fields_of::<auth::RawLimits>()));
+    let mut missing = Vec::new();
+    for (table, keys) in all {
+        assert!(!keys.is_empty(), "no keys read for {table}");
+        let table = table.as_str();
+        for key in keys {
+            let shown = reference.lines().any(|line| {
+                if line.starts_with(&format!("[{key}]")) || line.starts_with(&format!("[{key}.")) {
+                    return true;
+                }
+                let line = line.trim_start_matches(['#', ' ', '[', '{']);
+                line.starts_with(&format!("{key} "))
+                    || line.starts_with(&format!("{key}="))
+                    || line.starts_with(&format!("{key}."))
+                    || line.contains(&format!(" {key} = "))
+                    || line.contains(&format!("{{ {key} = "))
+            });
+            if !shown {
+                missing.push(format!(
+                    "{key} (from `{}`)",
+                    table.lines().next().unwrap_or_default()
+                ));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "config/switchyard.toml does not show: {missing:?}"
+    );
+}
