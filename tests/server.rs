@@ -202,3 +202,42 @@ async fn the_server_returns_when_the_grace_period_ends() {
     );
     // The binary then exits, which cuts the stream: tests/cli.rs checks that end to end.
 }
+
+#[tokio::test]
+async fn every_answer_says_the_gateways_own_overhead_without_upstream_waiting() {
+    let upstream = FakeUpstream::start().await;
+    let gateway = gateway(&upstream.provider_toml("up")).await;
+    upstream.push(Reply::Sse {
+        steps: vec![
+            Step::Sleep(Duration::from_millis(500)),
+            Step::Send(Bytes::from(completion_json("slow upstream"))),
+        ],
+        end: End::Close,
+    });
+    let started = std::time::Instant::now();
+    let response = gateway.chat_json(&user("up/m", "hi")).send().await.unwrap();
+    let took = started.elapsed();
+    let overhead: f64 = response.headers()["x-switchyard-overhead-ms"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(took >= Duration::from_millis(500));
+    assert!(
+        (0.0..400.0).contains(&overhead),
+        "the 500 ms upstream wait is not overhead: {overhead}"
+    );
+    // Streams and errors say it too.
+    let stream = gateway
+        .chat_json(&user_stream("echo/x", "hi"))
+        .send()
+        .await
+        .unwrap();
+    assert!(stream.headers().contains_key("x-switchyard-overhead-ms"));
+    let error = gateway
+        .chat_json(&user("nope/x", "hi"))
+        .send()
+        .await
+        .unwrap();
+    assert!(error.headers().contains_key("x-switchyard-overhead-ms"));
+}

@@ -32,6 +32,7 @@ pub async fn chat_completions(
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
+    let received = std::time::Instant::now();
     let mut log = RequestLog::new(request_id);
     let mut quotas = Quotas::default();
     // The key whose tokens this request counts against, and whether the client wants usage.
@@ -76,6 +77,7 @@ pub async fn chat_completions(
             target: None,
             attempts: 0,
             dropped_params: Vec::new(),
+            waited: Duration::ZERO,
         },
     };
     if let Some(target) = &routed.target {
@@ -114,6 +116,12 @@ pub async fn chat_completions(
         }
     };
     let headers = response.headers_mut();
+    // The gateway's own time: everything but waiting on providers (for a stream, up to the
+    // moment its first bytes go out).
+    let overhead = received.elapsed().saturating_sub(routed.waited);
+    if let Ok(value) = HeaderValue::from_str(&format!("{:.3}", overhead.as_secs_f64() * 1e3)) {
+        headers.insert(OVERHEAD, value);
+    }
     quotas.write(headers);
     if routed.attempts > 0 {
         headers.insert(ATTEMPTS, HeaderValue::from(routed.attempts));
@@ -139,6 +147,8 @@ const DROPPED_PARAMS: HeaderName = HeaderName::from_static("x-switchyard-dropped
 const ATTEMPTS: HeaderName = HeaderName::from_static("x-switchyard-attempts");
 /// The provider/model target that served (or, on an error, was tried last).
 const TARGET: HeaderName = HeaderName::from_static("x-switchyard-target");
+/// The time the gateway itself spent on the request, in milliseconds.
+const OVERHEAD: HeaderName = HeaderName::from_static("x-switchyard-overhead-ms");
 /// A client's own deadline for the whole request, in milliseconds (the config's is the cap).
 const DEADLINE_MS: &str = "x-switchyard-deadline-ms";
 

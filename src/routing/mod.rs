@@ -35,6 +35,9 @@ pub struct Routed {
     pub attempts: u32,
     /// Parameters the serving provider dropped (its `unsupported_params = "drop"`).
     pub dropped_params: Vec<String>,
+    /// Time spent waiting on providers (attempts, up to a whole answer or a stream's first
+    /// output) and between retries: what the gateway's own overhead excludes.
+    pub waited: Duration,
 }
 
 /// Serves `request` by its plan: targets in the strategy's order, cooling ones skipped, each
@@ -49,6 +52,7 @@ pub async fn complete(
         target: None,
         attempts: 0,
         dropped_params: Vec::new(),
+        waited: Duration::ZERO,
     };
     let plan = match resolve(state, &request.model) {
         Ok(plan) => plan,
@@ -93,7 +97,9 @@ pub async fn complete(
             let started = Instant::now();
             let attempt = attempt(state, request, &plan, candidate, key);
             // On the deadline (or the client leaving), the passes drop and give back any probe.
-            let Ok(outcome) = tokio::time::timeout_at(deadline, attempt).await else {
+            let outcome = tokio::time::timeout_at(deadline, attempt).await;
+            routed.waited += started.elapsed();
+            let Ok(outcome) = outcome else {
                 routed.result = Err(Error::DeadlineExceeded(budget));
                 return routed;
             };
@@ -139,6 +145,7 @@ pub async fn complete(
                 break;
             };
             tokio::time::sleep(wait).await;
+            routed.waited += wait;
             retry += 1;
             keys = key_order(state, provider).into_iter();
             key = keys.next().unwrap_or(0);
