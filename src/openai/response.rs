@@ -20,6 +20,30 @@ pub struct ChatCompletion {
     pub usage: Option<Usage>,
 }
 
+impl ChatCompletion {
+    /// One assistant message as a fresh `chat.completion`, `model` the key that served.
+    pub fn single(
+        served: &str,
+        message: ResponseMessage,
+        finish_reason: &'static str,
+        usage: Usage,
+    ) -> Self {
+        Self {
+            id: new_completion_id(),
+            object: CHAT_COMPLETION,
+            created: unix_now(),
+            model: served.to_owned(),
+            choices: vec![Choice {
+                index: 0,
+                message,
+                finish_reason: Some(finish_reason),
+                logprobs: None,
+            }],
+            usage: Some(usage),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Choice {
     pub index: u32,

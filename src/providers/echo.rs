@@ -8,9 +8,7 @@ use crate::completion::Completion;
 use crate::error::Error;
 use crate::openai::message::{Message, Role};
 use crate::openai::request::ChatRequest;
-use crate::openai::response::{
-    CHAT_COMPLETION, ChatCompletion, Choice, ChunkWriter, Delta, ResponseMessage, Usage,
-};
+use crate::openai::response::{ChatCompletion, ChunkWriter, Delta, ResponseMessage, Usage};
 
 pub fn complete(request: &ChatRequest, served: &str) -> Result<Completion, Error> {
     let messages = request.params()?.messages;
@@ -26,23 +24,12 @@ pub fn complete(request: &ChatRequest, served: &str) -> Result<Completion, Error
     );
     let writer = ChunkWriter::new(served);
     if !request.stream {
-        let completion = ChatCompletion {
-            id: writer.id().to_owned(),
-            object: CHAT_COMPLETION,
-            created: writer.created(),
-            model: served.to_owned(),
-            choices: vec![Choice {
-                index: 0,
-                message: ResponseMessage {
-                    role: "assistant",
-                    content: Some(answer),
-                    ..ResponseMessage::default()
-                },
-                finish_reason: Some("stop"),
-                logprobs: None,
-            }],
-            usage: Some(usage),
+        let message = ResponseMessage {
+            role: "assistant",
+            content: Some(answer),
+            ..ResponseMessage::default()
         };
+        let completion = ChatCompletion::single(served, message, "stop", usage);
         let json =
             serde_json::to_vec(&completion).map_err(|e| Error::Internal(format!("echo: {e}")))?;
         return Ok(Completion::Whole(Bytes::from(json)));

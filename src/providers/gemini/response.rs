@@ -9,8 +9,7 @@ use super::types::{Candidate, GenerateContentResponse, Part, UsageMetadata};
 use crate::error::Error;
 use crate::openai::message::{FunctionCall, ReasoningDetail, ToolCall};
 use crate::openai::response::{
-    CHAT_COMPLETION, ChatCompletion, Choice, CompletionTokensDetails, PromptTokensDetails,
-    ResponseMessage, Usage, new_completion_id, unix_now,
+    ChatCompletion, CompletionTokensDetails, PromptTokensDetails, ResponseMessage, Usage,
 };
 use crate::transport::{self, Upstream};
 
@@ -121,25 +120,12 @@ pub fn completion(response: &GenerateContentResponse, served: &str) -> Option<Ch
             (message, BLOCKED)
         }
     };
-    Some(ChatCompletion {
-        id: new_completion_id(),
-        object: CHAT_COMPLETION,
-        created: unix_now(),
-        model: served.to_owned(),
-        choices: vec![Choice {
-            index: 0,
-            message,
-            finish_reason: Some(finish),
-            logprobs: None,
-        }],
-        usage: Some(
-            response
-                .usage_metadata
-                .as_ref()
-                .map(usage)
-                .unwrap_or_default(),
-        ),
-    })
+    let usage = response
+        .usage_metadata
+        .as_ref()
+        .map(usage)
+        .unwrap_or_default();
+    Some(ChatCompletion::single(served, message, finish, usage))
 }
 
 fn message(candidate: &Candidate) -> (ResponseMessage, &'static str) {

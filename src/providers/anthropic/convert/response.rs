@@ -6,9 +6,7 @@ use serde_json::value::RawValue;
 use super::{embedded_error, finish_reason, malformed, redacted_detail, thinking_detail, usage};
 use crate::error::Error;
 use crate::openai::message::{FunctionCall, ToolCall};
-use crate::openai::response::{
-    CHAT_COMPLETION, ChatCompletion, Choice, ResponseMessage, new_completion_id, unix_now,
-};
+use crate::openai::response::{ChatCompletion, ResponseMessage};
 use crate::providers::anthropic::types::MessagesResponse;
 use crate::transport::Upstream;
 
@@ -96,26 +94,15 @@ pub fn completion(
         }
     }
     let finish = finish_reason(response.stop_reason.as_deref(), !tool_calls.is_empty());
-    ChatCompletion {
-        id: new_completion_id(),
-        object: CHAT_COMPLETION,
-        created: unix_now(),
-        model: served.to_owned(),
-        choices: vec![Choice {
-            index: 0,
-            message: ResponseMessage {
-                role: "assistant",
-                content,
-                refusal: None,
-                tool_calls,
-                reasoning_content: reasoning,
-                reasoning_details: details,
-            },
-            finish_reason: Some(finish),
-            logprobs: None,
-        }],
-        usage: Some(usage(&response.usage)),
-    }
+    let message = ResponseMessage {
+        role: "assistant",
+        content,
+        refusal: None,
+        tool_calls,
+        reasoning_content: reasoning,
+        reasoning_details: details,
+    };
+    ChatCompletion::single(served, message, finish, usage(&response.usage))
 }
 
 fn next_index<T>(items: &[T]) -> u32 {
