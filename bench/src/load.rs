@@ -1,0 +1,399 @@
+//! The load driver: closed-loop saturation, a fixed request rate, and many concurrent streams.
+//! Plain hyper connections, one request at a time on each (HTTP/1.1) or many streams on a few
+//! (HTTP/2), so the driver costs little beside the upstream on their shared core.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::Request;
+use hyper::client::conn::{http1, http2};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+
+use crate::check::{StreamCheck, completion_intact};
+use crate::wire::{self, Profile};
+
+/// Where requests go and how they name models: the upstream and nginx take `c8d0`, the gateway
+/// `bench/c8d0`.
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub addr: SocketAddr,
+    pub model_prefix: &'static str,
+    pub key: Option<&'static str>,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub enum Shot {
+    Json,
+    Stream(Profile),
+}
+
+/// One request, ready to send again and again.
+struct Prepared {
+    host: String,
+    auth: Option<String>,
+    body: Bytes,
+    shot: Shot,
+}
+
+impl Prepared {
+    fn new(target: &Target, shot: Shot) -> Arc<Self> {
+        let (model, stream) = match shot {
+            Shot::Json => (wire::JSON_MODEL.to_owned(), false),
+            Shot::Stream(profile) => (profile.model(), true),
+        };
+        let model = format!("{}{model}", target.model_prefix);
+        Arc::new(Self {
+            host: target.addr.to_string(),
+            auth: target.key.map(|k| format!("Bearer {k}")),
+            body: Bytes::from(wire::request(&model, stream)),
+            shot,
+        })
+    }
+
+    fn request(&self) -> Request<Full<Bytes>> {
+        let mut builder = Request::post("/v1/chat/completions")
+            .header("host", &self.host)
+            .header("content-type", "application/json");
+        if let Some(auth) = &self.auth {
+            builder = builder.header("authorization", auth);
+        }
+        builder
+            .body(Full::new(self.body.clone()))
+            .unwrap_or_default()
+    }
+}
+
+/// What one request came to.
+#[derive(Clone, Debug, Default)]
+pub struct Outcome {
+    pub ok: bool,
+    /// Send to the last byte.
+    pub latency: Duration,
+    /// Send to the first token (streams).
+    pub first_token: Option<Duration>,
+    pub events: u32,
+    /// The gateway's `x-switchyard-overhead-ms`.
+    pub overhead_ms: Option<f64>,
+    pub error: Option<String>,
+}
+
+enum Sender {
+    H1(http1::SendRequest<Full<Bytes>>),
+    H2(http2::SendRequest<Full<Bytes>>),
+}
+
+async fn tcp(addr: SocketAddr) -> std::io::Result<TokioIo<TcpStream>> {
+    let tcp = TcpStream::connect(addr).await?;
+    tcp.set_nodelay(true)?;
+    Ok(TokioIo::new(tcp))
+}
+
+async fn connect_h1(addr: SocketAddr) -> Result<Sender, String> {
+    let io = tcp(addr).await.map_err(|e| e.to_string())?;
+    let (sender, connection) = http1::handshake(io).await.map_err(|e| e.to_string())?;
+    tokio::spawn(connection);
+    Ok(Sender::H1(sender))
+}
+
+async fn connect_h2(addr: SocketAddr) -> Result<http2::SendRequest<Full<Bytes>>, String> {
+    let io = tcp(addr).await.map_err(|e| e.to_string())?;
+    let (sender, connection) = http2::handshake(TokioExecutor::new(), io)
+        .await
+        .map_err(|e| e.to_string())?;
+    tokio::spawn(connection);
+    Ok(sender)
+}
+
+/// Sends one request and reads the whole answer, checking it. `opened` is told when the
+/// response head arrived.
+async fn shoot(sender: &mut Sender, prepared: &Prepared, opened: impl FnOnce()) -> Outcome {
+    let start = Instant::now();
+    let mut outcome = Outcome::default();
+    let response = match sender {
+        Sender::H1(s) => match s.ready().await {
+            Ok(()) => s.send_request(prepared.request()).await,
+            Err(e) => Err(e),
+        },
+        Sender::H2(s) => match s.ready().await {
+            Ok(()) => s.send_request(prepared.request()).await,
+            Err(e) => Err(e),
+        },
+    };
+    opened();
+    let response = match response {
+        Ok(response) => response,
+        Err(e) => {
+            outcome.error = Some(format!("request failed: {e}"));
+            return outcome;
+        }
+    };
+    outcome.overhead_ms = response
+        .headers()
+        .get("x-switchyard-overhead-ms")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    let status = response.status();
+    let mut body = response.into_body();
+    let mut whole = Vec::new();
+    let mut check = StreamCheck::default();
+    loop {
+        match body.frame().await {
+            None => break,
+            Some(Err(e)) => {
+                outcome.error = Some(format!("body failed: {e}"));
+                return outcome;
+            }
+            Some(Ok(frame)) => {
+                let Ok(data) = frame.into_data() else {
+                    continue;
+                };
+                match prepared.shot {
+                    Shot::Json => whole.extend_from_slice(&data),
+                    Shot::Stream(_) => {
+                        if check.feed(&data) {
+                            outcome.first_token = Some(start.elapsed());
+                        }
+                    }
+                }
+            }
+        }
+    }
+    outcome.latency = start.elapsed();
+    outcome.events = check.events;
+    let verdict = match prepared.shot {
+        _ if !status.is_success() => Err(format!(
+            "status {status}: {}",
+            String::from_utf8_lossy(&whole)
+        )),
+        Shot::Json if completion_intact(&whole) => Ok(()),
+        Shot::Json => Err("the answer is not whole".into()),
+        Shot::Stream(profile) => check.verdict(profile.chunks),
+    };
+    match verdict {
+        Ok(()) => outcome.ok = true,
+        Err(why) => outcome.error = Some(why),
+    }
+    outcome
+}
+
+/// Totals of a closed-loop run, counted over the measured window only.
+#[derive(Debug, Default, Clone)]
+pub struct Totals {
+    pub requests: u64,
+    pub events: u64,
+    pub errors: u64,
+    pub first_error: Option<String>,
+}
+
+impl Totals {
+    fn add(&mut self, other: Totals) {
+        self.requests += other.requests;
+        self.events += other.events;
+        self.errors += other.errors;
+        if self.first_error.is_none() {
+            self.first_error = other.first_error;
+        }
+    }
+}
+
+/// `conns` connections each sending the next request as soon as the last answer ended; what
+/// finishes between `from` and `until` is counted.
+pub async fn closed(
+    target: &Target,
+    shot: Shot,
+    conns: usize,
+    from: Instant,
+    until: Instant,
+) -> Totals {
+    let prepared = Prepared::new(target, shot);
+    let mut tasks = Vec::new();
+    for _ in 0..conns {
+        let prepared = prepared.clone();
+        let addr = target.addr;
+        tasks.push(tokio::spawn(async move {
+            let mut totals = Totals::default();
+            let mut sender = None;
+            while Instant::now() < until {
+                let s = match sender.as_mut() {
+                    Some(s) => s,
+                    None => match connect_h1(addr).await {
+                        Ok(s) => sender.insert(s),
+                        Err(e) => {
+                            totals.errors += 1;
+                            totals.first_error.get_or_insert(e);
+                            tokio::time::sleep(Duration::from_millis(10)).await;
+                            continue;
+                        }
+                    },
+                };
+                let outcome = shoot(s, &prepared, || {}).await;
+                let now = Instant::now();
+                if !outcome.ok {
+                    sender = None;
+                }
+                if now < from || now >= until {
+                    continue;
+                }
+                if outcome.ok {
+                    totals.requests += 1;
+                    totals.events += u64::from(outcome.events);
+                } else {
+                    totals.errors += 1;
+                    totals.first_error = totals.first_error.or(outcome.error);
+                }
+            }
+            totals
+        }));
+    }
+    let mut totals = Totals::default();
+    for task in tasks {
+        if let Ok(t) = task.await {
+            totals.add(t);
+        }
+    }
+    totals
+}
+
+/// Requests at a fixed rate spread over `conns` connections, each sent on its schedule (never
+/// more than one at a time per connection); outcomes of those scheduled after `warmup`.
+pub async fn paced(
+    target: &Target,
+    shot: Shot,
+    rate: f64,
+    conns: usize,
+    warmup: Duration,
+    duration: Duration,
+) -> Vec<Outcome> {
+    let prepared = Prepared::new(target, shot);
+    let start = Instant::now() + Duration::from_millis(20);
+    let end = start + warmup + duration;
+    let mut tasks = Vec::new();
+    for j in 0..conns {
+        let prepared = prepared.clone();
+        let addr = target.addr;
+        tasks.push(tokio::spawn(async move {
+            let mut outcomes = Vec::new();
+            let mut sender = connect_h1(addr).await.ok();
+            for k in 0u64.. {
+                let offset = (k * conns as u64 + j as u64) as f64 / rate;
+                let at = start + Duration::from_secs_f64(offset);
+                if at >= end {
+                    break;
+                }
+                tokio::time::sleep_until(at).await;
+                let s = match sender.as_mut() {
+                    Some(s) => s,
+                    None => match connect_h1(addr).await {
+                        Ok(s) => sender.insert(s),
+                        Err(e) => {
+                            outcomes.push(Outcome {
+                                error: Some(e),
+                                ..Outcome::default()
+                            });
+                            continue;
+                        }
+                    },
+                };
+                let outcome = shoot(s, &prepared, || {}).await;
+                if !outcome.ok {
+                    sender = None;
+                }
+                if at >= start + warmup {
+                    outcomes.push(outcome);
+                }
+            }
+            outcomes
+        }));
+    }
+    let mut all = Vec::new();
+    for task in tasks {
+        if let Ok(outcomes) = task.await {
+            all.extend(outcomes);
+        }
+    }
+    all
+}
+
+/// How many concurrent streams held up.
+#[derive(Debug, Default, Clone)]
+pub struct Crowd {
+    pub intact: u32,
+    pub broken: u32,
+    /// The most streams open at one moment.
+    pub peak_open: u32,
+    pub first_error: Option<String>,
+    pub elapsed: Duration,
+}
+
+/// `count` streams at once, opened at most `opening` at a time. Over HTTP/1.1 each has its own
+/// connection; over HTTP/2 they share connections, `per_connection` streams on each.
+pub async fn crowd(
+    target: &Target,
+    profile: Profile,
+    count: u32,
+    opening: usize,
+    http2_streams_per_connection: Option<u32>,
+) -> Crowd {
+    let prepared = Prepared::new(target, Shot::Stream(profile));
+    let gate = Arc::new(tokio::sync::Semaphore::new(opening));
+    let open = Arc::new(AtomicU32::new(0));
+    let peak = Arc::new(AtomicU32::new(0));
+    let start = Instant::now();
+    let mut h2_senders = Vec::new();
+    if let Some(per) = http2_streams_per_connection {
+        for _ in 0..count.div_ceil(per.max(1)) {
+            h2_senders.push(connect_h2(target.addr).await);
+        }
+    }
+    let mut tasks = Vec::new();
+    for i in 0..count {
+        let prepared = prepared.clone();
+        let (gate, open, peak) = (gate.clone(), open.clone(), peak.clone());
+        let addr = target.addr;
+        let h2 =
+            http2_streams_per_connection.map(|per| h2_senders[(i / per.max(1)) as usize].clone());
+        tasks.push(tokio::spawn(async move {
+            let permit = gate.acquire_owned().await.ok();
+            let mut sender = match h2 {
+                Some(Ok(sender)) => Sender::H2(sender),
+                Some(Err(e)) => return Err(e),
+                None => connect_h1(addr).await?,
+            };
+            let mut permit = permit;
+            let outcome = shoot(&mut sender, &prepared, || {
+                permit.take();
+                let now = open.fetch_add(1, Ordering::Relaxed) + 1;
+                peak.fetch_max(now, Ordering::Relaxed);
+            })
+            .await;
+            open.fetch_sub(1, Ordering::Relaxed);
+            match outcome.ok {
+                true => Ok(()),
+                false => Err(outcome.error.unwrap_or_default()),
+            }
+        }));
+    }
+    let mut crowd = Crowd::default();
+    for task in tasks {
+        match task.await {
+            Ok(Ok(())) => crowd.intact += 1,
+            Ok(Err(why)) => {
+                crowd.broken += 1;
+                crowd.first_error.get_or_insert(why);
+            }
+            Err(e) => {
+                crowd.broken += 1;
+                crowd.first_error.get_or_insert(e.to_string());
+            }
+        }
+    }
+    crowd.peak_open = peak.load(Ordering::Relaxed);
+    crowd.elapsed = start.elapsed();
+    crowd
+}

@@ -1,0 +1,276 @@
+//! RESULTS.md: the machine, the method, the figures against the issue's targets, and every round.
+
+use std::fmt::Write;
+use std::process::Command;
+
+use crate::run::{self, Options, Results, Via, figure, median};
+
+const MB: f64 = 1e6;
+
+pub fn markdown(results: &Results, options: &Options) -> String {
+    let mut out = String::new();
+    let m = |figure: &'static str, via: Via| {
+        results
+            .samples
+            .get(&(figure, via))
+            .map_or(f64::NAN, |v| median(v))
+    };
+    let added = |figure: &'static str, via: Via| m(figure, via) - m(figure, Via::Direct);
+
+    let _ = writeln!(out, "# switchyard against nginx: benchmark results\n");
+    let _ = writeln!(
+        out,
+        "Written by `bench/run` (see bench/README.md for the method). Medians of {} rounds; \
+         each case ran against the upstream direct, nginx and switchyard in turn, {} s measured \
+         after {} s of warm-up. The whole run took {:.0} s.\n",
+        options.rounds,
+        options.window.as_secs_f64(),
+        options.warmup.as_secs_f64(),
+        results.seconds
+    );
+    let _ = writeln!(out, "## Machine\n");
+    for line in machine(options) {
+        let _ = writeln!(out, "- {line}");
+    }
+
+    let _ = writeln!(out, "\n## Against the targets\n");
+    let _ = writeln!(
+        out,
+        "| Figure | switchyard | nginx | switchyard vs nginx | Target | Met |"
+    );
+    let _ = writeln!(out, "|---|---|---|---|---|---|");
+    let mut row = |name: &str, ours: String, theirs: String, ratio: String, target: &str, met| {
+        let _ = writeln!(
+            out,
+            "| {name} | {ours} | {theirs} | {ratio} | {target} | {} |",
+            if met { "yes" } else { "**no**" }
+        );
+    };
+    let rps = (m(figure::RPS, Via::Gateway), m(figure::RPS, Via::Nginx));
+    row(
+        "Non-stream throughput, 32 connections",
+        format!("{:.0} req/s", rps.0),
+        format!("{:.0} req/s", rps.1),
+        format!("{:.2}x", rps.0 / rps.1),
+        ">= 0.5x",
+        rps.0 / rps.1 >= 0.5,
+    );
+    let cpu = (
+        m(figure::CPU_PER_REQUEST, Via::Gateway),
+        m(figure::CPU_PER_REQUEST, Via::Nginx),
+    );
+    row(
+        "CPU per request (whole process)",
+        format!("{:.1} us", cpu.0),
+        format!("{:.1} us", cpu.1),
+        format!("{:.2}x", cpu.0 / cpu.1),
+        "<= 2.5x",
+        cpu.0 / cpu.1 <= 2.5,
+    );
+    for (name, figure, limit) in [
+        ("Latency added over direct, p50", figure::P50, None),
+        ("Latency added over direct, p99", figure::P99, Some(1.0)),
+        (
+            "First token added over direct, p50",
+            figure::TTFT_P50,
+            Some(1.0),
+        ),
+        (
+            "First token added over direct, p99",
+            figure::TTFT_P99,
+            Some(1.0),
+        ),
+    ] {
+        let (ours, theirs) = (added(figure, Via::Gateway), added(figure, Via::Nginx));
+        row(
+            name,
+            format!("{ours:+.3} ms"),
+            format!("{theirs:+.3} ms"),
+            format!("{:+.3} ms", ours - theirs),
+            &limit.map_or("-".to_owned(), |l| format!("<= {l} ms")),
+            limit.is_none_or(|l| ours <= l),
+        );
+    }
+    let chunks = (
+        m(figure::CHUNKS, Via::Gateway),
+        m(figure::CHUNKS, Via::Nginx),
+    );
+    row(
+        "SSE chunks relayed, 32 streams",
+        format!("{:.0}/s", chunks.0),
+        format!("{:.0}/s", chunks.1),
+        format!("{:.2}x", chunks.0 / chunks.1),
+        ">= 0.5x",
+        chunks.0 / chunks.1 >= 0.5,
+    );
+    for streams in [1_000, 10_000] {
+        let find = |via| {
+            results
+                .crowds
+                .iter()
+                .find(|c| c.via == via && c.streams == streams)
+        };
+        let (Some(ours), theirs) = (find(Via::Gateway), find(Via::Nginx)) else {
+            continue;
+        };
+        let limit = if streams <= 1_000 { 60.0 } else { 300.0 };
+        let describe = |c: &run::CrowdResult| {
+            format!(
+                "{:.1} MB, {}/{} intact",
+                c.peak_rss_kib as f64 * 1024.0 / MB,
+                c.crowd.intact,
+                c.streams
+            )
+        };
+        let mb = ours.peak_rss_kib as f64 * 1024.0 / MB;
+        row(
+            &format!(
+                "Peak RSS, {streams} slow streams{}",
+                if ours.http2 { " (HTTP/2 clients)" } else { "" }
+            ),
+            describe(ours),
+            theirs.map_or("-".into(), describe),
+            theirs.map_or("-".into(), |t| {
+                format!("{:.2}x", ours.peak_rss_kib as f64 / t.peak_rss_kib as f64)
+            }),
+            &format!("<= {limit:.0} MB, all intact"),
+            mb <= limit && ours.crowd.intact == streams,
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\nswitchyard at rest: {:.1} MB RSS; cold start to a ready `/health`: {:.1} ms \
+         (median of {}); release binary: {:.1} MB.",
+        results.idle_rss_kib as f64 * 1024.0 / MB,
+        median(&results.cold_starts_ms),
+        results.cold_starts_ms.len(),
+        results.binary_bytes as f64 / MB
+    );
+    let _ = writeln!(
+        out,
+        "Its own `x-switchyard-overhead-ms` at {:.0} req/s: p50 {:.3} ms, p99 {:.3} ms.",
+        run::RATE,
+        m(figure::OVERHEAD_P50, Via::Gateway),
+        m(figure::OVERHEAD_P99, Via::Gateway)
+    );
+
+    let _ = writeln!(out, "\n## Every figure\n");
+    let _ = writeln!(
+        out,
+        "Median, then each round in the order run.\n\n| Figure | direct | nginx | switchyard |\n|---|---|---|---|"
+    );
+    let mut figures: Vec<&'static str> = results.samples.keys().map(|(f, _)| *f).collect();
+    figures.dedup();
+    for figure in figures {
+        let cell = |via| match results.samples.get(&(figure, via)) {
+            None => "-".to_owned(),
+            Some(values) => format!(
+                "{} ({})",
+                short(median(values)),
+                values
+                    .iter()
+                    .map(|v| short(*v))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        let _ = writeln!(
+            out,
+            "| {figure} | {} | {} | {} |",
+            cell(Via::Direct),
+            cell(Via::Nginx),
+            cell(Via::Gateway)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\n| Slow streams | Via | Intact | Broken | Open at once | Peak RSS | Took |\n|---|---|---|---|---|---|---|"
+    );
+    for c in &results.crowds {
+        let _ = writeln!(
+            out,
+            "| {}{} | {} | {} | {} | {} | {:.1} MB | {:.1} s |",
+            c.streams,
+            if c.http2 { " over HTTP/2" } else { "" },
+            c.via.name(),
+            c.crowd.intact,
+            c.crowd.broken,
+            c.crowd.peak_open,
+            c.peak_rss_kib as f64 * 1024.0 / MB,
+            c.crowd.elapsed.as_secs_f64()
+        );
+    }
+    if !results.failures.is_empty() {
+        let _ = writeln!(out, "\n## Failures\n");
+        for failure in &results.failures {
+            let _ = writeln!(out, "- {failure}");
+        }
+    }
+    out
+}
+
+fn short(value: f64) -> String {
+    if value.abs() >= 100.0 {
+        format!("{value:.0}")
+    } else {
+        format!("{value:.3}")
+    }
+}
+
+fn machine(options: &Options) -> Vec<String> {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .map(|l| l.trim_start_matches([' ', '\t', ':']).to_owned())
+        .unwrap_or_else(|| "unknown CPU".into());
+    // Not available_parallelism: the report runs pinned to one core.
+    let cores = cpuinfo
+        .lines()
+        .filter(|l| l.starts_with("processor"))
+        .count();
+    let memory = std::fs::read_to_string("/proc/meminfo")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+        .map_or("?".into(), |kib| {
+            format!("{:.0} GiB", kib / 1024.0 / 1024.0)
+        });
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    vec![
+        format!("{model}, {cores} cores, {memory} RAM, Linux {}", kernel.trim()),
+        format!(
+            "switchyard {} ({}), built by {}",
+            first_line("git", &["describe", "--always", "--dirty"]),
+            "release profile",
+            first_line("rustc", &["--version"])
+        ),
+        format!(
+            "nginx: {} (one worker, proxy_pass with upstream keep-alive, proxy_buffering off, no access log)",
+            first_line(&options.nginx.to_string_lossy(), &["-v"])
+        ),
+        "Pinned with taskset: the proxy under test alone on core 0; the load driver and the fake upstream on core 1.".into(),
+    ]
+}
+
+/// The first line a command prints (stdout, else stderr: `nginx -v` writes there).
+fn first_line(program: &str, args: &[&str]) -> String {
+    Command::new(program)
+        .args(args)
+        .output()
+        .ok()
+        .map(|o| {
+            let text = if o.stdout.is_empty() {
+                o.stderr
+            } else {
+                o.stdout
+            };
+            String::from_utf8_lossy(&text)
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .unwrap_or_else(|| "unknown".into())
+}

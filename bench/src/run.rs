@@ -1,0 +1,428 @@
+//! The whole benchmark: every case against the upstream direct, nginx and switchyard, in
+//! alternation, repeated; then the memory crowds and the cold starts on fresh processes.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::load::{self, Shot, Target};
+use crate::procs::{self, Proc, Result};
+use crate::wire::Profile;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Via {
+    Direct,
+    Nginx,
+    Gateway,
+}
+
+impl Via {
+    pub const ALL: [Via; 3] = [Via::Direct, Via::Nginx, Via::Gateway];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Via::Direct => "direct",
+            Via::Nginx => "nginx",
+            Via::Gateway => "switchyard",
+        }
+    }
+}
+
+pub struct Options {
+    pub gateway: PathBuf,
+    pub nginx: PathBuf,
+    pub rounds: usize,
+    pub warmup: Duration,
+    pub window: Duration,
+    pub crowds: Vec<u32>,
+}
+
+/// Everything measured: per figure and target, one sample per round.
+#[derive(Default)]
+pub struct Results {
+    pub samples: BTreeMap<(&'static str, Via), Vec<f64>>,
+    pub crowds: Vec<CrowdResult>,
+    pub cold_starts_ms: Vec<f64>,
+    pub binary_bytes: u64,
+    pub idle_rss_kib: u64,
+    pub failures: Vec<String>,
+    pub seconds: f64,
+}
+
+pub struct CrowdResult {
+    pub via: Via,
+    pub streams: u32,
+    pub http2: bool,
+    pub crowd: load::Crowd,
+    pub peak_rss_kib: u64,
+}
+
+impl Results {
+    fn add(&mut self, figure: &'static str, via: Via, value: f64) {
+        self.samples.entry((figure, via)).or_default().push(value);
+    }
+
+    fn fail(&mut self, what: String) {
+        eprintln!("  FAILED: {what}");
+        self.failures.push(what);
+    }
+}
+
+/// The figures' names.
+pub mod figure {
+    pub const RPS: &str = "requests/s";
+    pub const CPU_PER_REQUEST: &str = "CPU us/request";
+    pub const P50: &str = "latency p50 ms";
+    pub const P99: &str = "latency p99 ms";
+    pub const TTFT_P50: &str = "first token p50 ms";
+    pub const TTFT_P99: &str = "first token p99 ms";
+    pub const CHUNKS: &str = "chunks/s";
+    pub const CPU_PER_CHUNK: &str = "CPU us/chunk";
+    pub const OVERHEAD_P50: &str = "overhead header p50 ms";
+    pub const OVERHEAD_P99: &str = "overhead header p99 ms";
+}
+
+/// The fixed rate of the latency case, and of the first-token case.
+pub const RATE: f64 = 1000.0;
+pub const STREAM_RATE: f64 = 200.0;
+pub const CONNS: usize = 32;
+/// First token at once, then three more 10 ms apart.
+pub const TTFT_PROFILE: Profile = Profile {
+    chunks: 4,
+    delay: Duration::from_millis(10),
+};
+/// A long answer, as fast as it can go.
+pub const RELAY_PROFILE: Profile = Profile {
+    chunks: 200,
+    delay: Duration::ZERO,
+};
+/// A slow answer: 50 ms between chunks, 3 s in all.
+pub const SLOW_PROFILE: Profile = Profile {
+    chunks: 60,
+    delay: Duration::from_millis(50),
+};
+/// Streams per HTTP/2 connection in a crowd too big for one connection per stream.
+pub const H2_STREAMS: u32 = 100;
+/// The most file descriptors a proxy may hold here (the hard limit) bounds HTTP/1.1 crowds: each
+/// stream costs a proxy two.
+pub const H1_CROWD_LIMIT: u32 = 5_000;
+
+pub fn run(options: &Options) -> Result<Results> {
+    let started = std::time::Instant::now();
+    let dir = procs::scratch()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let mut results = Results {
+        binary_bytes: std::fs::metadata(&options.gateway)
+            .map_err(|e| format!("{}: {e}", options.gateway.display()))?
+            .len(),
+        ..Results::default()
+    };
+
+    let upstream = procs::upstream()?;
+    let (gateway, _) = procs::gateway(&options.gateway, &dir, upstream.addr)?;
+    results.idle_rss_kib = procs::status_kib(&gateway.pids(), "VmRSS");
+    let (nginx, _) = procs::nginx(&options.nginx, &dir, upstream.addr)?;
+    rounds(
+        &runtime,
+        options,
+        upstream.addr,
+        &gateway,
+        &nginx,
+        &mut results,
+    );
+    drop(gateway);
+    drop(nginx);
+
+    for &streams in &options.crowds {
+        for via in [Via::Nginx, Via::Gateway] {
+            let http2 = streams > H1_CROWD_LIMIT;
+            let (proc, addr) = match via {
+                Via::Nginx => {
+                    let (proc, h2) = procs::nginx(&options.nginx, &dir, upstream.addr)?;
+                    let addr = if http2 { h2 } else { proc.addr };
+                    (proc, addr)
+                }
+                _ => {
+                    let (proc, _) = procs::gateway(&options.gateway, &dir, upstream.addr)?;
+                    let addr = proc.addr;
+                    (proc, addr)
+                }
+            };
+            let crowd = runtime.block_on(load::crowd(
+                &target(via, addr),
+                SLOW_PROFILE,
+                streams,
+                256,
+                http2.then_some(H2_STREAMS),
+            ));
+            let peak_rss_kib = procs::status_kib(&proc.pids(), "VmHWM");
+            eprintln!(
+                "  {:<10} {streams} slow streams{}: {} intact, {} broken, {} open at once, peak RSS {:.1} MiB, {:.1} s",
+                via.name(),
+                if http2 { " over HTTP/2" } else { "" },
+                crowd.intact,
+                crowd.broken,
+                crowd.peak_open,
+                peak_rss_kib as f64 / 1024.0,
+                crowd.elapsed.as_secs_f64()
+            );
+            if let Some(error) = &crowd.first_error {
+                results.fail(format!("{} with {streams} streams: {error}", via.name()));
+            }
+            results.crowds.push(CrowdResult {
+                via,
+                streams,
+                http2,
+                crowd,
+                peak_rss_kib,
+            });
+        }
+    }
+
+    for _ in 0..5 {
+        let (_gateway, ready) = procs::gateway(&options.gateway, &dir, upstream.addr)?;
+        results.cold_starts_ms.push(ready.as_secs_f64() * 1e3);
+    }
+    drop(upstream);
+    let _ = std::fs::remove_dir_all(&dir);
+    results.seconds = started.elapsed().as_secs_f64();
+    Ok(results)
+}
+
+/// The repeated cases, each against every target in turn, the order rotating by round.
+fn rounds(
+    runtime: &tokio::runtime::Runtime,
+    options: &Options,
+    upstream: SocketAddr,
+    gateway: &Proc,
+    nginx: &Proc,
+    results: &mut Results,
+) {
+    let procs_of = |via: Via| -> Option<&Proc> {
+        match via {
+            Via::Direct => None,
+            Via::Nginx => Some(nginx),
+            Via::Gateway => Some(gateway),
+        }
+    };
+    let target = |via: Via| target(via, procs_of(via).map_or(upstream, |p| p.addr));
+
+    for round in 0..options.rounds {
+        let mut order = Via::ALL;
+        order.rotate_left(round % Via::ALL.len());
+        eprintln!("round {} of {}", round + 1, options.rounds);
+        for via in order {
+            let pids = procs_of(via).map(Proc::pids).unwrap_or_default();
+            let (totals, ticks) =
+                runtime.block_on(saturate(&target(via), Shot::Json, options, &pids));
+            eprintln!("  {:<10} json     {:>9.0} req/s", via.name(), totals.rps);
+            if let Some(error) = totals.error {
+                results.fail(format!("{} saturation: {error}", via.name()));
+            }
+            results.add(figure::RPS, via, totals.rps);
+            if via != Via::Direct && totals.count > 0 {
+                results.add(figure::CPU_PER_REQUEST, via, ticks / totals.count as f64);
+            }
+        }
+        for via in order {
+            let outcomes = runtime.block_on(load::paced(
+                &target(via),
+                Shot::Json,
+                RATE,
+                CONNS,
+                options.warmup,
+                options.window,
+            ));
+            let summary = summarize(&outcomes, |o| Some(o.latency));
+            eprintln!(
+                "  {:<10} paced    p50 {:.3} ms  p99 {:.3} ms",
+                via.name(),
+                summary.p50,
+                summary.p99
+            );
+            if let Some(error) = summary.error {
+                results.fail(format!("{} at {RATE}/s: {error}", via.name()));
+            }
+            results.add(figure::P50, via, summary.p50);
+            results.add(figure::P99, via, summary.p99);
+            if via == Via::Gateway {
+                let mut overhead: Vec<f64> =
+                    outcomes.iter().filter_map(|o| o.overhead_ms).collect();
+                if overhead.len() < outcomes.len() {
+                    results.fail("responses without x-switchyard-overhead-ms".into());
+                }
+                overhead.sort_by(f64::total_cmp);
+                results.add(figure::OVERHEAD_P50, via, percentile(&overhead, 0.50));
+                results.add(figure::OVERHEAD_P99, via, percentile(&overhead, 0.99));
+            }
+        }
+        for via in order {
+            let outcomes = runtime.block_on(load::paced(
+                &target(via),
+                Shot::Stream(TTFT_PROFILE),
+                STREAM_RATE,
+                CONNS,
+                options.warmup,
+                options.window,
+            ));
+            let summary = summarize(&outcomes, |o| o.first_token);
+            eprintln!(
+                "  {:<10} ttft     p50 {:.3} ms  p99 {:.3} ms",
+                via.name(),
+                summary.p50,
+                summary.p99
+            );
+            if let Some(error) = summary.error {
+                results.fail(format!(
+                    "{} streams at {STREAM_RATE}/s: {error}",
+                    via.name()
+                ));
+            }
+            results.add(figure::TTFT_P50, via, summary.p50);
+            results.add(figure::TTFT_P99, via, summary.p99);
+        }
+        for via in order {
+            let pids = procs_of(via).map(Proc::pids).unwrap_or_default();
+            let (totals, ticks) = runtime.block_on(saturate(
+                &target(via),
+                Shot::Stream(RELAY_PROFILE),
+                options,
+                &pids,
+            ));
+            let chunks_per_s = totals.events_per_s;
+            eprintln!(
+                "  {:<10} relay    {:>9.0} chunks/s",
+                via.name(),
+                chunks_per_s
+            );
+            if let Some(error) = totals.error {
+                results.fail(format!("{} relay: {error}", via.name()));
+            }
+            results.add(figure::CHUNKS, via, chunks_per_s);
+            if via != Via::Direct && totals.events > 0 {
+                results.add(figure::CPU_PER_CHUNK, via, ticks / totals.events as f64);
+            }
+        }
+    }
+}
+
+fn target(via: Via, addr: SocketAddr) -> Target {
+    match via {
+        Via::Gateway => Target {
+            addr,
+            model_prefix: "bench/",
+            key: Some(procs::GATEWAY_KEY),
+        },
+        _ => Target {
+            addr,
+            model_prefix: "",
+            key: None,
+        },
+    }
+}
+
+struct Saturation {
+    rps: f64,
+    events_per_s: f64,
+    count: u64,
+    events: u64,
+    error: Option<String>,
+}
+
+/// A closed-loop run; also the CPU the proxy (`pids`) spent in the window, in microseconds.
+async fn saturate(
+    target: &Target,
+    shot: Shot,
+    options: &Options,
+    pids: &[u32],
+) -> (Saturation, f64) {
+    let from = Instant::now() + options.warmup;
+    let until = from + options.window;
+    let cpu = async {
+        tokio::time::sleep_until(from).await;
+        let before = procs::cpu_ticks(pids);
+        tokio::time::sleep_until(until).await;
+        let after = procs::cpu_ticks(pids);
+        (after - before) as f64 / procs::ticks_per_second() * 1e6
+    };
+    let (totals, cpu_us) = tokio::join!(load::closed(target, shot, CONNS, from, until), cpu);
+    let seconds = options.window.as_secs_f64();
+    let error = (totals.errors > 0).then(|| {
+        format!(
+            "{} errors, the first: {}",
+            totals.errors,
+            totals.first_error.unwrap_or_default()
+        )
+    });
+    (
+        Saturation {
+            rps: totals.requests as f64 / seconds,
+            events_per_s: totals.events as f64 / seconds,
+            count: totals.requests,
+            events: totals.events,
+            error,
+        },
+        cpu_us,
+    )
+}
+
+struct Summary {
+    p50: f64,
+    p99: f64,
+    error: Option<String>,
+}
+
+/// p50 and p99 in milliseconds of `measure` over the outcomes that succeeded.
+fn summarize(
+    outcomes: &[load::Outcome],
+    measure: impl Fn(&load::Outcome) -> Option<Duration>,
+) -> Summary {
+    let mut values: Vec<f64> = outcomes
+        .iter()
+        .filter(|o| o.ok)
+        .filter_map(&measure)
+        .map(|d| d.as_secs_f64() * 1e3)
+        .collect();
+    values.sort_by(f64::total_cmp);
+    let failed: Vec<&load::Outcome> = outcomes.iter().filter(|o| !o.ok).collect();
+    let error = match (outcomes.len(), failed.first()) {
+        (0, _) => Some("no requests were sent".to_owned()),
+        (_, Some(first)) => Some(format!(
+            "{} of {} failed, the first: {}",
+            failed.len(),
+            outcomes.len(),
+            first.error.clone().unwrap_or_default()
+        )),
+        _ => None,
+    };
+    Summary {
+        p50: percentile(&values, 0.50),
+        p99: percentile(&values, 0.99),
+        error,
+    }
+}
+
+/// The nearest-rank percentile of sorted values (NaN when there are none).
+pub fn percentile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = (q * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+pub fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    match sorted.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => sorted[n / 2],
+        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+    }
+}
