@@ -13,7 +13,9 @@ use crate::openai::error::parse_error_body;
 
 /// A request ready to send, as a codec encodes it.
 pub struct UpstreamRequest {
-    pub url: String,
+    /// Parsed once per provider where it can be: parsing a URL costs more than the rest of
+    /// building a request.
+    pub url: reqwest::Url,
     pub headers: HeaderMap,
     pub body: Bytes,
 }
@@ -46,11 +48,22 @@ const ERROR_BODY_LIMIT: usize = 64 << 10;
 /// The largest whole (non-stream) answer accepted from a provider.
 const BODY_LIMIT: usize = 64 << 20;
 
+/// `url` parsed, or the error a misconfigured provider URL gets.
+pub fn parse_url(url: &str) -> Result<reqwest::Url, Error> {
+    reqwest::Url::parse(url)
+        .map_err(|e| Error::Internal(format!("invalid upstream URL {url:?}: {e}")))
+}
+
 pub fn client(config: &Config) -> Result<reqwest::Client, Error> {
     reqwest::Client::builder()
         .connect_timeout(config.connect_timeout)
         .pool_idle_timeout(Duration::from_secs(90))
         .tcp_nodelay(true)
+        // Routing is the one place that retries (with the budget and deadline it keeps);
+        // reqwest's own retry layer would retry behind its back.
+        .retry(reqwest::retry::never())
+        // A provider that redirects a POST is misconfigured: say so rather than follow.
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| Error::Internal(format!("cannot build the HTTP client: {e}")))
 }

@@ -16,13 +16,15 @@ use std::time::Duration;
 
 const USAGE: &str =
     "usage: switchyard-bench run [--quick] [--gateway PATH] [--nginx PATH] [--out PATH]
-       switchyard-bench upstream [--listen ADDR]";
+       switchyard-bench upstream [--listen ADDR]
+       switchyard-bench drive --to ADDR [--gateway] [--case json|relay] [--seconds N]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("run") => bench(&args[1..]),
         Some("upstream") => serve_upstream(&args[1..]),
+        Some("drive") => drive(&args[1..]),
         _ => Err(USAGE.to_owned()),
     };
     match result {
@@ -89,4 +91,48 @@ fn bench(args: &[String]) -> Result<(), String> {
             results.failures.len()
         ))
     }
+}
+
+/// Closed-loop load on one address, for profiling a proxy by hand (bench/profile).
+fn drive(args: &[String]) -> Result<(), String> {
+    let addr: SocketAddr = flag(args, "--to")
+        .ok_or("--to ADDR is required")?
+        .parse()
+        .map_err(|e| format!("--to: {e}"))?;
+    let seconds: f64 = flag(args, "--seconds")
+        .unwrap_or("5")
+        .parse()
+        .map_err(|e| format!("--seconds: {e}"))?;
+    let shot = match flag(args, "--case").unwrap_or("json") {
+        "json" => load::Shot::Json,
+        "relay" => load::Shot::Stream(run::RELAY_PROFILE),
+        other => return Err(format!("--case {other}: json or relay")),
+    };
+    let via = if args.iter().any(|a| a == "--gateway") {
+        run::Via::Gateway
+    } else {
+        run::Via::Direct
+    };
+    let target = run::target(via, addr);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let from = tokio::time::Instant::now();
+    let until = from + Duration::from_secs_f64(seconds);
+    let totals = runtime.block_on(async {
+        let from = tokio::time::Instant::now();
+        load::closed(&target, shot, run::CONNS, from, from + (until - from)).await
+    });
+    println!(
+        "{:.0} requests/s, {:.0} chunks/s, {} errors{}",
+        totals.requests as f64 / seconds,
+        totals.events as f64 / seconds,
+        totals.errors,
+        totals
+            .first_error
+            .map(|e| format!(" (the first: {e})"))
+            .unwrap_or_default()
+    );
+    Ok(())
 }

@@ -312,7 +312,7 @@ fn rounds(
     }
 }
 
-fn target(via: Via, addr: SocketAddr) -> Target {
+pub fn target(via: Via, addr: SocketAddr) -> Target {
     match via {
         Via::Gateway => Target {
             addr,

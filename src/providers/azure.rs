@@ -10,7 +10,7 @@ use super::headers::{KeyHeader, provider_headers};
 use super::openai::{Endpoint, OpenAi};
 use crate::config::ProviderConfig;
 use crate::error::Error;
-use crate::transport::Upstream;
+use crate::transport::{self, Upstream};
 
 pub fn codec(config: &ProviderConfig, upstream: Arc<Upstream>) -> Result<OpenAi, Error> {
     let headers = provider_headers(config, HeaderMap::new(), KeyHeader::Named("api-key"))?;
@@ -19,7 +19,10 @@ pub fn codec(config: &ProviderConfig, upstream: Arc<Upstream>) -> Result<OpenAi,
             base: config.base_url.clone(),
             api_version: version.clone(),
         },
-        None => Endpoint::Fixed(format!("{}/chat/completions", config.base_url)),
+        None => Endpoint::Fixed(transport::parse_url(&format!(
+            "{}/chat/completions",
+            config.base_url
+        ))?),
     };
     Ok(OpenAi::with_endpoint(upstream, endpoint, headers))
 }

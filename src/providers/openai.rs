@@ -30,7 +30,7 @@ pub struct OpenAi {
 /// Where requests go.
 pub enum Endpoint {
     /// `{base_url}/chat/completions`.
-    Fixed(String),
+    Fixed(reqwest::Url),
     /// Azure's classic form: the model part of the key names the deployment.
     AzureDeployment { base: String, api_version: String },
 }
@@ -38,7 +38,10 @@ pub enum Endpoint {
 impl OpenAi {
     pub fn new(config: &ProviderConfig, upstream: Arc<Upstream>) -> Result<Self, Error> {
         let headers = provider_headers(config, HeaderMap::new(), KeyHeader::Bearer)?;
-        let endpoint = Endpoint::Fixed(format!("{}/chat/completions", config.base_url));
+        let endpoint = Endpoint::Fixed(transport::parse_url(&format!(
+            "{}/chat/completions",
+            config.base_url
+        ))?);
         Ok(Self::with_endpoint(upstream, endpoint, headers))
     }
 
@@ -66,7 +69,9 @@ impl OpenAi {
                         Some("model"),
                     ));
                 }
-                format!("{base}/deployments/{model}/chat/completions?api-version={api_version}")
+                transport::parse_url(&format!(
+                    "{base}/deployments/{model}/chat/completions?api-version={api_version}"
+                ))?
             }
         };
         Ok(UpstreamRequest {
@@ -81,6 +86,12 @@ impl OpenAi {
         let text = std::str::from_utf8(body)
             .map_err(|_| self.malformed("a response body that is not UTF-8"))?
             .trim_start();
+        if let Some(json) = serde_json::from_str::<view::AnswerView<'_>>(text)
+            .ok()
+            .and_then(|answer| splice_answer(text, &answer, served))
+        {
+            return Ok(Bytes::from(json));
+        }
         let object = RawObject::parse(text)
             .map_err(|_| self.malformed("a response body that is not a JSON object"))?;
         if object.get("error").is_some_and(|e| !is_empty_value(e)) {
@@ -177,6 +188,13 @@ impl StreamState {
         if data == "[DONE]" {
             return Ok(Flow::Done);
         }
+        if event.event.as_deref() != Some("error")
+            && let Ok(chunk) = serde_json::from_str::<view::ChunkView<'_>>(data)
+            && let Some(chunk) = self.splice(data, &chunk)
+        {
+            out.push(chunk);
+            return Ok(Flow::Continue);
+        }
         let object = RawObject::parse(data).map_err(|_| Error::UpstreamFailed {
             provider: self.upstream.provider.to_string(),
             detail: format!(
@@ -229,6 +247,43 @@ impl StreamState {
         Ok(Flow::Continue)
     }
 
+    /// The common chunk, which already carries the stream's id and created time, with only
+    /// `model` replaced; `None` leaves it to the general path.
+    fn splice(&mut self, data: &str, chunk: &view::ChunkView<'_>) -> Option<Chunk> {
+        if chunk.error.is_some_and(|e| !is_empty_value(e))
+            || chunk.object.map(RawValue::get) != Some("\"chat.completion.chunk\"")
+            // `"usage": null` reads as no usage here, yet must go too.
+            || (self.strip_usage && data.contains("\"usage\""))
+        {
+            return None;
+        }
+        let (id, created, model) = (chunk.id?, chunk.created?, chunk.model?);
+        let choices = chunk.choices.as_ref()?;
+        let stream_id = self
+            .id
+            .get_or_insert_with(|| string_or(Some(id), new_completion_id));
+        let stream_created = self
+            .created
+            .get_or_insert_with(|| number_or_now(Some(created)));
+        if id.get() != stream_id || created.get() != stream_created {
+            return None;
+        }
+        let json = view::splice(data, model, &self.served)?;
+        let mut output = false;
+        for choice in choices {
+            let finished = choice.finished();
+            self.choices.see(choice.index.unwrap_or(0), finished);
+            output |= finished || choice.delta.as_ref().is_some_and(|d| d.0);
+        }
+        let usage = chunk.usage.and_then(total_tokens);
+        Some(Chunk {
+            json,
+            output,
+            usage,
+            usage_only: usage.is_some() && choices.is_empty(),
+        })
+    }
+
     /// The upstream closed the stream without `[DONE]`.
     pub fn end(&mut self) -> Result<(), Error> {
         if self.choices.all_finished() {
@@ -242,6 +297,24 @@ impl StreamState {
             })
         }
     }
+}
+
+/// A whole answer that already has its id, object and created time, with only `model`
+/// replaced; `None` leaves it to the general path.
+fn splice_answer(text: &str, answer: &view::AnswerView<'_>, served: &str) -> Option<String> {
+    let id = answer.id?.get();
+    let created = answer.created?.get();
+    let usable = answer.error.is_none_or(is_empty_value)
+        && answer.object.map(RawValue::get) == Some("\"chat.completion\"")
+        && id.starts_with('"')
+        && id != "\"\""
+        && created != "0"
+        && !created.is_empty()
+        && created.bytes().all(|b| b.is_ascii_digit());
+    if !usable {
+        return None;
+    }
+    view::splice(text, answer.model?, &json_string(served))
 }
 
 /// The deployment goes into the URL path as it is: only a plain name may, or a crafted one
@@ -335,6 +408,8 @@ fn number_or_now(value: Option<&RawValue>) -> String {
 fn preview(text: &str) -> String {
     text.chars().take(120).collect()
 }
+
+mod view;
 
 #[cfg(test)]
 mod tests;

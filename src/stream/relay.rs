@@ -6,9 +6,10 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::{HeaderValue, header::HeaderName};
-use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::body::Body;
+use axum::http::{HeaderValue, header, header::HeaderName};
 use axum::response::{IntoResponse, Response};
+use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 
 use crate::completion::{Chunk, ChunkStream};
@@ -115,6 +116,9 @@ impl Drop for Meter {
 
 /// Commits the 200 and relays the rest as it arrives, `[DONE]` after a clean end. A usage-only
 /// chunk the client did not ask for (the gateway asked, to count tokens) is counted, not sent.
+///
+/// The chunks that are ready together (one read from upstream often holds many) go out as one
+/// body frame, so one write reaches the client where there would have been one per chunk.
 pub fn respond(
     held: Held,
     keep_alive: Duration,
@@ -123,43 +127,109 @@ pub fn respond(
     include_usage: bool,
 ) -> Response {
     let Held { chunks, rest } = held;
-    let mut pass = move |chunk: Chunk| -> Option<Event> {
+    let mut pass = move |chunk: Chunk, frame: &mut BytesMut| {
         if let Some(meter) = meter.as_mut() {
             meter.see(&chunk);
         }
-        (include_usage || !chunk.usage_only).then(|| Event::default().data(chunk.json))
-    };
-    let events = async_stream::stream! {
-        log.first_byte();
-        for chunk in chunks {
-            if let Some(event) = pass(chunk) {
-                yield Ok::<_, Infallible>(event);
-            }
+        if include_usage || !chunk.usage_only {
+            push_event(frame, &chunk.json);
         }
-        let mut rest = rest.unwrap_or_else(|| Box::pin(futures_util::stream::empty()));
-        while let Some(item) = rest.next().await {
-            match item {
-                Ok(chunk) => {
-                    if let Some(event) = pass(chunk) {
-                        yield Ok(event);
+    };
+    let frames = async_stream::stream! {
+        log.first_byte();
+        let mut frame = BytesMut::new();
+        for chunk in chunks {
+            pass(chunk, &mut frame);
+        }
+        if !frame.is_empty() {
+            yield Ok::<_, Infallible>(frame.split().freeze());
+        }
+        let rest = rest.unwrap_or_else(|| Box::pin(futures_util::stream::empty()));
+        let mut batches = rest.ready_chunks(BATCH);
+        loop {
+            let batch = match tokio::time::timeout(keep_alive, batches.next()).await {
+                Err(_) => {
+                    yield Ok(Bytes::from_static(KEEP_ALIVE));
+                    continue;
+                }
+                Ok(None) => break,
+                Ok(Some(batch)) => batch,
+            };
+            for item in batch {
+                match item {
+                    Ok(chunk) => pass(chunk, &mut frame),
+                    Err(error) => {
+                        log.fail(&error);
+                        push_event(&mut frame, &error.to_json());
+                        yield Ok(frame.split().freeze());
+                        return;
                     }
                 }
-                Err(error) => {
-                    log.fail(&error);
-                    yield Ok(Event::default().data(error.to_json()));
-                    return;
-                }
+            }
+            if !frame.is_empty() {
+                yield Ok(frame.split().freeze());
             }
         }
         log.complete();
-        yield Ok(Event::default().data("[DONE]"));
+        push_event(&mut frame, "[DONE]");
+        yield Ok(frame.split().freeze());
     };
-    let mut response = Sse::new(events)
-        .keep_alive(KeepAlive::new().interval(keep_alive).text("keep-alive"))
-        .into_response();
-    response.headers_mut().insert(
-        HeaderName::from_static("x-accel-buffering"),
-        HeaderValue::from_static("no"),
-    );
-    response
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/event-stream"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+            // nginx and other proxies in front would otherwise buffer the stream.
+            (
+                HeaderName::from_static("x-accel-buffering"),
+                HeaderValue::from_static("no"),
+            ),
+        ],
+        Body::from_stream(frames),
+    )
+        .into_response()
+}
+
+/// The most chunks written as one frame.
+const BATCH: usize = 64;
+
+/// The comment sent after `keep_alive` of silence, so that proxies and clients with idle
+/// timeouts keep the stream open.
+const KEEP_ALIVE: &[u8] = b": keep-alive\n\n";
+
+/// Appends `data` as one SSE event: a `data:` line per line of it.
+fn push_event(frame: &mut BytesMut, data: &str) {
+    let normalized;
+    let data = if data.contains('\r') {
+        normalized = data.replace("\r\n", "\n").replace('\r', "\n");
+        &normalized
+    } else {
+        data
+    };
+    for line in data.split('\n') {
+        frame.extend_from_slice(b"data: ");
+        frame.extend_from_slice(line.as_bytes());
+        frame.extend_from_slice(b"\n");
+    }
+    frame.extend_from_slice(b"\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_are_framed_a_data_line_per_line() {
+        let mut frame = BytesMut::new();
+        push_event(&mut frame, r#"{"a":1}"#);
+        push_event(&mut frame, "{\"b\":\n2}");
+        push_event(&mut frame, "[DONE]");
+        push_event(&mut frame, "c\r\nd");
+        assert_eq!(
+            &frame[..],
+            b"data: {\"a\":1}\n\ndata: {\"b\":\ndata: 2}\n\ndata: [DONE]\n\ndata: c\ndata: d\n\n"
+        );
+    }
 }

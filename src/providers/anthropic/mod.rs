@@ -17,12 +17,12 @@ use super::{Encoded, params};
 use crate::config::{ProviderConfig, UnsupportedParams};
 use crate::error::Error;
 use crate::openai::request::ChatRequest;
-use crate::transport::{Upstream, UpstreamRequest};
+use crate::transport::{self, Upstream, UpstreamRequest};
 use convert::request::{HONOURED, Settings, translate};
 
 pub struct Anthropic {
     upstream: Arc<Upstream>,
-    url: String,
+    url: reqwest::Url,
     headers: HeaderMap,
     default_max_tokens: u64,
     policy: UnsupportedParams,
@@ -47,7 +47,7 @@ impl Anthropic {
         let headers = provider_headers(config, headers, KeyHeader::Named("x-api-key"))?;
         Ok(Self {
             upstream,
-            url: format!("{}/v1/messages", config.base_url),
+            url: transport::parse_url(&format!("{}/v1/messages", config.base_url))?,
             headers,
             default_max_tokens: config.default_max_tokens,
             policy: config.unsupported_params,

@@ -114,7 +114,10 @@ fn url_and_headers() {
     let (_, encoded, _) =
         encode(&codec(), &with(json!({}))).unwrap_or_else(|e| unreachable!("{e}"));
     let request = encoded.request;
-    assert_eq!(request.url, "https://api.anthropic.com/v1/messages");
+    assert_eq!(
+        request.url.as_str(),
+        "https://api.anthropic.com/v1/messages"
+    );
     assert_eq!(request.headers["x-api-key"], "sk-ant-secret-key");
     assert!(request.headers["x-api-key"].is_sensitive());
     assert_eq!(request.headers["anthropic-version"], "2023-06-01");

@@ -21,7 +21,7 @@ use super::{Encoded, params};
 use crate::config::{ProviderConfig, UnsupportedParams};
 use crate::error::Error;
 use crate::openai::request::ChatRequest;
-use crate::transport::{Upstream, UpstreamRequest};
+use crate::transport::{self, Upstream, UpstreamRequest};
 use types::{ErrorBody, GenerateContentResponse};
 
 pub struct Gemini {
@@ -70,7 +70,7 @@ impl Gemini {
         })
     }
 
-    fn url(&self, model: &str, stream: bool) -> Result<String, Error> {
+    fn url(&self, model: &str, stream: bool) -> Result<reqwest::Url, Error> {
         // The model goes into the path as it is: anything beyond a name would change the URL.
         let plain = !model.is_empty()
             && model
@@ -96,7 +96,7 @@ impl Gemini {
         } else {
             "generateContent"
         };
-        Ok(format!("{}/{resource}:{method}", self.base_url))
+        transport::parse_url(&format!("{}/{resource}:{method}", self.base_url))
     }
 
     /// A whole answer as a `chat.completion` with `model` set to `served`.

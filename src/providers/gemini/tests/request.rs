@@ -56,6 +56,7 @@ fn encode_screens_params_and_builds_the_upstream_request() {
         encoded
             .request
             .url
+            .as_str()
             .ends_with("/models/gemini-2.5-flash:streamGenerateContent?alt=sse")
     );
     let body: Value = serde_json::from_slice(&encoded.request.body).unwrap_or_default();
@@ -275,7 +276,10 @@ fn model_names_cannot_walk_out_of_the_models_path() {
     let ok = codec()
         .encode(&request, "tunedModels/my-model.v2")
         .map(|e| e.request.url);
-    assert!(ok.is_ok_and(|url| url.ends_with("/tunedModels/my-model.v2:generateContent")));
+    assert!(ok.is_ok_and(|url| {
+        url.as_str()
+            .ends_with("/tunedModels/my-model.v2:generateContent")
+    }));
 }
 
 #[test]

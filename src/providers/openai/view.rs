@@ -1,0 +1,138 @@
+//! The common case of relaying an OpenAI-format answer, in one pass: read the few top-level
+//! fields the gateway checks, borrowed from the bytes, and replace only `model`. Anything out of
+//! the ordinary (a missing field, a duplicate key, an escaped key, an odd type) fails to parse
+//! here and takes the general path, which rebuilds the object.
+
+use std::fmt;
+
+use serde::Deserialize;
+use serde::de::{Deserializer, MapAccess, Visitor};
+use serde_json::value::RawValue;
+
+use crate::openai::raw::is_empty_value;
+
+/// The top level of a whole `chat.completion`.
+#[derive(Deserialize)]
+pub struct AnswerView<'a> {
+    #[serde(borrow)]
+    pub id: Option<&'a RawValue>,
+    #[serde(borrow)]
+    pub object: Option<&'a RawValue>,
+    #[serde(borrow)]
+    pub created: Option<&'a RawValue>,
+    #[serde(borrow)]
+    pub model: Option<&'a RawValue>,
+    #[serde(borrow)]
+    pub error: Option<&'a RawValue>,
+}
+
+/// The top level of a `chat.completion.chunk`, with what each choice says.
+#[derive(Deserialize)]
+pub struct ChunkView<'a> {
+    #[serde(borrow)]
+    pub id: Option<&'a RawValue>,
+    #[serde(borrow)]
+    pub object: Option<&'a RawValue>,
+    #[serde(borrow)]
+    pub created: Option<&'a RawValue>,
+    #[serde(borrow)]
+    pub model: Option<&'a RawValue>,
+    #[serde(borrow)]
+    pub error: Option<&'a RawValue>,
+    #[serde(borrow)]
+    pub usage: Option<&'a RawValue>,
+    #[serde(borrow)]
+    pub choices: Option<Vec<ChoiceView<'a>>>,
+}
+
+#[derive(Deserialize)]
+pub struct ChoiceView<'a> {
+    pub index: Option<u64>,
+    #[serde(borrow)]
+    pub finish_reason: Option<&'a RawValue>,
+    pub delta: Option<HasOutput>,
+}
+
+impl ChoiceView<'_> {
+    pub fn finished(&self) -> bool {
+        self.finish_reason.is_some_and(|f| !is_empty_value(f))
+    }
+}
+
+/// Whether a delta carries anything but its role: content, a tool call, a refusal, reasoning.
+pub struct HasOutput(pub bool);
+
+impl<'de> Deserialize<'de> for HasOutput {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct DeltaVisitor;
+        impl<'de> Visitor<'de> for DeltaVisitor {
+            type Value = HasOutput;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a delta object")
+            }
+            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<HasOutput, M::Error> {
+                let mut output = false;
+                while let Some(key) = map.next_key::<&'de str>()? {
+                    let value: &'de RawValue = map.next_value()?;
+                    output |= key != "role" && !is_empty_value(value);
+                }
+                Ok(HasOutput(output))
+            }
+        }
+        deserializer.deserialize_map(DeltaVisitor)
+    }
+}
+
+/// `json` with the raw value `old` (borrowed from it) replaced by `new`.
+pub fn splice(json: &str, old: &RawValue, new: &str) -> Option<String> {
+    let start = (old.get().as_ptr() as usize).checked_sub(json.as_ptr() as usize)?;
+    let end = start + old.get().len();
+    let (before, after) = (json.get(..start)?, json.get(end..)?);
+    let mut out = String::with_capacity(json.len() + new.len());
+    out.push_str(before);
+    out.push_str(new);
+    out.push_str(after);
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_chunk_is_read_in_one_pass_and_only_model_is_replaced() {
+        let json = r#"{"id":"c1","object":"chat.completion.chunk","created":5,"model":"gpt","x":{"model":"keep"},"choices":[{"index":1,"delta":{"role":"assistant","content":""},"finish_reason":null},{"index":0,"delta":{"content":"hi"},"finish_reason":"stop"}]}"#;
+        let view: ChunkView<'_> = serde_json::from_str(json).unwrap();
+        let choices = view.choices.as_ref().unwrap();
+        assert_eq!(choices.len(), 2);
+        assert!(
+            !choices[0].delta.as_ref().unwrap().0,
+            "a role alone is no output"
+        );
+        assert!(!choices[0].finished());
+        assert_eq!(choices[0].index, Some(1));
+        assert!(choices[1].delta.as_ref().unwrap().0);
+        assert!(choices[1].finished());
+        let out = splice(json, view.model.unwrap(), r#""openai/gpt""#).unwrap();
+        assert_eq!(
+            out,
+            json.replacen(r#""model":"gpt""#, r#""model":"openai/gpt""#, 1)
+        );
+    }
+
+    #[test]
+    fn the_unusual_is_left_to_the_general_path() {
+        for json in [
+            r#"{"model":"a","model":"b"}"#,
+            r#"{"choices":[{"delta":{"con\u0074ent":"x"}}]}"#,
+            r#"{"choices":{"0":{}}}"#,
+            r#"{"choices":[{"index":-1}]}"#,
+            r#"[1]"#,
+        ] {
+            assert!(
+                serde_json::from_str::<ChunkView<'_>>(json).is_err(),
+                "{json}"
+            );
+        }
+    }
+}
