@@ -8,15 +8,36 @@ use switchyard::config::{Config, process_env};
 use switchyard::state::AppState;
 use switchyard::{server, telemetry};
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
-        Some(Command::Check(args)) => check(args.config.as_deref()),
-        Some(Command::Health(args)) => health(&args.url).await,
-        Some(Command::Serve(args)) => serve(args).await,
-        None => serve(cli.serve).await,
-    }
+    let runtime = match runtime() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            let _ = writeln!(std::io::stderr(), "switchyard: cannot start: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        match cli.command {
+            Some(Command::Check(args)) => check(args.config.as_deref()),
+            Some(Command::Health(args)) => health(&args.url).await,
+            Some(Command::Serve(args)) => serve(args).await,
+            None => serve(cli.serve).await,
+        }
+    })
+}
+
+/// One thread that does everything when the process may use one CPU (a container limited to
+/// one, a pinned process): the work-stealing scheduler costs a fifth of the CPU per request
+/// there and buys nothing (bench/PROFILE.md). With more CPUs, a worker thread for each.
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let mut builder = if cpus == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    builder.enable_all().build()
 }
 
 async fn serve(args: ServeArgs) -> ExitCode {

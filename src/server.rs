@@ -2,10 +2,15 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{
@@ -65,29 +70,49 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let grace = state.config.server.shutdown_grace;
-    let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
-    let draining = state.clone();
-    let signal = async move {
-        shutdown.await;
-        draining.start_draining();
-        tracing::info!(
-            grace_s = grace.as_secs_f64(),
-            "shutting down: no new connections, draining in-flight requests"
-        );
-        let _ = started_tx.send(());
-    };
-    let server = axum::serve(listener, app(state)).with_graceful_shutdown(signal);
-    let server = std::pin::pin!(server.into_future());
+    let app = app(state.clone());
+    let connections = auto::Builder::new(TokioExecutor::new());
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let tcp = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, _)) => tcp,
+                Err(error) => {
+                    // Out of file descriptors, most likely: wait for some to close rather than
+                    // spin on the error.
+                    tracing::warn!("cannot accept a connection: {error}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = tcp.set_nodelay(true);
+        let service = TowerToHyperService::new(app.clone());
+        let connection = connections
+            .serve_connection_with_upgrades(TokioIo::new(tcp), service)
+            .into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            // A connection error (a client that vanished, a malformed request) ends only that
+            // connection; hyper has already answered what could be answered.
+            let _ = connection.await;
+        });
+    }
+    drop(listener);
+    state.start_draining();
+    tracing::info!(
+        grace_s = grace.as_secs_f64(),
+        "shutting down: no new connections, draining in-flight requests"
+    );
     tokio::select! {
-        result = server => result,
-        () = async {
-            let _ = started_rx.await;
-            tokio::time::sleep(grace).await;
-        } => {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(grace) => {
             tracing::warn!("grace period over: closing the connections still open");
-            Ok(())
         }
     }
+    Ok(())
 }
 
 /// Resolves on SIGTERM or SIGINT.

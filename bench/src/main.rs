@@ -17,7 +17,7 @@ use std::time::Duration;
 const USAGE: &str =
     "usage: switchyard-bench run [--quick] [--gateway PATH] [--nginx PATH] [--out PATH]
        switchyard-bench upstream [--listen ADDR]
-       switchyard-bench drive --to ADDR [--gateway] [--case json|relay] [--seconds N]";
+       switchyard-bench drive --to ADDR [--gateway] [--case json|relay|crowd] [--seconds N] [--streams N]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -103,11 +103,6 @@ fn drive(args: &[String]) -> Result<(), String> {
         .unwrap_or("5")
         .parse()
         .map_err(|e| format!("--seconds: {e}"))?;
-    let shot = match flag(args, "--case").unwrap_or("json") {
-        "json" => load::Shot::Json,
-        "relay" => load::Shot::Stream(run::RELAY_PROFILE),
-        other => return Err(format!("--case {other}: json or relay")),
-    };
     let via = if args.iter().any(|a| a == "--gateway") {
         run::Via::Gateway
     } else {
@@ -118,6 +113,26 @@ fn drive(args: &[String]) -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
+    let shot = match flag(args, "--case").unwrap_or("json") {
+        "json" => load::Shot::Json,
+        "relay" => load::Shot::Stream(run::RELAY_PROFILE),
+        "crowd" => {
+            let streams = flag(args, "--streams")
+                .unwrap_or("1000")
+                .parse()
+                .map_err(|e| format!("--streams: {e}"))?;
+            let crowd = runtime.block_on(load::crowd(
+                &target,
+                run::SLOW_PROFILE,
+                streams,
+                256,
+                (streams > run::H1_CROWD_LIMIT).then_some(run::H2_STREAMS),
+            ));
+            println!("{crowd:?}");
+            return Ok(());
+        }
+        other => return Err(format!("--case {other}: json, relay or crowd")),
+    };
     let from = tokio::time::Instant::now();
     let until = from + Duration::from_secs_f64(seconds);
     let totals = runtime.block_on(async {

@@ -132,7 +132,8 @@ api_key = "sk-bench-upstream"
 pub const GATEWAY_KEY: &str = "sk-bench-client";
 
 /// nginx as a plain reverse proxy: one worker, keep-alive to the upstream, no buffering (so
-/// events go on as they come), no access log. `h2` also listens for cleartext HTTP/2.
+/// events go on as they come), its access log on, as by default. It also listens for cleartext
+/// HTTP/2 on the second address returned.
 pub fn nginx(binary: &Path, dir: &Path, upstream: SocketAddr) -> Result<(Proc, SocketAddr)> {
     let port = free_port()?;
     let h2_port = free_port()?;
@@ -149,7 +150,8 @@ pid {p}/nginx.pid;
 error_log {p}/error.log warn;
 events {{ worker_connections 19000; }}
 http {{
-  access_log off;
+  # One line per request, as switchyard logs one; both go nowhere, so disks stay out of it.
+  access_log /dev/null;
   client_body_temp_path {p}/body;
   proxy_temp_path {p}/proxy;
   fastcgi_temp_path {p}/fastcgi;

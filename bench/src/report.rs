@@ -247,7 +247,7 @@ fn machine(options: &Options) -> Vec<String> {
             first_line("rustc", &["--version"])
         ),
         format!(
-            "nginx: {} (one worker, proxy_pass with upstream keep-alive, proxy_buffering off, no access log)",
+            "nginx: {} (one worker, proxy_pass with upstream keep-alive, proxy_buffering off, access log to /dev/null as switchyard's log)",
             first_line(&options.nginx.to_string_lossy(), &["-v"])
         ),
         "Pinned with taskset: the proxy under test alone on core 0; the load driver and the fake upstream on core 1.".into(),
