@@ -125,7 +125,7 @@ fn drive(args: &[String]) -> Result<(), String> {
                 &target,
                 run::SLOW_PROFILE,
                 streams,
-                256,
+                run::OPENING,
                 (streams > run::H1_CROWD_LIMIT).then_some(run::H2_STREAMS),
             ));
             println!("{crowd:?}");

@@ -99,11 +99,13 @@ pub const RELAY_PROFILE: Profile = Profile {
     chunks: 200,
     delay: Duration::ZERO,
 };
-/// A slow answer: 50 ms between chunks, 3 s in all.
+/// A slow answer: 50 ms between chunks, 10 s in all, long enough for 10,000 to be open at once.
 pub const SLOW_PROFILE: Profile = Profile {
-    chunks: 60,
+    chunks: 200,
     delay: Duration::from_millis(50),
 };
+/// Streams of a crowd being opened at once (connect, request, wait for the head).
+pub const OPENING: usize = 512;
 /// Streams per HTTP/2 connection in a crowd too big for one connection per stream.
 pub const H2_STREAMS: u32 = 100;
 /// The most file descriptors a proxy may hold here (the hard limit) bounds HTTP/1.1 crowds: each
@@ -158,7 +160,7 @@ pub fn run(options: &Options) -> Result<Results> {
                 &target(via, addr),
                 SLOW_PROFILE,
                 streams,
-                256,
+                OPENING,
                 http2.then_some(H2_STREAMS),
             ));
             let peak_rss_kib = procs::status_kib(&proc.pids(), "VmHWM");
@@ -174,6 +176,13 @@ pub fn run(options: &Options) -> Result<Results> {
             );
             if let Some(error) = &crowd.first_error {
                 results.fail(format!("{} with {streams} streams: {error}", via.name()));
+            }
+            if crowd.peak_open < streams {
+                results.fail(format!(
+                    "{} with {streams} streams: only {} were open at once",
+                    via.name(),
+                    crowd.peak_open
+                ));
             }
             results.crowds.push(CrowdResult {
                 via,
