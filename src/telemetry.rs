@@ -7,6 +7,8 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::field::MakeExt;
+use tracing_subscriber::fmt::format;
 
 use crate::error::Error;
 
@@ -24,7 +26,17 @@ pub fn init(format: LogFormat) {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     let _ = match format {
-        LogFormat::Text => builder.try_init(),
+        // The same `name=value` fields as the default, written without its per-field styling
+        // (which costs even when colour is off): the request log line is on every request's path.
+        LogFormat::Text => builder
+            .fmt_fields(
+                format::debug_fn(|writer, field, value| match field.name() {
+                    "message" => write!(writer, "{value:?}"),
+                    name => write!(writer, "{name}={value:?}"),
+                })
+                .delimited(" "),
+            )
+            .try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
 }
@@ -110,11 +122,16 @@ impl Drop for RequestLog {
             stream = self.stream,
             status = self.status,
             outcome,
-            latency_ms = self.started.elapsed().as_secs_f64() * 1e3,
-            first_byte_ms = self.first_byte.map(|d| d.as_secs_f64() * 1e3),
+            latency_ms = millis(self.started.elapsed()),
+            first_byte_ms = self.first_byte.map(millis),
             "chat completion"
         );
     }
+}
+
+/// Milliseconds to the microsecond, as logged.
+fn millis(duration: Duration) -> f64 {
+    (duration.as_secs_f64() * 1e6).round() / 1e3
 }
 
 /// Marks a response whose request already logged its own, richer line (chat completions).
@@ -136,7 +153,7 @@ pub async fn log_requests(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     if response.extensions().get::<Logged>().is_none() {
         let status = response.status().as_u16();
-        let latency_ms = started.elapsed().as_secs_f64() * 1e3;
+        let latency_ms = millis(started.elapsed());
         let path = uri.path();
         if matches!(path, "/health" | "/ready") {
             tracing::debug!(request_id, %method, path, status, latency_ms, "request");

@@ -8,7 +8,6 @@ mod models;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::middleware;
 use axum::routing::{get, post};
 
 use crate::error::Error;
@@ -18,11 +17,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     let api = Router::new()
         .route("/v1/chat/completions", post(chat::chat_completions))
         .route("/chat/completions", post(chat::chat_completions))
-        .route("/v1/models", get(models::list))
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            auth::require_key,
-        ));
+        .route("/v1/models", get(models::list));
     Router::new()
         .merge(api)
         .route("/health", get(health::health))

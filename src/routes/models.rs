@@ -3,7 +3,6 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use axum::Extension;
 use axum::Json;
 use axum::extract::State;
 use serde::Serialize;
@@ -26,10 +25,7 @@ struct ModelEntry {
 }
 
 /// What the calling key may use, and nothing else.
-pub async fn list(
-    State(state): State<Arc<AppState>>,
-    Extension(caller): Extension<Caller>,
-) -> Json<ModelList> {
+pub async fn list(State(state): State<Arc<AppState>>, caller: Caller) -> Json<ModelList> {
     let mut data = Vec::new();
     for alias in state.config.models.keys() {
         data.push(entry(alias.clone(), "switchyard"));
