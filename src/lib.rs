@@ -15,5 +15,3 @@ pub mod state;
 pub mod stream;
 pub mod telemetry;
 pub mod transport;
-
-pub use server::app;

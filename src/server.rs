@@ -4,7 +4,6 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -12,6 +11,7 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
@@ -23,17 +23,6 @@ use crate::state::AppState;
 use crate::telemetry;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-
-/// The whole application: routes plus the layers every request passes through.
-pub fn app(state: Arc<AppState>) -> Router {
-    routes::router(state)
-        .layer(CatchPanicLayer::custom(panic_response))
-        .layer(axum::middleware::from_fn(telemetry::log_requests))
-        // Outermost: the id is set (or the client's kept) before anything else sees the request,
-        // and echoed on every response.
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(SetRequestIdLayer::new(REQUEST_ID, RandomRequestId))
-}
 
 /// Request ids in the UUID v4 form, from the thread's fast generator: ids only need to tell
 /// requests apart in logs, and a system call for OS randomness on every request showed in
@@ -70,7 +59,20 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let grace = state.config.server.shutdown_grace;
-    let app = app(state.clone());
+    // The layers every request passes through, around the routes as one service:
+    // `Router::layer` would wrap every route, and each layer would clone a boxed route on every
+    // request (bench/PROFILE.md).
+    let app = ServiceBuilder::new()
+        .map_request(|request: axum::http::Request<hyper::body::Incoming>| {
+            request.map(axum::body::Body::new)
+        })
+        // Outermost: the id is set (or the client's kept) before anything else sees the request,
+        // and echoed on every response.
+        .layer(SetRequestIdLayer::new(REQUEST_ID, RandomRequestId))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(axum::middleware::from_fn(telemetry::log_requests))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .service(routes::router(state.clone()));
     let connections = auto::Builder::new(TokioExecutor::new());
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);

@@ -39,8 +39,11 @@ pub async fn gateway_with_env(toml: &str, env: &[(&str, &str)]) -> Gateway {
     let state = Arc::new(AppState::new(config).expect("state"));
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
-    let app = switchyard::app(state.clone());
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    tokio::spawn(switchyard::server::run(
+        listener,
+        state.clone(),
+        std::future::pending(),
+    ));
     Gateway {
         url,
         http: reqwest::Client::new(),
