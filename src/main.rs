@@ -110,24 +110,29 @@ fn check(path: Option<&std::path::Path>) -> ExitCode {
 
 /// 0 when the gateway at `url` answers 200 within a few seconds, 1 otherwise.
 async fn health(url: &str) -> ExitCode {
-    let client = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(3))
-        .build();
-    let answer = match client {
-        Ok(client) => client.get(url).send().await,
-        Err(error) => {
-            eprintln!("health: {error}");
+    use hyper_util::client::legacy::{Client, connect::HttpConnector};
+    let client: Client<HttpConnector, http_body_util::Empty<bytes::Bytes>> =
+        Client::builder(hyper_util::rt::TokioExecutor::new()).build_http();
+    let uri = match url.parse::<axum::http::Uri>() {
+        Ok(uri) if uri.scheme_str() == Some("http") => uri,
+        _ => {
+            eprintln!("health: {url} is not an http:// URL");
             return ExitCode::FAILURE;
         }
     };
+    let answer = tokio::time::timeout(std::time::Duration::from_secs(3), client.get(uri)).await;
     match answer {
-        Ok(response) if response.status().is_success() => ExitCode::SUCCESS,
-        Ok(response) => {
+        Ok(Ok(response)) if response.status().is_success() => ExitCode::SUCCESS,
+        Ok(Ok(response)) => {
             eprintln!("health: {url} answered {}", response.status());
             ExitCode::FAILURE
         }
-        Err(error) => {
+        Ok(Err(error)) => {
             eprintln!("health: {url} did not answer: {error}");
+            ExitCode::FAILURE
+        }
+        Err(_) => {
+            eprintln!("health: {url} did not answer within 3 s");
             ExitCode::FAILURE
         }
     }

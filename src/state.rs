@@ -13,7 +13,7 @@ use crate::transport;
 pub struct AppState {
     pub config: Config,
     pub providers: BTreeMap<String, Provider>,
-    pub http: reqwest::Client,
+    pub http: transport::Http,
     /// Cooldowns and latencies of targets, shared by every alias.
     pub health: Health,
     /// Per-key request counters.

@@ -673,13 +673,13 @@ fn validate_provider(
             )
         })?;
     let base_url = base_url.trim_end_matches('/').to_owned();
-    let parsed = reqwest::Url::parse(&base_url).map_err(|e| {
+    let parsed = base_url.parse::<axum::http::Uri>().map_err(|e| {
         (
             "base_url".to_owned(),
             format!("{base_url:?} is not a URL: {e}"),
         )
     })?;
-    if !matches!(parsed.scheme(), "http" | "https") {
+    if !matches!(parsed.scheme_str(), Some("http" | "https")) || parsed.host().is_none() {
         return Err((
             "base_url".into(),
             "must start with http:// or https://".into(),

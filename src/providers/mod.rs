@@ -138,7 +138,7 @@ impl Provider {
     /// back to the client as `model`.
     pub async fn complete(
         &self,
-        http: &reqwest::Client,
+        http: &transport::Http,
         request: &ChatRequest,
         model: &str,
         served: &str,
@@ -207,7 +207,7 @@ impl Provider {
 /// The network part every remote provider shares: send, then decode a whole body or wrap the
 /// response in the provider's stream decoder.
 async fn exchange(
-    http: &reqwest::Client,
+    http: &transport::Http,
     upstream: &Arc<Upstream>,
     key: Option<(HeaderName, HeaderValue)>,
     mut encoded: Encoded,

@@ -30,7 +30,7 @@ pub struct OpenAi {
 /// Where requests go.
 pub enum Endpoint {
     /// `{base_url}/chat/completions`.
-    Fixed(reqwest::Url),
+    Fixed(axum::http::Uri),
     /// Azure's classic form: the model part of the key names the deployment.
     AzureDeployment { base: String, api_version: String },
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
-use sse_stream::{Sse, SseByteStream};
+use sse_stream::{Sse, SseByteStream, SseStream};
 
 use crate::completion::{Chunk, ChunkStream};
 use crate::error::Error;
@@ -13,12 +13,12 @@ use crate::providers::{Flow, StreamDecoder};
 use crate::transport::{self, Upstream};
 
 pub fn chunk_stream(
-    response: reqwest::Response,
+    response: transport::Response,
     decoder: StreamDecoder,
     upstream: Arc<Upstream>,
 ) -> ChunkStream {
     Box::pin(decode(
-        SseByteStream::new(response.bytes_stream()),
+        SseStream::new(response.into_body()),
         decoder,
         upstream,
     ))
@@ -65,13 +65,7 @@ where
 
 fn read_error(upstream: &Upstream, error: sse_stream::Error) -> Error {
     match &error {
-        sse_stream::Error::Body(inner) => match inner.downcast_ref::<reqwest::Error>() {
-            Some(http) => transport::request_error(upstream, http),
-            None => Error::UpstreamFailed {
-                provider: upstream.provider.clone(),
-                detail: format!("the stream failed: {inner}"),
-            },
-        },
+        sse_stream::Error::Body(inner) => transport::body_error(upstream, inner.as_ref()),
         _ => Error::UpstreamFailed {
             provider: upstream.provider.clone(),
             detail: format!("sent a malformed event stream: {error}"),

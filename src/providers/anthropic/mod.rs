@@ -22,7 +22,7 @@ use convert::request::{HONOURED, Settings, translate};
 
 pub struct Anthropic {
     upstream: Arc<Upstream>,
-    url: reqwest::Url,
+    url: axum::http::Uri,
     headers: HeaderMap,
     default_max_tokens: u64,
     policy: UnsupportedParams,

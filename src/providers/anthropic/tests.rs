@@ -115,7 +115,7 @@ fn url_and_headers() {
         encode(&codec(), &with(json!({}))).unwrap_or_else(|e| unreachable!("{e}"));
     let request = encoded.request;
     assert_eq!(
-        request.url.as_str(),
+        request.url.to_string(),
         "https://api.anthropic.com/v1/messages"
     );
     assert_eq!(request.headers["x-api-key"], "sk-ant-secret-key");

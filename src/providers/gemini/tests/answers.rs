@@ -98,21 +98,21 @@ fn the_url_names_the_model_and_method_and_never_the_key() {
     let gemini = codec();
     let whole = gemini.url("gemini-2.5-flash", false);
     assert_eq!(
-        whole.ok().as_ref().map(reqwest::Url::as_str),
+        whole.ok().as_ref().map(ToString::to_string).as_deref(),
         Some(
             "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:generateContent"
         )
     );
     let stream = gemini.url("gemini-2.5-flash", true);
     assert_eq!(
-        stream.ok().as_ref().map(reqwest::Url::as_str),
+        stream.ok().as_ref().map(ToString::to_string).as_deref(),
         Some(
             "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
         )
     );
     let tuned = gemini.url("tunedModels/my-model-7", false);
     assert!(tuned.is_ok_and(|u| {
-        u.as_str()
+        u.to_string()
             .ends_with("/v1beta/tunedModels/my-model-7:generateContent")
     }));
     for bad in ["", "a?key=x", "a b", "a#b"] {

@@ -56,7 +56,7 @@ fn encode_screens_params_and_builds_the_upstream_request() {
         encoded
             .request
             .url
-            .as_str()
+            .to_string()
             .ends_with("/models/gemini-2.5-flash:streamGenerateContent?alt=sse")
     );
     let body: Value = serde_json::from_slice(&encoded.request.body).unwrap_or_default();
@@ -277,7 +277,7 @@ fn model_names_cannot_walk_out_of_the_models_path() {
         .encode(&request, "tunedModels/my-model.v2")
         .map(|e| e.request.url);
     assert!(ok.is_ok_and(|url| {
-        url.as_str()
+        url.to_string()
             .ends_with("/tunedModels/my-model.v2:generateContent")
     }));
 }

@@ -3,9 +3,18 @@
 
 use std::time::Duration;
 
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use bytes::Bytes;
-use futures_util::StreamExt;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::proxy::matcher::Matcher;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+
+mod connector;
+
+pub use connector::Connector;
 
 use crate::config::{Config, Secret, Timeouts};
 use crate::error::{Error, UpstreamStatus};
@@ -13,12 +22,19 @@ use crate::openai::error::parse_error_body;
 
 /// A request ready to send, as a codec encodes it.
 pub struct UpstreamRequest {
-    /// Parsed once per provider where it can be: parsing a URL costs more than the rest of
-    /// building a request.
-    pub url: reqwest::Url,
+    /// Parsed once per provider where it can be (cloning a `Uri` shares its bytes).
+    pub url: Uri,
     pub headers: HeaderMap,
     pub body: Bytes,
 }
+
+/// The client every provider shares: hyper's pooled client over `connector::Connector`, with
+/// nothing between it and the gateway (no redirect or retry layer: routing is the one place
+/// that retries, and a provider that redirects a POST is misconfigured).
+pub type Http = Client<HttpsConnector<Connector>, Full<Bytes>>;
+
+/// A provider's response, its body not yet read.
+pub type Response = axum::http::Response<Incoming>;
 
 /// Who is being called, for error messages and redaction.
 pub struct Upstream {
@@ -49,37 +65,36 @@ const ERROR_BODY_LIMIT: usize = 64 << 10;
 const BODY_LIMIT: usize = 64 << 20;
 
 /// `url` parsed, or the error a misconfigured provider URL gets.
-pub fn parse_url(url: &str) -> Result<reqwest::Url, Error> {
-    reqwest::Url::parse(url)
+pub fn parse_url(url: &str) -> Result<Uri, Error> {
+    url.parse()
         .map_err(|e| Error::Internal(format!("invalid upstream URL {url:?}: {e}")))
 }
 
-pub fn client(config: &Config) -> Result<reqwest::Client, Error> {
-    reqwest::Client::builder()
-        .connect_timeout(config.connect_timeout)
+pub fn client(config: &Config) -> Result<Http, Error> {
+    let connector = Connector::new(config.connect_timeout, Matcher::from_env())
+        .with_tls()
+        .map_err(Error::Internal)?;
+    Ok(Client::builder(TokioExecutor::new())
         .pool_idle_timeout(Duration::from_secs(90))
-        .tcp_nodelay(true)
-        // Routing is the one place that retries (with the budget and deadline it keeps);
-        // reqwest's own retry layer would retry behind its back.
-        .retry(reqwest::retry::never())
-        // A provider that redirects a POST is misconfigured: say so rather than follow.
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|e| Error::Internal(format!("cannot build the HTTP client: {e}")))
+        .pool_timer(TokioTimer::new())
+        .build(connector))
 }
 
 /// Sends `request` and waits for the response head. A non-2xx answer becomes an `Error`.
 pub async fn send(
-    http: &reqwest::Client,
+    http: &Http,
     upstream: &Upstream,
     request: UpstreamRequest,
-) -> Result<reqwest::Response, Error> {
-    let pending = http
-        .post(request.url)
-        .headers(request.headers)
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(request.body)
-        .send();
+) -> Result<Response, Error> {
+    let mut outgoing = axum::http::Request::post(request.url)
+        .body(Full::new(request.body))
+        .map_err(|e| Error::Internal(format!("cannot build the upstream request: {e}")))?;
+    *outgoing.headers_mut() = request.headers;
+    outgoing.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    let pending = http.request(outgoing);
     let response = match tokio::time::timeout(upstream.timeouts.first_byte, pending).await {
         Err(_) => {
             return Err(Error::UpstreamTimeout {
@@ -102,7 +117,7 @@ pub async fn send(
 }
 
 /// Reads a whole (non-stream) body under the idle deadline.
-pub async fn read_body(response: reqwest::Response, upstream: &Upstream) -> Result<Bytes, Error> {
+pub async fn read_body(response: Response, upstream: &Upstream) -> Result<Bytes, Error> {
     let body = read_limited(response, upstream.timeouts.idle, BODY_LIMIT + 1)
         .await
         .map_err(|e| match e {
@@ -110,7 +125,7 @@ pub async fn read_body(response: reqwest::Response, upstream: &Upstream) -> Resu
                 provider: upstream.provider.clone(),
                 detail: format!("the response body stalled for {:?}", upstream.timeouts.idle),
             },
-            ReadError::Http(e) => request_error(upstream, &e),
+            ReadError::Http(e) => body_error(upstream, &e),
         })?;
     if body.len() > BODY_LIMIT {
         return Err(Error::UpstreamFailed {
@@ -123,22 +138,25 @@ pub async fn read_body(response: reqwest::Response, upstream: &Upstream) -> Resu
 
 enum ReadError {
     Idle,
-    Http(reqwest::Error),
+    Http(hyper::Error),
 }
 
 async fn read_limited(
-    response: reqwest::Response,
+    response: Response,
     idle: Duration,
     limit: usize,
 ) -> Result<Bytes, ReadError> {
     let mut body = Vec::new();
-    let mut stream = response.bytes_stream();
+    let mut incoming = response.into_body();
     loop {
-        match tokio::time::timeout(idle, stream.next()).await {
+        match tokio::time::timeout(idle, incoming.frame()).await {
             Err(_) => return Err(ReadError::Idle),
             Ok(None) => return Ok(body.into()),
             Ok(Some(Err(e))) => return Err(ReadError::Http(e)),
-            Ok(Some(Ok(bytes))) => {
+            Ok(Some(Ok(frame))) => {
+                let Ok(bytes) = frame.into_data() else {
+                    continue; // trailers
+                };
                 let room = limit.saturating_sub(body.len());
                 body.extend_from_slice(&bytes[..bytes.len().min(room)]);
                 if body.len() >= limit {
@@ -149,23 +167,43 @@ async fn read_limited(
     }
 }
 
-/// A transport failure (connect, reset, TLS, timeout inside reqwest) as the gateway's error.
-pub fn request_error(upstream: &Upstream, error: &reqwest::Error) -> Error {
-    let mut detail = if error.is_connect() {
-        "could not connect".to_owned()
-    } else if error.is_body() || error.is_decode() {
-        "the response body failed".to_owned()
+/// A transport failure (connect, reset, TLS, a connect timeout) as the gateway's error.
+pub fn request_error(upstream: &Upstream, error: &(dyn std::error::Error + 'static)) -> Error {
+    let connect = error
+        .downcast_ref::<hyper_util::client::legacy::Error>()
+        .is_some_and(hyper_util::client::legacy::Error::is_connect);
+    let what = if connect {
+        "could not connect"
     } else {
-        "the request failed".to_owned()
+        "the request failed"
     };
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        detail.push_str(": ");
-        detail.push_str(&cause.to_string());
-        source = cause.source();
+    failure(upstream, what, error)
+}
+
+/// A response body that broke off.
+pub fn body_error(upstream: &Upstream, error: &(dyn std::error::Error + 'static)) -> Error {
+    failure(upstream, "the response body failed", error)
+}
+
+/// `what`, then every cause in the chain, redacted; a timeout among them makes it a timeout.
+fn failure(upstream: &Upstream, what: &str, error: &(dyn std::error::Error + 'static)) -> Error {
+    let mut detail = what.to_owned();
+    let mut timed_out = false;
+    let mut cause = Some(error);
+    while let Some(error) = cause {
+        timed_out |= error
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::TimedOut);
+        let text = error.to_string();
+        // hyper's outer errors say only what kind of thing failed; the causes say why.
+        if !detail.ends_with(&text) {
+            detail.push_str(": ");
+            detail.push_str(&text);
+        }
+        cause = error.source();
     }
     let detail = upstream.redact(&detail);
-    if error.is_timeout() {
+    if timed_out {
         Error::UpstreamTimeout {
             provider: upstream.provider.clone(),
             detail,
