@@ -83,3 +83,108 @@ impl Service<Uri> for Connector {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use bytes::Bytes;
+    use http_body_util::{BodyExt, Full};
+    use hyper_util::client::legacy::Client;
+    use hyper_util::rt::TokioExecutor;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    /// Answers one request on each connection with `hello`.
+    async fn upstream() -> std::net::SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut tcp, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    let _ = tcp.read(&mut buf).await;
+                    let _ = tcp
+                        .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello")
+                        .await;
+                });
+            }
+        });
+        addr
+    }
+
+    /// A CONNECT proxy that records the request heads it was sent.
+    async fn proxy(seen: &'static Mutex<Vec<String>>) -> std::net::SocketAddr {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut head = Vec::new();
+                    let mut byte = [0u8; 1];
+                    while !head.ends_with(b"\r\n\r\n") {
+                        if client.read(&mut byte).await.unwrap_or(0) == 0 {
+                            return;
+                        }
+                        head.push(byte[0]);
+                    }
+                    let head = String::from_utf8_lossy(&head).into_owned();
+                    let target = head.split_whitespace().nth(1).unwrap_or_default().to_owned();
+                    seen.lock().unwrap().push(head);
+                    let mut server = tokio::net::TcpStream::connect(target).await.unwrap();
+                    client
+                        .write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n")
+                        .await
+                        .unwrap();
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                });
+            }
+        });
+        addr
+    }
+
+    async fn get(connector: Connector, url: String) -> String {
+        let client: Client<Connector, Full<Bytes>> =
+            Client::builder(TokioExecutor::new()).build(connector);
+        let response = client.get(url.parse().unwrap()).await.unwrap();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        String::from_utf8_lossy(&body).into_owned()
+    }
+
+    #[tokio::test]
+    async fn a_proxy_from_the_environment_is_tunnelled_through_and_no_proxy_is_honoured() {
+        static SEEN: Mutex<Vec<String>> = Mutex::new(Vec::new());
+        let upstream = upstream().await;
+        let proxy = proxy(&SEEN).await;
+        let via_proxy = Matcher::builder()
+            .http(format!("http://user:pw@{proxy}"))
+            .build();
+        let body = get(
+            Connector::new(Duration::from_secs(5), via_proxy),
+            format!("http://{upstream}/v1/chat/completions"),
+        )
+        .await;
+        assert_eq!(body, "hello");
+        let seen = SEEN.lock().unwrap().clone();
+        assert_eq!(seen.len(), 1, "{seen:?}");
+        assert!(seen[0].starts_with(&format!("CONNECT {upstream} HTTP/1.1")), "{seen:?}");
+        assert!(
+            seen[0].to_ascii_lowercase().contains("proxy-authorization: basic dxnlcjpwdw=="),
+            "{seen:?}"
+        );
+
+        let bypassed = Matcher::builder()
+            .http(format!("http://{proxy}"))
+            .no("127.0.0.1")
+            .build();
+        let body = get(
+            Connector::new(Duration::from_secs(5), bypassed),
+            format!("http://{upstream}/"),
+        )
+        .await;
+        assert_eq!(body, "hello");
+        assert_eq!(SEEN.lock().unwrap().len(), 1, "NO_PROXY went through the proxy");
+    }
+}
