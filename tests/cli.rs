@@ -307,3 +307,49 @@ fn every_shipped_config_checks() {
         );
     }
 }
+
+/// Pinned to one CPU (a container limited to one, `taskset`), the gateway runs on one thread,
+/// and serves as it does on many.
+#[test]
+fn on_one_cpu_it_serves_from_a_single_thread() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new("taskset")
+        .args(["-c", "0", env!("CARGO_BIN_EXE_switchyard"), "serve"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("SWITCHYARD_LISTEN", format!("127.0.0.1:{port}"))
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("taskset (util-linux) runs");
+    let body = r#"{"model":"echo/any","messages":[{"role":"user","content":"one thread"}]}"#;
+    let request = format!(
+        "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\
+         content-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let started = Instant::now();
+    let mut answer = String::new();
+    while started.elapsed() < Duration::from_secs(20) {
+        if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            use std::io::Write;
+            stream.write_all(request.as_bytes()).unwrap();
+            let _ = stream.read_to_string(&mut answer);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
+    let threads = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .map(|n| n.trim().to_owned());
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("one thread"), "{answer}");
+    assert_eq!(threads.as_deref(), Some("1"), "{status}");
+}
