@@ -201,13 +201,15 @@ const KEEP_ALIVE: &[u8] = b": keep-alive\n\n";
 
 /// Appends `data` as one SSE event: a `data:` line per line of it.
 fn push_event(frame: &mut BytesMut, data: &str) {
-    let normalized;
-    let data = if data.contains('\r') {
-        normalized = data.replace("\r\n", "\n").replace('\r', "\n");
-        &normalized
-    } else {
-        data
-    };
+    // The common case, a chunk of one line, in one pass over its bytes.
+    if !data.bytes().any(|b| b == b'\n' || b == b'\r') {
+        frame.reserve(data.len() + 8);
+        frame.extend_from_slice(b"data: ");
+        frame.extend_from_slice(data.as_bytes());
+        frame.extend_from_slice(b"\n\n");
+        return;
+    }
+    let data = data.replace("\r\n", "\n").replace('\r', "\n");
     for line in data.split('\n') {
         frame.extend_from_slice(b"data: ");
         frame.extend_from_slice(line.as_bytes());

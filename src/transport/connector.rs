@@ -131,7 +131,11 @@ mod tests {
                         head.push(byte[0]);
                     }
                     let head = String::from_utf8_lossy(&head).into_owned();
-                    let target = head.split_whitespace().nth(1).unwrap_or_default().to_owned();
+                    let target = head
+                        .split_whitespace()
+                        .nth(1)
+                        .unwrap_or_default()
+                        .to_owned();
                     seen.lock().unwrap().push(head);
                     let mut server = tokio::net::TcpStream::connect(target).await.unwrap();
                     client
@@ -169,9 +173,14 @@ mod tests {
         assert_eq!(body, "hello");
         let seen = SEEN.lock().unwrap().clone();
         assert_eq!(seen.len(), 1, "{seen:?}");
-        assert!(seen[0].starts_with(&format!("CONNECT {upstream} HTTP/1.1")), "{seen:?}");
         assert!(
-            seen[0].to_ascii_lowercase().contains("proxy-authorization: basic dxnlcjpwdw=="),
+            seen[0].starts_with(&format!("CONNECT {upstream} HTTP/1.1")),
+            "{seen:?}"
+        );
+        assert!(
+            seen[0]
+                .to_ascii_lowercase()
+                .contains("proxy-authorization: basic dxnlcjpwdw=="),
             "{seen:?}"
         );
 
@@ -185,6 +194,10 @@ mod tests {
         )
         .await;
         assert_eq!(body, "hello");
-        assert_eq!(SEEN.lock().unwrap().len(), 1, "NO_PROXY went through the proxy");
+        assert_eq!(
+            SEEN.lock().unwrap().len(),
+            1,
+            "NO_PROXY went through the proxy"
+        );
     }
 }
