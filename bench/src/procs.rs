@@ -1,6 +1,7 @@
 //! The processes under test: started pinned to a core, waited on until they answer, read from
 //! /proc while they work, and killed when dropped.
 
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -114,18 +115,12 @@ api_key = "sk-bench-upstream"
     )
     .map_err(|e| e.to_string())?;
     let started = Instant::now();
-    let child = pinned(PROXY_CORE, binary)
-        .arg("serve")
-        .arg("--config")
-        .arg(&config)
-        // One log line per request, as in production, to where it costs no disk.
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let proc = Proc { child, addr };
-    wait_ready(addr, "/health", Duration::from_secs(20))?;
+    let proc = on_proxy_core(
+        binary,
+        &["serve".as_ref(), "--config".as_ref(), config.as_ref()],
+        port,
+    )?;
+    wait_ready(proc.addr, "/health", Duration::from_secs(20))?;
     Ok((proc, started.elapsed()))
 }
 
@@ -174,20 +169,34 @@ http {{
     );
     let conf_path = prefix.join("nginx.conf");
     std::fs::write(&conf_path, conf).map_err(|e| e.to_string())?;
+    let proc = on_proxy_core(
+        binary,
+        &[
+            "-p".as_ref(),
+            prefix.as_ref(),
+            "-c".as_ref(),
+            conf_path.as_ref(),
+        ],
+        port,
+    )?;
+    wait_ready(proc.addr, "/", Duration::from_secs(10))
+        .map_err(|e| format!("{e} (see {p}/error.log)"))?;
+    Ok((proc, SocketAddr::from(([127, 0, 0, 1], h2_port))))
+}
+
+/// `binary args` alone on the proxy core, to serve on `port`. Its output is discarded: both
+/// proxies log a line per request, as in production, to where it costs no disk.
+fn on_proxy_core(binary: &Path, args: &[&OsStr], port: u16) -> Result<Proc> {
     let child = pinned(PROXY_CORE, binary)
-        .arg("-p")
-        .arg(&prefix)
-        .arg("-c")
-        .arg(&conf_path)
+        .args(args)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let proc = Proc { child, addr };
-    wait_ready(addr, "/", Duration::from_secs(10))
-        .map_err(|e| format!("{e} (see {p}/error.log)"))?;
-    Ok((proc, SocketAddr::from(([127, 0, 0, 1], h2_port))))
+    Ok(Proc {
+        child,
+        addr: SocketAddr::from(([127, 0, 0, 1], port)),
+    })
 }
 
 fn is_root() -> bool {
