@@ -42,6 +42,7 @@ fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
 
 async fn serve(args: ServeArgs) -> ExitCode {
     telemetry::init(args.log_format);
+    raise_open_file_limit();
     let mut config = match Config::load(args.config.as_deref(), &process_env) {
         Ok(config) => config,
         Err(error) => {
@@ -105,6 +106,26 @@ fn check(path: Option<&std::path::Path>) -> ExitCode {
             eprintln!("config error: {error}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Every open stream holds two sockets (client and provider): the soft limit on open files, often
+/// 1,024, would refuse connections long before memory or CPU run out. The hard limit is what the
+/// machine allows this process.
+fn raise_open_file_limit() {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    // An unlimited hard limit still stops at the kernel's per-process ceiling (nr_open).
+    let target = limit.maximum.unwrap_or(1 << 20);
+    let Some(current) = limit.current.filter(|&current| current < target) else {
+        return;
+    };
+    let raised = rustix::process::Rlimit {
+        current: Some(target),
+        maximum: limit.maximum,
+    };
+    if let Err(error) = setrlimit(Resource::Nofile, raised) {
+        tracing::warn!("cannot raise the open-file limit from {current} to {target}: {error}");
     }
 }
 

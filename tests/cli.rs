@@ -353,3 +353,40 @@ fn on_one_cpu_it_serves_from_a_single_thread() {
     assert!(answer.contains("one thread"), "{answer}");
     assert_eq!(threads.as_deref(), Some("1"), "{status}");
 }
+
+/// Each stream holds two sockets: the gateway lifts its soft open-file limit to the hard one, so
+/// a low default (often 1,024) does not refuse connections near 500 streams.
+#[test]
+fn serve_raises_the_soft_open_file_limit_to_the_hard_one() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let binary = env!("CARGO_BIN_EXE_switchyard");
+    let mut child = Command::new("sh")
+        .args(["-c", &format!("ulimit -Sn 256 && exec {binary} serve")])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("SWITCHYARD_LISTEN", format!("127.0.0.1:{port}"))
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err()
+        && started.elapsed() < Duration::from_secs(20)
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", child.id())).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let open_files: Vec<&str> = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .map(|l| l.split_whitespace().skip(3).take(2).collect())
+        .unwrap_or_default();
+    assert_eq!(open_files.len(), 2, "{limits}");
+    assert_ne!(open_files[0], "256", "the soft limit stayed low:\n{limits}");
+    assert_eq!(open_files[0], open_files[1], "{limits}");
+}
