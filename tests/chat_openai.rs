@@ -295,3 +295,42 @@ async fn a_stream_ending_after_finish_without_done_gets_one_done() {
     assert_eq!(body.done_count(), 1);
     assert!(body.raw.ends_with("data: [DONE]\n\n"));
 }
+
+/// An upstream whose answers already say what the gateway would (id, object, created) gets them
+/// relayed as they came, key order and spacing included: only `model` changes.
+#[tokio::test]
+async fn tidy_answers_and_chunks_keep_their_bytes_but_model() {
+    let (upstream, gateway) = setup().await;
+    let answer = r#"{"object": "chat.completion", "id": "a1", "created": 7, "model": "m", "x_vendor": {"model": "keep"}, "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}]}"#;
+    upstream.push(Reply::json(answer));
+    let response = gateway.chat_json(&user("up/m", "hi")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.text().await.unwrap(),
+        answer.replacen(r#""model": "m""#, r#""model": "up/m""#, 1)
+    );
+
+    let chunks = [
+        r#"{"object": "chat.completion.chunk", "id": "c1", "created": 7, "model": "m", "choices": [{"index": 0, "delta": {"role": "assistant", "content": "hi"}, "finish_reason": null}]}"#,
+        r#"{"object": "chat.completion.chunk", "id": "c1", "created": 7, "model": "m", "x_vendor": {"model": "keep"}, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}"#,
+    ];
+    upstream.push(Reply::sse(format!(
+        "{}{}data: [DONE]\n\n",
+        data(chunks[0]),
+        data(chunks[1])
+    )));
+    let stream = read_sse(
+        gateway
+            .chat_json(&user_stream("up/m", "hi"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let expected: Vec<String> = chunks
+        .iter()
+        .map(|c| c.replacen(r#""model": "m""#, r#""model": "up/m""#, 1))
+        .chain(["[DONE]".to_owned()])
+        .collect();
+    assert_eq!(stream.data, expected);
+}

@@ -390,3 +390,62 @@ fn serve_raises_the_soft_open_file_limit_to_the_hard_one() {
     assert_ne!(open_files[0], "256", "the soft limit stayed low:\n{limits}");
     assert_eq!(open_files[0], open_files[1], "{limits}");
 }
+
+/// Out of file descriptors, the gateway cannot accept more connections for a while; it must
+/// keep serving, and accept again once connections close.
+#[test]
+fn out_of_file_descriptors_it_keeps_serving() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let binary = env!("CARGO_BIN_EXE_switchyard");
+    // Hard and soft at 64: the gateway cannot raise it.
+    let mut child = Command::new("sh")
+        .args(["-c", &format!("ulimit -n 64 && exec {binary} serve")])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("SWITCHYARD_LISTEN", format!("127.0.0.1:{port}"))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let health = || {
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        use std::io::Write;
+        stream
+            .write_all(b"GET /health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+            .ok()?;
+        let mut answer = String::new();
+        let _ = stream.read_to_string(&mut answer);
+        Some(answer.starts_with("HTTP/1.1 200"))
+    };
+    let started = Instant::now();
+    while health() != Some(true) && started.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // More idle connections than the gateway has descriptors for: the kernel completes them,
+    // the gateway's accepts fail.
+    let hogs: Vec<_> = (0..100)
+        .filter_map(|_| std::net::TcpStream::connect(("127.0.0.1", port)).ok())
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let alive_while_full = matches!(child.try_wait(), Ok(None));
+    drop(hogs);
+    let started = Instant::now();
+    let mut healthy = false;
+    while !healthy && started.elapsed() < Duration::from_secs(10) {
+        healthy = health() == Some(true);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let mut logs = String::new();
+    let _ = child.stderr.take().unwrap().read_to_string(&mut logs);
+    assert!(alive_while_full, "the gateway exited:\n{logs}");
+    assert!(healthy, "no answer once connections closed:\n{logs}");
+    assert!(logs.contains("cannot accept a connection"), "{logs}");
+}
