@@ -1,7 +1,7 @@
 //! What "intact" means for an answer that went through a proxy: every token, in order, once,
 //! then the finish chunk and `[DONE]`, and nothing after.
 
-use crate::upstream::find;
+use crate::wire::find;
 
 /// Reads a stream's bytes as they come, in whatever pieces the network makes of them.
 #[derive(Debug, Default)]

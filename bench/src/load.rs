@@ -101,6 +101,15 @@ async fn connect_h1(addr: SocketAddr) -> Result<Sender, String> {
     Ok(Sender::H1(sender))
 }
 
+/// The connection, opened (again) when there is none: the last answer broke it, or this is the
+/// first.
+async fn connection(sender: &mut Option<Sender>, addr: SocketAddr) -> Result<&mut Sender, String> {
+    if sender.is_none() {
+        *sender = Some(connect_h1(addr).await?);
+    }
+    sender.as_mut().ok_or_else(|| "no connection".to_owned())
+}
+
 async fn connect_h2(addr: SocketAddr) -> Result<http2::SendRequest<Full<Bytes>>, String> {
     let io = tcp(addr).await.map_err(|e| e.to_string())?;
     let (sender, connection) = http2::handshake(TokioExecutor::new(), io)
@@ -220,17 +229,14 @@ pub async fn closed(
             let mut totals = Totals::default();
             let mut sender = None;
             while Instant::now() < until {
-                let s = match sender.as_mut() {
-                    Some(s) => s,
-                    None => match connect_h1(addr).await {
-                        Ok(s) => sender.insert(s),
-                        Err(e) => {
-                            totals.errors += 1;
-                            totals.first_error.get_or_insert(e);
-                            tokio::time::sleep(Duration::from_millis(10)).await;
-                            continue;
-                        }
-                    },
+                let s = match connection(&mut sender, addr).await {
+                    Ok(s) => s,
+                    Err(e) => {
+                        totals.errors += 1;
+                        totals.first_error.get_or_insert(e);
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                        continue;
+                    }
                 };
                 let outcome = shoot(s, &prepared, || {}).await;
                 let now = Instant::now();
@@ -279,7 +285,7 @@ pub async fn paced(
         let addr = target.addr;
         tasks.push(tokio::spawn(async move {
             let mut outcomes = Vec::new();
-            let mut sender = connect_h1(addr).await.ok();
+            let mut sender = None;
             for k in 0u64.. {
                 let offset = (k * conns as u64 + j as u64) as f64 / rate;
                 let at = start + Duration::from_secs_f64(offset);
@@ -287,18 +293,15 @@ pub async fn paced(
                     break;
                 }
                 tokio::time::sleep_until(at).await;
-                let s = match sender.as_mut() {
-                    Some(s) => s,
-                    None => match connect_h1(addr).await {
-                        Ok(s) => sender.insert(s),
-                        Err(e) => {
-                            outcomes.push(Outcome {
-                                error: Some(e),
-                                ..Outcome::default()
-                            });
-                            continue;
-                        }
-                    },
+                let s = match connection(&mut sender, addr).await {
+                    Ok(s) => s,
+                    Err(e) => {
+                        outcomes.push(Outcome {
+                            error: Some(e),
+                            ..Outcome::default()
+                        });
+                        continue;
+                    }
                 };
                 let outcome = shoot(s, &prepared, || {}).await;
                 if !outcome.ok {

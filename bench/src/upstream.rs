@@ -44,7 +44,7 @@ async fn answer(request: Request<Incoming>) -> Result<Response<Body>, Infallible
     let Ok(body) = request.into_body().collect().await.map(|b| b.to_bytes()) else {
         return Ok(status(StatusCode::BAD_REQUEST));
     };
-    let streamed = find(&body, b"\"stream\":true").is_some();
+    let streamed = wire::find(&body, b"\"stream\":true").is_some();
     let profile = wire::model_of(&body).and_then(wire::Profile::parse);
     let response = match (streamed, profile) {
         (false, _) => Response::builder()
@@ -104,8 +104,4 @@ fn status(code: StatusCode) -> Response<Body> {
     let mut response = Response::new(Either::Left(Full::new(Bytes::new())));
     *response.status_mut() = code;
     response
-}
-
-pub fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
 }

@@ -28,10 +28,15 @@ impl Profile {
 /// The model a non-stream request names.
 pub const JSON_MODEL: &str = "json";
 
+/// Where `needle` first stands in `haystack`.
+pub fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
 /// The value of the first `"model":"..."` in a request body.
 pub fn model_of(body: &[u8]) -> Option<&str> {
     const KEY: &[u8] = b"\"model\":\"";
-    let start = body.windows(KEY.len()).position(|w| w == KEY)? + KEY.len();
+    let start = find(body, KEY)? + KEY.len();
     let len = body[start..].iter().position(|&b| b == b'"')?;
     std::str::from_utf8(&body[start..start + len]).ok()
 }
