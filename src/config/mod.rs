@@ -75,6 +75,13 @@ pub struct ServerConfig {
     pub stream_hold_back: Duration,
     pub keep_alive: Duration,
     pub shutdown_grace: Duration,
+    /// How long a client may take to send a request's head (the request line and headers).
+    pub header_read_timeout: Duration,
+    /// How long a kept-alive connection may sit with no request in flight before it is closed.
+    pub idle_timeout: Duration,
+    /// On SIGTERM, how long `/ready` answers 503 (and requests are still served) before the
+    /// listener closes: the time a load balancer needs to see it and stop sending.
+    pub shutdown_ready_delay: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -128,7 +135,7 @@ pub struct ProviderConfig {
     pub headers: Vec<(HeaderName, HeaderValue)>,
     /// Model names listed by `GET /v1/models` (the provider serves others too).
     pub models: Vec<String>,
-    pub timeouts: Timeouts,
+    pub bounds: UpstreamBounds,
     pub unsupported_params: UnsupportedParams,
     /// Azure: the `api-version` query; without one the v1 API (`{base_url}/chat/completions`).
     pub api_version: Option<String>,
@@ -138,14 +145,21 @@ pub struct ProviderConfig {
     pub retries: Option<u32>,
 }
 
-/// Per-attempt deadlines on the way to an upstream.
+/// Per-attempt deadlines and sizes on the way to an upstream.
 #[derive(Debug, Clone, Copy)]
-pub struct Timeouts {
+pub struct UpstreamBounds {
     /// From sending the request to the response head.
     pub first_byte: Duration,
-    /// Longest silence between two reads of the response body.
+    /// Longest a response body may go without progress: a stream without a byte of an event
+    /// (comments and blank lines are not progress), a whole body without a byte.
     pub idle: Duration,
+    /// The largest stream event taken from the provider; a bigger one fails the stream.
+    pub max_event: usize,
 }
+
+/// Far above any real chunk (a long tool call's arguments arrive in many small events), and
+/// small enough that a provider streaming one endless line cannot grow the gateway's memory.
+const DEFAULT_MAX_EVENT: usize = 4 << 20;
 
 /// An alias: a small routing policy over provider/model targets.
 #[derive(Debug, Clone)]
@@ -266,6 +280,9 @@ struct RawServer {
     stream_hold_back: Option<ConfigDuration>,
     keep_alive: Option<ConfigDuration>,
     shutdown_grace: Option<ConfigDuration>,
+    header_read_timeout: Option<ConfigDuration>,
+    idle_timeout: Option<ConfigDuration>,
+    shutdown_ready_delay: Option<ConfigDuration>,
 }
 
 #[derive(Deserialize, Default)]
@@ -274,6 +291,7 @@ struct RawUpstream {
     connect_timeout: Option<ConfigDuration>,
     first_byte_timeout: Option<ConfigDuration>,
     idle_timeout: Option<ConfigDuration>,
+    max_event_size: Option<ByteSize>,
 }
 
 #[derive(Deserialize, Default)]
@@ -288,6 +306,7 @@ struct RawProvider {
     models: Vec<String>,
     first_byte_timeout: Option<ConfigDuration>,
     idle_timeout: Option<ConfigDuration>,
+    max_event_size: Option<ByteSize>,
     unsupported_params: Option<UnsupportedParams>,
     api_version: Option<String>,
     default_max_tokens: Option<u64>,
@@ -413,16 +432,32 @@ fn validate(raw: RawConfig, env: EnvLookup<'_>) -> Result<Config, Invalid> {
         stream_hold_back: dur(raw.server.stream_hold_back, 10),
         keep_alive: dur(raw.server.keep_alive, 15),
         shutdown_grace: dur(raw.server.shutdown_grace, 30),
+        // nginx's client_header_timeout and keepalive_timeout.
+        header_read_timeout: dur(raw.server.header_read_timeout, 60),
+        idle_timeout: dur(raw.server.idle_timeout, 75),
+        shutdown_ready_delay: dur(raw.server.shutdown_ready_delay, 0),
     };
+    for (key, value) in [
+        ("server.header_read_timeout", server.header_read_timeout),
+        ("server.idle_timeout", server.idle_timeout),
+    ] {
+        if value.is_zero() {
+            return Err((key.into(), "must be greater than zero".into()));
+        }
+    }
     if server.keep_alive.is_zero() {
         return Err((
             "server.keep_alive".into(),
             "must be greater than zero".into(),
         ));
     }
-    let defaults = Timeouts {
+    let defaults = UpstreamBounds {
         first_byte: dur(raw.upstream.first_byte_timeout, 300),
         idle: dur(raw.upstream.idle_timeout, 300),
+        max_event: raw
+            .upstream
+            .max_event_size
+            .map_or(DEFAULT_MAX_EVENT, |b| b.0),
     };
 
     let mut providers = BTreeMap::new();
@@ -580,7 +615,7 @@ fn dur(value: Option<ConfigDuration>, default_secs: u64) -> Duration {
 fn catalog_provider(
     entry: &CatalogEntry,
     key: Option<String>,
-    timeouts: Timeouts,
+    bounds: UpstreamBounds,
 ) -> ProviderConfig {
     ProviderConfig {
         name: entry.name.to_owned(),
@@ -589,7 +624,7 @@ fn catalog_provider(
         api_keys: key.map(Secret::new).into_iter().collect(),
         headers: Vec::new(),
         models: Vec::new(),
-        timeouts,
+        bounds,
         unsupported_params: UnsupportedParams::Error,
         api_version: None,
         default_max_tokens: DEFAULT_MAX_TOKENS,
@@ -597,7 +632,7 @@ fn catalog_provider(
     }
 }
 
-fn echo_provider(name: &str, timeouts: Timeouts) -> ProviderConfig {
+fn echo_provider(name: &str, bounds: UpstreamBounds) -> ProviderConfig {
     ProviderConfig {
         name: name.to_owned(),
         kind: ProviderKind::Echo,
@@ -605,7 +640,7 @@ fn echo_provider(name: &str, timeouts: Timeouts) -> ProviderConfig {
         api_keys: Vec::new(),
         headers: Vec::new(),
         models: vec!["echo".to_owned()],
-        timeouts,
+        bounds,
         unsupported_params: UnsupportedParams::Error,
         api_version: None,
         default_max_tokens: DEFAULT_MAX_TOKENS,
@@ -616,7 +651,7 @@ fn echo_provider(name: &str, timeouts: Timeouts) -> ProviderConfig {
 fn validate_provider(
     name: &str,
     raw: RawProvider,
-    defaults: Timeouts,
+    defaults: UpstreamBounds,
     env: EnvLookup<'_>,
 ) -> Result<ProviderConfig, Invalid> {
     let valid_name = name
@@ -644,9 +679,10 @@ fn validate_provider(
                     .to_owned(),
             )
         })?;
-    let timeouts = Timeouts {
+    let bounds = UpstreamBounds {
         first_byte: raw.first_byte_timeout.map_or(defaults.first_byte, |d| d.0),
         idle: raw.idle_timeout.map_or(defaults.idle, |d| d.0),
+        max_event: raw.max_event_size.map_or(defaults.max_event, |b| b.0),
     };
     if raw.api_version.is_some() && kind != ProviderKind::Azure {
         return Err((
@@ -655,7 +691,7 @@ fn validate_provider(
         ));
     }
     if kind == ProviderKind::Echo {
-        let mut provider = echo_provider(name, timeouts);
+        let mut provider = echo_provider(name, bounds);
         if !raw.models.is_empty() {
             provider.models = raw.models;
         }
@@ -753,7 +789,7 @@ fn validate_provider(
         api_keys,
         headers,
         models: raw.models,
-        timeouts,
+        bounds,
         unsupported_params: raw.unsupported_params.unwrap_or_default(),
         api_version: raw.api_version,
         default_max_tokens: raw.default_max_tokens.unwrap_or(DEFAULT_MAX_TOKENS),

@@ -106,8 +106,8 @@ fn config_overrides_and_adds_providers() {
     );
     let local = &config.providers["local"];
     assert!(local.api_keys.is_empty());
-    assert_eq!(local.timeouts.first_byte, Duration::from_secs(2));
-    assert_eq!(local.timeouts.idle, Duration::from_secs(5));
+    assert_eq!(local.bounds.first_byte, Duration::from_secs(2));
+    assert_eq!(local.bounds.idle, Duration::from_secs(5));
     assert_eq!(local.headers.len(), 1);
     assert_eq!(config.models["fast"].targets.len(), 2);
     assert!(config.auth.keys[0].digest.matches(&KeyDigest::of("k1")));

@@ -11,9 +11,9 @@ mod params;
 
 use std::sync::Arc;
 
+use crate::stream::sse::Event;
 use axum::http::{HeaderName, HeaderValue};
 use bytes::Bytes;
-use sse_stream::Sse;
 
 use crate::completion::{Answer, Chunk, Completion};
 use crate::config::{ProviderConfig, ProviderKind, Secret};
@@ -56,7 +56,7 @@ pub enum StreamDecoder {
 
 impl StreamDecoder {
     /// Maps one upstream event to zero or more chunks, pushed onto `out`.
-    pub fn map(&mut self, event: &Sse, out: &mut Vec<Chunk>) -> Result<Flow, Error> {
+    pub fn map(&mut self, event: &Event, out: &mut Vec<Chunk>) -> Result<Flow, Error> {
         match self {
             Self::OpenAi(state) => state.map(event, out),
             Self::Gemini(state) => state.map(event, out),
@@ -96,7 +96,7 @@ impl Provider {
                 .cloned()
                 .chain(header_secrets)
                 .collect(),
-            timeouts: config.timeouts,
+            bounds: config.bounds,
             status_hook: match config.kind {
                 ProviderKind::Gemini => Some(gemini::status_hook),
                 ProviderKind::Openai
@@ -223,7 +223,9 @@ async fn exchange(
         Completion::Stream(chunk_stream(response, decoder(), upstream.clone()))
     } else {
         let body = transport::read_body(response, upstream).await?;
-        Completion::Whole(decode(&body)?)
+        // What the codec quoted from the answer passes the same redaction as every other
+        // upstream text.
+        Completion::Whole(decode(&body).map_err(|e| upstream.redact_error(e))?)
     };
     Ok(Answer {
         completion,

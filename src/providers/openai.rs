@@ -4,10 +4,10 @@
 
 use std::sync::Arc;
 
+use crate::stream::sse::Event;
 use axum::http::{HeaderMap, StatusCode};
 use bytes::Bytes;
 use serde_json::value::RawValue;
-use sse_stream::Sse;
 
 use super::Flow;
 use super::headers::{KeyHeader, provider_headers};
@@ -178,7 +178,7 @@ impl ChoiceProgress {
 }
 
 impl StreamState {
-    pub fn map(&mut self, event: &Sse, out: &mut Vec<Chunk>) -> Result<Flow, Error> {
+    pub fn map(&mut self, event: &Event, out: &mut Vec<Chunk>) -> Result<Flow, Error> {
         let Some(data) = event.data.as_deref().map(str::trim) else {
             return Ok(Flow::Continue);
         };
@@ -199,7 +199,7 @@ impl StreamState {
             provider: self.upstream.provider.to_string(),
             detail: format!(
                 "sent a stream event that is not a JSON object: {}",
-                preview(data)
+                self.upstream.quote(data)
             ),
         })?;
         let is_error = event.event.as_deref() == Some("error")
@@ -403,10 +403,6 @@ fn number_or_now(value: Option<&RawValue>) -> String {
         }
         _ => unix_now().to_string(),
     }
-}
-
-fn preview(text: &str) -> String {
-    text.chars().take(120).collect()
 }
 
 mod view;

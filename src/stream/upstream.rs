@@ -1,15 +1,17 @@
-//! Upstream bytes -> SSE events -> chunks, under the idle deadline. Pulled by the client's body:
-//! dropping the returned stream drops the upstream response and closes its connection.
+//! Upstream bytes -> SSE events -> chunks, under the idle deadline and the event size limit.
+//! Pulled by the client's body: dropping the returned stream drops the upstream response and
+//! closes its connection.
 
 use std::sync::Arc;
 
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
-use sse_stream::{Sse, SseByteStream, SseStream};
+use http_body_util::BodyDataStream;
 
 use crate::completion::{Chunk, ChunkStream};
 use crate::error::Error;
 use crate::providers::{Flow, StreamDecoder};
+use crate::stream::sse::{self, Event};
 use crate::transport::{self, Upstream};
 
 pub fn chunk_stream(
@@ -17,35 +19,49 @@ pub fn chunk_stream(
     decoder: StreamDecoder,
     upstream: Arc<Upstream>,
 ) -> ChunkStream {
-    Box::pin(decode(
-        SseStream::new(response.into_body()),
-        decoder,
-        upstream,
-    ))
+    let reads = BodyDataStream::new(response.into_body());
+    Box::pin(decode(reads, decoder, upstream))
 }
 
-/// Runs `decoder` over `events` until the upstream says done, fails, closes, or sends no event
-/// for the idle deadline. Comment lines are not events: an upstream that only says
-/// `: PROCESSING` forever still times out.
-pub fn decode<S>(
-    events: S,
+/// Runs `decoder` over the events read from `reads` until the upstream says done, fails,
+/// closes, or makes no progress for the idle deadline. Progress is any byte of an event, so an
+/// upstream trickling a long event a byte at a time is alive; comment lines and blank lines are
+/// not, so an upstream that only says `: PROCESSING` forever still times out.
+pub fn decode<S, E>(
+    reads: S,
     mut decoder: StreamDecoder,
     upstream: Arc<Upstream>,
 ) -> impl Stream<Item = Result<Chunk, Error>> + Send
 where
-    S: Stream<Item = Result<Sse, sse_stream::Error>> + Send + 'static,
+    S: Stream<Item = Result<Bytes, E>> + Send + 'static,
+    E: std::error::Error + Send + Sync + 'static,
 {
     async_stream::stream! {
-        let mut events = std::pin::pin!(events);
+        let mut reads = std::pin::pin!(reads);
+        let mut sse = sse::Decoder::new(upstream.bounds.max_event);
+        let mut events = Vec::new();
         let mut out = Vec::new();
+        let idle = upstream.bounds.idle;
+        let mut deadline = tokio::time::Instant::now() + idle;
         loop {
-            let flow = match tokio::time::timeout(upstream.timeouts.idle, events.next()).await {
+            let flow = match tokio::time::timeout_at(deadline, reads.next()).await {
                 Err(_elapsed) => Err(Error::UpstreamTimeout {
                     provider: upstream.provider.clone(),
-                    detail: format!("the stream sent nothing for {:?}", upstream.timeouts.idle),
+                    detail: format!("the stream made no progress for {idle:?}"),
                 }),
-                Ok(Some(Ok(event))) => decoder.map(&event, &mut out),
-                Ok(Some(Err(error))) => Err(read_error(&upstream, error)),
+                Ok(Some(Ok(bytes))) => match sse.feed(&bytes, &mut events) {
+                    Ok(progress) => {
+                        if progress {
+                            deadline = tokio::time::Instant::now() + idle;
+                        }
+                        map_events(&mut decoder, &mut events, &mut out)
+                    }
+                    Err(too_large) => Err(Error::UpstreamFailed {
+                        provider: upstream.provider.clone(),
+                        detail: too_large.to_string(),
+                    }),
+                },
+                Ok(Some(Err(error))) => Err(transport::body_error(&upstream, &error)),
                 Ok(None) => decoder.end(&mut out).map(|()| Flow::Done),
             };
             for chunk in out.drain(..) {
@@ -54,8 +70,10 @@ where
             match flow {
                 Ok(Flow::Continue) => {}
                 Ok(Flow::Done) => return,
+                // Whatever the decoder quoted from the upstream's bytes passes the same
+                // redaction as every other upstream text.
                 Err(error) => {
-                    yield Err(error);
+                    yield Err(upstream.redact_error(error));
                     return;
                 }
             }
@@ -63,24 +81,36 @@ where
     }
 }
 
-fn read_error(upstream: &Upstream, error: sse_stream::Error) -> Error {
-    match &error {
-        sse_stream::Error::Body(inner) => transport::body_error(upstream, inner.as_ref()),
-        _ => Error::UpstreamFailed {
-            provider: upstream.provider.clone(),
-            detail: format!("sent a malformed event stream: {error}"),
-        },
+/// Every event of one read through the provider's decoder, in order, up to the end it declares.
+fn map_events(
+    decoder: &mut StreamDecoder,
+    events: &mut Vec<Event>,
+    out: &mut Vec<Chunk>,
+) -> Result<Flow, Error> {
+    let mut flow = Ok(Flow::Continue);
+    for event in events.drain(..) {
+        flow = decoder.map(&event, out);
+        if !matches!(flow, Ok(Flow::Continue)) {
+            break;
+        }
     }
+    events.clear();
+    flow
 }
 
 /// Decodes SSE from byte pieces as they would arrive from the network (for tests and fixtures).
 pub fn events_from_pieces(
     pieces: Vec<Bytes>,
-) -> impl Stream<Item = Result<Sse, sse_stream::Error>> + Send + 'static {
-    SseByteStream::new(futures_util::stream::iter(
-        pieces.into_iter().map(Ok::<_, std::io::Error>),
-    ))
+) -> impl Stream<Item = Result<Event, sse::TooLarge>> + Send + 'static {
+    let mut decoder = sse::Decoder::new(usize::MAX);
+    let mut events = Vec::new();
+    let mut result = Ok(());
+    for piece in pieces {
+        result = decoder.feed(&piece, &mut events).map(drop);
+        if result.is_err() {
+            break;
+        }
+    }
+    let ended = result.err().map(Err);
+    futures_util::stream::iter(events.into_iter().map(Ok).chain(ended))
 }
-
-#[cfg(test)]
-mod tests;

@@ -16,7 +16,7 @@ mod connector;
 
 pub use connector::Connector;
 
-use crate::config::{Config, Secret, Timeouts};
+use crate::config::{Config, Secret, UpstreamBounds};
 use crate::error::{Error, UpstreamStatus};
 use crate::openai::error::parse_error_body;
 
@@ -41,7 +41,7 @@ pub struct Upstream {
     pub provider: String,
     /// Every secret sent to this provider (its key, secret-bearing headers): never echoed back.
     pub secrets: Vec<Secret>,
-    pub timeouts: Timeouts,
+    pub bounds: UpstreamBounds,
     /// A provider whose error statuses say less than its error bodies corrects them here.
     pub status_hook: Option<StatusHook>,
 }
@@ -56,6 +56,22 @@ impl Upstream {
         self.secrets
             .iter()
             .fold(text.to_owned(), |text, secret| secret.redact_from(&text))
+    }
+
+    /// The start of an upstream text, as an error quotes it: redacted before it is cut, so no
+    /// cut can split a secret and let part of it out.
+    pub fn quote(&self, text: &str) -> String {
+        self.redact(text).chars().take(120).collect()
+    }
+
+    /// `error` with every secret of this provider replaced in whatever text it carries: what a
+    /// codec quoted from an answer or a stream event may hold the key a misconfigured proxy
+    /// echoed back.
+    pub fn redact_error(&self, error: Error) -> Error {
+        if self.secrets.is_empty() {
+            return error;
+        }
+        error.redact_with(|text| self.redact(text))
     }
 }
 
@@ -95,11 +111,11 @@ pub async fn send(
         HeaderValue::from_static("application/json"),
     );
     let pending = http.request(outgoing);
-    let response = match tokio::time::timeout(upstream.timeouts.first_byte, pending).await {
+    let response = match tokio::time::timeout(upstream.bounds.first_byte, pending).await {
         Err(_) => {
             return Err(Error::UpstreamTimeout {
                 provider: upstream.provider.clone(),
-                detail: format!("no response within {:?}", upstream.timeouts.first_byte),
+                detail: format!("no response within {:?}", upstream.bounds.first_byte),
             });
         }
         Ok(Err(e)) => return Err(request_error(upstream, &e)),
@@ -110,7 +126,7 @@ pub async fn send(
     }
     let status = response.status();
     let headers = response.headers().clone();
-    let body = read_limited(response, upstream.timeouts.idle, ERROR_BODY_LIMIT)
+    let body = read_limited(response, upstream.bounds.idle, ERROR_BODY_LIMIT)
         .await
         .unwrap_or_default();
     Err(status_error(upstream, status, &headers, &body))
@@ -118,12 +134,12 @@ pub async fn send(
 
 /// Reads a whole (non-stream) body under the idle deadline.
 pub async fn read_body(response: Response, upstream: &Upstream) -> Result<Bytes, Error> {
-    let body = read_limited(response, upstream.timeouts.idle, BODY_LIMIT + 1)
+    let body = read_limited(response, upstream.bounds.idle, BODY_LIMIT + 1)
         .await
         .map_err(|e| match e {
             ReadError::Idle => Error::UpstreamTimeout {
                 provider: upstream.provider.clone(),
-                detail: format!("the response body stalled for {:?}", upstream.timeouts.idle),
+                detail: format!("the response body stalled for {:?}", upstream.bounds.idle),
             },
             ReadError::Http(e) => body_error(upstream, &e),
         })?;

@@ -3,7 +3,6 @@
 #![allow(dead_code)]
 
 use std::collections::VecDeque;
-use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -98,6 +97,8 @@ pub enum End {
     Close,
     /// Keep the connection open, sending nothing, until the client goes away.
     Hang,
+    /// Break the body off: the connection is aborted mid-response.
+    Reset,
 }
 
 /// One scripted answer.
@@ -275,7 +276,7 @@ async fn serve(
                 let mut guard = guard;
                 for step in steps {
                     match step {
-                        Step::Send(bytes) => yield Ok::<_, Infallible>(bytes),
+                        Step::Send(bytes) => yield Ok::<_, std::io::Error>(bytes),
                         Step::Sleep(duration) => tokio::time::sleep(duration).await,
                         Step::Wait => {
                             let notified = shared.release.notified();
@@ -290,6 +291,9 @@ async fn serve(
                             }
                         }
                     }
+                }
+                if end == End::Reset {
+                    yield Err(std::io::Error::other("reset by the test"));
                 }
                 if end == End::Hang {
                     loop {

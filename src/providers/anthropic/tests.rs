@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::*;
-use crate::config::{ProviderKind, Secret, Timeouts};
+use crate::config::{ProviderKind, Secret, UpstreamBounds};
 
 const RICH_REQUEST: &str =
     include_str!("../../../tests/fixtures/anthropic/rich_request.openai.json");
@@ -26,9 +26,10 @@ fn config(policy: UnsupportedParams) -> ProviderConfig {
             HeaderValue::from_static("interleaved-thinking-2025-05-14"),
         )],
         models: Vec::new(),
-        timeouts: Timeouts {
+        bounds: UpstreamBounds {
             first_byte: Duration::from_secs(1),
             idle: Duration::from_secs(1),
+            max_event: 1 << 20,
         },
         unsupported_params: policy,
         api_version: None,
@@ -42,7 +43,7 @@ fn codec_with(policy: UnsupportedParams) -> Anthropic {
     let upstream = Arc::new(Upstream {
         provider: config.name.clone(),
         secrets: vec![Secret::new("sk-ant-secret-key")],
-        timeouts: config.timeouts,
+        bounds: config.bounds,
         status_hook: None,
     });
     Anthropic::new(&config, upstream).unwrap_or_else(|e| unreachable!("{e}"))

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use sse_stream::Sse;
+use crate::stream::sse::Event;
 
 use super::response::{self, BLOCKED, Piece};
 use super::types::{GenerateContentResponse, UsageMetadata};
@@ -44,7 +44,7 @@ impl StreamState {
         }
     }
 
-    pub fn map(&mut self, event: &Sse, out: &mut Vec<Chunk>) -> Result<Flow, Error> {
+    pub fn map(&mut self, event: &Event, out: &mut Vec<Chunk>) -> Result<Flow, Error> {
         let Some(data) = event.data.as_deref().map(str::trim) else {
             return Ok(Flow::Continue);
         };
@@ -61,7 +61,7 @@ impl StreamState {
             provider: self.upstream.provider.clone(),
             detail: format!(
                 "sent a stream event that is not a Gemini response ({e}): {}",
-                data.chars().take(120).collect::<String>()
+                self.upstream.quote(data)
             ),
         })?;
         for response in &responses {

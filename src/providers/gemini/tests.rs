@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::completion::Chunk;
-use crate::config::{Secret, Timeouts};
+use crate::config::{Secret, UpstreamBounds};
 use crate::providers::Flow;
 use crate::stream::upstream::events_from_pieces;
 use crate::transport;
@@ -34,9 +34,10 @@ fn upstream() -> Arc<Upstream> {
     Arc::new(Upstream {
         provider: "gem".into(),
         secrets: vec![Secret::new("AIza-test-key")],
-        timeouts: Timeouts {
+        bounds: UpstreamBounds {
             first_byte: Duration::from_secs(1),
             idle: Duration::from_secs(1),
+            max_event: 1 << 20,
         },
         status_hook: Some(status_hook),
     })

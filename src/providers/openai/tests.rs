@@ -2,7 +2,7 @@ use futures_util::StreamExt;
 use serde_json::Value;
 
 use super::*;
-use crate::config::{Secret, Timeouts};
+use crate::config::{Secret, UpstreamBounds};
 use crate::stream::upstream::events_from_pieces;
 
 const TEXT_STREAM: &str = include_str!("../../../tests/fixtures/openai/text_stream.sse");
@@ -18,9 +18,10 @@ fn upstream() -> Arc<Upstream> {
     Arc::new(Upstream {
         provider: "up".into(),
         secrets: vec![Secret::new("sk-secret-key")],
-        timeouts: Timeouts {
+        bounds: UpstreamBounds {
             first_byte: std::time::Duration::from_secs(1),
             idle: std::time::Duration::from_secs(1),
+            max_event: 1 << 20,
         },
         status_hook: None,
     })

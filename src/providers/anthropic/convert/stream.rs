@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use sse_stream::Sse;
+use crate::stream::sse::Event;
 
 use super::{embedded_error, finish_reason, malformed, redacted_detail, thinking_detail, usage};
 use crate::completion::Chunk;
@@ -74,7 +74,7 @@ impl StreamState {
         }
     }
 
-    pub fn map(&mut self, event: &Sse, out: &mut Vec<Chunk>) -> Result<Flow, Error> {
+    pub fn map(&mut self, event: &Event, out: &mut Vec<Chunk>) -> Result<Flow, Error> {
         let Some(data) = event
             .data
             .as_deref()
@@ -97,7 +97,7 @@ impl StreamState {
                     &self.upstream,
                     format!(
                         "sent a stream event that is not an Anthropic event ({e}): {}",
-                        data.chars().take(120).collect::<String>()
+                        self.upstream.quote(data)
                     ),
                 ));
             }

@@ -1,25 +1,27 @@
-//! The SSE decoding the gateway relies on, on the edge cases upstreams produce.
+//! The SSE decoding the gateway relies on, on the edge cases upstreams produce, and its bounds.
 
-use bytes::Bytes;
-use futures_util::StreamExt;
 use proptest::prelude::*;
 
 use super::*;
 
+const MAX: usize = 1 << 20;
+
 /// (event type, data) of every event carrying data, decoded from `pieces` as separate reads.
 fn decode_pieces(pieces: Vec<Vec<u8>>) -> Vec<(Option<String>, String)> {
-    let pieces = pieces.into_iter().map(Bytes::from).collect();
-    let runtime = tokio::runtime::Builder::new_current_thread().build();
-    let Ok(runtime) = runtime else {
-        unreachable!("a test runtime")
-    };
-    runtime
-        .block_on(events_from_pieces(pieces).collect::<Vec<_>>())
+    let mut decoder = Decoder::new(MAX);
+    let mut events = Vec::new();
+    for piece in pieces {
+        if let Err(error) = decoder.feed(&piece, &mut events) {
+            events.push(Event {
+                event: Some("decode-error".into()),
+                data: Some(error.to_string()),
+            });
+            break;
+        }
+    }
+    events
         .into_iter()
-        .filter_map(|event| match event {
-            Ok(event) => event.data.map(|data| (event.event, data)),
-            Err(error) => Some((Some("decode-error".into()), error.to_string())),
-        })
+        .filter_map(|event| event.data.map(|data| (event.event, data)))
         .collect()
 }
 
@@ -187,4 +189,93 @@ fn the_whole_stream_as_one_read() {
         (None, "[DONE]".to_owned()),
     ];
     assert_eq!(events, expected);
+}
+
+#[test]
+fn an_empty_data_line_still_counts_as_a_line() {
+    assert_eq!(data_only(&["data:\ndata: x\n\n"]), ["\nx"]);
+    assert_eq!(data_only(&["data\n\n"]), [""]);
+}
+
+#[test]
+fn a_bom_cut_across_reads_is_still_skipped() {
+    let events = decode_pieces(vec![
+        b"\xEF".to_vec(),
+        b"\xBB".to_vec(),
+        b"\xBFdata: a\n\n".to_vec(),
+    ]);
+    assert_eq!(events, [(None, "a".to_owned())]);
+}
+
+#[test]
+fn invalid_utf8_is_replaced_not_fatal() {
+    assert_eq!(
+        decode_pieces(vec![b"data: a\xFFb\n\n".to_vec()]),
+        [(None, "a\u{FFFD}b".to_owned())]
+    );
+}
+
+#[test]
+fn an_event_over_the_limit_fails_and_holds_no_more_than_the_limit() {
+    let mut decoder = Decoder::new(64);
+    let mut out = Vec::new();
+    assert_eq!(decoder.feed(b"data: small\n\n", &mut out), Ok(true));
+    assert_eq!(out.len(), 1);
+    // One long line with no end, a read at a time.
+    let mut result = Ok(true);
+    for _ in 0..100 {
+        result = decoder.feed(&[b'x'; 10], &mut out);
+        if result.is_err() {
+            break;
+        }
+    }
+    assert_eq!(result, Err(TooLarge { limit: 64 }));
+    assert!(
+        decoder.line.capacity() < 64 << 1,
+        "the held line was given back"
+    );
+    // Many data lines that add up past the limit fail too.
+    let mut decoder = Decoder::new(64);
+    let lines = "data: 0123456789\n".repeat(10);
+    assert_eq!(
+        decoder.feed(lines.as_bytes(), &mut out),
+        Err(TooLarge { limit: 64 })
+    );
+}
+
+#[test]
+fn comment_lines_are_never_held_however_long() {
+    let mut decoder = Decoder::new(64);
+    let mut out = Vec::new();
+    decoder.feed(b":", &mut out).unwrap_or_default();
+    for _ in 0..1000 {
+        assert_eq!(decoder.feed(&[b'c'; 100], &mut out), Ok(false));
+    }
+    assert_eq!(decoder.line.capacity(), 0);
+    assert_eq!(decoder.feed(b"\ndata: after\n\n", &mut out), Ok(true));
+    assert_eq!(
+        out,
+        [Event {
+            event: None,
+            data: Some("after".into())
+        }]
+    );
+}
+
+#[test]
+fn progress_is_any_byte_of_an_event_and_never_comments_or_blank_lines() {
+    let mut decoder = Decoder::new(MAX);
+    let mut out = Vec::new();
+    let mut feed = |bytes: &[u8]| decoder.feed(bytes, &mut out).unwrap_or_default();
+    assert!(!feed(b": PROCESSING\n\n"));
+    assert!(!feed(b"\n\r\n"));
+    assert!(!feed(b":"));
+    assert!(!feed(b" ping"));
+    assert!(!feed(b"\r"));
+    assert!(!feed(b"\n"), "the LF of a comment's CRLF");
+    // An event trickling in a byte at a time: every byte is progress.
+    for byte in b"data: {}\n" {
+        assert!(feed(&[*byte]), "byte {:?}", *byte as char);
+    }
+    assert!(feed(b"\n"), "the blank line that dispatches");
 }
