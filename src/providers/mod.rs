@@ -144,91 +144,144 @@ impl Provider {
         served: &str,
         key: usize,
     ) -> Result<Answer, Error> {
-        let key = self.keys.header(key);
-        match &self.codec {
-            Codec::Echo => echo::complete(request, served).map(|completion| Answer {
+        let Some(exchange) = self.exchange(request, model, served)? else {
+            return echo::complete(request, served).map(|completion| Answer {
                 completion,
                 dropped_params: Vec::new(),
-            }),
-            Codec::OpenAi(codec) | Codec::Azure(codec) => {
-                let encoded = Encoded {
+            });
+        };
+        let key = self.keys.header(key).clone();
+        exchange.send(http, key).await
+    }
+
+    /// `request` encoded for this provider, with the decoders its answer goes through; `None`
+    /// for the echo provider, which has no wire. Nothing is sent: `Exchange::send` does that,
+    /// and the fuzz targets drive the decoders without a network.
+    pub fn exchange<'a>(
+        &'a self,
+        request: &'a ChatRequest,
+        model: &str,
+        served: &'a str,
+    ) -> Result<Option<Exchange<'a>>, Error> {
+        let (encoded, wire) = match &self.codec {
+            Codec::Echo => return Ok(None),
+            Codec::OpenAi(codec) | Codec::Azure(codec) => (
+                Encoded {
                     request: codec.encode(request, model)?,
                     dropped: Vec::new(),
-                };
-                exchange(
-                    http,
-                    codec.upstream(),
-                    key.clone(),
-                    encoded,
-                    request.stream,
-                    |body| codec.decode(body, served),
-                    || {
-                        let strip_usage = request.count_usage && !request.include_usage;
-                        StreamDecoder::OpenAi(codec.stream_state(served, strip_usage))
-                    },
-                )
-                .await
-            }
-            Codec::Gemini(codec) => {
-                exchange(
-                    http,
-                    codec.upstream(),
-                    key.clone(),
-                    codec.encode(request, model)?,
-                    request.stream,
-                    |body| codec.decode(body, served),
-                    || StreamDecoder::Gemini(codec.stream_state(served, request.wants_usage())),
-                )
-                .await
-            }
+                },
+                Wire::OpenAi(codec),
+            ),
+            Codec::Gemini(codec) => (codec.encode(request, model)?, Wire::Gemini(codec)),
             Codec::Anthropic(codec) => {
                 let (encoded, shape) = codec.encode(request, model)?;
-                exchange(
-                    http,
-                    codec.upstream(),
-                    key.clone(),
-                    encoded,
-                    request.stream,
-                    |body| codec.decode(body, served, &shape),
-                    || {
-                        StreamDecoder::Anthropic(codec.stream_state(
-                            served,
-                            request.wants_usage(),
-                            &shape,
-                        ))
-                    },
-                )
-                .await
+                (encoded, Wire::Anthropic(codec, shape))
             }
+        };
+        Ok(Some(Exchange {
+            encoded,
+            decoders: Decoders {
+                wire,
+                request,
+                served,
+            },
+        }))
+    }
+}
+
+/// One call to a provider, encoded and not yet sent, and how its answer is decoded.
+pub struct Exchange<'a> {
+    pub encoded: Encoded,
+    pub decoders: Decoders<'a>,
+}
+
+/// How one call's answer is read back, whole or streamed.
+pub struct Decoders<'a> {
+    wire: Wire<'a>,
+    request: &'a ChatRequest,
+    served: &'a str,
+}
+
+/// A codec that goes over the network, with what its answer must be read back into.
+enum Wire<'a> {
+    OpenAi(&'a openai::OpenAi),
+    Gemini(&'a gemini::Gemini),
+    /// The shape of the Anthropic answer asked for (a forced tool, a JSON answer).
+    Anthropic(&'a anthropic::Anthropic, anthropic::Shape),
+}
+
+impl Decoders<'_> {
+    /// A whole (non-stream) answer body as an OpenAI `chat.completion`.
+    pub fn whole(&self, body: &[u8]) -> Result<Bytes, Error> {
+        match &self.wire {
+            Wire::OpenAi(codec) => codec.decode(body, self.served),
+            Wire::Gemini(codec) => codec.decode(body, self.served),
+            Wire::Anthropic(codec, shape) => codec.decode(body, self.served, shape),
+        }
+    }
+
+    /// The decoder of this call's stream, event by event.
+    pub fn stream(&self) -> StreamDecoder {
+        let request = self.request;
+        match &self.wire {
+            Wire::OpenAi(codec) => {
+                let strip_usage = request.count_usage && !request.include_usage;
+                StreamDecoder::OpenAi(codec.stream_state(self.served, strip_usage))
+            }
+            Wire::Gemini(codec) => {
+                StreamDecoder::Gemini(codec.stream_state(self.served, request.wants_usage()))
+            }
+            Wire::Anthropic(codec, shape) => StreamDecoder::Anthropic(codec.stream_state(
+                self.served,
+                request.wants_usage(),
+                shape,
+            )),
+        }
+    }
+
+    fn upstream(&self) -> &Arc<Upstream> {
+        match &self.wire {
+            Wire::OpenAi(codec) => codec.upstream(),
+            Wire::Gemini(codec) => codec.upstream(),
+            Wire::Anthropic(codec, _) => codec.upstream(),
         }
     }
 }
 
-/// The network part every remote provider shares: send, then decode a whole body or wrap the
-/// response in the provider's stream decoder.
-async fn exchange(
-    http: &transport::Http,
-    upstream: &Arc<Upstream>,
-    key: Option<(HeaderName, HeaderValue)>,
-    mut encoded: Encoded,
-    stream: bool,
-    decode: impl FnOnce(&[u8]) -> Result<Bytes, Error>,
-    decoder: impl FnOnce() -> StreamDecoder,
-) -> Result<Answer, Error> {
-    if let Some((name, value)) = key {
-        encoded.request.headers.insert(name, value);
+impl Exchange<'_> {
+    /// Sends the call, then decodes a whole body or wraps the response in the stream decoder.
+    async fn send(
+        self,
+        http: &transport::Http,
+        key: Option<(HeaderName, HeaderValue)>,
+    ) -> Result<Answer, Error> {
+        let Self {
+            encoded: Encoded {
+                mut request,
+                dropped,
+            },
+            decoders,
+        } = self;
+        let upstream = decoders.upstream();
+        if let Some((name, value)) = key {
+            request.headers.insert(name, value);
+        }
+        let response = transport::send(http, upstream, request).await?;
+        let completion = if decoders.request.stream {
+            Completion::Stream(chunk_stream(response, decoders.stream(), upstream.clone()))
+        } else {
+            let body = transport::read_body(response, upstream).await?;
+            // What the codec quoted from the answer passes the same redaction as every other
+            // upstream text.
+            Completion::Whole(
+                decoders
+                    .whole(&body)
+                    .map_err(|e| upstream.redact_error(e))?,
+            )
+        };
+        Ok(Answer {
+            completion,
+            dropped_params: dropped,
+        })
     }
-    let response = transport::send(http, upstream, encoded.request).await?;
-    let completion = if stream {
-        Completion::Stream(chunk_stream(response, decoder(), upstream.clone()))
-    } else {
-        let body = transport::read_body(response, upstream).await?;
-        // What the codec quoted from the answer passes the same redaction as every other
-        // upstream text.
-        Completion::Whole(decode(&body).map_err(|e| upstream.redact_error(e))?)
-    };
-    Ok(Answer {
-        completion,
-        dropped_params: encoded.dropped,
-    })
 }
