@@ -18,7 +18,11 @@ pub struct AppState {
     pub health: Health,
     /// Per-key request counters.
     pub limits: Limiter,
+    /// Shutdown was asked for: `/ready` answers 503 while requests are still served.
+    unready: AtomicBool,
     draining: AtomicBool,
+    /// Set when the shutdown grace period is over: every stream still running ends.
+    cut: tokio::sync::watch::Sender<bool>,
 }
 
 impl AppState {
@@ -34,13 +38,35 @@ impl AppState {
             limits: Limiter::new(&config.limits),
             providers,
             config,
+            unready: AtomicBool::new(false),
             draining: AtomicBool::new(false),
+            cut: tokio::sync::watch::Sender::new(false),
         })
     }
 
-    /// Shutdown has begun: `/ready` says so, so load balancers stop sending new work.
+    /// Shutdown was asked for: `/ready` says so, so load balancers stop sending new work, while
+    /// what they still send is served.
+    pub fn stop_ready(&self) {
+        self.unready.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_ready(&self) -> bool {
+        !self.unready.load(Ordering::Relaxed) && !self.is_draining()
+    }
+
+    /// The listener has closed: new chat requests on open connections get 503.
     pub fn start_draining(&self) {
         self.draining.store(true, Ordering::Relaxed);
+    }
+
+    /// The grace period is over: streams still running end with an error event.
+    pub fn cut_streams(&self) {
+        self.cut.send_replace(true);
+    }
+
+    /// What a stream watches to learn that it must end.
+    pub fn cut_signal(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.cut.subscribe()
     }
 
     pub fn is_draining(&self) -> bool {

@@ -1,5 +1,6 @@
 //! Tracing setup, and the one structured line logged per chat request.
 
+use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use axum::extract::Request;
@@ -30,15 +31,50 @@ pub fn init(format: LogFormat) {
         // (which costs even when colour is off): the request log line is on every request's path.
         LogFormat::Text => builder
             .fmt_fields(
-                format::debug_fn(|writer, field, value| match field.name() {
-                    "message" => write!(writer, "{value:?}"),
-                    name => write!(writer, "{name}={value:?}"),
+                format::debug_fn(|writer, field, value| {
+                    // A value from a client or a provider (a model name, an upstream's text)
+                    // could otherwise end the line and forge the next one, or drive the
+                    // operator's terminal.
+                    let mut writer = Escaped(writer);
+                    match field.name() {
+                        "message" => write!(writer, "{value:?}"),
+                        name => write!(writer, "{name}={value:?}"),
+                    }
                 })
                 .delimited(" "),
             )
             .try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
+}
+
+/// Writes text with every control character (line ends, escape sequences, C1 controls) and
+/// Unicode line separator escaped as `\n`, `\r`, `\t` or `\u{…}`, so one event is one line.
+pub struct Escaped<W>(pub W);
+
+impl<W: std::fmt::Write> std::fmt::Write for Escaped<W> {
+    fn write_str(&mut self, text: &str) -> std::fmt::Result {
+        let mut rest = text;
+        // Runs of plain text go through whole; the common case is one run.
+        while let Some(at) = rest.find(needs_escape) {
+            self.0.write_str(&rest[..at])?;
+            let Some(c) = rest[at..].chars().next() else {
+                break;
+            };
+            match c {
+                '\n' => self.0.write_str("\\n")?,
+                '\r' => self.0.write_str("\\r")?,
+                '\t' => self.0.write_str("\\t")?,
+                c => write!(self.0, "\\u{{{:x}}}", u32::from(c))?,
+            }
+            rest = &rest[at + c.len_utf8()..];
+        }
+        self.0.write_str(rest)
+    }
+}
+
+fn needs_escape(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}')
 }
 
 /// Collects what happened to one chat request and logs it once, when dropped: at the response

@@ -210,3 +210,264 @@ async fn an_upstream_reset_mid_stream_is_an_error_event() {
     assert_eq!(body.text(), "Hi");
     assert_eq!(last_error(&body)["code"], "upstream_error");
 }
+
+/// A raw connection to the gateway, for clients no HTTP library would be.
+async fn connect(gateway: &Gateway) -> tokio::net::TcpStream {
+    let address = gateway.url.trim_start_matches("http://");
+    tokio::net::TcpStream::connect(address).await.unwrap()
+}
+
+/// Reads until the gateway closes the connection (true) or `within` passes (false); what was
+/// read is returned too.
+async fn closed_within(tcp: &mut tokio::net::TcpStream, within: Duration) -> (bool, String) {
+    use tokio::io::AsyncReadExt;
+    let mut seen = Vec::new();
+    let read = tokio::time::timeout(within, async {
+        let mut buffer = [0u8; 4096];
+        loop {
+            match tcp.read(&mut buffer).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => seen.extend_from_slice(&buffer[..n]),
+            }
+        }
+    })
+    .await;
+    (read.is_ok(), String::from_utf8_lossy(&seen).into_owned())
+}
+
+const TIMEOUTS: &str = "[server]\nheader_read_timeout = \"400ms\"\nidle_timeout = \"800ms\"\n";
+
+#[tokio::test]
+async fn a_silent_connection_is_closed_at_the_header_read_timeout() {
+    let gateway = gateway(TIMEOUTS).await;
+    let mut silent = connect(&gateway).await;
+    let started = std::time::Instant::now();
+    let (closed, _) = closed_within(&mut silent, Duration::from_secs(5)).await;
+    assert!(closed, "a connection that never sent a byte stayed open");
+    assert!(
+        started.elapsed() >= Duration::from_millis(300),
+        "closed before its time: {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_head_trickled_a_byte_at_a_time_is_cut_at_the_header_read_timeout() {
+    use tokio::io::AsyncWriteExt;
+    let gateway = gateway(TIMEOUTS).await;
+    let mut slow = connect(&gateway).await;
+    let head = b"GET /health HTTP/1.1\r\nhost: x\r\nx-padding: aaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
+    let started = std::time::Instant::now();
+    let mut cut = false;
+    for byte in head {
+        if slow.write_all(&[*byte]).await.is_err() {
+            cut = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        if started.elapsed() > Duration::from_secs(5) {
+            break;
+        }
+    }
+    let (closed, answer) = closed_within(&mut slow, Duration::from_secs(2)).await;
+    assert!(
+        cut || closed,
+        "a head trickled over 3 s was still being read"
+    );
+    assert!(!answer.contains("200 OK"), "it was served: {answer}");
+}
+
+#[tokio::test]
+async fn an_idle_kept_alive_connection_is_closed_and_a_busy_one_never() {
+    use tokio::io::AsyncWriteExt;
+    let upstream = FakeUpstream::start().await;
+    let gateway = gateway(&format!("{TIMEOUTS}{}", upstream.provider_toml("up"))).await;
+
+    // Kept alive after one request, then idle: closed after the idle timeout, not before the
+    // header read timeout would have closed it.
+    let mut idle = connect(&gateway).await;
+    idle.write_all(b"GET /health HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let answered = std::time::Instant::now();
+    let (closed, answer) = closed_within(&mut idle, Duration::from_secs(5)).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(closed, "an idle connection stayed open");
+    assert!(
+        answered.elapsed() >= Duration::from_millis(600),
+        "closed at {:?}, before its idle timeout",
+        answered.elapsed()
+    );
+
+    // A stream that runs far longer than both timeouts, silent for long stretches, is whole.
+    upstream.push(Reply::Sse {
+        steps: vec![
+            send(content_chunk(None)),
+            send(content_chunk(Some("slow"))),
+            Step::Sleep(Duration::from_millis(1500)),
+            send(content_chunk(Some(" but whole"))),
+            send(finish_chunk("stop")),
+        ],
+        end: End::Close,
+    });
+    let body = read_sse(stream(&gateway, "up/m").await).await;
+    assert_eq!(body.text(), "slow but whole");
+    assert_eq!(body.done_count(), 1);
+
+    // So is a whole answer the provider takes long to give.
+    upstream.push(Reply::Sse {
+        steps: vec![
+            Step::Sleep(Duration::from_millis(1500)),
+            send(completion_json("late")),
+        ],
+        end: End::Close,
+    });
+    let response = gateway.chat_json(&user("up/m", "hi")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn without_a_key_every_path_but_health_and_ready_is_401() {
+    let gateway = gateway("[auth]\nkeys = [{ name = \"ci\", key = \"gw-key-123456\" }]\n").await;
+    let http = &gateway.http;
+    let url = &gateway.url;
+    for (method, path) in [
+        ("GET", "/nope"),
+        ("GET", "/v1/nope"),
+        ("GET", "/metrics"),
+        ("GET", "/v1/chat/completions"),
+        ("DELETE", "/v1/models"),
+        ("POST", "/v1/models"),
+        ("GET", "/v1/models"),
+        ("POST", "/v1/chat/completions"),
+    ] {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let response = http
+            .request(method.clone(), format!("{url}{path}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401, "{method} {path}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "invalid_api_key", "{method} {path}");
+    }
+    for path in ["/health", "/ready"] {
+        let response = http.get(format!("{url}{path}")).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+    }
+    // With the key, the surface answers as before.
+    let unknown = http
+        .get(format!("{url}/nope"))
+        .bearer_auth("gw-key-123456")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
+    let wrong = http
+        .get(format!("{url}/v1/chat/completions"))
+        .bearer_auth("gw-key-123456")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 405);
+}
+
+#[tokio::test]
+async fn a_client_that_vanishes_mid_stream_leaves_the_gateway_serving() {
+    let (upstream, gateway) = gateway_with_upstream("").await;
+    for _ in 0..20 {
+        upstream.push(Reply::Sse {
+            steps: vec![
+                send(content_chunk(None)),
+                send(content_chunk(Some("going"))),
+                Step::Wait,
+            ],
+            end: End::Hang,
+        });
+    }
+    let mut gone = 0;
+    for _ in 0..20 {
+        let response = stream(&gateway, "up/m").await;
+        let mut body = response.bytes_stream();
+        read_until(&mut body, "going").await;
+        drop(body);
+        gone += 1;
+    }
+    assert_eq!(gone, 20);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while upstream.abandoned() < 20 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        upstream.abandoned(),
+        20,
+        "every upstream request was released"
+    );
+    let response = gateway
+        .chat_json(&user("echo/x", "still here"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+#[test]
+fn client_and_upstream_text_cannot_forge_or_colour_a_log_line() {
+    use std::io::{Read, Write};
+    use std::process::{Command, Stdio};
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .env_clear()
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let model = "echo/x\nFORGED level=INFO status=200 \u{1b}[31mred\u{1b}[0m\u{2028}sep";
+    let body = serde_json::json!({"model": model, "messages": [{"role": "user", "content": "hi"}]})
+        .to_string();
+    let mut sent = false;
+    for _ in 0..200 {
+        if let Ok(mut tcp) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            write!(
+                tcp,
+                "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            )
+            .unwrap();
+            let mut answer = String::new();
+            let _ = tcp.read_to_string(&mut answer);
+            sent = answer.starts_with("HTTP/1.1");
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    let mut logs = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut logs)
+        .unwrap();
+    assert!(sent, "the request was answered; logs:\n{logs}");
+    assert!(logs.contains("FORGED"), "the request was logged:\n{logs}");
+    for line in logs.lines() {
+        assert!(!line.starts_with("FORGED"), "a forged line:\n{logs}");
+    }
+    assert!(!logs.contains('\u{1b}'), "a raw escape sequence:\n{logs:?}");
+    assert!(
+        !logs.contains('\u{2028}'),
+        "a raw line separator:\n{logs:?}"
+    );
+    assert!(
+        logs.contains("\\n"),
+        "the newline is shown escaped:\n{logs}"
+    );
+}

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use common::*;
+use futures_util::StreamExt;
 use serde_json::Value;
 use switchyard::config::Config;
 use switchyard::state::AppState;
@@ -195,12 +196,69 @@ async fn the_server_returns_when_the_grace_period_ends() {
     let mut body = response.bytes_stream();
     read_until(&mut body, "forever").await;
     stop.send(()).unwrap();
+    // The stream outliving the grace period ends as a failed stream does: an error event, no
+    // [DONE], and a body that closes properly (no transport error).
+    let rest = tokio::time::timeout(Duration::from_secs(10), async {
+        let mut rest = String::new();
+        while let Some(piece) = body.next().await {
+            rest.push_str(&String::from_utf8_lossy(&piece.expect("a clean end")));
+        }
+        rest
+    })
+    .await
+    .expect("the stream ended");
+    let last = rest
+        .split("\n\n")
+        .filter_map(|event| event.strip_prefix("data: "))
+        .last()
+        .expect("an event after the grace period");
+    let last: serde_json::Value = serde_json::from_str(last).unwrap();
+    assert_eq!(last["error"]["code"], "shutting_down", "{rest}");
+    assert!(!rest.contains("[DONE]"), "{rest}");
     let finished = tokio::time::timeout(Duration::from_secs(10), server).await;
     assert!(
         finished.is_ok(),
-        "run() returns when the grace period is over, the stream still open"
+        "run() returns when the grace period is over"
     );
-    // The binary then exits, which cuts the stream: tests/cli.rs checks that end to end.
+}
+
+#[tokio::test]
+async fn ready_answers_503_through_the_ready_delay_while_requests_are_still_served() {
+    let toml = "[server]\nshutdown_ready_delay = \"700ms\"\n";
+    let config = Config::from_toml(toml, None, &|_| None).unwrap();
+    let state = Arc::new(AppState::new(config).unwrap());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(switchyard::server::run(listener, state, async move {
+        let _ = stopped.await;
+    }));
+    // One kept-alive connection, as a load balancer's health checker holds.
+    let checker = reqwest::Client::builder()
+        .pool_max_idle_per_host(1)
+        .build()
+        .unwrap();
+    let ready = checker.get(format!("{url}/ready")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+    stop.send(()).unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let ready = checker.get(format!("{url}/ready")).send().await.unwrap();
+    assert_eq!(ready.status(), 503, "seen over the kept-alive connection");
+    // New connections are still accepted and served during the delay.
+    let served = reqwest::Client::new()
+        .post(format!("{url}/v1/chat/completions"))
+        .body(user("echo/x", "still here").to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(served.status(), 200);
+    let finished = tokio::time::timeout(Duration::from_secs(10), server).await;
+    assert!(finished.is_ok(), "run() returns after the delay");
+    let fresh = reqwest::Client::new()
+        .get(format!("{url}/ready"))
+        .send()
+        .await;
+    assert!(fresh.is_err(), "the listener is closed after the delay");
 }
 
 #[tokio::test]

@@ -107,6 +107,7 @@ pub async fn chat_completions(
                 log,
                 meter,
                 include_usage,
+                state.cut_signal(),
             )
         }
         Err(error) => {

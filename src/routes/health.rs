@@ -16,7 +16,7 @@ pub async fn health() -> Json<Value> {
 
 /// Config loaded and not shutting down: send traffic here.
 pub async fn ready(State(state): State<Arc<AppState>>) -> (StatusCode, Json<Value>) {
-    if state.is_draining() {
+    if !state.is_ready() {
         (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(json!({"status": "draining"})),

@@ -12,6 +12,7 @@ use axum::routing::{get, post};
 
 use crate::error::Error;
 use crate::state::AppState;
+use auth::Caller;
 
 pub fn router(state: Arc<AppState>) -> Router {
     let api = Router::new()
@@ -27,7 +28,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-async fn not_found(uri: axum::http::Uri) -> Error {
+// Both fallbacks ask for a gateway key first: without one, an unknown path or a wrong method is
+// a 401 like any other request, so an unauthenticated caller learns nothing of the surface.
+async fn not_found(_: Caller, uri: axum::http::Uri) -> Error {
     Error::RouteNotFound {
         message: format!(
             "Unknown path {}: switchyard serves POST /v1/chat/completions and GET /v1/models.",
@@ -36,7 +39,7 @@ async fn not_found(uri: axum::http::Uri) -> Error {
     }
 }
 
-async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> Error {
+async fn method_not_allowed(_: Caller, method: axum::http::Method, uri: axum::http::Uri) -> Error {
     Error::MethodNotAllowed {
         message: format!("{method} is not allowed on {}.", uri.path()),
     }

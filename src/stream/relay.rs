@@ -119,12 +119,16 @@ impl Drop for Meter {
 ///
 /// The chunks that are ready together (one read from upstream often holds many) go out as one
 /// body frame, so one write reaches the client where there would have been one per chunk.
+///
+/// When `cut` turns true (the shutdown grace period is over), the stream ends as a failed one
+/// does: an error event, no `[DONE]`, and a properly closed body.
 pub fn respond(
     held: Held,
     keep_alive: Duration,
     mut log: RequestLog,
     mut meter: Option<Meter>,
     include_usage: bool,
+    mut cut: tokio::sync::watch::Receiver<bool>,
 ) -> Response {
     let Held { chunks, rest } = held;
     let mut pass = move |chunk: Chunk, frame: &mut BytesMut| {
@@ -147,7 +151,18 @@ pub fn respond(
         let rest = rest.unwrap_or_else(|| Box::pin(futures_util::stream::empty()));
         let mut batches = rest.ready_chunks(BATCH);
         loop {
-            let batch = match tokio::time::timeout(keep_alive, batches.next()).await {
+            let next = tokio::select! {
+                biased;
+                true = cut_off(&mut cut) => {
+                    let error = Error::ShuttingDown;
+                    log.fail(&error);
+                    push_event(&mut frame, &error.to_json());
+                    yield Ok(frame.split().freeze());
+                    return;
+                }
+                next = tokio::time::timeout(keep_alive, batches.next()) => next,
+            };
+            let batch = match next {
                 Err(_) => {
                     yield Ok(Bytes::from_static(KEEP_ALIVE));
                     continue;
@@ -190,6 +205,11 @@ pub fn respond(
         Body::from_stream(frames),
     )
         .into_response()
+}
+
+/// Resolves true once `cut` turns true; false if it never can.
+async fn cut_off(cut: &mut tokio::sync::watch::Receiver<bool>) -> bool {
+    cut.wait_for(|cut| *cut).await.is_ok()
 }
 
 /// The most chunks written as one frame.

@@ -1,0 +1,222 @@
+//! The server: tower-http layers around the routes, the accept loop, connection timeouts, and
+//! graceful shutdown.
+
+mod connection;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::{TcpListener, TcpStream};
+use tower::{ServiceBuilder, ServiceExt};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
+
+use crate::error::Error;
+use crate::routes;
+use crate::state::AppState;
+use crate::telemetry;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Request ids in the UUID v4 form, from the thread's fast generator: ids only need to tell
+/// requests apart in logs, and a system call for OS randomness on every request showed in
+/// profiles.
+#[derive(Clone, Copy)]
+struct RandomRequestId;
+
+impl MakeRequestId for RandomRequestId {
+    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
+        let id = uuid::Builder::from_random_bytes(fastrand::u128(..).to_le_bytes()).into_uuid();
+        let mut text = uuid::Uuid::encode_buffer();
+        HeaderValue::from_str(id.hyphenated().encode_lower(&mut text))
+            .ok()
+            .map(RequestId::new)
+    }
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let mut response =
+        Error::Internal("the gateway hit a bug while serving this request".into()).into_response();
+    *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// Serves until `shutdown` resolves. Then `/ready` answers 503 for `shutdown_ready_delay` while
+/// everything is still served (so a load balancer that checks it stops sending first), the
+/// listener closes, and in-flight requests (streams included) get up to `shutdown_grace` to
+/// finish; a stream still running then ends with an error event, as a failed one does.
+pub async fn run(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let server = &state.config.server;
+    let (grace, ready_delay) = (server.shutdown_grace, server.shutdown_ready_delay);
+    let limits = connection::Limits {
+        header: server.header_read_timeout,
+        idle: server.idle_timeout,
+    };
+    // The layers every request passes through, around the routes as one service:
+    // `Router::layer` would wrap every route, and each layer would clone a boxed route on every
+    // request (bench/PROFILE.md).
+    let app = ServiceBuilder::new()
+        .map_request(|request: axum::http::Request<hyper::body::Incoming>| {
+            request.map(axum::body::Body::new)
+        })
+        // Outermost: the id is set (or the client's kept) before anything else sees the request,
+        // and echoed on every response.
+        .layer(SetRequestIdLayer::new(REQUEST_ID, RandomRequestId))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(axum::middleware::from_fn(telemetry::log_requests))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .service(routes::router(state.clone()));
+    let acceptor = Acceptor {
+        listener,
+        app,
+        connections: auto::Builder::new(TokioExecutor::new()),
+        graceful: GracefulShutdown::new(),
+        limits,
+        counts: Arc::new(connection::Counts::default()),
+    };
+    acceptor.accept_until(shutdown).await;
+    state.stop_ready();
+    if !ready_delay.is_zero() {
+        tracing::info!(
+            delay_s = ready_delay.as_secs_f64(),
+            "shutting down: /ready answers 503, still serving until the delay ends"
+        );
+        acceptor.accept_until(tokio::time::sleep(ready_delay)).await;
+    }
+    let Acceptor {
+        listener, graceful, ..
+    } = acceptor;
+    drop(listener);
+    state.start_draining();
+    tracing::info!(
+        grace_s = grace.as_secs_f64(),
+        "shutting down: no new connections, draining in-flight requests"
+    );
+    let mut drained = std::pin::pin!(graceful.shutdown());
+    tokio::select! {
+        () = &mut drained => {}
+        () = tokio::time::sleep(grace) => {
+            tracing::warn!("grace period over: ending the streams still open with an error event");
+            state.cut_streams();
+            if tokio::time::timeout(CUT_WAIT, drained).await.is_err() {
+                tracing::warn!("closing the connections still open");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// How long streams ended at the grace period get to write their error event and close.
+const CUT_WAIT: Duration = Duration::from_secs(1);
+
+/// The listener and what every accepted connection is served with.
+struct Acceptor<S> {
+    listener: TcpListener,
+    app: S,
+    connections: auto::Builder<TokioExecutor>,
+    graceful: GracefulShutdown,
+    limits: connection::Limits,
+    counts: Arc<connection::Counts>,
+}
+
+impl<S> Acceptor<S>
+where
+    S: tower::Service<
+            axum::http::Request<hyper::body::Incoming>,
+            Response = Response,
+            Error = std::convert::Infallible,
+        > + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    /// Accepts and serves connections until `stop` resolves.
+    async fn accept_until(&self, stop: impl Future<Output = ()>) {
+        let mut stop = std::pin::pin!(stop);
+        loop {
+            let tcp = tokio::select! {
+                accepted = self.listener.accept() => match accepted {
+                    Ok((tcp, _)) => tcp,
+                    Err(error) => {
+                        // Out of file descriptors, most likely: wait for some to close rather
+                        // than spin on the error.
+                        tracing::warn!("cannot accept a connection: {error}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                () = &mut stop => return,
+            };
+            self.serve(tcp);
+        }
+    }
+
+    fn serve(&self, tcp: TcpStream) {
+        let _ = tcp.set_nodelay(true);
+        let watch = connection::Watch::new();
+        let app = self.app.clone();
+        let requests = watch.clone();
+        let service = hyper::service::service_fn(move |request| {
+            let in_flight = requests.begin();
+            let call = app.clone().oneshot(request);
+            async move {
+                call.await
+                    .map(|response| connection::hold(response, in_flight))
+            }
+        });
+        let connection = self
+            .connections
+            .serve_connection_with_upgrades(
+                TokioIo::new(connection::Watched::new(tcp, watch.clone())),
+                service,
+            )
+            .into_owned();
+        let connection = self.graceful.watch(connection);
+        let (limits, counts) = (self.limits, self.counts.clone());
+        tokio::spawn(async move {
+            tokio::select! {
+                // A connection error (a client that vanished, a malformed request) ends only
+                // that connection; hyper has already answered what could be answered.
+                _ = connection => {}
+                // Dropping the connection closes its socket.
+                closed = watch.overrun(limits) => counts.record(closed, limits),
+            }
+        });
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {},
+        () = terminate => {},
+    }
+}
