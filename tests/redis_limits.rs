@@ -7,7 +7,7 @@ mod common;
 use std::io::Write;
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -312,9 +312,10 @@ async fn limits_come_back_when_redis_does() {
     drop(again);
 }
 
-/// Everything the gateways log during one test. `#[tokio::test]` runs every task of the test
-/// (the gateways, their Redis supervisors) on the test's own thread, so a subscriber set as
-/// that thread's default sees all of them and nothing of the tests running beside it.
+/// Everything this test binary logs, from all its tests at once: a test picks its own lines by
+/// the address of its Redis. (A subscriber per test, as its thread's default, misses lines:
+/// tracing caches process-wide whether a line is wanted, decided by whichever thread gets there
+/// first, and that may be a test without one.)
 #[derive(Clone, Default)]
 struct Logs(Arc<Mutex<Vec<u8>>>);
 
@@ -329,23 +330,34 @@ impl Write for Logs {
 }
 
 impl Logs {
-    fn capture() -> (Self, tracing::subscriber::DefaultGuard) {
-        let logs = Self::default();
-        let writer = logs.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::INFO)
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .finish();
-        (logs, tracing::subscriber::set_default(subscriber))
+    /// The binary's logs, captured from the first call on.
+    fn capture() -> &'static Self {
+        static LOGS: OnceLock<Logs> = OnceLock::new();
+        LOGS.get_or_init(|| {
+            let logs = Self::default();
+            let writer = logs.clone();
+            let subscriber = tracing_subscriber::fmt()
+                .with_max_level(tracing::Level::INFO)
+                .with_ansi(false)
+                .with_writer(move || writer.clone())
+                .finish();
+            tracing::subscriber::set_global_default(subscriber).unwrap();
+            logs
+        })
     }
 
     fn text(&self) -> String {
         String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
     }
 
-    fn count(&self, needle: &str) -> usize {
-        self.text().lines().filter(|l| l.contains(needle)).count()
+    /// The lines about `redis`: the ones with its address.
+    fn about(&self, redis: &Redis) -> Vec<String> {
+        let address = format!("address=127.0.0.1:{}", redis.port);
+        self.text()
+            .lines()
+            .filter(|line| line.split(' ').any(|field| field == address))
+            .map(str::to_owned)
+            .collect()
     }
 }
 
@@ -460,7 +472,7 @@ async fn assert_limit_enforced(deny: &Gateway, allow: &Gateway, minute: u64) {
 /// is down they answer at once by `on_backend_error` instead of waiting on the dead connection.
 #[tokio::test]
 async fn replicas_answer_at_once_while_redis_is_down_and_reconnect_after_any_outage() {
-    let (logs, _guard) = Logs::capture();
+    let logs = Logs::capture();
     let mut redis = Redis::start();
     let port = redis.port;
     let deny = replica(&redis, TRAFFIC_AND_LIMITED, "deny").await;
@@ -478,8 +490,10 @@ async fn replicas_answer_at_once_while_redis_is_down_and_reconnect_after_any_out
         assert_limit_enforced(&deny, &allow, round as u64 + 1).await;
     }
     // Said once per outage by each replica, not once per request.
-    assert_eq!(logs.count(WENT_DOWN), 6, "{}", logs.text());
-    assert_eq!(logs.count(CAME_BACK), 6, "{}", logs.text());
+    let said = logs.about(&redis);
+    let times = |what| said.iter().filter(|line| line.contains(what)).count();
+    assert_eq!(times(WENT_DOWN), 6, "{said:#?}");
+    assert_eq!(times(CAME_BACK), 6, "{said:#?}");
 }
 
 /// A Redis that stops answering without closing anything (here frozen with SIGSTOP, as a
@@ -487,7 +501,7 @@ async fn replicas_answer_at_once_while_redis_is_down_and_reconnect_after_any_out
 /// connection is rebuilt once it answers again. Its password never reaches the log.
 #[tokio::test]
 async fn a_redis_that_stops_answering_is_taken_for_down_and_reconnected() {
-    let (logs, _guard) = Logs::capture();
+    let logs = Logs::capture();
     let password = "pw-secret-11";
     let redis = Redis::start_with_password(password);
     let deny = replica(&redis, TRAFFIC_AND_LIMITED, "deny").await;
@@ -503,7 +517,9 @@ async fn a_redis_that_stops_answering_is_taken_for_down_and_reconnected() {
     eprintln!("after a 3 s freeze, both replicas counted again in {back:?}");
     assert_limit_enforced(&deny, &allow, 1).await;
 
-    assert_eq!(logs.count(WENT_DOWN), 2, "{}", logs.text());
-    assert_eq!(logs.count(CAME_BACK), 2, "{}", logs.text());
-    assert!(!logs.text().contains(password), "{}", logs.text());
+    let said = logs.about(&redis);
+    let times = |what| said.iter().filter(|line| line.contains(what)).count();
+    assert_eq!(times(WENT_DOWN), 2, "{said:#?}");
+    assert_eq!(times(CAME_BACK), 2, "{said:#?}");
+    assert!(!logs.text().contains(password), "{said:#?}");
 }
