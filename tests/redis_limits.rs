@@ -4,8 +4,10 @@
 
 mod common;
 
+use std::io::Write;
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -15,21 +17,39 @@ use serde_json::Value;
 struct Redis {
     child: Child,
     port: u16,
+    password: Option<&'static str>,
 }
 
 impl Redis {
     fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        Self::start_on(port)
+        Self::start_on(free_port())
     }
 
     fn start_on(port: u16) -> Self {
+        Self::launch(port, None)
+    }
+
+    fn start_with_password(password: &'static str) -> Self {
+        Self::launch(free_port(), Some(password))
+    }
+
+    fn launch(port: u16, password: Option<&'static str>) -> Self {
+        let port_arg = port.to_string();
+        let mut args = vec![
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            &port_arg,
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ];
+        if let Some(password) = password {
+            args.extend(["--requirepass", password]);
+        }
         let child = Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--save", "", "--appendonly", "no"])
+            .args(args)
             .stdout(Stdio::null())
             .spawn()
             .expect("redis-server is needed for these tests: scripts/test installs it (apt-get install redis-server)");
@@ -41,18 +61,45 @@ impl Redis {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-        Self { child, port }
+        Self {
+            child,
+            port,
+            password,
+        }
     }
 
     fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        match self.password {
+            Some(password) => format!("redis://:{password}@127.0.0.1:{}", self.port),
+            None => format!("redis://127.0.0.1:{}", self.port),
+        }
     }
+
+    /// Kills the server, and waits until it is gone.
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Freezes (`STOP`) or thaws (`CONT`) the server: frozen, it keeps its connections and the
+    /// kernel still accepts new ones, but nothing is answered.
+    fn signal(&self, signal: rustix::process::Signal) {
+        let pid = rustix::process::Pid::from_raw(i32::try_from(self.child.id()).unwrap()).unwrap();
+        rustix::process::kill_process(pid, signal).unwrap();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 impl Drop for Redis {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.kill();
     }
 }
 
@@ -142,8 +189,7 @@ async fn redis_going_away_follows_on_backend_error() {
     assert_eq!(ask(&allow, "ci-key", "hi").await.status(), 200);
     assert_eq!(ask(&deny, "ci-key", "hi").await.status(), 200);
 
-    let _ = redis.child.kill();
-    let _ = redis.child.wait();
+    redis.kill();
     let started = Instant::now();
     let response = ask(&allow, "ci-key", "hi").await;
     assert_eq!(response.status(), 200, "allow: served without limits");
@@ -251,8 +297,7 @@ async fn limits_come_back_when_redis_does() {
     )
     .await;
     assert_eq!(ask(&gateway, "ci-key", "hi").await.status(), 200);
-    let _ = redis.child.kill();
-    let _ = redis.child.wait();
+    redis.kill();
     assert_eq!(ask(&gateway, "ci-key", "hi").await.status(), 503);
     let again = Redis::start_on(port);
     let mut status = 0;
@@ -265,4 +310,216 @@ async fn limits_come_back_when_redis_does() {
     }
     assert_eq!(status, 200, "the gateway reconnected");
     drop(again);
+}
+
+/// Everything this test binary logs, from all its tests at once: a test picks its own lines by
+/// the address of its Redis. (A subscriber per test, as its thread's default, misses lines:
+/// tracing caches process-wide whether a line is wanted, decided by whichever thread gets there
+/// first, and that may be a test without one.)
+#[derive(Clone, Default)]
+struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Logs {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Logs {
+    /// The binary's logs, captured from the first call on.
+    fn capture() -> &'static Self {
+        static LOGS: OnceLock<Logs> = OnceLock::new();
+        LOGS.get_or_init(|| {
+            let logs = Self::default();
+            let writer = logs.clone();
+            let subscriber = tracing_subscriber::fmt()
+                .with_max_level(tracing::Level::INFO)
+                .with_ansi(false)
+                .with_writer(move || writer.clone())
+                .finish();
+            tracing::subscriber::set_global_default(subscriber).unwrap();
+            logs
+        })
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+
+    /// The lines about `redis`: the ones with its address.
+    fn about(&self, redis: &Redis) -> Vec<String> {
+        let address = format!("address=127.0.0.1:{}", redis.port);
+        self.text()
+            .lines()
+            .filter(|line| line.split(' ').any(|field| field == address))
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+/// What the supervisor says, once per replica, when Redis goes away and when it is back.
+const WENT_DOWN: &str = "redis is unreachable";
+const CAME_BACK: &str = "redis answers again";
+
+/// A key for steady traffic that never runs out, and one with a limit to show it is enforced.
+const TRAFFIC_AND_LIMITED: &str = "{ name = \"traffic\", key = \"traffic-key\", rpm = 1000000 }, { name = \"limited\", key = \"limited-key\", rpm = 4 }";
+
+/// One request, and how long its answer took; a gateway that hangs fails the test instead of
+/// hanging it.
+async fn timed(gateway: &Gateway, key: &str) -> (reqwest::Response, Duration) {
+    let started = Instant::now();
+    let response = tokio::time::timeout(Duration::from_secs(5), ask(gateway, key, "hi"))
+        .await
+        .expect("an answer within 5 s");
+    (response, started.elapsed())
+}
+
+/// Steady traffic on both replicas for `how_long` while Redis cannot answer: the deny replica
+/// refuses every request and the allow replica serves every one. Returns how long each
+/// replica's answers took.
+async fn traffic_while_down(
+    deny: &Gateway,
+    allow: &Gateway,
+    how_long: Duration,
+) -> (Vec<Duration>, Vec<Duration>) {
+    let started = Instant::now();
+    let (mut deny_took, mut allow_took) = (Vec::new(), Vec::new());
+    for _ in 0..10_000 {
+        if started.elapsed() >= how_long {
+            break;
+        }
+        let (response, took) = timed(deny, "traffic-key").await;
+        assert_eq!(response.status(), 503, "deny refuses while Redis is down");
+        deny_took.push(took);
+        let (response, took) = timed(allow, "traffic-key").await;
+        assert_eq!(response.status(), 200, "allow serves while Redis is down");
+        allow_took.push(took);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    (deny_took, allow_took)
+}
+
+fn median(mut took: Vec<Duration>) -> Duration {
+    assert!(!took.is_empty());
+    took.sort();
+    took[took.len() / 2]
+}
+
+/// Answers that do not wait on a connection known to be down: the first request on a frozen
+/// connection may wait the gateway's 500 ms deadline, the rest must not. A behavioural bound,
+/// not a benchmark.
+fn assert_fast(what: &str, took: Vec<Duration>) {
+    let count = took.len();
+    let median = median(took);
+    assert!(
+        median < Duration::from_millis(250),
+        "{what}: the median of {count} answers took {median:?}; requests wait on a connection known to be down"
+    );
+}
+
+/// Waits until both replicas count in Redis again: the deny replica serves, and the allow
+/// replica's answers carry the request quota again (while Redis is down it serves without
+/// limits, and without those headers). Returns how long that took; at most 10 s.
+async fn until_both_count_again(deny: &Gateway, allow: &Gateway) -> Duration {
+    let started = Instant::now();
+    for _ in 0..200 {
+        let mut counted = 0;
+        for gateway in [deny, allow] {
+            let (response, _) = timed(gateway, "traffic-key").await;
+            if response.status() == 200
+                && response
+                    .headers()
+                    .contains_key("x-ratelimit-remaining-requests")
+            {
+                counted += 1;
+            }
+        }
+        if counted == 2 {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "both replicas count in Redis again within 10 s of its return"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("both replicas count in Redis again within 200 tries");
+}
+
+/// The limited key's 4 requests a minute, spent across both replicas, then refused on each:
+/// one limit enforced in Redis again. `minute` picks a fresh window for each check.
+async fn assert_limit_enforced(deny: &Gateway, allow: &Gateway, minute: u64) {
+    for gateway in [deny, allow] {
+        gateway.state.limits.pin_clock(T0 + 60 * minute);
+    }
+    for gateway in [deny, allow, deny, allow] {
+        assert_eq!(ask(gateway, "limited-key", "hi").await.status(), 200);
+    }
+    for gateway in [deny, allow] {
+        assert_eq!(
+            ask(gateway, "limited-key", "hi").await.status(),
+            429,
+            "the limit is enforced again"
+        );
+    }
+}
+
+/// Issue 11: after an outage of any length the replicas reconnect on their own, and while Redis
+/// is down they answer at once by `on_backend_error` instead of waiting on the dead connection.
+#[tokio::test]
+async fn replicas_answer_at_once_while_redis_is_down_and_reconnect_after_any_outage() {
+    let logs = Logs::capture();
+    let mut redis = Redis::start();
+    let port = redis.port;
+    let deny = replica(&redis, TRAFFIC_AND_LIMITED, "deny").await;
+    let allow = replica(&redis, TRAFFIC_AND_LIMITED, "allow").await;
+    assert_limit_enforced(&deny, &allow, 0).await;
+    for (round, outage) in [1, 5, 30].into_iter().enumerate() {
+        redis.kill();
+        let (deny_took, allow_took) =
+            traffic_while_down(&deny, &allow, Duration::from_secs(outage)).await;
+        assert_fast(&format!("deny, {outage} s outage"), deny_took);
+        assert_fast(&format!("allow, {outage} s outage"), allow_took);
+        redis = Redis::start_on(port);
+        let back = until_both_count_again(&deny, &allow).await;
+        eprintln!("after a {outage} s outage, both replicas counted again in {back:?}");
+        assert_limit_enforced(&deny, &allow, round as u64 + 1).await;
+    }
+    // Said once per outage by each replica, not once per request.
+    let said = logs.about(&redis);
+    let times = |what| said.iter().filter(|line| line.contains(what)).count();
+    assert_eq!(times(WENT_DOWN), 6, "{said:#?}");
+    assert_eq!(times(CAME_BACK), 6, "{said:#?}");
+}
+
+/// A Redis that stops answering without closing anything (here frozen with SIGSTOP, as a
+/// dropped link or a hung server would look) is taken for down after one deadline, and the
+/// connection is rebuilt once it answers again. Its password never reaches the log.
+#[tokio::test]
+async fn a_redis_that_stops_answering_is_taken_for_down_and_reconnected() {
+    let logs = Logs::capture();
+    let password = "pw-secret-11";
+    let redis = Redis::start_with_password(password);
+    let deny = replica(&redis, TRAFFIC_AND_LIMITED, "deny").await;
+    let allow = replica(&redis, TRAFFIC_AND_LIMITED, "allow").await;
+    assert_limit_enforced(&deny, &allow, 0).await;
+
+    redis.signal(rustix::process::Signal::STOP);
+    let (deny_took, allow_took) = traffic_while_down(&deny, &allow, Duration::from_secs(3)).await;
+    assert_fast("deny, redis frozen", deny_took);
+    assert_fast("allow, redis frozen", allow_took);
+    redis.signal(rustix::process::Signal::CONT);
+    let back = until_both_count_again(&deny, &allow).await;
+    eprintln!("after a 3 s freeze, both replicas counted again in {back:?}");
+    assert_limit_enforced(&deny, &allow, 1).await;
+
+    let said = logs.about(&redis);
+    let times = |what| said.iter().filter(|line| line.contains(what)).count();
+    assert_eq!(times(WENT_DOWN), 2, "{said:#?}");
+    assert_eq!(times(CAME_BACK), 2, "{said:#?}");
+    assert!(!logs.text().contains(password), "{said:#?}");
 }

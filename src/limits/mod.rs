@@ -105,7 +105,10 @@ impl Limiter {
     pub fn new(config: &LimitsConfig) -> Self {
         let backend = match &config.backend {
             LimitsBackend::Memory => Backend::Memory(memory::Counters::default()),
-            LimitsBackend::Redis { url } => Backend::Redis(redis::Counters::new(url)),
+            LimitsBackend::Redis { url } => Backend::Redis(redis::Counters::new(
+                url,
+                fallback(config.allow_on_backend_error),
+            )),
         };
         Self {
             backend,
@@ -138,11 +141,16 @@ impl Limiter {
         for scope in scopes(key, models) {
             match &self.backend {
                 Backend::Memory(counters) => counters.record(&scope, windows, tokens),
-                Backend::Redis(counters) => {
-                    if let Err(error) = counters.record(&scope, windows, tokens).await {
+                Backend::Redis(counters) => match counters.record(&scope, windows, tokens).await {
+                    Ok(()) => {}
+                    // Said once when Redis went down, not once per request.
+                    Err(redis::Unavailable::Down) => {
+                        tracing::debug!(scope, tokens, "could not count tokens: redis is down");
+                    }
+                    Err(error) => {
                         tracing::warn!(%error, scope, tokens, "could not count tokens in redis");
                     }
-                }
+                },
             }
         }
     }
@@ -186,16 +194,24 @@ impl Limiter {
             Backend::Memory(counters) => Ok(counters.admit(scope, limits, windows)),
             Backend::Redis(counters) => counters.admit(scope, limits, windows).await,
         };
-        match outcome {
-            Ok((verdict, counts)) => report(scope, limits, verdict, &counts, windows),
-            Err(error) if self.allow_on_error => {
-                tracing::warn!(%error, scope, "limits backend unreachable: serving without limits (on_backend_error = allow)");
-                Ok(Quotas::default())
+        let error = match outcome {
+            Ok((verdict, counts)) => return report(scope, limits, verdict, &counts, windows),
+            Err(error) => error,
+        };
+        let fallback = fallback(self.allow_on_error);
+        match error {
+            // Said once when Redis went down, not once per request.
+            redis::Unavailable::Down => {
+                tracing::debug!(scope, "limits backend unreachable: {fallback}");
             }
-            Err(error) => {
-                tracing::warn!(%error, scope, "limits backend unreachable: refusing (on_backend_error = deny)");
-                Err(Error::LimitsUnavailable)
+            error @ redis::Unavailable::Failed(_) => {
+                tracing::warn!(%error, scope, "limits backend failed: {fallback}");
             }
+        }
+        if self.allow_on_error {
+            Ok(Quotas::default())
+        } else {
+            Err(Error::LimitsUnavailable)
         }
     }
 
@@ -211,6 +227,15 @@ impl Limiter {
                 .map_or(0, |d| d.as_secs()),
             pinned => pinned,
         }
+    }
+}
+
+/// What requests get while the shared backend cannot be reached, for the log.
+fn fallback(allow_on_error: bool) -> &'static str {
+    if allow_on_error {
+        "serving without limits (on_backend_error = allow)"
+    } else {
+        "refusing requests (on_backend_error = deny)"
     }
 }
 
