@@ -471,3 +471,33 @@ fn client_and_upstream_text_cannot_forge_or_colour_a_log_line() {
         "the newline is shown escaped:\n{logs}"
     );
 }
+
+#[tokio::test]
+async fn a_conversation_longer_than_a_translating_provider_takes_is_a_400_before_translation() {
+    let upstream = FakeUpstream::start().await;
+    let toml = format!(
+        "[providers.gem]\nkind = \"gemini\"\nbase_url = \"{0}\"\napi_key = \"gem-key-123\"\n[providers.ant]\nkind = \"anthropic\"\nbase_url = \"{0}\"\napi_key = \"ant-key-123\"\n{1}",
+        upstream.base_url,
+        upstream.provider_toml("up")
+    );
+    let gateway = gateway(&toml).await;
+    let message = r#"{"role":"user","content":"hi"}"#;
+    let body = |model: &str, count: usize| {
+        format!(
+            r#"{{"model":"{model}","messages":[{}]}}"#,
+            vec![message; count].join(",")
+        )
+    };
+    for model in ["gem/gemini-2.5-flash", "ant/claude-sonnet-4-5"] {
+        let response = gateway.chat(body(model, 100_001)).send().await.unwrap();
+        assert_eq!(response.status(), 400, "{model}");
+        let error: Value = response.json().await.unwrap();
+        assert_eq!(error["error"]["code"], "too_many_messages", "{model}");
+        assert_eq!(error["error"]["param"], "messages", "{model}");
+    }
+    assert!(upstream.requests().is_empty(), "nothing was sent upstream");
+    // An OpenAI-compatible upstream gets the bytes as they are, with no translation to bound.
+    upstream.push(Reply::json(completion_json("ok")));
+    let response = gateway.chat(body("up/m", 100_001)).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+}

@@ -27,6 +27,8 @@ pub struct ChatRequest {
     pub count_usage: bool,
     /// Where `stream_options` sits in `body`, to ask upstream for usage.
     stream_options_span: Option<Range<usize>>,
+    /// How many messages `messages` holds.
+    messages: usize,
 }
 
 impl ChatRequest {
@@ -55,7 +57,7 @@ impl ChatRequest {
         let start = model_raw.get().as_ptr() as usize - text.as_ptr() as usize;
         let model_span = start..start + model_raw.get().len();
 
-        validate_messages(object.get("messages"))?;
+        let messages = validate_messages(object.get("messages"))?;
 
         let stream = match object.get("stream").map(RawValue::get) {
             None | Some("null") | Some("false") => false,
@@ -92,7 +94,13 @@ impl ChatRequest {
             include_usage,
             count_usage: false,
             stream_options_span,
+            messages,
         })
+    }
+
+    /// How many messages the conversation holds.
+    pub fn message_count(&self) -> usize {
+        self.messages
     }
 
     /// The size of the request body, in bytes.
@@ -197,7 +205,8 @@ struct StreamOptions {
 }
 
 /// Checks the shape of `messages` the way OpenAI does, naming the offending param.
-fn validate_messages(messages: Option<&RawValue>) -> Result<(), Error> {
+/// Checks the shape of every message; returns how many there are.
+fn validate_messages(messages: Option<&RawValue>) -> Result<usize, Error> {
     let raw = messages.ok_or_else(|| {
         Error::invalid("Missing required parameter: 'messages'.", Some("messages"))
     })?;
@@ -250,7 +259,7 @@ fn validate_messages(messages: Option<&RawValue>) -> Result<(), Error> {
             }
         }
     }
-    Ok(())
+    Ok(items.len())
 }
 
 #[cfg(test)]

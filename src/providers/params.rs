@@ -10,6 +10,35 @@ const ALWAYS: &[&str] = &["model", "messages", "stream", "stream_options"];
 
 /// The parameters of `request` outside `honoured`: an error, or (with `Drop`) the list of
 /// what will be dropped.
+/// The most messages a translated request may hold: the Anthropic Messages API's own limit per
+/// request, and far more turns than any context window holds. Translation builds the provider's
+/// request in memory, a few hundred bytes a message, so without a cap a body of tiny messages
+/// under the body limit would cost the gateway many times its size.
+pub const MAX_TRANSLATED_MESSAGES: usize = 100_000;
+
+/// A 400 for a conversation longer than a translating provider takes.
+pub fn bound_messages(request: &ChatRequest, provider: &str, kind: &str) -> Result<(), Error> {
+    let count = request.message_count();
+    if count <= MAX_TRANSLATED_MESSAGES {
+        return Ok(());
+    }
+    Err(Error::InvalidRequest {
+        message: format!(
+            "Provider '{provider}' ({kind}) takes at most {MAX_TRANSLATED_MESSAGES} messages in a request; this one has {count}."
+        ),
+        param: Some("messages".to_owned()),
+        code: Some("too_many_messages"),
+    })
+}
+
+/// A translated request as JSON, in a buffer sized from the client's body (about the same size)
+/// rather than grown by doubling.
+pub fn serialize(body: &impl serde::Serialize, client_len: usize) -> serde_json::Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(client_len + client_len / 4 + 1024);
+    serde_json::to_writer(&mut out, body)?;
+    Ok(out)
+}
+
 pub fn screen(
     request: &ChatRequest,
     honoured: &[&str],

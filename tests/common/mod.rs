@@ -170,7 +170,11 @@ pub struct FakeUpstream {
 impl FakeUpstream {
     pub async fn start() -> Self {
         let shared = Arc::new(Shared::default());
-        let app = Router::new().fallback(serve).with_state(shared.clone());
+        // Takes bodies of any size, as a provider would; the gateway's own limit is what tests see.
+        let app = Router::new()
+            .fallback(serve)
+            .layer(axum::extract::DefaultBodyLimit::disable())
+            .with_state(shared.clone());
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base_url = format!("http://{}/v1", listener.local_addr().expect("addr"));
         tokio::spawn(async move { axum::serve(listener, app).await });

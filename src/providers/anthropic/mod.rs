@@ -61,6 +61,7 @@ impl Anthropic {
     /// The Messages request for `request`, or a 400 for what Anthropic cannot honour.
     pub fn encode(&self, request: &ChatRequest, model: &str) -> Result<(Encoded, Shape), Error> {
         let provider = self.upstream.provider.as_str();
+        params::bound_messages(request, provider, "anthropic")?;
         let mut dropped = params::screen(request, HONOURED, provider, "anthropic", self.policy)?;
         let params = request.params()?;
         let settings = Settings {
@@ -70,7 +71,7 @@ impl Anthropic {
         };
         let translation = translate(&params, model, request.stream, &settings)?;
         dropped.extend(translation.dropped);
-        let body = serde_json::to_vec(&translation.request)
+        let body = params::serialize(&translation.request, request.len())
             .map_err(|e| Error::Internal(format!("cannot serialize an Anthropic request: {e}")))?;
         let shape = Shape {
             answer_tool: translation.answer_tool.map(str::to_owned),

@@ -1,6 +1,7 @@
 //! OpenAI Chat Completions request -> Gemini `generateContent` request. Pure: no I/O, and every
 //! refusal is a 400 naming the parameter at fault.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use serde_json::{Value, json};
@@ -33,8 +34,10 @@ pub const HONOURED: &[&str] = &[
     "reasoning_effort",
 ];
 
-pub fn request(params: &ChatParams) -> Result<GenerateContentRequest, Error> {
-    let (system_instruction, contents) = contents(&params.messages)?;
+/// Plain text messages give their strings up to the parts (hence `&mut`): the conversation is
+/// not held twice.
+pub fn request(params: &mut ChatParams) -> Result<GenerateContentRequest, Error> {
+    let (system_instruction, contents) = contents(&mut params.messages)?;
     let tools = tools(params)?;
     let tool_config = params.tool_choice.as_ref().map(tool_config);
     let generation_config = generation_config(params)?;
@@ -50,13 +53,18 @@ pub fn request(params: &ChatParams) -> Result<GenerateContentRequest, Error> {
 
 /// The system instruction, and the turns: user and model alternating, consecutive turns of one
 /// role merged (Gemini wants them alternating; tool results are user turns).
-fn contents(messages: &[Message]) -> Result<(Option<Content>, Vec<Content>), Error> {
+fn contents(messages: &mut [Message]) -> Result<(Option<Content>, Vec<Content>), Error> {
     let mut system = Vec::new();
     let mut turns: Vec<Content> = Vec::new();
     // The plain ids of the tool calls so far, to the function each one called: a tool result
     // names its function in Gemini, an id in OpenAI.
     let mut called: HashMap<String, String> = HashMap::new();
-    for (i, message) in messages.iter().enumerate() {
+    for (i, message) in messages.iter_mut().enumerate() {
+        if let Some((role, parts)) = take_plain_text(message) {
+            push_turn(&mut turns, role, parts);
+            continue;
+        }
+        let message = &*message;
         let (role, parts) = match message.role {
             Role::System | Role::Developer => {
                 system.extend(text_only(message, i, "a system instruction")?);
@@ -82,14 +90,38 @@ fn contents(messages: &[Message]) -> Result<(Option<Content>, Vec<Content>), Err
     Ok((system, turns))
 }
 
-fn push_turn(turns: &mut Vec<Content>, role: &str, parts: Vec<Part>) {
+/// A user message, or an assistant message with no calls or signed reasoning, that is a plain
+/// string: the string is taken into its part rather than copied.
+fn take_plain_text(message: &mut Message) -> Option<(&'static str, Vec<Part>)> {
+    let role = match message.role {
+        Role::User => USER,
+        Role::Assistant
+            if message.tool_calls.is_empty() && message.reasoning_details.is_empty() =>
+        {
+            MODEL
+        }
+        _ => return None,
+    };
+    let Some(MessageContent::Text(text)) = message.content.as_mut() else {
+        return None;
+    };
+    let text = std::mem::take(text);
+    let parts = if text.is_empty() {
+        Vec::new()
+    } else {
+        vec![Part::text(text)]
+    };
+    Some((role, parts))
+}
+
+fn push_turn(turns: &mut Vec<Content>, role: &'static str, parts: Vec<Part>) {
     if parts.is_empty() {
         return;
     }
     match turns.last_mut() {
         Some(last) if last.role.as_deref() == Some(role) => last.parts.extend(parts),
         _ => turns.push(Content {
-            role: Some(role.to_owned()),
+            role: Some(Cow::Borrowed(role)),
             parts,
         }),
     }
@@ -99,8 +131,9 @@ fn text_only(message: &Message, i: usize, what: &str) -> Result<Vec<Part>, Error
     let Some(content) = &message.content else {
         return Ok(Vec::new());
     };
-    let mut parts = Vec::new();
-    for (j, part) in content.parts().into_iter().enumerate() {
+    let content_parts = content.parts();
+    let mut parts = Vec::with_capacity(content_parts.len());
+    for (j, part) in content_parts.into_iter().enumerate() {
         match part {
             PartRef::Text(text) | PartRef::Refusal(text) => {
                 if !text.is_empty() {
@@ -124,9 +157,11 @@ fn user_parts(message: &Message, i: usize) -> Result<Vec<Part>, Error> {
     let Some(content) = &message.content else {
         return Ok(Vec::new());
     };
-    let mut parts = Vec::new();
-    for (j, part) in content.parts().into_iter().enumerate() {
-        let param = match content {
+    let content_parts = content.parts();
+    let mut parts = Vec::with_capacity(content_parts.len());
+    for (j, part) in content_parts.into_iter().enumerate() {
+        // Only built for the parts that name it (media and errors), not for every text.
+        let param = || match content {
             MessageContent::Text(_) => format!("messages[{i}].content"),
             MessageContent::Parts(_) => format!("messages[{i}].content[{j}]"),
         };
@@ -137,10 +172,13 @@ fn user_parts(message: &Message, i: usize) -> Result<Vec<Part>, Error> {
                 }
                 Part::text(text)
             }
-            PartRef::Image(image) => media::url_part(image.url(), &format!("{param}.image_url"))?,
-            PartRef::Audio(audio) => media::audio_part(audio, &format!("{param}.input_audio"))?,
-            PartRef::File(file) => media::file_part(file, &format!("{param}.file"))?,
+            PartRef::Image(image) => {
+                media::url_part(image.url(), &format!("{}.image_url", param()))?
+            }
+            PartRef::Audio(audio) => media::audio_part(audio, &format!("{}.input_audio", param()))?,
+            PartRef::File(file) => media::file_part(file, &format!("{}.file", param()))?,
             PartRef::Unknown => {
+                let param = param();
                 return Err(Error::invalid(
                     format!("'{param}' is a content part of a kind Gemini cannot take."),
                     Some(&param),
@@ -166,11 +204,11 @@ fn model_parts(
         let (plain, thought_signature) = signature::split_id(&call.id);
         called.insert(plain.to_owned(), call.function.name.clone());
         parts.push(Part {
-            function_call: Some(FunctionCall {
+            function_call: Some(Box::new(FunctionCall {
                 id: None,
                 name: call.function.name.clone(),
                 args: Some(args),
-            }),
+            })),
             thought_signature,
             ..Part::default()
         });
@@ -247,11 +285,11 @@ fn function_response(name: String, message: &Message, i: usize) -> Result<Part, 
         .filter_map(|p| p.text)
         .collect();
     Ok(Part {
-        function_response: Some(FunctionResponse {
+        function_response: Some(Box::new(FunctionResponse {
             name,
             // Gemini wants an object; the result is text, so it is wrapped.
             response: json!({ "content": text }),
-        }),
+        })),
         ..Part::default()
     })
 }

@@ -16,10 +16,10 @@ pub fn url_part(url: &str, param: &str) -> Result<Part, Error> {
     }
     if url.starts_with(FILES_API) {
         return Ok(Part {
-            file_data: Some(FileData {
+            file_data: Some(Box::new(FileData {
                 mime_type: None,
                 file_uri: url.to_owned(),
-            }),
+            })),
             ..Part::default()
         });
     }
@@ -90,7 +90,7 @@ fn mime_from_name(name: &str) -> Option<&'static str> {
 
 fn inline(blob: Blob) -> Part {
     Part {
-        inline_data: Some(blob),
+        inline_data: Some(Box::new(blob)),
         ..Part::default()
     }
 }

@@ -49,7 +49,8 @@ impl Gemini {
     }
 
     pub fn encode(&self, request: &ChatRequest, model: &str) -> Result<Encoded, Error> {
-        let params = request.params()?;
+        params::bound_messages(request, &self.upstream.provider, "gemini")?;
+        let mut params = request.params()?;
         let dropped = params::screen(
             request,
             convert::HONOURED,
@@ -57,8 +58,11 @@ impl Gemini {
             "gemini",
             self.policy,
         )?;
-        let body = convert::request(&params)?;
-        let body = serde_json::to_vec(&body)
+        let body = convert::request(&mut params)?;
+        // The client's typed request is no longer needed: memory holds at most two forms of
+        // the conversation at once.
+        drop(params);
+        let body = params::serialize(&body, request.len())
             .map_err(|e| Error::Internal(format!("cannot serialize a Gemini request: {e}")))?;
         Ok(Encoded {
             request: UpstreamRequest {

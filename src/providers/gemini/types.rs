@@ -1,6 +1,8 @@
 //! The Gemini API's own wire types (generativelanguage v1beta), as far as the gateway speaks
 //! them: lowerCamelCase proto3 JSON, every optional field skipped when absent.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -24,9 +26,10 @@ pub const MODEL: &str = "model";
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Content {
-    /// `user` or `model`; absent on the system instruction.
+    /// `user` or `model`; absent on the system instruction. Borrowed when the gateway writes
+    /// it, so a long conversation does not allocate one per turn.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub role: Option<String>,
+    pub role: Option<Cow<'static, str>>,
     #[serde(default)]
     pub parts: Vec<Part>,
 }
@@ -38,14 +41,16 @@ pub struct Content {
 pub struct Part {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
+    // The rarer kinds of data are boxed: a conversation is mostly text parts, and each part is
+    // as large as its largest field (a long conversation costs its parts' size many times over).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub inline_data: Option<Blob>,
+    pub inline_data: Option<Box<Blob>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub file_data: Option<FileData>,
+    pub file_data: Option<Box<FileData>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub function_call: Option<FunctionCall>,
+    pub function_call: Option<Box<FunctionCall>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub function_response: Option<FunctionResponse>,
+    pub function_response: Option<Box<FunctionResponse>>,
     /// A thought summary rather than answer text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thought: Option<bool>,

@@ -125,8 +125,11 @@ fn content_blocks<'a>(
     let Some(content) = content else {
         return Ok(Vec::new());
     };
-    let mut blocks = Vec::new();
-    for (j, part) in content.parts().into_iter().enumerate() {
+    let parts = content.parts();
+    // Sized to the parts: most conversations are many one-part messages, and a grown vector
+    // would hold room for four.
+    let mut blocks = Vec::with_capacity(parts.len());
+    for (j, part) in parts.into_iter().enumerate() {
         let param = || part_param(content, i, j);
         match part {
             PartRef::Text(text) | PartRef::Refusal(text) => blocks.extend(text_block(text)),

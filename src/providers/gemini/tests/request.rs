@@ -17,8 +17,8 @@ fn chat(json: &str) -> ChatRequest {
 }
 
 fn translate(json: &str) -> Result<Value, Error> {
-    let params = chat(json).params()?;
-    let request = convert::request(&params)?;
+    let mut params = chat(json).params()?;
+    let request = convert::request(&mut params)?;
     Ok(serde_json::to_value(request).unwrap_or_default())
 }
 
