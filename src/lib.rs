@@ -1,5 +1,6 @@
 //! switchyard: an OpenAI-compatible chat-completions gateway in front of many providers.
-//! See DESIGN in the repository's shared docs for how a request travels.
+//! A request travels routes -> routing -> providers (codecs over `transport`) -> `stream`, and
+//! back out through the route that took it; README.md's Development section maps the tree.
 
 pub mod cli;
 pub mod completion;

@@ -501,3 +501,24 @@ async fn a_conversation_longer_than_a_translating_provider_takes_is_a_400_before
     let response = gateway.chat(body("up/m", 100_001)).send().await.unwrap();
     assert_eq!(response.status(), 200);
 }
+
+#[tokio::test]
+async fn a_client_that_stalls_its_body_gets_a_408_and_the_gateway_moves_on() {
+    use tokio::io::AsyncWriteExt;
+    let gateway = gateway("[server]\nbody_timeout = \"300ms\"\n").await;
+    let mut stalled = connect(&gateway).await;
+    stalled
+        .write_all(b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"model\":")
+        .await
+        .unwrap();
+    let (closed, answer) = closed_within(&mut stalled, Duration::from_secs(5)).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("request_timeout"), "{answer}");
+    assert!(closed, "the stalled connection was closed");
+    let response = gateway
+        .chat_json(&user("echo/x", "next"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}
