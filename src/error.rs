@@ -174,41 +174,18 @@ impl Error {
     }
 
     /// The same error with `redact` applied to every text in it that may quote a provider.
-    pub fn redact_with(self, redact: impl Fn(&str) -> String) -> Self {
-        match self {
-            Self::Upstream(mut upstream) => {
-                upstream.message = redact(&upstream.message);
-                Self::Upstream(upstream)
-            }
-            Self::UpstreamFailed { provider, detail } => Self::UpstreamFailed {
-                provider,
-                detail: redact(&detail),
-            },
-            Self::UpstreamBusy {
-                provider,
-                detail,
-                retry_after,
-            } => Self::UpstreamBusy {
-                provider,
-                detail: redact(&detail),
-                retry_after,
-            },
-            Self::UpstreamTimeout { provider, detail } => Self::UpstreamTimeout {
-                provider,
-                detail: redact(&detail),
-            },
-            Self::InvalidRequest {
-                message,
-                param,
-                code,
-            } => Self::InvalidRequest {
-                message: redact(&message),
-                param,
-                code,
-            },
-            Self::Internal(detail) => Self::Internal(redact(&detail)),
-            other => other,
-        }
+    pub fn redact_with(mut self, redact: impl Fn(&str) -> String) -> Self {
+        let text = match &mut self {
+            Self::Upstream(upstream) => &mut upstream.message,
+            Self::UpstreamFailed { detail, .. }
+            | Self::UpstreamBusy { detail, .. }
+            | Self::UpstreamTimeout { detail, .. }
+            | Self::Internal(detail) => detail,
+            Self::InvalidRequest { message, .. } => message,
+            _ => return self,
+        };
+        *text = redact(text);
+        self
     }
 
     /// How long the provider asked to be left alone, if it said.

@@ -25,6 +25,20 @@ fn decode_pieces(pieces: Vec<Vec<u8>>) -> Vec<(Option<String>, String)> {
         .collect()
 }
 
+/// `bytes` cut at the given points, as reads from the network would be.
+fn cut(bytes: &[u8], cuts: &[prop::sample::Index]) -> Vec<Vec<u8>> {
+    let mut points: Vec<usize> = cuts.iter().map(|c| c.index(bytes.len() + 1)).collect();
+    points.sort_unstable();
+    let mut pieces = Vec::new();
+    let mut start = 0;
+    for point in points {
+        pieces.push(bytes[start..point].to_vec());
+        start = point;
+    }
+    pieces.push(bytes[start..].to_vec());
+    pieces
+}
+
 fn data_only(pieces: &[&str]) -> Vec<String> {
     decode_pieces(pieces.iter().map(|p| p.as_bytes().to_vec()).collect())
         .into_iter()
@@ -98,15 +112,7 @@ proptest! {
     fn splitting_never_changes_the_events(cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..12)) {
         let stream = "\u{feff}: hi\r\nevent: x\r\ndata: {\"é\":\r\ndata: \"☃\"}\r\n\r\ndata: two\n\n: c\rdata: three\r\rdata: [DONE]\n\n";
         let bytes = stream.as_bytes();
-        let mut points: Vec<usize> = cuts.iter().map(|c| c.index(bytes.len() + 1)).collect();
-        points.sort_unstable();
-        let mut pieces = Vec::new();
-        let mut start = 0;
-        for point in points {
-            pieces.push(bytes[start..point].to_vec());
-            start = point;
-        }
-        pieces.push(bytes[start..].to_vec());
+        let pieces = cut(bytes, &cuts);
         prop_assert_eq!(decode_pieces(pieces), decode_pieces(vec![bytes.to_vec()]));
     }
 }
@@ -165,15 +171,7 @@ proptest! {
             .map(|e| (e.kind.clone(), e.data.join("\n")))
             .collect();
         let bytes = text.as_bytes();
-        let mut points: Vec<usize> = cuts.iter().map(|c| c.index(bytes.len() + 1)).collect();
-        points.sort_unstable();
-        let mut pieces = Vec::new();
-        let mut start = 0;
-        for point in points {
-            pieces.push(bytes[start..point].to_vec());
-            start = point;
-        }
-        pieces.push(bytes[start..].to_vec());
+        let pieces = cut(bytes, &cuts);
         prop_assert_eq!(decode_pieces(pieces), expected);
     }
 }
