@@ -86,8 +86,7 @@ impl OpenAi {
         let text = std::str::from_utf8(body)
             .map_err(|_| self.malformed("a response body that is not UTF-8"))?
             .trim_start();
-        if let Some(json) = serde_json::from_str::<view::AnswerView<'_>>(text)
-            .ok()
+        if let Some(json) = view::read::<view::AnswerView<'_>>(text)
             .and_then(|answer| splice_answer(text, &answer, served))
         {
             return Ok(Bytes::from(json));
@@ -189,7 +188,7 @@ impl StreamState {
             return Ok(Flow::Done);
         }
         if event.event.as_deref() != Some("error")
-            && let Ok(chunk) = serde_json::from_str::<view::ChunkView<'_>>(data)
+            && let Some(chunk) = view::read::<view::ChunkView<'_>>(data)
             && let Some(chunk) = self.splice(data, &chunk)
         {
             out.push(chunk);
@@ -252,8 +251,9 @@ impl StreamState {
     fn splice(&mut self, data: &str, chunk: &view::ChunkView<'_>) -> Option<Chunk> {
         if chunk.error.is_some_and(|e| !is_empty_value(e))
             || chunk.object.map(RawValue::get) != Some("\"chat.completion.chunk\"")
-            // `"usage": null` reads as no usage here, yet must go too.
-            || (self.strip_usage && data.contains("\"usage\""))
+            // `"usage": null` reads as no usage here, yet must go too; so must a key spelled
+            // with escapes (`"\u0075sage"`, found by fuzzing), which the view reads as usage.
+            || (self.strip_usage && (data.contains("\"usage\"") || data.contains("\\u")))
         {
             return None;
         }

@@ -269,3 +269,30 @@ async fn with_n_choices_every_one_must_finish_for_a_clean_end() {
     let (_, end) = run(&whole).await;
     assert!(end.is_ok(), "{end:?}");
 }
+
+#[test]
+fn usage_the_client_did_not_ask_for_is_stripped_however_its_key_is_spelled() {
+    // Found by fuzzing: the one-pass path read `"\u0075sage"` as usage but kept its bytes.
+    let mut state = StreamState {
+        strip_usage: true,
+        ..state()
+    };
+    let mut out = Vec::new();
+    for data in [
+        r#"{"id":"x","object":"chat.completion.chunk","created":1,"model":"m","choices":[],"\u0075sage":{"total_tokens":3}}"#,
+        r#"{"id":"x","object":"chat.completion.chunk","created":1,"model":"m","choices":[],"usage":{"total_tokens":3}}"#,
+    ] {
+        let event = Event {
+            event: None,
+            data: Some(data.to_owned()),
+        };
+        assert_eq!(state.map(&event, &mut out).ok(), Some(Flow::Continue));
+    }
+    assert_eq!(out.len(), 2);
+    for chunk in &out {
+        assert_eq!(chunk.usage, Some(3), "counted");
+        assert!(chunk.usage_only);
+        let json = json(chunk);
+        assert!(json.get("usage").is_none(), "not sent on: {json}");
+    }
+}

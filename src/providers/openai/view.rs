@@ -83,6 +83,15 @@ impl<'de> Deserialize<'de> for HasOutput {
     }
 }
 
+/// `json` read as a view when it is a JSON object. serde reads a struct from an array too
+/// (`["x","chat.completion.chunk",1,...]` would fill the fields in order), which no answer is.
+pub fn read<'a, T: Deserialize<'a>>(json: &'a str) -> Option<T> {
+    if !json.trim_start().starts_with('{') {
+        return None;
+    }
+    serde_json::from_str(json).ok()
+}
+
 /// `json` with the raw value `old` (borrowed from it) replaced by `new`.
 pub fn splice(json: &str, old: &RawValue, new: &str) -> Option<String> {
     let start = (old.get().as_ptr() as usize).checked_sub(json.as_ptr() as usize)?;
@@ -134,5 +143,10 @@ mod tests {
                 "{json}"
             );
         }
+        // A struct in array form, which serde would take: found by fuzzing.
+        let array = r#"["x","chat.completion.chunk",1,"m",null,null,[]]"#;
+        assert!(read::<ChunkView<'_>>(array).is_none());
+        assert!(read::<AnswerView<'_>>(r#"["x","chat.completion",1,"m",null]"#).is_none());
+        assert!(read::<ChunkView<'_>>(r#" {"id":"x"}"#).is_some());
     }
 }
