@@ -5,13 +5,15 @@
 //! A failed invariant is a panic, which libFuzzer reports as a crash with its input.
 #![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::LazyLock;
 
 use bytes::Bytes;
-use serde_json::{Value, json};
+use serde::de::IgnoredAny;
+use serde_json::json;
+use serde_json::value::RawValue;
 use switchyard::completion::Chunk;
-use switchyard::config::Config;
+use switchyard::config::{Config, ProviderKind};
 use switchyard::error::Error;
 use switchyard::openai::request::ChatRequest;
 use switchyard::providers::{Flow, Provider};
@@ -76,6 +78,8 @@ pub struct Fixture {
     /// The same secrets and bounds as the provider's own, to redact errors as the gateway does.
     pub upstream: Upstream,
     pub keys: Vec<String>,
+    /// An OpenAI-compatible wire: answers relayed as they came, but for a few fields.
+    pub relays: bool,
 }
 
 static PROVIDERS: LazyLock<BTreeMap<&'static str, Fixture>> = LazyLock::new(|| {
@@ -108,6 +112,10 @@ static PROVIDERS: LazyLock<BTreeMap<&'static str, Fixture>> = LazyLock::new(|| {
                 .iter()
                 .map(|key| key.expose().to_owned())
                 .collect(),
+            relays: matches!(
+                provider_config.kind,
+                ProviderKind::Openai | ProviderKind::Azure
+            ),
         };
         (name, fixture)
     })
@@ -186,7 +194,12 @@ pub fn whole(fixture: &Fixture, flags: u8, body: &[u8]) {
         .expect("the harness request encodes")
         .expect("a provider with a wire");
     match exchange.decoders.whole(body) {
-        Ok(answer) => check_answer(&answer, &fixture.served),
+        Ok(answer) => {
+            let fields = check_answer(&answer, &fixture.served);
+            if fixture.relays {
+                check_relayed(body, &fields, &["id", "object", "created", "model"], &[]);
+            }
+        }
         Err(error) => check_error(fixture, error),
     }
 }
@@ -206,12 +219,29 @@ pub fn stream(fixture: &Fixture, flags: u8, body: &[u8]) {
         fed.is_ok(),
         "no fuzz input holds an event of {MAX_EVENT} bytes"
     );
+    // What the OpenAI decoder takes out of each chunk: the usage the gateway asked for itself.
+    let stripped: &[&str] = if request.count_usage && !request.include_usage {
+        &["usage"]
+    } else {
+        &[]
+    };
 
     let mut decoder = exchange.decoders.stream();
     let mut out = Vec::new();
     let mut flow = Ok(Flow::Continue);
+    let mut id = None;
     for event in &events {
         flow = decoder.map(event, &mut out);
+        for chunk in &out {
+            let fields = check_chunk(chunk, &fixture.served, &mut id);
+            if fixture.relays {
+                // One chunk per event, that event's object with the head fields set.
+                let data = event.data.as_deref().unwrap_or_default();
+                let head = ["id", "object", "created", "model", "choices"];
+                check_relayed(data.as_bytes(), &fields, &head[..4], stripped);
+            }
+        }
+        out.clear();
         if !matches!(flow, Ok(Flow::Continue)) {
             break;
         }
@@ -219,8 +249,6 @@ pub fn stream(fixture: &Fixture, flags: u8, body: &[u8]) {
     if matches!(flow, Ok(Flow::Continue)) {
         flow = decoder.end(&mut out).map(|()| Flow::Done);
     }
-
-    let mut id = None;
     for chunk in &out {
         check_chunk(chunk, &fixture.served, &mut id);
     }
@@ -229,45 +257,116 @@ pub fn stream(fixture: &Fixture, flags: u8, body: &[u8]) {
     }
 }
 
-/// `text` parsed as JSON, or a panic naming what it was.
-pub fn parse_json(text: &[u8], what: &str) -> Value {
-    serde_json::from_slice(text).unwrap_or_else(|e| {
+/// Panics unless `text` is valid JSON by the grammar. (Not by `serde_json::Value`, which also
+/// refuses numbers beyond `f64`: valid JSON, which the gateway relays as it came.)
+pub fn check_json(text: &[u8], what: &str) {
+    if let Err(e) = serde_json::from_slice::<IgnoredAny>(text) {
         panic!(
             "{what} is not valid JSON ({e}): {}",
             String::from_utf8_lossy(text)
-        )
-    })
+        );
+    }
+}
+
+/// The top-level fields of a JSON object, each value as its raw text; a key that repeats has
+/// its last value, as JSON parsers read it. Panics unless `text` is one valid JSON object.
+pub fn fields<'a>(text: &'a [u8], what: &str) -> HashMap<String, &'a RawValue> {
+    check_json(text, what);
+    let text = std::str::from_utf8(text)
+        .unwrap_or_else(|e| panic!("{what} is not UTF-8 ({e}): {:?}", text));
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("{what} is not an object ({e}): {text}"))
+}
+
+/// The string a raw JSON value holds, if it is a string.
+fn string(value: Option<&&RawValue>) -> Option<String> {
+    serde_json::from_str(value?.get()).ok()
 }
 
 /// A whole answer: a `chat.completion` object reporting the key that served.
-pub fn check_answer(answer: &[u8], served: &str) {
-    let value = parse_json(answer, "a whole answer");
-    assert!(
-        value.is_object(),
-        "a whole answer is not an object: {value}"
+pub fn check_answer<'a>(answer: &'a [u8], served: &str) -> HashMap<String, &'a RawValue> {
+    let fields = fields(answer, "a whole answer");
+    let text = String::from_utf8_lossy(answer);
+    assert_eq!(
+        string(fields.get("object")).as_deref(),
+        Some("chat.completion"),
+        "in {text}"
     );
-    assert_eq!(value["object"], "chat.completion", "in {value}");
-    assert_eq!(value["model"], served, "in {value}");
+    assert_eq!(
+        string(fields.get("model")).as_deref(),
+        Some(served),
+        "in {text}"
+    );
+    fields
 }
 
 /// A chunk: a `chat.completion.chunk` object reporting the key that served, with one id for
 /// the whole stream.
-pub fn check_chunk(chunk: &Chunk, served: &str, stream_id: &mut Option<Value>) {
-    let value = parse_json(chunk.json.as_bytes(), "a chunk");
-    assert!(value.is_object(), "a chunk is not an object: {value}");
-    assert_eq!(value["object"], "chat.completion.chunk", "in {value}");
-    assert_eq!(value["model"], served, "in {value}");
-    let id = &value["id"];
-    assert!(id.is_string(), "a chunk without a string id: {value}");
+pub fn check_chunk<'a>(
+    chunk: &'a Chunk,
+    served: &str,
+    stream_id: &mut Option<String>,
+) -> HashMap<String, &'a RawValue> {
+    let text = &chunk.json;
+    let fields = fields(text.as_bytes(), "a chunk");
+    assert_eq!(
+        string(fields.get("object")).as_deref(),
+        Some("chat.completion.chunk"),
+        "in {text}"
+    );
+    assert_eq!(
+        string(fields.get("model")).as_deref(),
+        Some(served),
+        "in {text}"
+    );
+    let id = string(fields.get("id")).unwrap_or_else(|| panic!("a chunk without an id: {text}"));
     let first = stream_id.get_or_insert_with(|| id.clone());
-    assert_eq!(first, id, "a stream's chunks carry one id: {value}");
+    assert_eq!(*first, id, "a stream's chunks carry one id: {text}");
+    fields
+}
+
+/// What an OpenAI-compatible upstream sent, as the gateway relays it: the same object, every
+/// field the same bytes, but the `head` fields it sets (`created` a number, `id` a string), the
+/// `stripped` ones gone, and `choices` added (empty) to a chunk that had none.
+pub fn check_relayed(
+    upstream: &[u8],
+    relayed: &HashMap<String, &RawValue>,
+    head: &[&str],
+    stripped: &[&str],
+) {
+    let text = String::from_utf8_lossy(upstream);
+    let sent: HashMap<String, &RawValue> = serde_json::from_str(text.trim())
+        .unwrap_or_else(|e| panic!("relayed what is not a JSON object ({e}): {text}"));
+    let shown = |fields: &HashMap<String, &RawValue>| {
+        let mut kept: Vec<(String, String)> = fields
+            .iter()
+            .filter(|(key, _)| !head.contains(&key.as_str()) && !stripped.contains(&key.as_str()))
+            .map(|(key, value)| (key.clone(), value.get().to_owned()))
+            .collect();
+        kept.sort();
+        kept
+    };
+    let mut expected = shown(&sent);
+    if !sent.contains_key("choices") && relayed.get("choices").is_some_and(|c| c.get() == "[]") {
+        expected.push(("choices".to_owned(), "[]".to_owned()));
+        expected.sort();
+    }
+    let got = shown(relayed);
+    assert_eq!(got, expected, "relayed otherwise than sent: {text}");
+    for key in stripped {
+        assert!(!relayed.contains_key(*key), "{key} not taken out of {text}");
+    }
+    let created = relayed.get("created").map_or("", |c| c.get());
+    assert!(
+        !created.is_empty() && created.bytes().all(|b| b.is_ascii_digit()),
+        "created is not a number: {created}"
+    );
 }
 
 /// An error, as the gateway would render it once redacted: valid JSON, without the key.
 pub fn check_error(fixture: &Fixture, error: Error) {
     let error = fixture.upstream.redact_error(error);
     let json = error.to_json();
-    parse_json(json.as_bytes(), "an error");
+    check_json(json.as_bytes(), "an error");
     for key in &fixture.keys {
         assert!(
             !json.contains(key.as_str()),
