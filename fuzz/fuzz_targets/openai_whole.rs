@@ -1,0 +1,14 @@
+//! The OpenAI decoder of a whole (non-stream) answer body, through an OpenAI provider and an Azure
+//! one (the same wire, with another endpoint): after a flags byte shaping the request (see
+//! `harness::split_flags`), the input is what the upstream sent. Every chunk or answer must be
+//! valid JSON of the promised shape, every error valid JSON without the key.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let (flags, body) = harness::split_flags(data);
+    for name in ["oai", "az"] {
+        harness::whole(harness::fixture(name), flags, body);
+    }
+});
