@@ -3,7 +3,6 @@
 //! them (without a network), and the invariants every output must keep.
 //!
 //! A failed invariant is a panic, which libFuzzer reports as a crash with its input.
-#![allow(clippy::panic, clippy::expect_used, clippy::unwrap_used)]
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::LazyLock;
