@@ -2,6 +2,7 @@
 //! responses and chunks come back with `model` set to the key that served and the fields a tidy
 //! OpenAI answer always has (one id per stream, object, created) filled in where missing.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use crate::stream::sse::Event;
@@ -155,19 +156,19 @@ pub struct StreamState {
 /// The choice indexes seen in a stream, and which of them reported a finish_reason.
 #[derive(Debug, Default)]
 pub struct ChoiceProgress {
-    open: Vec<u64>,
-    finished: Vec<u64>,
+    // Sets: an upstream numbering every chunk's choice anew costs a lookup each, not a scan
+    // (found by fuzzing: quadratic in the stream's length).
+    open: BTreeSet<u64>,
+    finished: BTreeSet<u64>,
 }
 
 impl ChoiceProgress {
     fn see(&mut self, index: u64, finish: bool) {
         if finish {
-            self.open.retain(|&i| i != index);
-            if !self.finished.contains(&index) {
-                self.finished.push(index);
-            }
-        } else if !self.open.contains(&index) && !self.finished.contains(&index) {
-            self.open.push(index);
+            self.open.remove(&index);
+            self.finished.insert(index);
+        } else if !self.finished.contains(&index) {
+            self.open.insert(index);
         }
     }
 

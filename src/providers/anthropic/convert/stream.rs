@@ -1,6 +1,7 @@
 //! Anthropic's event stream as OpenAI chunks: a small state machine fed one event at a time,
 //! emitting what OpenAI would have sent for the same answer.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::stream::sse::Event;
@@ -20,7 +21,8 @@ pub struct StreamState {
     /// The synthetic tool whose input streams as the answer's text.
     answer_tool: Option<String>,
     /// Content blocks started and not yet stopped, by Anthropic block index.
-    open: Vec<(u32, Open)>,
+    /// Keyed by index: an upstream opening thousands of blocks costs a lookup, not a scan.
+    open: BTreeMap<u32, Open>,
     /// OpenAI tool-call indexes count tool calls only, where Anthropic's block index counts
     /// every block.
     tool_calls: u32,
@@ -65,7 +67,7 @@ impl StreamState {
             writer: ChunkWriter::new(served),
             include_usage,
             answer_tool,
-            open: Vec::new(),
+            open: BTreeMap::new(),
             tool_calls: 0,
             reasoning_details: 0,
             usage: NativeUsage::default(),
@@ -203,11 +205,11 @@ impl StreamState {
             "redacted_thinking" => Open::Redacted(block.data.unwrap_or_default()),
             _ => Open::Skipped,
         };
-        self.open.push((index, open));
+        self.open.insert(index, open);
     }
 
     fn delta(&mut self, index: u32, delta: &EventDelta<'_>, out: &mut Vec<Chunk>) {
-        let Some((_, open)) = self.open.iter_mut().find(|(i, _)| *i == index) else {
+        let Some(open) = self.open.get_mut(&index) else {
             return;
         };
         let writer = &self.writer;
@@ -247,10 +249,10 @@ impl StreamState {
     }
 
     fn stop(&mut self, index: u32, out: &mut Vec<Chunk>) {
-        let Some(position) = self.open.iter().position(|(i, _)| *i == index) else {
+        let Some(open) = self.open.remove(&index) else {
             return;
         };
-        let detail = match self.open.swap_remove(position).1 {
+        let detail = match open {
             Open::Thinking { text, signature } => {
                 thinking_detail(text, signature, self.reasoning_details)
             }
