@@ -121,6 +121,11 @@ impl Kind {
 /// The gateway's idle timeout for the `stall` provider, and how late past it a stall may end.
 pub const STALL_IDLE: Duration = Duration::from_secs(2);
 pub const STALL_SLACK: Duration = Duration::from_secs(5);
+/// The idle (and first-byte) timeout of the `bench` provider: long enough for any healthy stream.
+pub const BENCH_IDLE: Duration = Duration::from_secs(60);
+/// A stream with no event for its provider's idle timeout and this much more hangs: the gateway
+/// promises an error event by then. (Its `: keep-alive` comments are not events.)
+pub const HANG_SLACK: Duration = Duration::from_secs(15);
 /// Streams last 5 to 15 s (10 s on average), whatever the spacing of their tokens.
 pub const LIFETIME_MS: (u64, u64) = (5_000, 15_000);
 /// The most tokens a second the whole crowd may ask for: on two shared cores, the upstream, the
@@ -169,6 +174,9 @@ pub struct Tally {
     pub tokens: u64,
     /// The longest time from a stall to its error event.
     pub longest_stall: Duration,
+    /// How long each whole stream took over what its tokens' spacing makes it last (normal and
+    /// trickle streams): how far the machine fell behind.
+    pub stretch: Vec<f32>,
     /// The first few failures, as said.
     pub failures: Vec<String>,
 }
@@ -231,17 +239,18 @@ fn providers(upstream: SocketAddr) -> String {
 kind = "openai"
 base_url = "http://{upstream}/v1"
 api_key = "sk-bench-upstream"
-first_byte_timeout = "60s"
-idle_timeout = "60s"
+first_byte_timeout = "{idle}s"
+idle_timeout = "{idle}s"
 
 [providers.stall]
 kind = "openai"
 base_url = "http://{upstream}/v1"
 api_key = "sk-bench-upstream"
-first_byte_timeout = "60s"
-idle_timeout = "{}s"
+first_byte_timeout = "{idle}s"
+idle_timeout = "{stall}s"
 "#,
-        STALL_IDLE.as_secs()
+        idle = BENCH_IDLE.as_secs(),
+        stall = STALL_IDLE.as_secs()
     )
 }
 
@@ -281,6 +290,9 @@ struct Shared {
     /// Streams open right now (request sent, answer not over), and the most at once.
     open: AtomicU32,
     peak_open: AtomicU32,
+    /// Streams ended so far, and those of them that did not end as promised.
+    ended: AtomicU64,
+    failed: AtomicU64,
     /// The mix, as (kind, weight).
     mix: Vec<(Kind, u32)>,
     /// Streams that may still be started: the bound on their count.
@@ -324,6 +336,8 @@ async fn soak(options: &Options, upstream: &Proc, gateway: &Proc) -> Result<Soak
         delay: options.delay,
         open: AtomicU32::new(0),
         peak_open: AtomicU32::new(0),
+        ended: AtomicU64::new(0),
+        failed: AtomicU64::new(0),
         mix: MIX
             .iter()
             .filter(|(kind, _)| options.kinds.contains(kind))
@@ -353,7 +367,9 @@ async fn soak(options: &Options, upstream: &Proc, gateway: &Proc) -> Result<Soak
     let ramp = Duration::from_secs(15).min(options.duration / 4);
     let mut open_sum = 0f64;
     let mut open_samples = 0u32;
+    // A line on stderr every 10 s; one in SOAK.md's timeline every 30 s (10 s when quick).
     let mut next_line = Duration::ZERO;
+    let mut next_row = Duration::ZERO;
     let every = if options.quick {
         Duration::from_secs(10)
     } else {
@@ -376,16 +392,21 @@ async fn soak(options: &Options, upstream: &Proc, gateway: &Proc) -> Result<Soak
             open_sum += f64::from(open);
             open_samples += 1;
         }
-        if elapsed >= next_line {
-            next_line += every;
+        if elapsed >= next_row {
+            next_row += every;
             soak.timeline
                 .push((elapsed.as_secs_f64(), open, now.rss_kib, now.fds));
+        }
+        if elapsed >= next_line {
+            next_line += Duration::from_secs(10);
             eprintln!(
-                "  {:>4.0} s  {:>6} open  RSS {:>7.1} MiB  {:>6} fds",
+                "  {:>4.0} s  {:>6} open  RSS {:>7.1} MiB  {:>6} fds  {:>8} ended, {} not as promised",
                 elapsed.as_secs_f64(),
                 open,
                 now.rss_kib as f64 / 1024.0,
-                now.fds
+                now.fds,
+                shared.ended.load(Ordering::Relaxed),
+                shared.failed.load(Ordering::Relaxed)
             );
         }
         let (done, left): (Vec<_>, Vec<_>) = pending.into_iter().partition(|t| t.is_finished());
@@ -410,6 +431,7 @@ async fn soak(options: &Options, upstream: &Proc, gateway: &Proc) -> Result<Soak
             total.failed += tally.failed;
             total.tokens += tally.tokens;
             total.longest_stall = total.longest_stall.max(tally.longest_stall);
+            total.stretch.extend(tally.stretch);
             for (code, n) in tally.codes {
                 *total.codes.entry(code).or_default() += n;
             }
@@ -674,14 +696,20 @@ async fn slot_loop(shared: Arc<Shared>, h2: Option<H2Slot>, seed: u64) -> BTreeM
             Kind::Stall => ("stall", profile.with(Fault::Stall(k))),
         };
         let leave_after = (kind == Kind::Disconnect).then_some(k);
-        // Twice what it should take, and a minute more: past that it hangs.
+        // A stream hangs when no event came for its provider's idle timeout and HANG_SLACK; and
+        // however it goes, four times what it should take and two minutes more is the end.
+        let idle = if kind == Kind::Stall {
+            STALL_IDLE
+        } else {
+            BENCH_IDLE
+        };
         let expected = profile.delay * profile.cut_after().unwrap_or(profile.chunks)
             + if kind == Kind::Stall {
                 STALL_IDLE
             } else {
                 Duration::ZERO
             };
-        let limit = expected * 2 + Duration::from_secs(60);
+        let limit = expected * 4 + Duration::from_secs(120);
         // The first wave opens OPENING at a time; later streams replace one that ended.
         let permit = if first {
             shared.gate.clone().acquire_owned().await.ok()
@@ -692,14 +720,15 @@ async fn slot_loop(shared: Arc<Shared>, h2: Option<H2Slot>, seed: u64) -> BTreeM
         let tally = tallies.entry(kind).or_default();
         tally.started += 1;
         let mut result = Ended::default();
+        let began = Instant::now();
         match connect_if_needed(&mut sender, shared.addr, h2.as_ref()).await {
             Ok(s) => {
                 let model = format!("{provider}/{}", profile.model());
-                let stream = one(s, &shared, &model, leave_after, permit, &mut result);
+                let stream = one(s, &shared, &model, leave_after, idle, permit, &mut result);
                 if tokio::time::timeout(limit, stream).await.is_err() {
                     result.whole = false;
                     result.error = Some(format!(
-                        "still open after {limit:?} with {} tokens: it hangs",
+                        "still going after {limit:?} with {} tokens: too slow",
                         result.check.tokens()
                     ));
                 }
@@ -713,6 +742,16 @@ async fn slot_loop(shared: Arc<Shared>, h2: Option<H2Slot>, seed: u64) -> BTreeM
             }
         }
         let verdict = judge_stream(kind, &profile, leave_after, &result);
+        if verdict.is_ok() && matches!(kind, Kind::Normal | Kind::Trickle) {
+            let nominal = profile.delay * profile.chunks.saturating_sub(1);
+            tally
+                .stretch
+                .push(began.elapsed().as_secs_f32() / nominal.as_secs_f32().max(0.001));
+        }
+        shared.ended.fetch_add(1, Ordering::Relaxed);
+        if verdict.is_err() {
+            shared.failed.fetch_add(1, Ordering::Relaxed);
+        }
         tally.tokens += u64::from(result.check.tokens());
         match verdict {
             Ok(code) => {
@@ -770,6 +809,7 @@ async fn one(
     shared: &Shared,
     model: &str,
     leave_after: Option<u32>,
+    idle: Duration,
     mut permit: Option<tokio::sync::OwnedSemaphorePermit>,
     ended: &mut Ended,
 ) {
@@ -814,8 +854,18 @@ async fn one(
         return;
     }
     let mut last = Instant::now();
+    let (mut last_event, mut events) = (last, 0);
     loop {
-        match body.frame().await {
+        let Ok(frame) = tokio::time::timeout_at(last_event + idle + HANG_SLACK, body.frame()).await
+        else {
+            ended.error = Some(format!(
+                "no event for {:?} after {} tokens, where the gateway's idle timeout is {idle:?}: it hangs",
+                idle + HANG_SLACK,
+                ended.check.tokens()
+            ));
+            break;
+        };
+        match frame {
             None => {
                 ended.whole = true;
                 break;
@@ -834,6 +884,9 @@ async fn one(
                 ended.quiet = last.elapsed();
                 last = Instant::now();
                 ended.check.feed(&data);
+                if ended.check.events > events {
+                    (last_event, events) = (last, ended.check.events);
+                }
                 if leave_after.is_some_and(|k| ended.check.tokens() >= k) {
                     // The client leaves: the body (and over HTTP/1.1 the connection) dropped.
                     break;
@@ -1012,6 +1065,24 @@ pub fn markdown(soak: &Soak, options: &Options) -> String {
         "| all | 100% | {} | {} | {} | {} tokens delivered | |",
         sum.started, sum.passed, sum.failed, sum.tokens
     );
+    let mut stretch: Vec<f32> = [Kind::Normal, Kind::Trickle]
+        .iter()
+        .filter_map(|kind| soak.tallies.get(kind))
+        .flat_map(|t| t.stretch.iter().copied())
+        .collect();
+    stretch.sort_by(f32::total_cmp);
+    if !stretch.is_empty() {
+        let at = |q: f64| stretch[((q * stretch.len() as f64) as usize).min(stretch.len() - 1)];
+        let _ = writeln!(
+            out,
+            "\nA whole stream took {:.2}x its nominal length at the median, {:.2}x at p99, {:.2}x at \
+             the most (request to last byte, over its tokens' spacing): how far the machine fell \
+             behind.",
+            at(0.5),
+            at(0.99),
+            stretch[stretch.len() - 1]
+        );
+    }
     let _ = writeln!(
         out,
         "\nThe upstream started {} streams and saw {} dropped before their end by the gateway \
