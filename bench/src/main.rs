@@ -1,11 +1,13 @@
 //! `switchyard-bench run`: switchyard against nginx and the upstream direct (bench/run calls it);
-//! `switchyard-bench upstream`: the fake OpenAI upstream it starts.
+//! `switchyard-bench soak`: a crowd of streams with faults for minutes (bench/soak calls it);
+//! `switchyard-bench upstream`: the fake OpenAI upstream both start.
 
 mod check;
 mod load;
 mod procs;
 mod report;
 mod run;
+mod soak;
 mod upstream;
 mod wire;
 
@@ -16,13 +18,15 @@ use std::time::Duration;
 
 const USAGE: &str =
     "usage: switchyard-bench run [--quick] [--gateway PATH] [--nginx PATH] [--out PATH]
-       switchyard-bench upstream [--listen ADDR]
+       switchyard-bench soak [--quick] [--streams N] [--minutes M] [--delay-ms D] [--only KIND,..] [--gateway PATH] [--out PATH]
+       switchyard-bench upstream [--listen ADDR] [--keep-alive SECS]
        switchyard-bench drive --to ADDR [--gateway] [--case json|relay|crowd] [--seconds N] [--streams N]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("run") => bench(&args[1..]),
+        Some("soak") => soak(&args[1..]),
         Some("upstream") => serve_upstream(&args[1..]),
         Some("drive") => drive(&args[1..]),
         _ => Err(USAGE.to_owned()),
@@ -49,6 +53,10 @@ fn serve_upstream(args: &[String]) -> Result<(), String> {
         .unwrap_or("127.0.0.1:0")
         .parse()
         .map_err(|e| format!("--listen: {e}"))?;
+    let keep_alive = flag(args, "--keep-alive")
+        .map(|s| s.parse::<u64>().map_err(|e| format!("--keep-alive: {e}")))
+        .transpose()?
+        .map(Duration::from_secs);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -57,7 +65,7 @@ fn serve_upstream(args: &[String]) -> Result<(), String> {
         let listener = upstream::bind(addr).await.map_err(|e| e.to_string())?;
         let local = listener.local_addr().map_err(|e| e.to_string())?;
         println!("{local}");
-        upstream::serve(listener).await;
+        upstream::serve(listener, keep_alive).await;
         Ok(())
     })
 }
@@ -90,6 +98,50 @@ fn bench(args: &[String]) -> Result<(), String> {
             "{} failures (listed in the report)",
             results.failures.len()
         ))
+    }
+}
+
+fn soak(args: &[String]) -> Result<(), String> {
+    let quick = args.iter().any(|a| a == "--quick");
+    let number = |name: &str, default: f64| -> Result<f64, String> {
+        flag(args, name).map_or(Ok(default), |v| {
+            v.parse::<f64>()
+                .ok()
+                .filter(|n| *n > 0.0)
+                .ok_or_else(|| format!("{name} {v}: a positive number"))
+        })
+    };
+    let streams = number("--streams", if quick { 1_000.0 } else { 10_000.0 })? as u32;
+    let options = soak::Options {
+        gateway: PathBuf::from(flag(args, "--gateway").unwrap_or("target/release/switchyard")),
+        streams,
+        duration: Duration::from_secs_f64(
+            60.0 * number("--minutes", if quick { 1.0 } else { 5.0 })?,
+        ),
+        delay: match flag(args, "--delay-ms") {
+            Some(_) => Duration::from_millis(number("--delay-ms", 50.0)? as u64),
+            None => soak::default_delay(streams),
+        },
+        quick,
+        kinds: match flag(args, "--only") {
+            None => soak::MIX.iter().map(|(kind, _)| *kind).collect(),
+            Some(words) => words
+                .split(',')
+                .map(|w| soak::Kind::parse(w).ok_or_else(|| format!("--only: no kind {w}")))
+                .collect::<Result<_, _>>()?,
+        },
+    };
+    let soak = soak::run(&options)?;
+    let markdown = soak::markdown(&soak, &options);
+    print!("{markdown}");
+    if let Some(out) = flag(args, "--out") {
+        std::fs::write(out, &markdown).map_err(|e| format!("{out}: {e}"))?;
+        eprintln!("wrote {out}");
+    }
+    if soak.failures.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("the soak failed: {}", soak.failures.join("; ")))
     }
 }
 

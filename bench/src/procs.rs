@@ -94,6 +94,18 @@ pub fn upstream() -> Result<Proc> {
 
 /// switchyard with one client key and one OpenAI-kind provider, `bench`, at the upstream.
 pub fn gateway(binary: &Path, dir: &Path, upstream: SocketAddr) -> Result<(Proc, Duration)> {
+    let provider = format!(
+        r#"[providers.bench]
+kind = "openai"
+base_url = "http://{upstream}/v1"
+api_key = "sk-bench-upstream"
+"#
+    );
+    gateway_with(binary, dir, &provider)
+}
+
+/// switchyard with one client key and the `providers` given (TOML tables).
+pub fn gateway_with(binary: &Path, dir: &Path, providers: &str) -> Result<(Proc, Duration)> {
     let port = free_port()?;
     let config = dir.join(format!("switchyard-{port}.toml"));
     std::fs::write(
@@ -105,11 +117,7 @@ listen = "127.0.0.1:{port}"
 [auth]
 keys = ["{key}"]
 
-[providers.bench]
-kind = "openai"
-base_url = "http://{upstream}/v1"
-api_key = "sk-bench-upstream"
-"#,
+{providers}"#,
             key = GATEWAY_KEY
         ),
     )
@@ -269,6 +277,29 @@ pub fn status_kib(pids: &[u32], field: &str) -> u64 {
                 .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
         })
         .sum()
+}
+
+/// How many file descriptors `pid` holds open.
+pub fn open_fds(pid: u32) -> Option<u64> {
+    let dir = std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?;
+    Some(dir.count() as u64)
+}
+
+/// The answer to `GET path`, read to its end (for small answers on `Connection: close`).
+pub fn get(addr: SocketAddr, path: &str) -> Result<String> {
+    let mut tcp = TcpStream::connect_timeout(&addr, Duration::from_secs(2))
+        .map_err(|e| format!("{addr}: {e}"))?;
+    let _ = tcp.set_read_timeout(Some(Duration::from_secs(5)));
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    tcp.write_all(request.as_bytes())
+        .map_err(|e| format!("{addr}: {e}"))?;
+    let mut answer = String::new();
+    tcp.read_to_string(&mut answer)
+        .map_err(|e| format!("{addr}: {e}"))?;
+    let (_, body) = answer
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| format!("{addr}: no HTTP answer"))?;
+    Ok(body.to_owned())
 }
 
 /// A fresh directory for configs and nginx's files.

@@ -218,6 +218,17 @@ fn short(value: f64) -> String {
 }
 
 fn machine(options: &Options) -> Vec<String> {
+    let mut lines = machine_lines();
+    lines.push(format!(
+        "nginx: {} (one worker, proxy_pass with upstream keep-alive, proxy_buffering off, access log to /dev/null as switchyard's log)",
+        first_line(&options.nginx.to_string_lossy(), &["-v"])
+    ));
+    lines.push("Pinned with taskset: the proxy under test alone on core 0; the load driver and the fake upstream on core 1.".into());
+    lines
+}
+
+/// The machine and the gateway's build: the first lines of RESULTS.md and SOAK.md.
+pub fn machine_lines() -> Vec<String> {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let model = cpuinfo
         .lines()
@@ -239,18 +250,16 @@ fn machine(options: &Options) -> Vec<String> {
         });
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     vec![
-        format!("{model}, {cores} cores, {memory} RAM, Linux {}", kernel.trim()),
+        format!(
+            "{model}, {cores} cores, {memory} RAM, Linux {}",
+            kernel.trim()
+        ),
         format!(
             "switchyard {} ({}), built by {}",
             first_line("git", &["describe", "--always", "--dirty"]),
             "release profile",
             first_line("rustc", &["--version"])
         ),
-        format!(
-            "nginx: {} (one worker, proxy_pass with upstream keep-alive, proxy_buffering off, access log to /dev/null as switchyard's log)",
-            first_line(&options.nginx.to_string_lossy(), &["-v"])
-        ),
-        "Pinned with taskset: the proxy under test alone on core 0; the load driver and the fake upstream on core 1.".into(),
     ]
 }
 

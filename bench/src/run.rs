@@ -90,20 +90,11 @@ pub const RATE: f64 = 1000.0;
 pub const STREAM_RATE: f64 = 200.0;
 pub const CONNS: usize = 32;
 /// First token at once, then three more 10 ms apart.
-pub const TTFT_PROFILE: Profile = Profile {
-    chunks: 4,
-    delay: Duration::from_millis(10),
-};
+pub const TTFT_PROFILE: Profile = Profile::new(4, 10);
 /// A long answer, as fast as it can go.
-pub const RELAY_PROFILE: Profile = Profile {
-    chunks: 200,
-    delay: Duration::ZERO,
-};
+pub const RELAY_PROFILE: Profile = Profile::new(200, 0);
 /// A slow answer: 50 ms between chunks, 10 s in all, long enough for 10,000 to be open at once.
-pub const SLOW_PROFILE: Profile = Profile {
-    chunks: 200,
-    delay: Duration::from_millis(50),
-};
+pub const SLOW_PROFILE: Profile = Profile::new(200, 50);
 /// Streams of a crowd being opened at once (connect, request, wait for the head).
 pub const OPENING: usize = 512;
 /// Streams per HTTP/2 connection in a crowd too big for one connection per stream.

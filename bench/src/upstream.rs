@@ -1,9 +1,14 @@
 //! The fake OpenAI upstream: as fast as a server can answer, so the proxy in front of it is what
 //! the bench measures. The `model` of a request picks the answer: `json` (or any non-stream
-//! request) gets one `chat.completion`; `c{N}d{D}` streams N content chunks, D ms apart.
+//! request) gets one `chat.completion`; `c{N}d{D}` streams N content chunks, D ms apart, and a
+//! suffix breaks the stream on purpose (`wire::Fault`: reset, stall, invalid event, trickle).
+//! `GET /stats` says how many streams are open, were started, and were dropped before their end
+//! (by the peer leaving, or a stall's connection being closed); `GET /close-idle` closes every
+//! connection open at that moment once it is idle (a pulse: later connections stay open).
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -13,25 +18,61 @@ use hyper::body::{Frame, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 
-use crate::wire;
+use crate::wire::{self, Fault, Profile};
 
-type Chunks = futures_util::stream::BoxStream<'static, Result<Frame<Bytes>, Infallible>>;
+type Chunks = futures_util::stream::BoxStream<'static, Result<Frame<Bytes>, std::io::Error>>;
 type Body = Either<Full<Bytes>, StreamBody<Chunks>>;
 
-/// Serves forever on `listener`, one task per connection.
-pub async fn serve(listener: TcpListener) {
+/// Serves forever on `listener`, one task per connection. With `keep_alive`, a connection idle
+/// that long between requests is closed, as real servers do (none by default: a pooled
+/// connection the upstream closes just as the proxy reuses it fails that request).
+pub async fn serve(listener: TcpListener, keep_alive: Option<Duration>) {
+    // Each `GET /close-idle` is a new generation; connections of older ones close when idle.
+    let (close_idle, generation) = tokio::sync::watch::channel(0u64);
+    let close_idle = Arc::new(close_idle);
     loop {
         let Ok((tcp, _)) = listener.accept().await else {
             continue;
         };
         let _ = tcp.set_nodelay(true);
+        // Closing a connection resets it (RST, not FIN): that is how `r{K}` breaks a stream.
+        // Otherwise the upstream only closes first after the peer left or when told to. (A
+        // second handle on each socket, to reset only those, would double the upstream's fds:
+        // 10,000 streams would run it out of them.)
+        let _ = tcp.set_zero_linger();
+        let close_idle = close_idle.clone();
+        let mut generation = generation.clone();
         tokio::spawn(async move {
-            let _ = http1::Builder::new()
-                .serve_connection(TokioIo::new(tcp), service_fn(answer))
-                .await;
+            let mut builder = http1::Builder::new();
+            if let Some(idle) = keep_alive {
+                // hyper's header-read timeout runs while a connection waits for its next
+                // request: an idle timeout.
+                builder.timer(TokioTimer::new()).header_read_timeout(idle);
+            }
+            let born = *generation.borrow_and_update();
+            let service = service_fn(move |request| answer(request, close_idle.clone()));
+            let connection = builder.serve_connection(TokioIo::new(tcp), service);
+            let mut connection = std::pin::pin!(connection);
+            loop {
+                tokio::select! {
+                    _ = connection.as_mut() => return,
+                    changed = generation.changed() => {
+                        if changed.is_err() {
+                            let _ = connection.await;
+                            return;
+                        }
+                        if *generation.borrow_and_update() > born {
+                            // Ends the connection once its answer in flight (if any) is done.
+                            connection.as_mut().graceful_shutdown();
+                            let _ = connection.await;
+                            return;
+                        }
+                    }
+                }
+            }
         });
     }
 }
@@ -40,12 +81,93 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::bind(addr).await
 }
 
-async fn answer(request: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+/// Streams now open, started, and dropped before their end.
+static OPEN: AtomicU64 = AtomicU64::new(0);
+static STARTED: AtomicU64 = AtomicU64::new(0);
+static DROPPED: AtomicU64 = AtomicU64::new(0);
+
+/// Counts a stream open while it lives, and dropped if it goes before it ended.
+struct Tally {
+    ended: bool,
+}
+
+impl Tally {
+    fn new() -> Self {
+        OPEN.fetch_add(1, Ordering::Relaxed);
+        STARTED.fetch_add(1, Ordering::Relaxed);
+        Self { ended: false }
+    }
+}
+
+impl Drop for Tally {
+    fn drop(&mut self) {
+        OPEN.fetch_sub(1, Ordering::Relaxed);
+        if !self.ended {
+            DROPPED.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// The upstream's own counts, as `GET /stats` answers them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub open: u64,
+    pub started: u64,
+    pub dropped: u64,
+}
+
+impl Stats {
+    pub fn parse(text: &str) -> Option<Self> {
+        let mut stats = Self::default();
+        let mut words = text.split_whitespace();
+        while let (Some(name), Some(value)) = (words.next(), words.next()) {
+            let value = value.parse().ok()?;
+            match name {
+                "open" => stats.open = value,
+                "started" => stats.started = value,
+                "dropped" => stats.dropped = value,
+                _ => return None,
+            }
+        }
+        Some(stats)
+    }
+
+    fn now() -> Self {
+        Self {
+            open: OPEN.load(Ordering::Relaxed),
+            started: STARTED.load(Ordering::Relaxed),
+            dropped: DROPPED.load(Ordering::Relaxed),
+        }
+    }
+
+    fn text(&self) -> String {
+        format!(
+            "open {} started {} dropped {}\n",
+            self.open, self.started, self.dropped
+        )
+    }
+}
+
+async fn answer(
+    request: Request<Incoming>,
+    close_idle: Arc<tokio::sync::watch::Sender<u64>>,
+) -> Result<Response<Body>, std::convert::Infallible> {
+    match request.uri().path() {
+        "/stats" => {
+            let text = Stats::now().text();
+            return Ok(Response::new(Either::Left(Full::new(Bytes::from(text)))));
+        }
+        "/close-idle" => {
+            close_idle.send_modify(|generation| *generation += 1);
+            return Ok(status(StatusCode::NO_CONTENT));
+        }
+        _ => {}
+    }
     let Ok(body) = request.into_body().collect().await.map(|b| b.to_bytes()) else {
         return Ok(status(StatusCode::BAD_REQUEST));
     };
     let streamed = wire::find(&body, b"\"stream\":true").is_some();
-    let profile = wire::model_of(&body).and_then(wire::Profile::parse);
+    let profile = wire::model_of(&body).and_then(Profile::parse);
     let response = match (streamed, profile) {
         (false, _) => Response::builder()
             .header("content-type", "application/json")
@@ -53,10 +175,7 @@ async fn answer(request: Request<Incoming>) -> Result<Response<Body>, Infallible
                 wire::COMPLETION.as_bytes(),
             )))),
         (true, profile) => {
-            let profile = profile.unwrap_or(wire::Profile {
-                chunks: 8,
-                delay: Duration::ZERO,
-            });
+            let profile = profile.unwrap_or(Profile::new(8, 0));
             Response::builder()
                 .header("content-type", "text/event-stream")
                 .header("cache-control", "no-cache")
@@ -66,10 +185,21 @@ async fn answer(request: Request<Incoming>) -> Result<Response<Body>, Infallible
     Ok(response.unwrap_or_else(|_| status(StatusCode::INTERNAL_SERVER_ERROR)))
 }
 
-/// Without a delay the whole stream is one write, the cheapest thing the upstream can do; with
-/// one, the role chunk and the first token go at once and each next token a tick later.
-fn stream_body(profile: wire::Profile) -> Body {
-    if profile.delay.is_zero() {
+/// What one step of a stream does after its wait.
+enum Step {
+    Send(String),
+    /// Sends what it holds, then resets the connection.
+    Reset(String),
+    /// Sends what it holds, then nothing ever again.
+    Stall(String),
+}
+
+/// Without a delay or a fault the whole stream is one write, the cheapest thing the upstream can
+/// do. Otherwise step `s` sends token `s` (step 0 the role chunk and token 0 at once, the last
+/// step the finish chunk and `[DONE]` too), each step a delay after the last; a fault after K
+/// chunks takes the place of step K.
+fn stream_body(profile: Profile) -> Body {
+    if profile.delay.is_zero() && profile.fault == Fault::None {
         let mut all = Vec::new();
         all.extend_from_slice(wire::role_event().as_bytes());
         for i in 0..profile.chunks {
@@ -79,29 +209,218 @@ fn stream_body(profile: wire::Profile) -> Body {
         return Either::Left(Full::new(Bytes::from(all)));
     }
     let n = profile.chunks.max(1);
-    let mut first = format!("{}{}", wire::role_event(), wire::token_event(0));
-    if n == 1 {
-        first.push_str(wire::finish_events());
+    let cut = profile.cut_after();
+    // The steps: one per token, and one more when the fault comes where the finish would.
+    let steps = if cut == Some(n) { n + 1 } else { n };
+    let step = move |s: u32| -> Step {
+        let mut text = String::new();
+        if s == 0 {
+            text.push_str(&wire::role_event());
+        }
+        if cut == Some(s) {
+            match profile.fault {
+                Fault::Reset(_) => return Step::Reset(text),
+                Fault::Stall(_) => return Step::Stall(text),
+                _ => text.push_str(wire::INVALID_EVENT),
+            }
+        }
+        if s < n {
+            text.push_str(&wire::token_event(s));
+        }
+        // The finish goes with the last token, or after an invalid event that took its place.
+        if (s + 1 == n && cut != Some(n)) || s == n {
+            text.push_str(wire::finish_events());
+        }
+        Step::Send(text)
+    };
+    // State: the next step, and whether the stream is over (reset) or stalled.
+    let texts =
+        futures_util::stream::unfold((0u32, false, false), move |(s, over, stalled)| async move {
+            if stalled {
+                futures_util::future::pending::<()>().await;
+            }
+            if over || s >= steps {
+                return None;
+            }
+            if s > 0 && !profile.delay.is_zero() {
+                tokio::time::sleep(profile.delay).await;
+            }
+            let items = match step(s) {
+                Step::Send(text) => vec![Ok(text)],
+                // What it holds goes first, then the error on which hyper drops the connection.
+                Step::Reset(text) if text.is_empty() => vec![Err(reset())],
+                Step::Reset(text) => vec![Ok(text), Err(reset())],
+                Step::Stall(text) if text.is_empty() => {
+                    futures_util::future::pending::<()>().await;
+                    return None;
+                }
+                Step::Stall(text) => return Some((vec![Ok(text)], (s, false, true))),
+            };
+            let over = items.iter().any(Result::is_err);
+            Some((items, (s + 1, over, false)))
+        })
+        .flat_map(futures_util::stream::iter);
+    let frames: Chunks = if profile.fault == Fault::Trickle {
+        // No errors here (a trickle has no fault but its pace): each piece a frame, a
+        // millisecond after the last, so hyper writes each on its own.
+        Box::pin(
+            texts
+                .flat_map(|text: Result<String, std::io::Error>| {
+                    futures_util::stream::iter(trickled(&text.unwrap_or_default()))
+                })
+                .then(|piece| async move {
+                    tokio::time::sleep(TRICKLE_PACE).await;
+                    Ok(Frame::data(piece))
+                }),
+        )
+    } else {
+        Box::pin(texts.map(|text| text.map(|text| Frame::data(Bytes::from(text)))))
+    };
+    Either::Right(StreamBody::new(Box::pin(Tallied {
+        frames,
+        tally: Tally::new(),
+    })))
+}
+
+/// A stream's frames, counted in the stats while they live.
+struct Tallied {
+    frames: Chunks,
+    tally: Tally,
+}
+
+impl futures_util::Stream for Tallied {
+    type Item = Result<Frame<Bytes>, std::io::Error>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        let item = std::task::ready!(self.frames.poll_next_unpin(cx));
+        // The end, or the reset that ends it on purpose: not dropped by the peer.
+        if !matches!(item, Some(Ok(_))) {
+            self.tally.ended = true;
+        }
+        std::task::Poll::Ready(item)
     }
-    let ticks = futures_util::stream::unfold(1u32, move |i| async move {
-        if i >= n {
-            return None;
+}
+
+/// The pieces a trickle writes `text` in: each event's first 8 bytes and last 4 one at a time
+/// (so that `data:` and the blank line that ends an event are split across reads), its middle in
+/// one piece. Not every byte on its own: a stream of one-byte TCP segments fills the reader's
+/// receive queue with per-segment overhead, and under a crowd of 10,000 the kernel pruned those
+/// queues and stalled such streams for over a minute, a test of TCP rather than of the gateway.
+fn trickled(text: &str) -> Vec<Bytes> {
+    let mut pieces = Vec::new();
+    for event in text.split_inclusive("\n\n") {
+        let bytes = event.as_bytes();
+        let (head, tail) = (
+            8.min(bytes.len()),
+            bytes.len().saturating_sub(4).max(8.min(bytes.len())),
+        );
+        pieces.extend(bytes[..head].iter().map(|b| Bytes::copy_from_slice(&[*b])));
+        if tail > head {
+            pieces.push(Bytes::copy_from_slice(&bytes[head..tail]));
         }
-        tokio::time::sleep(profile.delay).await;
-        let mut event = wire::token_event(i);
-        if i + 1 == n {
-            event.push_str(wire::finish_events());
-        }
-        Some((event, i + 1))
-    });
-    let frames = futures_util::stream::once(async move { first })
-        .chain(ticks)
-        .map(|text| Ok(Frame::data(Bytes::from(text))));
-    Either::Right(StreamBody::new(Box::pin(frames)))
+        pieces.extend(bytes[tail..].iter().map(|b| Bytes::copy_from_slice(&[*b])));
+    }
+    pieces
+}
+
+/// Between two pieces of a trickle. (Pending once and woken at once instead, a piece waited for
+/// a turn through the whole run queue: under 10,000 streams an event took many seconds.)
+const TRICKLE_PACE: Duration = Duration::from_millis(1);
+
+fn reset() -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::ConnectionReset,
+        "r{K}: reset on purpose",
+    )
 }
 
 fn status(code: StatusCode) -> Response<Body> {
     let mut response = Response::new(Either::Left(Full::new(Bytes::new())));
     *response.status_mut() = code;
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::StreamCheck;
+
+    /// The body's bytes until it ends, fails, or goes quiet for a second.
+    async fn read(profile: Profile) -> (Vec<u8>, Option<String>) {
+        let Either::Right(mut body) = stream_body(profile) else {
+            return (Vec::new(), Some("not a stream".into()));
+        };
+        let mut all = Vec::new();
+        loop {
+            match tokio::time::timeout(Duration::from_secs(1), body.frame()).await {
+                Err(_) => return (all, Some("quiet".into())),
+                Ok(None) => return (all, None),
+                Ok(Some(Err(e))) => return (all, Some(e.to_string())),
+                Ok(Some(Ok(frame))) => {
+                    all.extend_from_slice(frame.data_ref().map_or(&[][..], |d| d))
+                }
+            }
+        }
+    }
+
+    fn check(bytes: &[u8]) -> StreamCheck {
+        let mut check = StreamCheck::default();
+        check.feed(bytes);
+        check
+    }
+
+    #[tokio::test]
+    async fn faults_come_after_k_chunks() {
+        let whole = read(Profile::new(5, 10)).await;
+        assert_eq!(whole.1, None);
+        assert_eq!(check(&whole.0).verdict(5), Ok(()));
+
+        let trickled = read(Profile::new(5, 10).with(Fault::Trickle)).await;
+        assert_eq!(trickled, whole);
+
+        let (bytes, end) = read(Profile::new(5, 10).with(Fault::Reset(2))).await;
+        assert!(end.is_some_and(|e| e.contains("reset")));
+        assert_eq!(check(&bytes).tokens(), 2);
+
+        let (bytes, end) = read(Profile::new(5, 10).with(Fault::Stall(3))).await;
+        assert_eq!(end.as_deref(), Some("quiet"));
+        assert_eq!(check(&bytes).tokens(), 3);
+
+        let (bytes, end) = read(Profile::new(5, 10).with(Fault::Reset(0))).await;
+        assert!(end.is_some());
+        assert_eq!(bytes, wire::role_event().into_bytes());
+
+        let (bytes, end) = read(Profile::new(5, 10).with(Fault::Invalid(5))).await;
+        assert_eq!(end, None);
+        let text = String::from_utf8_lossy(&bytes);
+        let tail = format!("{}{}", wire::INVALID_EVENT, wire::finish_events());
+        assert!(text.ends_with(&tail), "{text}");
+    }
+
+    #[test]
+    fn a_trickle_splits_every_event_at_its_ends() {
+        let text = format!("{}{}", wire::role_event(), wire::token_event(0));
+        let pieces = trickled(&text);
+        assert_eq!(pieces.concat(), text.as_bytes());
+        let starts: Vec<&[u8]> = pieces.iter().map(|p| &p[..]).take(9).collect();
+        assert_eq!(
+            &starts[..8],
+            &[b"d", b"a", b"t", b"a", b":", b" ", b"{", b"\""]
+        );
+        assert_eq!(pieces.iter().filter(|p| p.len() > 1).count(), 2);
+        assert_eq!(trickled("ab\n\n").concat(), b"ab\n\n");
+    }
+
+    #[test]
+    fn stats_read_back() {
+        let stats = Stats {
+            open: 1,
+            started: 20,
+            dropped: 3,
+        };
+        assert_eq!(Stats::parse(&stats.text()), Some(stats));
+    }
 }

@@ -3,25 +3,84 @@
 
 use std::time::Duration;
 
-/// A stream's shape, named by the model the client asks for: `c{chunks}d{delay ms}`.
+/// A stream's shape, named by the model the client asks for: `c{chunks}d{delay ms}`, then
+/// optionally a fault (see [`Fault`]): `c200d50r40` is reset after 40 content chunks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Profile {
     pub chunks: u32,
     pub delay: Duration,
+    pub fault: Fault,
+}
+
+/// What goes wrong in a stream, named by a suffix of its model. `K` counts content chunks sent
+/// before the fault (the role chunk and tokens `t0`..`t{K-1}`); a `K` at or past the stream's
+/// length puts the fault where the finish chunk would be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Nothing: every chunk, the finish chunk and `[DONE]`.
+    None,
+    /// `r{K}`: after K chunks the connection is reset (an RST, not a clean close).
+    Reset(u32),
+    /// `s{K}`: after K chunks nothing more, ever; the connection stays open.
+    Stall(u32),
+    /// `x{K}`: after K chunks an event whose data is not JSON, then the rest as if all were well.
+    Invalid(u32),
+    /// `t`: the whole stream, trickled: each event's first 8 and last 4 bytes one write each
+    /// (`upstream::trickled`).
+    Trickle,
 }
 
 impl Profile {
+    pub const fn new(chunks: u32, delay_ms: u64) -> Self {
+        Self {
+            chunks,
+            delay: Duration::from_millis(delay_ms),
+            fault: Fault::None,
+        }
+    }
+
+    pub const fn with(self, fault: Fault) -> Self {
+        Self { fault, ..self }
+    }
+
     pub fn parse(model: &str) -> Option<Self> {
         let rest = model.strip_prefix('c')?;
-        let (chunks, delay) = rest.split_once('d')?;
+        let (chunks, rest) = rest.split_once('d')?;
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        let (delay, suffix) = rest.split_at(digits);
+        let after = |s: &str| s[1..].parse::<u32>().ok();
+        let fault = match suffix.as_bytes().first() {
+            None => Fault::None,
+            Some(b't') if suffix.len() == 1 => Fault::Trickle,
+            Some(b'r') => Fault::Reset(after(suffix)?),
+            Some(b's') => Fault::Stall(after(suffix)?),
+            Some(b'x') => Fault::Invalid(after(suffix)?),
+            Some(_) => return None,
+        };
         Some(Self {
             chunks: chunks.parse().ok()?,
             delay: Duration::from_millis(delay.parse().ok()?),
+            fault,
         })
     }
 
     pub fn model(&self) -> String {
-        format!("c{}d{}", self.chunks, self.delay.as_millis())
+        let fault = match self.fault {
+            Fault::None => String::new(),
+            Fault::Reset(k) => format!("r{k}"),
+            Fault::Stall(k) => format!("s{k}"),
+            Fault::Invalid(k) => format!("x{k}"),
+            Fault::Trickle => "t".to_owned(),
+        };
+        format!("c{}d{}{fault}", self.chunks, self.delay.as_millis())
+    }
+
+    /// The content chunks that go out before the fault, if there is one that breaks the stream.
+    pub fn cut_after(&self) -> Option<u32> {
+        match self.fault {
+            Fault::Reset(k) | Fault::Stall(k) | Fault::Invalid(k) => Some(k.min(self.chunks)),
+            Fault::None | Fault::Trickle => None,
+        }
     }
 }
 
@@ -85,9 +144,45 @@ pub fn role_event() -> String {
 /// Token `i` of a stream: its content is `t{i} `, which a client checks for order and loss.
 pub fn token_event(i: u32) -> String {
     format!(
-        r#"{CHUNK_HEAD}{{"content":"t{i} "}},"logprobs":null,"finish_reason":null}}]}}{}"#,
+        r#"{CHUNK_HEAD}{{"content":"{}"}},"logprobs":null,"finish_reason":null}}]}}{}"#,
+        token_text(i),
         "\n\n"
     )
+}
+
+/// The content of token `i`.
+pub fn token_text(i: u32) -> String {
+    format!("t{i} ")
+}
+
+/// The event of `x{K}`: its data is not JSON.
+pub const INVALID_EVENT: &str = "data: {this is not json\n\n";
+
+/// FNV-1a, 64 bits: a running checksum over a stream's content as it arrives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Checksum(pub u64);
+
+impl Default for Checksum {
+    fn default() -> Self {
+        Self(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Checksum {
+    pub fn update(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    /// The checksum of the whole text a stream of `chunks` tokens carries: `t0 t1 ... `.
+    pub fn of_tokens(chunks: u32) -> Self {
+        let mut sum = Self::default();
+        for i in 0..chunks {
+            sum.update(token_text(i).as_bytes());
+        }
+        sum
+    }
 }
 
 /// The finish chunk and `[DONE]`.
@@ -107,13 +202,41 @@ mod tests {
 
     #[test]
     fn profiles_round_trip_through_model_names() {
-        let p = Profile {
-            chunks: 60,
-            delay: Duration::from_millis(50),
-        };
+        let p = Profile::new(60, 50);
+        assert_eq!(p.model(), "c60d50");
         assert_eq!(Profile::parse(&p.model()), Some(p));
+        for fault in [
+            Fault::Reset(7),
+            Fault::Stall(0),
+            Fault::Invalid(59),
+            Fault::Trickle,
+        ] {
+            assert_eq!(Profile::parse(&p.with(fault).model()), Some(p.with(fault)));
+        }
+        assert_eq!(
+            Profile::parse("c60d50r40").map(|p| p.fault),
+            Some(Fault::Reset(40))
+        );
+        assert_eq!(
+            Profile::parse("c60d50s9").map(|p| p.fault),
+            Some(Fault::Stall(9))
+        );
         assert_eq!(Profile::parse("json"), None);
         assert_eq!(Profile::parse("c5"), None);
+        assert_eq!(Profile::parse("c5d1q"), None);
+        assert_eq!(Profile::parse("c5d1r"), None);
+        assert_eq!(Profile::parse("c5d1tt"), None);
+    }
+
+    #[test]
+    fn the_checksum_is_of_the_text_in_order() {
+        let mut sum = Checksum::default();
+        sum.update(b"t0 t1 ");
+        assert_eq!(sum, Checksum::of_tokens(2));
+        let mut swapped = Checksum::default();
+        swapped.update(b"t1 t0 ");
+        assert_ne!(swapped, sum);
+        assert_ne!(Checksum::of_tokens(3), sum);
     }
 
     #[test]
