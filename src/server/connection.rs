@@ -9,7 +9,7 @@
 //! the same way, from the bytes read and the requests served.
 
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -36,6 +36,9 @@ enum Phase {
 /// One connection's phase, shared by its socket, its requests and its watchdog.
 pub struct Watch {
     phase: Mutex<Phase>,
+    /// Whether the phase is `Idle`: every read checks it, and only the first read of an idle
+    /// connection takes the lock.
+    idle: AtomicBool,
     changed: Notify,
 }
 
@@ -89,6 +92,7 @@ impl Watch {
     pub fn new() -> Arc<Self> {
         Arc::new(Self {
             phase: Mutex::new(Phase::Head(Instant::now())),
+            idle: AtomicBool::new(false),
             changed: Notify::new(),
         })
     }
@@ -99,15 +103,23 @@ impl Watch {
     }
 
     fn set(&self, phase: Phase) {
-        *self.phase() = phase;
+        let mut current = self.phase();
+        *current = phase;
+        self.idle
+            .store(matches!(phase, Phase::Idle(_)), Ordering::Relaxed);
+        drop(current);
         self.changed.notify_waiters();
     }
 
     /// Bytes arrived: on an idle connection, they begin the next request's head.
     fn read(&self) {
+        if !self.idle.load(Ordering::Relaxed) {
+            return;
+        }
         let mut phase = self.phase();
         if let Phase::Idle(_) = *phase {
             *phase = Phase::Head(Instant::now());
+            self.idle.store(false, Ordering::Relaxed);
             drop(phase);
             self.changed.notify_waiters();
         }
