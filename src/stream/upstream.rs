@@ -94,7 +94,7 @@ fn map_events(
             break;
         }
     }
-    events.clear();
+    // Dropping the drain has removed what a break left unread.
     flow
 }
 
