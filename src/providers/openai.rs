@@ -218,6 +218,9 @@ impl StreamState {
         let choices = object.get("choices");
         let (output, finish) =
             choices.map_or((false, false), |c| inspect_choices(c, &mut self.choices));
+        // Strict clients accumulate a stream by choice `index`: one the upstream left out is
+        // written in (the seed's own ARK example ends with such a chunk).
+        let indexed = choices.and_then(|c| with_indexes(c.get()));
 
         let object_type = "\"chat.completion.chunk\"";
         debug_assert_eq!(object_type, json_string(CHAT_COMPLETION_CHUNK));
@@ -226,9 +229,9 @@ impl StreamState {
             ("object", object_type),
             ("created", created.as_str()),
             ("model", self.served.as_str()),
-            ("choices", "[]"),
+            ("choices", indexed.as_deref().unwrap_or("[]")),
         ];
-        let head = if choices.is_some() {
+        let head = if choices.is_some() && indexed.is_none() {
             &head[..4]
         } else {
             &mut head[..]
@@ -260,6 +263,9 @@ impl StreamState {
         }
         let (id, created, model) = (chunk.id?, chunk.created?, chunk.model?);
         let choices = chunk.choices.as_ref()?;
+        if choices.iter().any(|choice| choice.index.is_none()) {
+            return None;
+        }
         let stream_id = self
             .id
             .get_or_insert_with(|| string_or(Some(id), new_completion_id));
@@ -349,14 +355,14 @@ fn inspect_choices(choices: &RawValue, progress: &mut ChoiceProgress) -> (bool, 
     };
     let mut output = false;
     let mut finish = false;
-    for choice in &choices {
+    for (position, choice) in choices.iter().enumerate() {
         let finished = choice
             .get("finish_reason")
             .is_some_and(|f| !is_empty_value(f));
         let index = choice
             .get("index")
             .and_then(|i| i.get().parse::<u64>().ok())
-            .unwrap_or(0);
+            .unwrap_or(position as u64);
         progress.see(index, finished);
         finish |= finished;
         let delta = choice
@@ -368,6 +374,28 @@ fn inspect_choices(choices: &RawValue, progress: &mut ChoiceProgress) -> (bool, 
         });
     }
     (output, finish)
+}
+
+/// The raw `choices` array with `"index"` written into every choice that has none (its place
+/// in the array: 0 for the usual single choice); `None` when every choice has one already.
+fn with_indexes(choices: &str) -> Option<String> {
+    let parsed = serde_json::from_str::<Vec<RawObject<'_>>>(choices).ok()?;
+    if parsed.iter().all(|choice| choice.get("index").is_some()) {
+        return None;
+    }
+    let mut out = String::with_capacity(choices.len() + 12 * parsed.len());
+    out.push('[');
+    for (position, choice) in parsed.iter().enumerate() {
+        if position > 0 {
+            out.push(',');
+        }
+        match choice.get("index") {
+            Some(_) => choice.write_with_head(&[], &[], &mut out),
+            None => choice.write_with_head(&[("index", &position.to_string())], &[], &mut out),
+        }
+    }
+    out.push(']');
+    Some(out)
 }
 
 /// An error an upstream put inside a 200 body or a stream event.

@@ -146,6 +146,24 @@ async fn untidy_chunks_get_one_id_object_created_and_model() {
     assert_eq!(last["created"], 1680000000);
     assert_eq!(last["model"], "up/gpt-4o");
     assert_eq!(last["choices"][0]["finish_reason"], "stop");
+    assert_eq!(last["choices"][0]["index"], 0, "a choice without index gets 0");
+    assert_eq!(last["choices"][0]["delta"], serde_json::json!({}));
+}
+
+#[tokio::test]
+async fn choices_without_index_are_numbered_by_their_place() {
+    let stream = concat!(
+        "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",",
+        "\"choices\":[{\"delta\":{\"content\":\"a\"}},{\"index\":1,\"delta\":{\"content\":\"b\"}},",
+        "{\"delta\":{\"content\":\"c\"}}]}\n\n",
+        "data: [DONE]\n\n"
+    );
+    let (chunks, _) = run(stream).await;
+    let choices = json(&chunks[0])["choices"].clone();
+    let indexes: Vec<Value> = (0..3).map(|i| choices[i]["index"].clone()).collect();
+    assert_eq!(indexes, [0, 1, 2]);
+    assert_eq!(choices[2]["delta"]["content"], "c", "the rest of a choice is kept");
+    assert_eq!(json(&chunks[0])["model"], "up/gpt-4o");
 }
 
 #[tokio::test]
