@@ -36,3 +36,32 @@ pub struct Chunk {
     /// gateway may have asked upstream for it, to count tokens).
     pub usage_only: bool,
 }
+
+/// Who wants a stream's usage report: decided once per request and passed down, so the
+/// upstream is asked for usage when anyone wants it, tokens are counted when the gateway
+/// wants them, and the client sees usage only when it asked.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UsageWanted {
+    /// `stream_options.include_usage`: the client asked for the final usage chunk.
+    pub by_client: bool,
+    /// The gateway counts the tokens of the calling key.
+    pub by_gateway: bool,
+}
+
+impl UsageWanted {
+    /// The upstream is asked to report usage at the end of a stream.
+    pub fn from_upstream(self) -> bool {
+        self.by_client || self.by_gateway
+    }
+
+    /// The usage the gateway asked for on its own account is read from the chunks, and taken
+    /// out of those that also carry choices.
+    pub fn strip_from_chunks(self) -> bool {
+        self.by_gateway && !self.by_client
+    }
+
+    /// Whether the client receives `chunk`: everything but a usage report it did not ask for.
+    pub fn shows(self, chunk: &Chunk) -> bool {
+        self.by_client || !chunk.usage_only
+    }
+}

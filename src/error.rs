@@ -1,8 +1,10 @@
-//! The gateway's one error type and its mapping to an HTTP status and the OpenAI error body.
+//! The gateway's one error type: who is at fault, the HTTP status, and the retry facts. It
+//! renders nothing: each surface writes it in its own shape (the chat surface as OpenAI's
+//! `{"error": {...}}`).
 
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use serde::Serialize;
+use std::time::Duration;
+
+use axum::http::{HeaderValue, StatusCode};
 use serde_json::Value;
 
 /// Everything that can go wrong while serving a request, grouped by who is at fault.
@@ -18,7 +20,7 @@ pub enum Error {
     #[error("request body is larger than the limit of {limit} bytes")]
     PayloadTooLarge { limit: usize },
     #[error("the request body did not arrive within {0:?}")]
-    RequestTimeout(std::time::Duration),
+    RequestTimeout(Duration),
     #[error("{0}")]
     Unauthorized(&'static str),
     #[error("{message}")]
@@ -30,7 +32,7 @@ pub enum Error {
     #[error("{message}")]
     RateLimited {
         message: String,
-        quota: crate::limits::Quota,
+        quota: Quota,
         /// `requests` or `tokens`: which headers describe the limit that was hit.
         unit: &'static str,
     },
@@ -53,14 +55,14 @@ pub enum Error {
     UpstreamBusy {
         provider: String,
         detail: String,
-        retry_after: std::time::Duration,
+        retry_after: Duration,
     },
     #[error("provider '{provider}' timed out: {detail}")]
     UpstreamTimeout { provider: String, detail: String },
 
     /// The whole request, across every attempt, ran past its deadline.
     #[error("no target answered within the request deadline of {0:?}")]
-    DeadlineExceeded(std::time::Duration),
+    DeadlineExceeded(Duration),
 
     // The gateway.
     #[error("the gateway is shutting down")]
@@ -96,83 +98,6 @@ impl Error {
         }
     }
 
-    /// The OpenAI error `type`.
-    fn kind(&self) -> &str {
-        match self {
-            Self::InvalidRequest { .. }
-            | Self::PayloadTooLarge { .. }
-            | Self::RequestTimeout(_)
-            | Self::ModelNotFound { .. }
-            | Self::RouteNotFound { .. }
-            | Self::MethodNotAllowed { .. } => "invalid_request_error",
-            Self::Unauthorized(_) => "authentication_error",
-            Self::Forbidden { .. } => "permission_error",
-            Self::RateLimited { .. } => "rate_limit_error",
-            Self::Upstream(upstream) => match (&upstream.kind, upstream.status.as_u16()) {
-                (Some(kind), _) => kind,
-                (None, 401) => "authentication_error",
-                (None, 403) => "permission_error",
-                (None, 404) => "not_found_error",
-                (None, 429) => "rate_limit_error",
-                (None, _) => "invalid_request_error",
-            },
-            Self::UpstreamFailed { .. }
-            | Self::UpstreamBusy { .. }
-            | Self::UpstreamTimeout { .. }
-            | Self::DeadlineExceeded(_) => "upstream_error",
-            Self::ShuttingDown | Self::LimitsUnavailable | Self::Internal(_) => "server_error",
-        }
-    }
-
-    fn code(&self) -> Value {
-        let code = match self {
-            Self::InvalidRequest { code, .. } => *code,
-            Self::PayloadTooLarge { .. } => Some("request_too_large"),
-            Self::RequestTimeout(_) => Some("request_timeout"),
-            Self::Unauthorized(_) => Some("invalid_api_key"),
-            Self::Forbidden { .. } => Some("model_not_allowed"),
-            Self::RateLimited { .. } => Some("rate_limit_exceeded"),
-            Self::ModelNotFound { .. } => Some("model_not_found"),
-            Self::RouteNotFound { .. } => Some("not_found"),
-            Self::MethodNotAllowed { .. } => Some("method_not_allowed"),
-            Self::Upstream(upstream) => return upstream.code.clone().unwrap_or(Value::Null),
-            Self::UpstreamFailed { .. } | Self::UpstreamBusy { .. } => Some("upstream_error"),
-            Self::UpstreamTimeout { .. } => Some("upstream_timeout"),
-            Self::DeadlineExceeded(_) => Some("deadline_exceeded"),
-            Self::ShuttingDown => Some("shutting_down"),
-            Self::LimitsUnavailable => Some("limits_unavailable"),
-            Self::Internal(_) => None,
-        };
-        code.map_or(Value::Null, |c| Value::String(c.to_owned()))
-    }
-
-    fn param(&self) -> Value {
-        match self {
-            Self::InvalidRequest { param, .. } => param.clone().map_or(Value::Null, Value::String),
-            Self::Upstream(upstream) => upstream.param.clone().unwrap_or(Value::Null),
-            _ => Value::Null,
-        }
-    }
-
-    /// The body OpenAI clients parse: `{"error": {"message", "type", "param", "code"}}`.
-    pub fn body(&self) -> ErrorBody<'_> {
-        ErrorBody {
-            error: ErrorObject {
-                message: self.to_string(),
-                kind: self.kind(),
-                param: self.param(),
-                code: self.code(),
-            },
-        }
-    }
-
-    pub fn to_json(&self) -> String {
-        serde_json::to_string(&self.body()).unwrap_or_else(|_| {
-            r#"{"error":{"message":"internal error","type":"server_error","param":null,"code":null}}"#
-                .to_owned()
-        })
-    }
-
     /// The same error with `redact` applied to every text in it that may quote a provider.
     pub fn redact_with(mut self, redact: impl Fn(&str) -> String) -> Self {
         let text = match &mut self {
@@ -188,8 +113,30 @@ impl Error {
         self
     }
 
+    /// Who is at fault, for logs, metrics and the surfaces' error types.
+    pub fn fault(&self) -> Fault {
+        match self {
+            Self::InvalidRequest { .. }
+            | Self::PayloadTooLarge { .. }
+            | Self::RequestTimeout(_)
+            | Self::Unauthorized(_)
+            | Self::ModelNotFound { .. }
+            | Self::RouteNotFound { .. }
+            | Self::MethodNotAllowed { .. } => Fault::Caller,
+            Self::Forbidden { .. } | Self::RateLimited { .. } | Self::LimitsUnavailable => {
+                Fault::Policy
+            }
+            Self::Upstream(_)
+            | Self::UpstreamFailed { .. }
+            | Self::UpstreamBusy { .. }
+            | Self::UpstreamTimeout { .. }
+            | Self::DeadlineExceeded(_) => Fault::Provider,
+            Self::ShuttingDown | Self::Internal(_) => Fault::Gateway,
+        }
+    }
+
     /// How long the provider asked to be left alone, if it said.
-    pub fn retry_after(&self) -> Option<std::time::Duration> {
+    pub fn retry_after(&self) -> Option<Duration> {
         match self {
             Self::Upstream(upstream) => upstream.wait,
             Self::UpstreamBusy { retry_after, .. } => Some(*retry_after),
@@ -220,6 +167,27 @@ impl Error {
     }
 }
 
+/// Who a failure is down to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// The request itself: malformed, unauthenticated, asking for what does not exist.
+    Caller,
+    /// The gateway's rules for this caller: model access, limits and budgets.
+    Policy,
+    /// The provider: its error statuses, failures and timeouts.
+    Provider,
+    /// The gateway itself: shutting down, a bug.
+    Gateway,
+}
+
+/// One limit's state: what a 429 reports and what admitted requests' headers say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quota {
+    pub limit: u64,
+    pub remaining: u64,
+    pub reset: Duration,
+}
+
 /// A provider's own error answer, relayed.
 #[derive(Debug)]
 pub struct UpstreamStatus {
@@ -230,79 +198,5 @@ pub struct UpstreamStatus {
     pub code: Option<Value>,
     pub retry_after: Option<HeaderValue>,
     /// `retry-after` (or `retry-after-ms`) as a wait, for the router.
-    pub wait: Option<std::time::Duration>,
-}
-
-#[derive(Serialize)]
-pub struct ErrorBody<'a> {
-    error: ErrorObject<'a>,
-}
-
-#[derive(Serialize)]
-struct ErrorObject<'a> {
-    message: String,
-    #[serde(rename = "type")]
-    kind: &'a str,
-    param: Value,
-    code: Value,
-}
-
-impl IntoResponse for Error {
-    fn into_response(self) -> Response {
-        let mut response = (
-            self.status(),
-            [(header::CONTENT_TYPE, "application/json")],
-            self.to_json(),
-        )
-            .into_response();
-        match self {
-            Self::Upstream(upstream) => {
-                if let Some(value) = upstream.retry_after {
-                    response.headers_mut().insert(header::RETRY_AFTER, value);
-                }
-            }
-            Self::RateLimited { quota, unit, .. } => {
-                quota.write(unit, response.headers_mut());
-                response.headers_mut().insert(
-                    header::RETRY_AFTER,
-                    HeaderValue::from(quota.reset.as_secs().max(1)),
-                );
-            }
-            _ => {}
-        }
-        response
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_error_has_the_four_openai_keys() {
-        let errors = [
-            Error::invalid("bad", Some("messages")),
-            Error::PayloadTooLarge { limit: 10 },
-            Error::Unauthorized("missing key"),
-            Error::UpstreamTimeout {
-                provider: "p".into(),
-                detail: "x".into(),
-            },
-        ];
-        for error in errors {
-            let body: Value = serde_json::from_str(&error.to_json()).unwrap_or_default();
-            let object = body["error"].as_object().cloned().unwrap_or_default();
-            let mut keys: Vec<_> = object.keys().cloned().collect();
-            keys.sort();
-            assert_eq!(keys, ["code", "message", "param", "type"], "{error:?}");
-        }
-    }
-
-    #[test]
-    fn invalid_request_names_its_param() {
-        let body: Value = serde_json::from_str(&Error::invalid("bad", Some("messages")).to_json())
-            .unwrap_or_default();
-        assert_eq!(body["error"]["param"], "messages");
-        assert_eq!(body["error"]["type"], "invalid_request_error");
-    }
+    pub wait: Option<Duration>,
 }

@@ -1,6 +1,12 @@
-//! switchyard: an OpenAI-compatible chat-completions gateway in front of many providers.
-//! A request travels routes -> routing -> providers (codecs over `transport`) -> `stream`, and
-//! back out through the route that took it; README.md's Development section maps the tree.
+//! switchyard: an OpenAI-compatible LLM gateway in front of many providers.
+//!
+//! Layers, top to bottom (imports only point down): `server` accepts connections; `surfaces`
+//! decode each inbound API and render its answers and errors; `pipeline` is what every surface
+//! shares (body, authentication, admission, routing, metering, headers, the log line);
+//! `routing` plans targets and runs the one attempt loop; `providers` are codecs with their
+//! framing and authentication; `transport` is the one HTTP client; `limits`, `telemetry`,
+//! `config`, `completion`, `openai` (the internal wire format) and `error` are leaves.
+//! `state` is the composition root. docs/ARCHITECTURE.md walks a request through the files.
 
 pub mod cli;
 pub mod completion;
@@ -8,11 +14,11 @@ pub mod config;
 pub mod error;
 pub mod limits;
 pub mod openai;
+pub mod pipeline;
 pub mod providers;
-pub mod routes;
 pub mod routing;
 pub mod server;
 pub mod state;
-pub mod stream;
+pub mod surfaces;
 pub mod telemetry;
 pub mod transport;

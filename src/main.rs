@@ -72,7 +72,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let providers: Vec<&String> = state.providers.keys().collect();
+    let providers: Vec<&String> = state.router.provider_names().collect();
     tracing::info!(address = %listener.local_addr().unwrap_or(listen), ?providers, "switchyard listening");
     match server::run(listener, state, server::shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,

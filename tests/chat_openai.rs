@@ -265,7 +265,10 @@ async fn untidy_upstream_streams_become_tidy() {
             assert_eq!(chunk["model"], "up/m");
             assert!(chunk["choices"].is_array());
             for choice in chunk["choices"].as_array().into_iter().flatten() {
-                assert!(choice["index"].is_u64(), "every choice has an index: {chunk}");
+                assert!(
+                    choice["index"].is_u64(),
+                    "every choice has an index: {chunk}"
+                );
             }
         }
         assert_eq!(body.done_count(), 1);

@@ -32,7 +32,7 @@ async fn health_and_ready() {
         .unwrap();
     assert_eq!(ready.status(), 200);
     assert_eq!(ready.json::<Value>().await.unwrap()["status"], "ready");
-    gateway.state.start_draining();
+    gateway.state.lifecycle.start_draining();
     let ready = gateway
         .http
         .get(format!("{}/ready", gateway.url))
@@ -139,12 +139,12 @@ async fn shutdown_stops_accepting_and_lets_streams_finish() {
     stop.send(()).unwrap();
     // Wait (bounded) for the drain to begin, then check new work is refused.
     for _ in 0..100 {
-        if state.is_draining() {
+        if state.lifecycle.is_draining() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert!(state.is_draining());
+    assert!(state.lifecycle.is_draining());
     let fresh = reqwest::Client::new()
         .get(format!("{url}/health"))
         .send()

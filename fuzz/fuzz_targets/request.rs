@@ -9,18 +9,22 @@
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Map, Value};
+use switchyard::completion::UsageWanted;
 use switchyard::openai::request::ChatRequest;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(mut request) = ChatRequest::parse(Bytes::copy_from_slice(data)) else {
+    let Ok(request) = ChatRequest::parse(Bytes::copy_from_slice(data)) else {
         return;
     };
     let _ = request.params();
     let _ = request.present_params();
     let sent = harness::fields(data, "a request that parsed");
     for count_usage in [false, true] {
-        request.count_usage = count_usage;
-        let body = request.body_with_model(harness::MODEL);
+        let usage = UsageWanted {
+            by_client: request.include_usage,
+            by_gateway: count_usage,
+        };
+        let body = request.body_with_model(harness::MODEL, usage);
         let forwarded = harness::fields(&body, "the forwarded body");
         let text = String::from_utf8_lossy(&body);
         assert_eq!(
@@ -64,7 +68,7 @@ fuzz_target!(|data: &[u8]| {
         for fixture in harness::fixtures() {
             match fixture
                 .provider
-                .exchange(&request, harness::MODEL, &fixture.served)
+                .exchange(&request, usage, harness::MODEL, &fixture.served)
             {
                 Ok(Some(exchange)) => {
                     harness::fields(&exchange.encoded.request.body, "an encoded request");

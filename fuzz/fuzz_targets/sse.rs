@@ -6,7 +6,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use switchyard::stream::sse::{Decoder, Event};
+use switchyard::providers::framing::sse::{Decoder, Event};
 
 /// What feeding a stream in some reads gave: the events, whether one was too large, and
 /// whether any read reported progress (a read that fails reports none: `false` then).

@@ -1,5 +1,5 @@
 //! What the fuzz targets share: one config with a provider of each kind, requests varied by a
-//! flags byte, the two decoding paths driven as `stream::upstream` and `Exchange::send` drive
+//! flags byte, the two decoding paths driven as `providers::framing` and `Exchange::send` drive
 //! them (without a network), and the invariants every output must keep.
 //!
 //! A failed invariant is a panic, which libFuzzer reports as a crash with its input.
@@ -11,12 +11,13 @@ use bytes::Bytes;
 use serde::de::IgnoredAny;
 use serde_json::json;
 use serde_json::value::RawValue;
-use switchyard::completion::Chunk;
+use switchyard::completion::{Chunk, UsageWanted};
 use switchyard::config::{Config, ProviderKind};
 use switchyard::error::Error;
 use switchyard::openai::request::ChatRequest;
-use switchyard::providers::{Flow, Provider};
-use switchyard::stream::sse;
+use switchyard::providers::Provider;
+use switchyard::providers::framing::sse;
+use switchyard::providers::framing::{EventDecoder, Flow};
 use switchyard::transport::Upstream;
 
 /// One provider of each kind (Azure with a deployment API version), keys given inline. The
@@ -178,10 +179,15 @@ pub fn request(flags: u8, stream: bool) -> ChatRequest {
     } else if flags & JSON_OBJECT != 0 {
         body["response_format"] = json!({"type": "json_object"});
     }
-    let mut request =
-        ChatRequest::parse(Bytes::from(body.to_string())).expect("the harness request parses");
-    request.count_usage = flags & COUNT_USAGE != 0;
-    request
+    ChatRequest::parse(Bytes::from(body.to_string())).expect("the harness request parses")
+}
+
+/// Who wants usage, as the pipeline decides it for a request shaped by `flags`.
+pub fn usage(flags: u8) -> UsageWanted {
+    UsageWanted {
+        by_client: flags & INCLUDE_USAGE != 0,
+        by_gateway: flags & COUNT_USAGE != 0,
+    }
 }
 
 /// Decodes `body` as a whole answer from `fixture`, as `Exchange::send` does.
@@ -189,7 +195,7 @@ pub fn whole(fixture: &Fixture, flags: u8, body: &[u8]) {
     let request = request(flags, false);
     let exchange = fixture
         .provider
-        .exchange(&request, MODEL, &fixture.served)
+        .exchange(&request, usage(flags), MODEL, &fixture.served)
         .expect("the harness request encodes")
         .expect("a provider with a wire");
     match exchange.decoders.whole(body) {
@@ -203,13 +209,13 @@ pub fn whole(fixture: &Fixture, flags: u8, body: &[u8]) {
     }
 }
 
-/// Decodes `body` as an upstream SSE stream from `fixture`, as `stream::upstream::decode` does:
+/// Decodes `body` as an upstream SSE stream from `fixture`, as `providers::framing::decode` does:
 /// events one by one until the decoder says done or fails, then the end of the stream.
 pub fn stream(fixture: &Fixture, flags: u8, body: &[u8]) {
     let request = request(flags, true);
     let exchange = fixture
         .provider
-        .exchange(&request, MODEL, &fixture.served)
+        .exchange(&request, usage(flags), MODEL, &fixture.served)
         .expect("the harness request encodes")
         .expect("a provider with a wire");
     let mut events = Vec::new();
@@ -219,7 +225,7 @@ pub fn stream(fixture: &Fixture, flags: u8, body: &[u8]) {
         "no fuzz input holds an event of {MAX_EVENT} bytes"
     );
     // What the OpenAI decoder takes out of each chunk: the usage the gateway asked for itself.
-    let stripped: &[&str] = if request.count_usage && !request.include_usage {
+    let stripped: &[&str] = if usage(flags).strip_from_chunks() {
         &["usage"]
     } else {
         &[]
@@ -254,6 +260,33 @@ pub fn stream(fixture: &Fixture, flags: u8, body: &[u8]) {
     if let Err(error) = flow {
         check_error(fixture, error);
     }
+}
+
+/// The choices of a raw `choices` array, each as its sorted fields, with `"index"` set to its
+/// place where it had none; `None` when every choice had one (or it is not an array of objects,
+/// which the gateway relays as it came).
+fn with_indexes(choices: &str) -> Option<Vec<Vec<(String, String)>>> {
+    let parsed: Vec<HashMap<String, &RawValue>> = serde_json::from_str(choices).ok()?;
+    if parsed.iter().all(|choice| choice.contains_key("index")) {
+        return None;
+    }
+    Some(
+        parsed
+            .iter()
+            .enumerate()
+            .map(|(place, choice)| {
+                let mut fields: Vec<_> = choice
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.get().to_owned()))
+                    .collect();
+                if !choice.contains_key("index") {
+                    fields.push(("index".to_owned(), place.to_string()));
+                }
+                fields.sort();
+                fields
+            })
+            .collect(),
+    )
 }
 
 /// Panics unless `text` is valid JSON by the grammar. (Not by `serde_json::Value`, which also
@@ -325,7 +358,8 @@ pub fn check_chunk<'a>(
 
 /// What an OpenAI-compatible upstream sent, as the gateway relays it: the same object, every
 /// field the same bytes, but the `head` fields it sets (`created` a number, `id` a string), the
-/// `stripped` ones gone, and `choices` added (empty) to a chunk that had none.
+/// `stripped` ones gone, `choices` added (empty) to a chunk that had none, and an `index` (its
+/// place) written into every choice that had none.
 pub fn check_relayed(
     upstream: &[u8],
     relayed: &HashMap<String, &RawValue>,
@@ -345,6 +379,37 @@ pub fn check_relayed(
         kept
     };
     let mut expected = shown(&sent);
+    if let (Some(sent_choices), Some(relayed_choices)) =
+        (sent.get("choices"), relayed.get("choices"))
+        && let Some(indexed) = with_indexes(sent_choices.get())
+    {
+        let relayed_choices: Vec<HashMap<String, &RawValue>> =
+            serde_json::from_str(relayed_choices.get())
+                .unwrap_or_else(|e| panic!("relayed choices are not objects ({e}): {text}"));
+        let as_text = |choices: &[HashMap<String, &RawValue>]| -> Vec<Vec<(String, String)>> {
+            choices
+                .iter()
+                .map(|choice| {
+                    let mut fields: Vec<_> = choice
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.get().to_owned()))
+                        .collect();
+                    fields.sort();
+                    fields
+                })
+                .collect()
+        };
+        assert_eq!(
+            as_text(&relayed_choices),
+            indexed,
+            "choices relayed otherwise than sent with their indexes: {text}"
+        );
+        let choices = |(key, _): &(String, String)| key != "choices";
+        expected.retain(choices);
+        let got: Vec<_> = shown(relayed).into_iter().filter(choices).collect();
+        assert_eq!(got, expected, "relayed otherwise than sent: {text}");
+        return;
+    }
     if !sent.contains_key("choices") && relayed.get("choices").is_some_and(|c| c.get() == "[]") {
         expected.push(("choices".to_owned(), "[]".to_owned()));
         expected.sort();
@@ -364,7 +429,7 @@ pub fn check_relayed(
 /// An error, as the gateway would render it once redacted: valid JSON, without the key.
 pub fn check_error(fixture: &Fixture, error: Error) {
     let error = fixture.upstream.redact_error(error);
-    let json = error.to_json();
+    let json = switchyard::openai::error::to_json(&error);
     check_json(json.as_bytes(), "an error");
     for key in &fixture.keys {
         assert!(

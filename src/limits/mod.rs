@@ -13,6 +13,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::config::{GatewayKey, KeyLimits, LimitsBackend, LimitsConfig};
 use crate::error::Error;
+pub use crate::error::Quota;
 
 const MINUTE: u64 = 60;
 const DAY: u64 = 86_400;
@@ -86,14 +87,6 @@ fn decide(limits: &KeyLimits, counts: &Snapshot) -> Verdict {
     }
 }
 
-/// One limit's state after a request was admitted, for the response headers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Quota {
-    pub limit: u64,
-    pub remaining: u64,
-    pub reset: Duration,
-}
-
 /// The quotas to report on a response.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Quotas {
@@ -135,13 +128,26 @@ impl Limiter {
         })
     }
 
-    /// Counts `tokens` a request of `key` for `models` used.
+    /// Where the tokens of a request of `key` for `models` are counted: the key's counters,
+    /// and its models' if it has model limits.
+    pub fn account(self: &std::sync::Arc<Self>, key: &GatewayKey, models: &[String]) -> Account {
+        Account {
+            limiter: self.clone(),
+            scopes: scopes(key, models),
+        }
+    }
+
+    /// Counts `tokens` a request of `key` for `models` used, and returns once counted.
     pub async fn record(&self, key: &GatewayKey, models: &[String], tokens: u64) {
+        self.record_in(&scopes(key, models), tokens).await;
+    }
+
+    async fn record_in(&self, scopes: &[String], tokens: u64) {
         let windows = Windows::at(self.now());
-        for scope in scopes(key, models) {
+        for scope in scopes {
             match &self.backend {
-                Backend::Memory(counters) => counters.record(&scope, windows, tokens),
-                Backend::Redis(counters) => match counters.record(&scope, windows, tokens).await {
+                Backend::Memory(counters) => counters.record(scope, windows, tokens),
+                Backend::Redis(counters) => match counters.record(scope, windows, tokens).await {
                     Ok(()) => {}
                     // Said once when Redis went down, not once per request.
                     Err(redis::Unavailable::Down) => {
@@ -151,36 +157,6 @@ impl Limiter {
                         tracing::warn!(%error, scope, tokens, "could not count tokens in redis");
                     }
                 },
-            }
-        }
-    }
-
-    /// Counts the tokens of a request that is over, on its own task when the backend is remote
-    /// (so a client that leaves, or a drop that cannot wait, never loses the count), at once
-    /// when it is local.
-    pub fn record_detached(
-        state: &std::sync::Arc<crate::state::AppState>,
-        key: usize,
-        models: Vec<String>,
-        tokens: u64,
-    ) {
-        let Some(gateway_key) = state.config.auth.keys.get(key) else {
-            return;
-        };
-        match &state.limits.backend {
-            Backend::Memory(counters) => {
-                let windows = Windows::at(state.limits.now());
-                for scope in scopes(gateway_key, &models) {
-                    counters.record(&scope, windows, tokens);
-                }
-            }
-            Backend::Redis(_) => {
-                let state = state.clone();
-                tokio::spawn(async move {
-                    if let Some(gateway_key) = state.config.auth.keys.get(key) {
-                        state.limits.record(gateway_key, &models, tokens).await;
-                    }
-                });
             }
         }
     }
@@ -327,13 +303,40 @@ fn report(
     }
 }
 
-impl Quota {
-    /// `x-ratelimit-{limit,remaining,reset}-<unit>`.
-    pub fn write(&self, unit: &str, headers: &mut HeaderMap) {
+/// The tokens one request used, counted where its key's limits read them.
+pub struct Account {
+    limiter: std::sync::Arc<Limiter>,
+    scopes: Vec<String>,
+}
+
+impl Account {
+    /// Counts `tokens`, on its own task when the backend is remote (so a client that leaves,
+    /// or a drop that cannot wait, never loses the count), at once when it is local.
+    pub fn record(self, tokens: u64) {
+        if tokens == 0 {
+            return;
+        }
+        match &self.limiter.backend {
+            Backend::Memory(counters) => {
+                let windows = Windows::at(self.limiter.now());
+                for scope in &self.scopes {
+                    counters.record(scope, windows, tokens);
+                }
+            }
+            Backend::Redis(_) => {
+                tokio::spawn(async move { self.limiter.record_in(&self.scopes, tokens).await });
+            }
+        }
+    }
+}
+
+/// `x-ratelimit-{limit,remaining,reset}-<unit>`, as OpenAI sends them.
+pub fn write_quota(quota: &Quota, unit: &str, headers: &mut HeaderMap) {
+    {
         let pairs = [
-            ("limit", self.limit.to_string()),
-            ("remaining", self.remaining.to_string()),
-            ("reset", format!("{}s", self.reset.as_secs())),
+            ("limit", quota.limit.to_string()),
+            ("remaining", quota.remaining.to_string()),
+            ("reset", format!("{}s", quota.reset.as_secs())),
         ];
         for (field, value) in pairs {
             let name = format!("x-ratelimit-{field}-{unit}");
@@ -350,10 +353,10 @@ impl Quotas {
     /// `x-ratelimit-{limit,remaining,reset}-{requests,tokens}`, as OpenAI sends them.
     pub fn write(&self, headers: &mut HeaderMap) {
         if let Some(requests) = self.requests {
-            requests.write("requests", headers);
+            write_quota(&requests, "requests", headers);
         }
         if let Some(tokens) = self.tokens {
-            tokens.write("tokens", headers);
+            write_quota(&tokens, "tokens", headers);
         }
     }
 }

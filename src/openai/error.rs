@@ -1,134 +1,131 @@
-//! Reading an error body from any provider: OpenAI's `{"error":{...}}`, Anthropic's and Gemini's
-//! variants of it, the flat `{"object":"error","message":...}` of vLLM and Mistral, or plain text.
+//! The OpenAI error body, `{"error": {"message", "type", "param", "code"}}`, written from the
+//! gateway's error: what OpenAI clients parse from a failed response or a failed stream.
 
-use serde::Deserialize;
+use serde::Serialize;
 use serde_json::Value;
 
-#[derive(Debug, Default, PartialEq)]
-pub struct UpstreamError {
-    pub message: Option<String>,
-    pub kind: Option<String>,
-    pub param: Option<Value>,
-    pub code: Option<Value>,
+use crate::error::Error;
+
+#[derive(Serialize)]
+pub struct ErrorBody<'a> {
+    error: ErrorObject<'a>,
 }
 
-#[derive(Deserialize)]
-struct Envelope {
-    error: Option<Value>,
-    message: Option<Value>,
-    detail: Option<Value>,
+#[derive(Serialize)]
+struct ErrorObject<'a> {
+    message: String,
     #[serde(rename = "type")]
-    kind: Option<Value>,
-    code: Option<Value>,
-    param: Option<Value>,
+    kind: &'a str,
+    param: Value,
+    code: Value,
 }
 
-/// Longest piece of a non-JSON error body quoted back to the client.
-const TEXT_LIMIT: usize = 300;
-
-pub fn parse_error_body(body: &[u8]) -> UpstreamError {
-    // Gemini wraps some errors in an array.
-    if let Ok(Value::Array(items)) = serde_json::from_slice::<Value>(body)
-        && let Some(first) = items.first()
-    {
-        return parse_error_body(first.to_string().as_bytes());
-    }
-    if let Ok(envelope) = serde_json::from_slice::<Envelope>(body) {
-        return match envelope.error {
-            Some(Value::Object(error)) => UpstreamError {
-                message: error.get("message").and_then(text),
-                kind: error.get("type").or(error.get("status")).and_then(text),
-                param: error.get("param").filter(|v| !v.is_null()).cloned(),
-                code: error.get("code").filter(|v| !v.is_null()).cloned(),
-            },
-            Some(Value::Array(errors)) => errors
-                .first()
-                .map(|first| parse_error_body(first.to_string().as_bytes()))
-                .unwrap_or_default(),
-            Some(Value::String(message)) => UpstreamError {
-                message: Some(message),
-                ..UpstreamError::default()
-            },
-            _ => UpstreamError {
-                message: envelope
-                    .message
-                    .as_ref()
-                    .or(envelope.detail.as_ref())
-                    .and_then(text),
-                kind: envelope
-                    .kind
-                    .as_ref()
-                    .and_then(text)
-                    .filter(|k| k != "error"),
-                param: envelope.param.filter(|v| !v.is_null()),
-                code: envelope.code.filter(|v| !v.is_null()),
-            },
-        };
-    }
-    let text = String::from_utf8_lossy(body);
-    let text = text.trim();
-    UpstreamError {
-        message: (!text.is_empty()).then(|| truncate(text, TEXT_LIMIT)),
-        ..UpstreamError::default()
+/// The body OpenAI clients parse.
+pub fn body(error: &Error) -> ErrorBody<'_> {
+    ErrorBody {
+        error: ErrorObject {
+            message: error.to_string(),
+            kind: kind(error),
+            param: param(error),
+            code: code(error),
+        },
     }
 }
 
-fn text(value: &Value) -> Option<String> {
-    match value {
-        Value::String(s) => Some(s.clone()),
-        Value::Null => None,
-        other => Some(other.to_string()),
+pub fn to_json(error: &Error) -> String {
+    serde_json::to_string(&body(error)).unwrap_or_else(|_| {
+        r#"{"error":{"message":"internal error","type":"server_error","param":null,"code":null}}"#
+            .to_owned()
+    })
+}
+
+/// The OpenAI error `type`.
+fn kind(error: &Error) -> &str {
+    match error {
+        Error::InvalidRequest { .. }
+        | Error::PayloadTooLarge { .. }
+        | Error::RequestTimeout(_)
+        | Error::ModelNotFound { .. }
+        | Error::RouteNotFound { .. }
+        | Error::MethodNotAllowed { .. } => "invalid_request_error",
+        Error::Unauthorized(_) => "authentication_error",
+        Error::Forbidden { .. } => "permission_error",
+        Error::RateLimited { .. } => "rate_limit_error",
+        Error::Upstream(upstream) => match (&upstream.kind, upstream.status.as_u16()) {
+            (Some(kind), _) => kind,
+            (None, 401) => "authentication_error",
+            (None, 403) => "permission_error",
+            (None, 404) => "not_found_error",
+            (None, 429) => "rate_limit_error",
+            (None, _) => "invalid_request_error",
+        },
+        Error::UpstreamFailed { .. }
+        | Error::UpstreamBusy { .. }
+        | Error::UpstreamTimeout { .. }
+        | Error::DeadlineExceeded(_) => "upstream_error",
+        Error::ShuttingDown | Error::LimitsUnavailable | Error::Internal(_) => "server_error",
     }
 }
 
-fn truncate(text: &str, limit: usize) -> String {
-    match text.char_indices().nth(limit) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_owned(),
+fn code(error: &Error) -> Value {
+    let code = match error {
+        Error::InvalidRequest { code, .. } => *code,
+        Error::PayloadTooLarge { .. } => Some("request_too_large"),
+        Error::RequestTimeout(_) => Some("request_timeout"),
+        Error::Unauthorized(_) => Some("invalid_api_key"),
+        Error::Forbidden { .. } => Some("model_not_allowed"),
+        Error::RateLimited { .. } => Some("rate_limit_exceeded"),
+        Error::ModelNotFound { .. } => Some("model_not_found"),
+        Error::RouteNotFound { .. } => Some("not_found"),
+        Error::MethodNotAllowed { .. } => Some("method_not_allowed"),
+        Error::Upstream(upstream) => return upstream.code.clone().unwrap_or(Value::Null),
+        Error::UpstreamFailed { .. } | Error::UpstreamBusy { .. } => Some("upstream_error"),
+        Error::UpstreamTimeout { .. } => Some("upstream_timeout"),
+        Error::DeadlineExceeded(_) => Some("deadline_exceeded"),
+        Error::ShuttingDown => Some("shutting_down"),
+        Error::LimitsUnavailable => Some("limits_unavailable"),
+        Error::Internal(_) => None,
+    };
+    code.map_or(Value::Null, |c| Value::String(c.to_owned()))
+}
+
+fn param(error: &Error) -> Value {
+    match error {
+        Error::InvalidRequest { param, .. } => param.clone().map_or(Value::Null, Value::String),
+        Error::Upstream(upstream) => upstream.param.clone().unwrap_or(Value::Null),
+        _ => Value::Null,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
-    fn openai_shape() {
-        let body = br#"{"error":{"message":"Bad","type":"invalid_request_error","param":"tools","code":"bad_tools"}}"#;
-        let error = parse_error_body(body);
-        assert_eq!(error.message.as_deref(), Some("Bad"));
-        assert_eq!(error.kind.as_deref(), Some("invalid_request_error"));
-        assert_eq!(error.param, Some(json!("tools")));
-        assert_eq!(error.code, Some(json!("bad_tools")));
+    fn every_error_has_the_four_openai_keys() {
+        let errors = [
+            Error::invalid("bad", Some("messages")),
+            Error::PayloadTooLarge { limit: 10 },
+            Error::Unauthorized("missing key"),
+            Error::UpstreamTimeout {
+                provider: "p".into(),
+                detail: "x".into(),
+            },
+        ];
+        for error in errors {
+            let body: Value = serde_json::from_str(&to_json(&error)).unwrap_or_default();
+            let object = body["error"].as_object().cloned().unwrap_or_default();
+            let mut keys: Vec<_> = object.keys().cloned().collect();
+            keys.sort();
+            assert_eq!(keys, ["code", "message", "param", "type"], "{error:?}");
+        }
     }
 
     #[test]
-    fn anthropic_gemini_flat_and_text_shapes() {
-        let anthropic = parse_error_body(
-            br#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
-        );
-        assert_eq!(anthropic.kind.as_deref(), Some("overloaded_error"));
-        assert_eq!(anthropic.message.as_deref(), Some("Overloaded"));
-        let gemini = parse_error_body(
-            br#"[{"error":{"code":400,"message":"Bad arg","status":"INVALID_ARGUMENT"}}]"#,
-        );
-        assert_eq!(gemini.message.as_deref(), Some("Bad arg"));
-        let gemini = parse_error_body(
-            br#"{"error":{"code":400,"message":"Bad arg","status":"INVALID_ARGUMENT"}}"#,
-        );
-        assert_eq!(gemini.kind.as_deref(), Some("INVALID_ARGUMENT"));
-        assert_eq!(gemini.code, Some(json!(400)));
-        let flat = parse_error_body(
-            br#"{"object":"error","message":"no such model","type":"NotFoundError","code":404}"#,
-        );
-        assert_eq!(flat.message.as_deref(), Some("no such model"));
-        assert_eq!(flat.code, Some(json!(404)));
-        let text = parse_error_body(b"<html>502 Bad Gateway</html>\n");
-        assert_eq!(
-            text.message.as_deref(),
-            Some("<html>502 Bad Gateway</html>")
-        );
-        assert_eq!(parse_error_body(b"").message, None);
+    fn invalid_request_names_its_param() {
+        let body: Value = serde_json::from_str(&to_json(&Error::invalid("bad", Some("messages"))))
+            .unwrap_or_default();
+        assert_eq!(body["error"]["param"], "messages");
+        assert_eq!(body["error"]["type"], "invalid_request_error");
     }
 }

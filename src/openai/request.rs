@@ -10,6 +10,7 @@ use serde_json::value::RawValue;
 use super::message::Role;
 use super::params::ChatParams;
 use super::raw::{RawObject, push_json_string};
+use crate::completion::UsageWanted;
 use crate::error::Error;
 
 #[derive(Debug, Clone)]
@@ -22,9 +23,6 @@ pub struct ChatRequest {
     pub stream: bool,
     /// `stream_options.include_usage`: the client wants the final usage chunk.
     pub include_usage: bool,
-    /// The gateway needs the usage itself (to count a key's tokens): streams ask upstream for
-    /// it, and the usage chunk is dropped on the way out unless the client asked too.
-    pub count_usage: bool,
     /// Where `stream_options` sits in `body`, to ask upstream for usage.
     stream_options_span: Option<Range<usize>>,
     /// How many messages `messages` holds.
@@ -92,7 +90,6 @@ impl ChatRequest {
             model,
             stream,
             include_usage,
-            count_usage: false,
             stream_options_span,
             messages,
         })
@@ -112,18 +109,13 @@ impl ChatRequest {
         self.body.is_empty()
     }
 
-    /// A usage report is wanted at the end of the stream: by the client or by the gateway.
-    pub fn wants_usage(&self) -> bool {
-        self.include_usage || self.count_usage
-    }
-
     /// The request as the client sent it, byte for byte, except `model` (and, when the gateway
-    /// counts usage of a stream the client did not ask usage for, `stream_options`).
-    pub fn body_with_model(&self, model: &str) -> Bytes {
+    /// wants usage of a stream the client did not ask usage for, `stream_options`).
+    pub fn body_with_model(&self, model: &str, usage: UsageWanted) -> Bytes {
         let mut quoted = String::with_capacity(model.len() + 2);
         push_json_string(&mut quoted, model);
         let mut edits = vec![(self.model_span.clone(), quoted)];
-        if self.stream && self.count_usage && !self.include_usage {
+        if self.stream && usage.from_upstream() && !self.include_usage {
             edits.push(self.usage_edit());
         }
         edits.sort_by_key(|(span, _)| span.start);
@@ -282,7 +274,7 @@ mod tests {
         let json = r#"{ "temperature" : 0.70, "model":"groq/llama-3.3", "messages":[{"role":"user","content":"hi"}],"x":{"y":[1]}}"#;
         let request = parse(json).unwrap_or_else(|e| unreachable!("{e}"));
         assert_eq!(request.model, "groq/llama-3.3");
-        let forwarded = request.body_with_model("llama-3.3");
+        let forwarded = request.body_with_model("llama-3.3", UsageWanted::default());
         assert_eq!(
             forwarded,
             json.replace("groq/llama-3.3", "llama-3.3").as_bytes()
@@ -314,24 +306,27 @@ mod tests {
     #[test]
     fn counting_usage_asks_upstream_for_it_and_changes_nothing_else() {
         let json = r#" { "model":"p/m","stream":true,"messages":[{"role":"user","content":"x"}]}"#;
-        let mut request = parse(json).unwrap_or_else(|e| unreachable!("{e}"));
+        let request = parse(json).unwrap_or_else(|e| unreachable!("{e}"));
+        let counted = UsageWanted {
+            by_client: false,
+            by_gateway: true,
+        };
         assert_eq!(
-            request.body_with_model("m"),
+            request.body_with_model("m", UsageWanted::default()),
             json.replace("p/m", "m").as_bytes(),
             "nothing added by default"
         );
-        request.count_usage = true;
-        let body = String::from_utf8(request.body_with_model("m").to_vec()).unwrap_or_default();
+        let body =
+            String::from_utf8(request.body_with_model("m", counted).to_vec()).unwrap_or_default();
         assert_eq!(
             body,
             r#" {"stream_options":{"include_usage":true}, "model":"m","stream":true,"messages":[{"role":"user","content":"x"}]}"#
         );
 
         let json = r#"{"stream_options":{"include_obfuscation":false},"model":"p/m","stream":true,"messages":[{"role":"user","content":"x"}]}"#;
-        let mut request = parse(json).unwrap_or_else(|e| unreachable!("{e}"));
-        request.count_usage = true;
+        let request = parse(json).unwrap_or_else(|e| unreachable!("{e}"));
         let body: serde_json::Value =
-            serde_json::from_slice(&request.body_with_model("m")).unwrap_or_default();
+            serde_json::from_slice(&request.body_with_model("m", counted)).unwrap_or_default();
         assert_eq!(
             body["stream_options"],
             serde_json::json!({"include_obfuscation": false, "include_usage": true})

@@ -255,3 +255,17 @@ pub fn unix_now() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
 }
+
+/// `total_tokens` (or prompt + completion) of a raw `usage` object.
+pub fn total_tokens(usage: &serde_json::value::RawValue) -> Option<u64> {
+    #[derive(serde::Deserialize)]
+    struct Counts {
+        total_tokens: Option<u64>,
+        prompt_tokens: Option<u64>,
+        completion_tokens: Option<u64>,
+    }
+    let counts: Counts = serde_json::from_str(usage.get()).ok()?;
+    counts
+        .total_tokens
+        .or_else(|| Some(counts.prompt_tokens? + counts.completion_tokens.unwrap_or(0)))
+}

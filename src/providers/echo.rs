@@ -4,13 +4,17 @@
 use bytes::Bytes;
 use futures_util::stream;
 
-use crate::completion::Completion;
+use crate::completion::{Completion, UsageWanted};
 use crate::error::Error;
 use crate::openai::message::{Message, Role};
 use crate::openai::request::ChatRequest;
 use crate::openai::response::{ChatCompletion, ChunkWriter, Delta, ResponseMessage, Usage};
 
-pub fn complete(request: &ChatRequest, served: &str) -> Result<Completion, Error> {
+pub fn complete(
+    request: &ChatRequest,
+    wanted: UsageWanted,
+    served: &str,
+) -> Result<Completion, Error> {
     let messages = request.params()?.messages;
     let answer = messages
         .iter()
@@ -43,7 +47,7 @@ pub fn complete(request: &ChatRequest, served: &str) -> Result<Completion, Error
         }));
     }
     chunks.push(writer.finish("stop"));
-    if request.wants_usage() {
+    if wanted.from_upstream() {
         chunks.push(writer.usage(usage));
     }
     Ok(Completion::Stream(Box::pin(stream::iter(

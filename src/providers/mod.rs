@@ -1,34 +1,39 @@
-//! Providers: one codec per kind over the shared transport. The `match`es on the kind of
-//! provider live in this file; adding a kind touches nothing outside `providers/` and config.
+//! Providers: one folder per kind, each a codec over the shared transport (encode a call into
+//! an upstream request; decode a whole answer; a stream decoder built for the call), with its
+//! stream framing (`framing`) and its authentication (`auth`) as explicit parts applied once,
+//! just before sending. The `match`es on the kind live in this file: adding a kind is its own
+//! folder, a config variant and an arm in each match here.
 
 mod anthropic;
+mod auth;
 mod azure;
 mod echo;
+pub mod framing;
 mod gemini;
-mod headers;
 mod openai;
 mod params;
+#[cfg(test)]
+mod testkit;
 
 use std::sync::Arc;
 
-use crate::stream::sse::Event;
-use axum::http::{HeaderName, HeaderValue};
 use bytes::Bytes;
 
-use crate::completion::{Answer, Chunk, Completion};
+use crate::completion::{Answer, Chunk, Completion, UsageWanted};
 use crate::config::{ProviderConfig, ProviderKind, Secret};
 use crate::error::Error;
 use crate::openai::request::ChatRequest;
-use crate::stream::upstream::chunk_stream;
 use crate::transport::{self, Upstream, UpstreamRequest};
-use headers::KeyHeader;
-pub use headers::KeyRing;
-pub use openai::total_tokens;
+pub use auth::KeyRing;
+use auth::{Auth, KeyHeader};
+use framing::sse::Event;
+use framing::{EventDecoder, Flow, Framing};
 
-/// A configured provider: its codec, and the keys it may send.
+/// A configured provider: its codec, how its streams are framed, how it authenticates.
 pub struct Provider {
     codec: Codec,
-    keys: KeyRing,
+    framing: Framing,
+    auth: Auth,
 }
 
 enum Codec {
@@ -39,24 +44,15 @@ enum Codec {
     Echo,
 }
 
-/// What a stream decoder says after an event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Flow {
-    Continue,
-    /// The upstream declared the stream complete.
-    Done,
-}
-
-/// The per-stream state machine of a provider's SSE format.
+/// The per-stream state machine of a provider's format.
 pub enum StreamDecoder {
     OpenAi(openai::StreamState),
     Gemini(gemini::StreamState),
     Anthropic(anthropic::StreamState),
 }
 
-impl StreamDecoder {
-    /// Maps one upstream event to zero or more chunks, pushed onto `out`.
-    pub fn map(&mut self, event: &Event, out: &mut Vec<Chunk>) -> Result<Flow, Error> {
+impl EventDecoder for StreamDecoder {
+    fn map(&mut self, event: &Event, out: &mut Vec<Chunk>) -> Result<Flow, Error> {
         match self {
             Self::OpenAi(state) => state.map(event, out),
             Self::Gemini(state) => state.map(event, out),
@@ -64,12 +60,11 @@ impl StreamDecoder {
         }
     }
 
-    /// The upstream closed the stream: a clean end (perhaps with final chunks), or a truncation.
-    pub fn end(&mut self, out: &mut Vec<Chunk>) -> Result<(), Error> {
+    fn end(&mut self, out: &mut Vec<Chunk>) -> Result<(), Error> {
         match self {
-            Self::OpenAi(state) => state.end(),
+            Self::OpenAi(state) => state.end(out),
             Self::Gemini(state) => state.end(out),
-            Self::Anthropic(state) => state.end(),
+            Self::Anthropic(state) => state.end(out),
         }
     }
 }
@@ -105,61 +100,55 @@ impl Provider {
                 | ProviderKind::Echo => None,
             },
         });
-        let (codec, key_header) = match config.kind {
-            ProviderKind::Openai => (
-                Codec::OpenAi(openai::OpenAi::new(config, upstream)?),
-                KeyHeader::Bearer,
-            ),
-            ProviderKind::Anthropic => (
-                Codec::Anthropic(anthropic::Anthropic::new(config, upstream)?),
-                KeyHeader::Named("x-api-key"),
-            ),
-            ProviderKind::Azure => (
-                Codec::Azure(azure::codec(config, upstream)?),
-                KeyHeader::Named("api-key"),
-            ),
-            ProviderKind::Gemini => (
-                Codec::Gemini(gemini::Gemini::new(config, upstream)?),
-                KeyHeader::Named("x-goog-api-key"),
-            ),
-            ProviderKind::Echo => (Codec::Echo, KeyHeader::Bearer),
+        let codec = match config.kind {
+            ProviderKind::Openai => Codec::OpenAi(openai::OpenAi::new(config, upstream)?),
+            ProviderKind::Anthropic => {
+                Codec::Anthropic(anthropic::Anthropic::new(config, upstream)?)
+            }
+            ProviderKind::Azure => Codec::Azure(azure::codec(config, upstream)?),
+            ProviderKind::Gemini => Codec::Gemini(gemini::Gemini::new(config, upstream)?),
+            ProviderKind::Echo => Codec::Echo,
         };
         Ok(Self {
             codec,
-            keys: KeyRing::new(config, key_header)?,
+            framing: Framing::Sse,
+            auth: authentication(config)?,
         })
     }
 
+    /// The provider's API keys, for routing to rotate and cool down.
     pub fn keys(&self) -> &KeyRing {
-        &self.keys
+        self.auth.keys()
     }
 
-    /// Serves `request` with the upstream model `model`; `served` is the routing key reported
-    /// back to the client as `model`.
+    /// Serves `request` with the upstream model `model` and API key `api_key`; `served` is the
+    /// routing key reported back to the client as `model`.
     pub async fn complete(
         &self,
         http: &transport::Http,
         request: &ChatRequest,
+        usage: UsageWanted,
         model: &str,
         served: &str,
-        key: usize,
+        api_key: usize,
     ) -> Result<Answer, Error> {
-        let Some(exchange) = self.exchange(request, model, served)? else {
-            return echo::complete(request, served).map(|completion| Answer {
+        let Some(mut exchange) = self.exchange(request, usage, model, served)? else {
+            return echo::complete(request, usage, served).map(|completion| Answer {
                 completion,
                 dropped_params: Vec::new(),
             });
         };
-        let key = self.keys.header(key).clone();
-        exchange.send(http, key).await
+        self.auth.apply(&mut exchange.encoded.request, api_key);
+        exchange.send(http, self.framing).await
     }
 
     /// `request` encoded for this provider, with the decoders its answer goes through; `None`
-    /// for the echo provider, which has no wire. Nothing is sent: `Exchange::send` does that,
-    /// and the fuzz targets drive the decoders without a network.
+    /// for the echo provider, which has no wire. Nothing is sent and nothing authenticated:
+    /// `complete` does that, and the fuzz targets drive the decoders without a network.
     pub fn exchange<'a>(
         &'a self,
         request: &'a ChatRequest,
+        usage: UsageWanted,
         model: &str,
         served: &'a str,
     ) -> Result<Option<Exchange<'a>>, Error> {
@@ -167,7 +156,7 @@ impl Provider {
             Codec::Echo => return Ok(None),
             Codec::OpenAi(codec) | Codec::Azure(codec) => (
                 Encoded {
-                    request: codec.encode(request, model)?,
+                    request: codec.encode(request, model, usage)?,
                     dropped: Vec::new(),
                 },
                 Wire::OpenAi(codec),
@@ -182,11 +171,25 @@ impl Provider {
             encoded,
             decoders: Decoders {
                 wire,
-                request,
+                stream: request.stream,
+                usage,
                 served,
             },
         }))
     }
+}
+
+/// How a provider of `config`'s kind authenticates: its API keys, in the header it reads them
+/// from. Gemini's goes in a header, never in the URL (`?key=` works too, and ends up in every
+/// access log).
+fn authentication(config: &ProviderConfig) -> Result<Auth, Error> {
+    let header = match config.kind {
+        ProviderKind::Openai | ProviderKind::Echo => KeyHeader::Bearer,
+        ProviderKind::Anthropic => KeyHeader::Named("x-api-key"),
+        ProviderKind::Azure => KeyHeader::Named("api-key"),
+        ProviderKind::Gemini => KeyHeader::Named("x-goog-api-key"),
+    };
+    Ok(Auth::Header(KeyRing::new(config, header)?))
 }
 
 /// One call to a provider, encoded and not yet sent, and how its answer is decoded.
@@ -198,7 +201,8 @@ pub struct Exchange<'a> {
 /// How one call's answer is read back, whole or streamed.
 pub struct Decoders<'a> {
     wire: Wire<'a>,
-    request: &'a ChatRequest,
+    stream: bool,
+    usage: UsageWanted,
     served: &'a str,
 }
 
@@ -222,18 +226,17 @@ impl Decoders<'_> {
 
     /// The decoder of this call's stream, event by event.
     pub fn stream(&self) -> StreamDecoder {
-        let request = self.request;
+        let usage = self.usage;
         match &self.wire {
             Wire::OpenAi(codec) => {
-                let strip_usage = request.count_usage && !request.include_usage;
-                StreamDecoder::OpenAi(codec.stream_state(self.served, strip_usage))
+                StreamDecoder::OpenAi(codec.stream_state(self.served, usage.strip_from_chunks()))
             }
             Wire::Gemini(codec) => {
-                StreamDecoder::Gemini(codec.stream_state(self.served, request.wants_usage()))
+                StreamDecoder::Gemini(codec.stream_state(self.served, usage.from_upstream()))
             }
             Wire::Anthropic(codec, shape) => StreamDecoder::Anthropic(codec.stream_state(
                 self.served,
-                request.wants_usage(),
+                usage.from_upstream(),
                 shape,
             )),
         }
@@ -249,26 +252,17 @@ impl Decoders<'_> {
 }
 
 impl Exchange<'_> {
-    /// Sends the call, then decodes a whole body or wraps the response in the stream decoder.
-    async fn send(
-        self,
-        http: &transport::Http,
-        key: Option<(HeaderName, HeaderValue)>,
-    ) -> Result<Answer, Error> {
+    /// Sends the call, then decodes a whole body or runs the response through `framing` and the
+    /// stream decoder.
+    async fn send(self, http: &transport::Http, framing: Framing) -> Result<Answer, Error> {
         let Self {
-            encoded: Encoded {
-                mut request,
-                dropped,
-            },
+            encoded: Encoded { request, dropped },
             decoders,
         } = self;
         let upstream = decoders.upstream();
-        if let Some((name, value)) = key {
-            request.headers.insert(name, value);
-        }
         let response = transport::send(http, upstream, request).await?;
-        let completion = if decoders.request.stream {
-            Completion::Stream(chunk_stream(response, decoders.stream(), upstream.clone()))
+        let completion = if decoders.stream {
+            Completion::Stream(framing.chunks(response, decoders.stream(), upstream.clone()))
         } else {
             let body = transport::read_body(response, upstream).await?;
             // What the codec quoted from the answer passes the same redaction as every other

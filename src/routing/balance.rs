@@ -23,7 +23,7 @@ pub fn order(plan: &Plan, health: &Health, rng: &mut fastrand::Rng) -> Vec<usize
             let latency: Vec<Option<f64>> = plan
                 .candidates
                 .iter()
-                .map(|c| health.latency_ms(&c.target.key))
+                .map(|c| health.latency_ms(&c.target.name))
                 .collect();
             least_latency(&latency, rng)
         }

@@ -1,18 +1,18 @@
-//! A requested model (a provider/model key or an alias) -> the plan that will serve it: the
-//! candidate targets, how to order them, and how hard to try each.
+//! A requested model (a routing key `provider/model-name` or an alias) -> the plan that will
+//! serve it: the candidate targets, how to order them, and how hard to try each.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::model_ref::ModelRef;
-use crate::config::Strategy;
+use crate::config::{Config, ModelAlias, Strategy};
 use crate::error::Error;
-use crate::state::AppState;
 
 /// One provider/model pair to try.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
-    /// The routing key that serves: `provider/model-name`, reported back as `model`.
-    pub key: String,
+    /// The routing key that names it, `provider/model-name`: reported back as `model`.
+    pub name: String,
     pub provider: String,
     /// The upstream's own model name.
     pub model: String,
@@ -21,7 +21,7 @@ pub struct Target {
 impl Target {
     fn from_ref(model_ref: ModelRef<'_>) -> Self {
         Self {
-            key: format!("{}/{}", model_ref.provider, model_ref.model),
+            name: format!("{}/{}", model_ref.provider, model_ref.model),
             provider: model_ref.provider.to_owned(),
             model: model_ref.model.to_owned(),
         }
@@ -43,23 +43,57 @@ pub struct Plan {
     pub first_token_timeout: Option<Duration>,
 }
 
-/// Resolves `requested`: a provider/model key is a plan of one; an alias, its targets.
-pub fn resolve(state: &AppState, requested: &str) -> Result<Plan, Error> {
-    let retries_of = |provider: &str| {
-        state
-            .config
-            .providers
-            .get(provider)
-            .and_then(|p| p.retries)
-            .unwrap_or(state.config.routing.retries)
-    };
-    let Some(model_ref) = ModelRef::parse(requested) else {
-        let alias = state
-            .config
-            .models
-            .get(requested)
-            .ok_or_else(|| not_found(state, requested))?;
-        // Validated at load: every target is a provider/model key of a known provider.
+/// What plans are made from: the aliases, and every provider with its retries.
+pub struct Table {
+    aliases: BTreeMap<String, ModelAlias>,
+    retries: BTreeMap<String, u32>,
+}
+
+impl Table {
+    pub fn new(config: &Config) -> Self {
+        Self {
+            aliases: config.models.clone(),
+            retries: config
+                .providers
+                .iter()
+                .map(|(name, p)| (name.clone(), p.retries.unwrap_or(config.routing.retries)))
+                .collect(),
+        }
+    }
+
+    /// Resolves `requested`: a routing key is a plan of one; an alias, its targets.
+    pub fn resolve(&self, requested: &str) -> Result<Plan, Error> {
+        let Some(model_ref) = ModelRef::parse(requested) else {
+            let alias = self
+                .aliases
+                .get(requested)
+                .ok_or_else(|| self.not_found(requested))?;
+            return Ok(self.alias_plan(alias));
+        };
+        if model_ref.model.is_empty() {
+            return Err(Error::invalid(
+                format!(
+                    "The model '{requested}' names no model after the provider: use provider/model-name."
+                ),
+                Some("model"),
+            ));
+        }
+        let Some(&retries) = self.retries.get(model_ref.provider) else {
+            return Err(self.unknown_provider(requested, model_ref.provider));
+        };
+        Ok(Plan {
+            strategy: Strategy::Fallback,
+            candidates: vec![Candidate {
+                target: Target::from_ref(model_ref),
+                weight: 1,
+                retries,
+            }],
+            first_token_timeout: None,
+        })
+    }
+
+    fn alias_plan(&self, alias: &ModelAlias) -> Plan {
+        // Validated at load: every target is a routing key of a known provider.
         let candidates = alias
             .targets
             .iter()
@@ -67,7 +101,7 @@ pub fn resolve(state: &AppState, requested: &str) -> Result<Plan, Error> {
                 let target = Target::from_ref(ModelRef::parse(&t.key)?);
                 let retries = alias
                     .retries
-                    .unwrap_or_else(|| retries_of(&target.provider));
+                    .or_else(|| self.retries.get(&target.provider).copied())?;
                 Some(Candidate {
                     target,
                     weight: t.weight,
@@ -75,54 +109,44 @@ pub fn resolve(state: &AppState, requested: &str) -> Result<Plan, Error> {
                 })
             })
             .collect();
-        return Ok(Plan {
+        Plan {
             strategy: alias.strategy,
             candidates,
             first_token_timeout: alias.first_token_timeout,
-        });
-    };
-    if model_ref.model.is_empty() {
-        return Err(Error::invalid(
-            format!(
-                "The model '{requested}' names no model after the provider: use provider/model-name."
+        }
+    }
+
+    fn unknown_provider(&self, requested: &str, provider: &str) -> Error {
+        Error::ModelNotFound {
+            message: format!(
+                "The model '{requested}' does not exist: no provider '{provider}' is configured. Providers: {}.",
+                list(self.retries.keys())
             ),
-            Some("model"),
-        ));
+        }
     }
-    if !state.providers.contains_key(model_ref.provider) {
-        return Err(unknown_provider(state, requested, model_ref.provider));
-    }
-    Ok(Plan {
-        strategy: Strategy::Fallback,
-        candidates: vec![Candidate {
-            target: Target::from_ref(model_ref),
-            weight: 1,
-            retries: retries_of(model_ref.provider),
-        }],
-        first_token_timeout: None,
-    })
-}
 
-fn unknown_provider(state: &AppState, requested: &str, provider: &str) -> Error {
-    Error::ModelNotFound {
-        message: format!(
-            "The model '{requested}' does not exist: no provider '{provider}' is configured. Providers: {}.",
-            list(state.providers.keys())
-        ),
+    fn not_found(&self, requested: &str) -> Error {
+        let aliases = if self.aliases.is_empty() {
+            "none".to_owned()
+        } else {
+            list(self.aliases.keys())
+        };
+        Error::ModelNotFound {
+            message: format!(
+                "The model '{requested}' does not exist: use provider/model-name with a configured provider ({}) or an alias ({aliases}).",
+                list(self.retries.keys())
+            ),
+        }
     }
-}
 
-fn not_found(state: &AppState, requested: &str) -> Error {
-    let aliases = if state.config.models.is_empty() {
-        "none".to_owned()
-    } else {
-        list(state.config.models.keys())
-    };
-    Error::ModelNotFound {
-        message: format!(
-            "The model '{requested}' does not exist: use provider/model-name with a configured provider ({}) or an alias ({aliases}).",
-            list(state.providers.keys())
-        ),
+    /// The names a request's model limits are looked up by: the model asked for, and for an
+    /// alias its targets.
+    pub fn limited_models(&self, model: &str) -> Vec<String> {
+        let mut models = vec![model.to_owned()];
+        if let Some(alias) = self.aliases.get(model) {
+            models.extend(alias.targets.iter().map(|t| t.key.clone()));
+        }
+        models
     }
 }
 

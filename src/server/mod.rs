@@ -20,8 +20,8 @@ use tower_http::request_id::{
 };
 
 use crate::error::Error;
-use crate::routes;
 use crate::state::AppState;
+use crate::surfaces;
 use crate::telemetry;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -43,8 +43,8 @@ impl MakeRequestId for RandomRequestId {
 }
 
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
-    let mut response =
-        Error::Internal("the gateway hit a bug while serving this request".into()).into_response();
+    let error = Error::Internal("the gateway hit a bug while serving this request".into());
+    let mut response = crate::openai::error::to_json(&error).into_response();
     *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
     response.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -81,7 +81,7 @@ pub async fn run(
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(axum::middleware::from_fn(telemetry::log_requests))
         .layer(CatchPanicLayer::custom(panic_response))
-        .service(routes::router(state.clone()));
+        .service(surfaces::router(state.clone()));
     let acceptor = Acceptor {
         listener,
         app,
@@ -91,7 +91,7 @@ pub async fn run(
         counts: Arc::new(connection::Counts::default()),
     };
     acceptor.accept_until(shutdown).await;
-    state.stop_ready();
+    state.lifecycle.stop_ready();
     if !ready_delay.is_zero() {
         tracing::info!(
             delay_s = ready_delay.as_secs_f64(),
@@ -103,7 +103,7 @@ pub async fn run(
         listener, graceful, ..
     } = acceptor;
     drop(listener);
-    state.start_draining();
+    state.lifecycle.start_draining();
     tracing::info!(
         grace_s = grace.as_secs_f64(),
         "shutting down: no new connections, draining in-flight requests"
@@ -113,7 +113,7 @@ pub async fn run(
         () = &mut drained => {}
         () = tokio::time::sleep(grace) => {
             tracing::warn!("grace period over: ending the streams still open with an error event");
-            state.cut_streams();
+            state.lifecycle.cut_streams();
             if tokio::time::timeout(CUT_WAIT, drained).await.is_err() {
                 tracing::warn!("closing the connections still open");
             }

@@ -13,12 +13,13 @@ use hyper_util::client::proxy::matcher::Matcher;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 mod connector;
+mod error_body;
 
 pub use connector::Connector;
 
 use crate::config::{Config, Secret, UpstreamBounds};
 use crate::error::{Error, UpstreamStatus};
-use crate::openai::error::parse_error_body;
+use error_body::parse_error_body;
 
 /// A request ready to send, as a codec encodes it.
 pub struct UpstreamRequest {

@@ -12,7 +12,7 @@ use bytes::Bytes;
 
 pub use convert::stream::StreamState;
 
-use super::headers::{KeyHeader, provider_headers};
+use super::auth::provider_headers;
 use super::{Encoded, params};
 use crate::config::{ProviderConfig, UnsupportedParams};
 use crate::error::Error;
@@ -44,7 +44,7 @@ impl Anthropic {
         );
         // Configured headers come after the default version, so a config can pin another
         // version or add `anthropic-beta`.
-        let headers = provider_headers(config, headers, KeyHeader::Named("x-api-key"))?;
+        let headers = provider_headers(config, headers);
         Ok(Self {
             upstream,
             url: transport::parse_url(&format!("{}/v1/messages", config.base_url))?,

@@ -114,7 +114,14 @@ fn a_rich_request_becomes_the_expected_messages_request() {
 fn url_and_headers() {
     let (_, encoded, _) =
         encode(&codec(), &with(json!({}))).unwrap_or_else(|e| unreachable!("{e}"));
-    let request = encoded.request;
+    let mut request = encoded.request;
+    assert!(
+        request.headers.get("x-api-key").is_none(),
+        "the codec does not authenticate"
+    );
+    let auth = crate::providers::authentication(&config(UnsupportedParams::Error))
+        .unwrap_or_else(|e| unreachable!("{e}"));
+    auth.apply(&mut request, 0);
     assert_eq!(
         request.url.to_string(),
         "https://api.anthropic.com/v1/messages"

@@ -16,7 +16,7 @@ use bytes::Bytes;
 
 pub use stream::StreamState;
 
-use super::headers::{KeyHeader, provider_headers};
+use super::auth::provider_headers;
 use super::{Encoded, params};
 use crate::config::{ProviderConfig, UnsupportedParams};
 use crate::error::Error;
@@ -34,8 +34,7 @@ pub struct Gemini {
 impl Gemini {
     pub fn new(config: &ProviderConfig, upstream: Arc<Upstream>) -> Result<Self, Error> {
         // In a header, never in the URL (`?key=` works too, and ends up in every access log).
-        let headers =
-            provider_headers(config, HeaderMap::new(), KeyHeader::Named("x-goog-api-key"))?;
+        let headers = provider_headers(config, HeaderMap::new());
         Ok(Self {
             upstream,
             base_url: config.base_url.clone(),

@@ -5,14 +5,14 @@
 
 use std::sync::Arc;
 
-use crate::stream::sse::Event;
+use crate::providers::framing::sse::Event;
 
 use super::response::{self, BLOCKED, Piece};
 use super::types::{GenerateContentResponse, UsageMetadata};
 use crate::completion::Chunk;
 use crate::error::Error;
 use crate::openai::response::{ChunkWriter, Delta, FunctionDelta, ToolCallDelta};
-use crate::providers::Flow;
+use crate::providers::framing::{EventDecoder, Flow};
 use crate::transport::Upstream;
 
 pub struct StreamState {
@@ -42,32 +42,6 @@ impl StreamState {
             finished: false,
             usage: None,
         }
-    }
-
-    pub fn map(&mut self, event: &Event, out: &mut Vec<Chunk>) -> Result<Flow, Error> {
-        let Some(data) = event.data.as_deref().map(str::trim) else {
-            return Ok(Flow::Continue);
-        };
-        if data.is_empty() {
-            return Ok(Flow::Continue);
-        }
-        // Errors may come wrapped in a one-element array, as on Gemini's other stream form.
-        let responses = if data.starts_with('[') {
-            serde_json::from_str::<Vec<GenerateContentResponse>>(data)
-        } else {
-            serde_json::from_str::<GenerateContentResponse>(data).map(|r| vec![r])
-        }
-        .map_err(|e| Error::UpstreamFailed {
-            provider: self.upstream.provider.clone(),
-            detail: format!(
-                "sent a stream event that is not a Gemini response ({e}): {}",
-                self.upstream.quote(data)
-            ),
-        })?;
-        for response in &responses {
-            self.response(response, data, out)?;
-        }
-        Ok(Flow::Continue)
     }
 
     fn response(
@@ -154,9 +128,37 @@ impl StreamState {
             out.push(self.writer.finish(reason));
         }
     }
+}
+
+impl EventDecoder for StreamState {
+    fn map(&mut self, event: &Event, out: &mut Vec<Chunk>) -> Result<Flow, Error> {
+        let Some(data) = event.data.as_deref().map(str::trim) else {
+            return Ok(Flow::Continue);
+        };
+        if data.is_empty() {
+            return Ok(Flow::Continue);
+        }
+        // Errors may come wrapped in a one-element array, as on Gemini's other stream form.
+        let responses = if data.starts_with('[') {
+            serde_json::from_str::<Vec<GenerateContentResponse>>(data)
+        } else {
+            serde_json::from_str::<GenerateContentResponse>(data).map(|r| vec![r])
+        }
+        .map_err(|e| Error::UpstreamFailed {
+            provider: self.upstream.provider.clone(),
+            detail: format!(
+                "sent a stream event that is not a Gemini response ({e}): {}",
+                self.upstream.quote(data)
+            ),
+        })?;
+        for response in &responses {
+            self.response(response, data, out)?;
+        }
+        Ok(Flow::Continue)
+    }
 
     /// The body ended: clean after a finish (then the usage chunk, if asked for), else cut short.
-    pub fn end(&mut self, out: &mut Vec<Chunk>) -> Result<(), Error> {
+    fn end(&mut self, out: &mut Vec<Chunk>) -> Result<(), Error> {
         if !self.finished {
             return Err(Error::UpstreamFailed {
                 provider: self.upstream.provider.clone(),

@@ -6,16 +6,12 @@ mod request;
 mod schema;
 mod stream;
 
-use std::time::Duration;
-
-use futures_util::StreamExt;
 use serde_json::{Value, json};
 
 use super::*;
 use crate::completion::Chunk;
-use crate::config::{Secret, UpstreamBounds};
-use crate::providers::Flow;
-use crate::stream::upstream::events_from_pieces;
+use crate::providers::framing::Flow;
+use crate::providers::testkit;
 use crate::transport;
 
 const TEXT_STREAM: &str = include_str!("../../../tests/fixtures/gemini/text_stream.sse");
@@ -31,16 +27,7 @@ const API_KEY_ERROR: &str = include_str!("../../../tests/fixtures/gemini/error_a
 const QUOTA_ERROR: &str = include_str!("../../../tests/fixtures/gemini/error_quota_array.json");
 
 fn upstream() -> Arc<Upstream> {
-    Arc::new(Upstream {
-        provider: "gem".into(),
-        secrets: vec![Secret::new("AIza-test-key")],
-        bounds: UpstreamBounds {
-            first_byte: Duration::from_secs(1),
-            idle: Duration::from_secs(1),
-            max_event: 1 << 20,
-        },
-        status_hook: Some(status_hook),
-    })
+    testkit::upstream("gem", "AIza-test-key", Some(status_hook))
 }
 
 fn codec() -> Gemini {
@@ -58,20 +45,14 @@ fn value(json: &str) -> Value {
 
 /// Every event of `fixture` through a fresh decoder: the chunks, and how it ended.
 async fn run(fixture: &str, include_usage: bool) -> (Vec<Chunk>, Result<(), Error>) {
-    let pieces = vec![Bytes::copy_from_slice(fixture.as_bytes())];
-    let mut events = std::pin::pin!(events_from_pieces(pieces));
     let mut state = StreamState::new(upstream(), "gem/gemini-2.5-flash", include_usage);
-    let mut out = Vec::new();
-    while let Some(event) = events.next().await {
-        let event = event.unwrap_or_else(|e| unreachable!("{e}"));
-        match state.map(&event, &mut out) {
-            Ok(Flow::Continue) => {}
-            Ok(Flow::Done) => unreachable!("Gemini streams end at EOF"),
-            Err(error) => return (out, Err(error)),
-        }
-    }
-    let end = state.end(&mut out);
-    (out, end)
+    let (out, end) = testkit::run(&mut state, fixture);
+    assert_ne!(
+        end.as_ref().ok(),
+        Some(&Flow::Done),
+        "Gemini streams end at EOF"
+    );
+    (out, end.map(drop))
 }
 
 fn chunks(out: &[Chunk]) -> Vec<Value> {

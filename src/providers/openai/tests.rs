@@ -1,9 +1,10 @@
-use futures_util::StreamExt;
 use serde_json::Value;
 
 use super::*;
-use crate::config::{Secret, UpstreamBounds};
-use crate::stream::upstream::events_from_pieces;
+use crate::completion::Chunk;
+use crate::providers::framing::sse::Event;
+use crate::providers::framing::{EventDecoder, Flow};
+use crate::providers::testkit::{self, json};
 
 const TEXT_STREAM: &str = include_str!("../../../tests/fixtures/openai/text_stream.sse");
 const TOOL_STREAM: &str = include_str!("../../../tests/fixtures/openai/tool_calls_stream.sse");
@@ -15,49 +16,16 @@ const MIDSTREAM_ERROR: &str = include_str!("../../../tests/fixtures/openai/midst
 const COMPLETION: &str = include_str!("../../../tests/fixtures/openai/completion.json");
 
 fn upstream() -> Arc<Upstream> {
-    Arc::new(Upstream {
-        provider: "up".into(),
-        secrets: vec![Secret::new("sk-secret-key")],
-        bounds: UpstreamBounds {
-            first_byte: std::time::Duration::from_secs(1),
-            idle: std::time::Duration::from_secs(1),
-            max_event: 1 << 20,
-        },
-        status_hook: None,
-    })
+    testkit::upstream("up", "sk-secret-key", None)
 }
 
 fn state() -> StreamState {
-    StreamState {
-        upstream: upstream(),
-        served: json_string("up/gpt-4o"),
-        id: None,
-        created: None,
-        choices: ChoiceProgress::default(),
-        strip_usage: false,
-    }
+    StreamState::new(upstream(), "up/gpt-4o", false)
 }
 
 /// Every event of `fixture` through a fresh decoder: the chunks, and how it ended.
 async fn run(fixture: &str) -> (Vec<Chunk>, Result<Flow, Error>) {
-    let mut events = std::pin::pin!(events_from_pieces(vec![bytes::Bytes::copy_from_slice(
-        fixture.as_bytes()
-    )]));
-    let mut state = state();
-    let mut out = Vec::new();
-    while let Some(event) = events.next().await {
-        let event = event.unwrap_or_else(|e| unreachable!("{e}"));
-        match state.map(&event, &mut out) {
-            Ok(Flow::Continue) => {}
-            other => return (out, other),
-        }
-    }
-    let end = state.end().map(|()| Flow::Continue);
-    (out, end)
-}
-
-fn json(chunk: &Chunk) -> Value {
-    serde_json::from_str(&chunk.json).unwrap_or_else(|e| unreachable!("{e}: {}", chunk.json))
+    testkit::run(&mut state(), fixture)
 }
 
 #[tokio::test]
@@ -146,7 +114,10 @@ async fn untidy_chunks_get_one_id_object_created_and_model() {
     assert_eq!(last["created"], 1680000000);
     assert_eq!(last["model"], "up/gpt-4o");
     assert_eq!(last["choices"][0]["finish_reason"], "stop");
-    assert_eq!(last["choices"][0]["index"], 0, "a choice without index gets 0");
+    assert_eq!(
+        last["choices"][0]["index"], 0,
+        "a choice without index gets 0"
+    );
     assert_eq!(last["choices"][0]["delta"], serde_json::json!({}));
 }
 
@@ -162,7 +133,10 @@ async fn choices_without_index_are_numbered_by_their_place() {
     let choices = json(&chunks[0])["choices"].clone();
     let indexes: Vec<Value> = (0..3).map(|i| choices[i]["index"].clone()).collect();
     assert_eq!(indexes, [0, 1, 2]);
-    assert_eq!(choices[2]["delta"]["content"], "c", "the rest of a choice is kept");
+    assert_eq!(
+        choices[2]["delta"]["content"], "c",
+        "the rest of a choice is kept"
+    );
     assert_eq!(json(&chunks[0])["model"], "up/gpt-4o");
 }
 
@@ -291,10 +265,7 @@ async fn with_n_choices_every_one_must_finish_for_a_clean_end() {
 #[test]
 fn usage_the_client_did_not_ask_for_is_stripped_however_its_key_is_spelled() {
     // Found by fuzzing: the one-pass path read `"\u0075sage"` as usage but kept its bytes.
-    let mut state = StreamState {
-        strip_usage: true,
-        ..state()
-    };
+    let mut state = StreamState::new(upstream(), "up/gpt-4o", true);
     let mut out = Vec::new();
     for data in [
         r#"{"id":"x","object":"chat.completion.chunk","created":1,"model":"m","choices":[],"\u0075sage":{"total_tokens":3}}"#,

@@ -4,14 +4,14 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::stream::sse::Event;
+use crate::providers::framing::sse::Event;
 
 use super::{embedded_error, finish_reason, malformed, redacted_detail, thinking_detail, usage};
 use crate::completion::Chunk;
 use crate::error::Error;
 use crate::openai::response::{ChunkWriter, Delta, FunctionDelta, ToolCallDelta};
-use crate::providers::Flow;
 use crate::providers::anthropic::types::{ContentBlock, EventDelta, NativeUsage, StreamEvent};
+use crate::providers::framing::{EventDecoder, Flow};
 use crate::transport::Upstream;
 
 pub struct StreamState {
@@ -74,88 +74,6 @@ impl StreamState {
             finished: false,
             stopped: false,
         }
-    }
-
-    pub fn map(&mut self, event: &Event, out: &mut Vec<Chunk>) -> Result<Flow, Error> {
-        let Some(data) = event
-            .data
-            .as_deref()
-            .map(str::trim)
-            .filter(|d| !d.is_empty())
-        else {
-            return Ok(Flow::Continue);
-        };
-        let parsed = serde_json::from_str::<StreamEvent<'_>>(data);
-        let named_error = event.event.as_deref() == Some("error");
-        let parsed = match parsed {
-            Ok(parsed) if !named_error && parsed.kind != "error" => parsed,
-            Ok(parsed) => {
-                let kind = parsed.error.map(|error| error.kind).unwrap_or_default();
-                return Err(embedded_error(&self.upstream, &kind, data));
-            }
-            Err(_) if named_error => return Err(embedded_error(&self.upstream, "", data)),
-            Err(e) => {
-                return Err(malformed(
-                    &self.upstream,
-                    format!(
-                        "sent a stream event that is not an Anthropic event ({e}): {}",
-                        self.upstream.quote(data)
-                    ),
-                ));
-            }
-        };
-        let index = parsed.index.unwrap_or(0);
-        match &*parsed.kind {
-            "message_start" => {
-                if let Some(message) = parsed.message {
-                    self.usage.merge(message.usage);
-                }
-                out.push(self.writer.role());
-            }
-            "content_block_start" => {
-                if let Some(block) = parsed.content_block {
-                    self.start(index, block, out);
-                }
-            }
-            "content_block_delta" => {
-                if let Some(delta) = parsed.delta {
-                    self.delta(index, &delta, out);
-                }
-            }
-            "content_block_stop" => self.stop(index, out),
-            "message_delta" => {
-                if let Some(later) = parsed.usage {
-                    self.usage.merge(later);
-                }
-                if let Some(reason) = parsed.delta.and_then(|delta| delta.stop_reason) {
-                    self.finish(Some(&reason), out);
-                }
-            }
-            "message_stop" => {
-                self.finish(None, out);
-                if self.include_usage {
-                    out.push(self.writer.usage(usage(&self.usage)));
-                }
-                self.stopped = true;
-                return Ok(Flow::Done);
-            }
-            // `ping`, and event types newer than this code (Anthropic's versioning policy says
-            // to ignore them).
-            _ => {}
-        }
-        Ok(Flow::Continue)
-    }
-
-    /// The upstream closed the stream. Only `message_stop` ends an answer: anything else is a
-    /// truncation, never a clean finish.
-    pub fn end(&self) -> Result<(), Error> {
-        if self.stopped {
-            return Ok(());
-        }
-        Err(malformed(
-            &self.upstream,
-            "the stream ended before the answer was complete (no message_stop)".to_owned(),
-        ))
     }
 
     fn start(&mut self, index: u32, block: ContentBlock, out: &mut Vec<Chunk>) {
@@ -295,6 +213,90 @@ impl StreamState {
             self.writer
                 .finish(finish_reason(stop_reason, self.tool_calls > 0)),
         );
+    }
+}
+
+impl EventDecoder for StreamState {
+    fn map(&mut self, event: &Event, out: &mut Vec<Chunk>) -> Result<Flow, Error> {
+        let Some(data) = event
+            .data
+            .as_deref()
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+        else {
+            return Ok(Flow::Continue);
+        };
+        let parsed = serde_json::from_str::<StreamEvent<'_>>(data);
+        let named_error = event.event.as_deref() == Some("error");
+        let parsed = match parsed {
+            Ok(parsed) if !named_error && parsed.kind != "error" => parsed,
+            Ok(parsed) => {
+                let kind = parsed.error.map(|error| error.kind).unwrap_or_default();
+                return Err(embedded_error(&self.upstream, &kind, data));
+            }
+            Err(_) if named_error => return Err(embedded_error(&self.upstream, "", data)),
+            Err(e) => {
+                return Err(malformed(
+                    &self.upstream,
+                    format!(
+                        "sent a stream event that is not an Anthropic event ({e}): {}",
+                        self.upstream.quote(data)
+                    ),
+                ));
+            }
+        };
+        let index = parsed.index.unwrap_or(0);
+        match &*parsed.kind {
+            "message_start" => {
+                if let Some(message) = parsed.message {
+                    self.usage.merge(message.usage);
+                }
+                out.push(self.writer.role());
+            }
+            "content_block_start" => {
+                if let Some(block) = parsed.content_block {
+                    self.start(index, block, out);
+                }
+            }
+            "content_block_delta" => {
+                if let Some(delta) = parsed.delta {
+                    self.delta(index, &delta, out);
+                }
+            }
+            "content_block_stop" => self.stop(index, out),
+            "message_delta" => {
+                if let Some(later) = parsed.usage {
+                    self.usage.merge(later);
+                }
+                if let Some(reason) = parsed.delta.and_then(|delta| delta.stop_reason) {
+                    self.finish(Some(&reason), out);
+                }
+            }
+            "message_stop" => {
+                self.finish(None, out);
+                if self.include_usage {
+                    out.push(self.writer.usage(usage(&self.usage)));
+                }
+                self.stopped = true;
+                return Ok(Flow::Done);
+            }
+            // `ping`, and event types newer than this code (Anthropic's versioning policy says
+            // to ignore them).
+            _ => {}
+        }
+        Ok(Flow::Continue)
+    }
+
+    /// The upstream closed the stream. Only `message_stop` ends an answer: anything else is a
+    /// truncation, never a clean finish.
+    fn end(&mut self, _: &mut Vec<Chunk>) -> Result<(), Error> {
+        if self.stopped {
+            return Ok(());
+        }
+        Err(malformed(
+            &self.upstream,
+            "the stream ended before the answer was complete (no message_stop)".to_owned(),
+        ))
     }
 }
 

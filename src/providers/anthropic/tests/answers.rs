@@ -1,12 +1,10 @@
 //! Whole answers and streams decoded from Anthropic's wire bytes, and the two agreeing.
 
-use futures_util::StreamExt;
 use serde_json::{Value, json};
 
 use super::*;
-use crate::completion::Chunk;
-use crate::providers::Flow;
-use crate::stream::upstream::events_from_pieces;
+use crate::providers::framing::Flow;
+use crate::providers::testkit;
 
 const TEXT_STREAM: &str = include_str!("../../../../tests/fixtures/anthropic/text_stream.sse");
 const TEXT: &str = include_str!("../../../../tests/fixtures/anthropic/text.json");
@@ -180,21 +178,7 @@ async fn run(
         answer_tool: answer_tool.map(str::to_owned),
     };
     let mut state = codec().stream_state("claude/x", include_usage, &shape);
-    let mut events = std::pin::pin!(events_from_pieces(vec![Bytes::copy_from_slice(
-        fixture.as_bytes()
-    )]));
-    let mut out: Vec<Chunk> = Vec::new();
-    let mut flow = Ok(Flow::Continue);
-    while let Some(event) = events.next().await {
-        let event = event.unwrap_or_else(|e| unreachable!("{e}"));
-        flow = state.map(&event, &mut out);
-        if !matches!(flow, Ok(Flow::Continue)) {
-            break;
-        }
-    }
-    if matches!(flow, Ok(Flow::Continue)) {
-        flow = state.end().map(|()| Flow::Continue);
-    }
+    let (out, flow) = testkit::run(&mut state, fixture);
     let chunks = out
         .iter()
         .map(|c| serde_json::from_str(&c.json).unwrap_or_else(|e| unreachable!("{e}: {}", c.json)))

@@ -1,6 +1,12 @@
-//! Upstream bytes -> SSE events -> chunks, under the idle deadline and the event size limit.
-//! Pulled by the client's body: dropping the returned stream drops the upstream response and
+//! How a provider's stream is cut into events (its framing), and the loop that runs a stream's
+//! bytes through the framing and the codec's stream decoder into chunks, under the idle deadline
+//! and the event size limit. SSE is the one framing today; another (AWS event-stream) is one
+//! more variant and one more decoder here.
+//!
+//! The stream is pulled by the client's body: dropping it drops the upstream response and
 //! closes its connection.
+
+pub mod sse;
 
 use std::sync::Arc;
 
@@ -10,17 +16,46 @@ use http_body_util::BodyDataStream;
 
 use crate::completion::{Chunk, ChunkStream};
 use crate::error::Error;
-use crate::providers::{Flow, StreamDecoder};
-use crate::stream::sse::{self, Event};
 use crate::transport::{self, Upstream};
+use sse::Event;
 
-pub fn chunk_stream(
-    response: transport::Response,
-    decoder: StreamDecoder,
-    upstream: Arc<Upstream>,
-) -> ChunkStream {
-    let reads = BodyDataStream::new(response.into_body());
-    Box::pin(decode(reads, decoder, upstream))
+/// A provider's stream framing.
+#[derive(Debug, Clone, Copy)]
+pub enum Framing {
+    /// `text/event-stream`.
+    Sse,
+}
+
+/// What a stream decoder says after an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    /// The upstream declared the stream complete.
+    Done,
+}
+
+/// A codec's per-stream state machine, event by event.
+pub trait EventDecoder: Send + 'static {
+    /// Maps one upstream event to zero or more chunks, pushed onto `out`.
+    fn map(&mut self, event: &Event, out: &mut Vec<Chunk>) -> Result<Flow, Error>;
+
+    /// The upstream closed the stream: a clean end (perhaps with final chunks), or a truncation.
+    fn end(&mut self, out: &mut Vec<Chunk>) -> Result<(), Error>;
+}
+
+impl Framing {
+    /// The chunks of `response`'s body, read through this framing and `decoder`.
+    pub fn chunks(
+        self,
+        response: transport::Response,
+        decoder: impl EventDecoder,
+        upstream: Arc<Upstream>,
+    ) -> ChunkStream {
+        let reads = BodyDataStream::new(response.into_body());
+        match self {
+            Self::Sse => Box::pin(decode(reads, decoder, upstream)),
+        }
+    }
 }
 
 /// Runs `decoder` over the events read from `reads` until the upstream says done, fails,
@@ -29,7 +64,7 @@ pub fn chunk_stream(
 /// not, so an upstream that only says `: PROCESSING` forever still times out.
 pub fn decode<S, E>(
     reads: S,
-    mut decoder: StreamDecoder,
+    mut decoder: impl EventDecoder,
     upstream: Arc<Upstream>,
 ) -> impl Stream<Item = Result<Chunk, Error>> + Send
 where
@@ -81,9 +116,9 @@ where
     }
 }
 
-/// Every event of one read through the provider's decoder, in order, up to the end it declares.
+/// Every event of one read through the decoder, in order, up to the end it declares.
 fn map_events(
-    decoder: &mut StreamDecoder,
+    decoder: &mut impl EventDecoder,
     events: &mut Vec<Event>,
     out: &mut Vec<Chunk>,
 ) -> Result<Flow, Error> {

@@ -1,13 +1,15 @@
-//! `GET /v1/models`: the aliases and provider/model keys this gateway knows, as OpenAI's list.
+//! `GET /v1/models`: the aliases and routing keys this gateway knows, as OpenAI's list.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-use super::auth::Caller;
+use super::openai_error::OpenAiError;
 use crate::state::AppState;
 
 #[derive(Serialize)]
@@ -25,7 +27,11 @@ struct ModelEntry {
 }
 
 /// What the calling key may use, and nothing else.
-pub async fn list(State(state): State<Arc<AppState>>, caller: Caller) -> Json<ModelList> {
+pub async fn list(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let caller = match state.pipeline().authenticate(&headers) {
+        Ok(caller) => caller,
+        Err(error) => return OpenAiError(error).into_response(),
+    };
     let mut data = Vec::new();
     for alias in state.config.models.keys() {
         data.push(entry(alias.clone(), "switchyard"));
@@ -47,13 +53,14 @@ pub async fn list(State(state): State<Arc<AppState>>, caller: Caller) -> Json<Mo
         }
     }
     data.extend(keys.into_iter().map(|(id, owner)| entry(id, &owner)));
-    if let Some(key) = caller.key(&state) {
+    if let Some(key) = caller.key {
         data.retain(|model| key.may_use(&model.id));
     }
     Json(ModelList {
         object: "list",
         data,
     })
+    .into_response()
 }
 
 fn entry(id: String, owned_by: &str) -> ModelEntry {

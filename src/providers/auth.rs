@@ -1,5 +1,6 @@
-//! The headers every request to a provider carries: its configured extras, then its key in the
-//! header that provider reads, marked sensitive so no debug output shows it.
+//! How a provider's requests are authenticated, applied once to each request just before it is
+//! sent. Today that is one of the provider's API keys in the header it reads; a signed request
+//! (AWS SigV4) or an OAuth token (Vertex) would be another variant of `Auth`.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -7,8 +8,9 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 
 use crate::config::ProviderConfig;
 use crate::error::Error;
+use crate::transport::UpstreamRequest;
 
-/// Where a provider reads its key.
+/// Where a provider reads its API key.
 #[derive(Clone, Copy)]
 pub enum KeyHeader {
     /// `Authorization: Bearer <key>` (OpenAI and the compatibles).
@@ -17,35 +19,42 @@ pub enum KeyHeader {
     Named(&'static str),
 }
 
-/// `defaults`, then the config's `headers` (which may override them), then the key.
-pub fn provider_headers(
-    config: &ProviderConfig,
-    mut defaults: HeaderMap,
-    key: KeyHeader,
-) -> Result<HeaderMap, Error> {
+/// A provider's authentication.
+pub enum Auth {
+    /// One of its API keys in a header (none for a provider configured without keys).
+    Header(KeyRing),
+}
+
+impl Auth {
+    pub fn keys(&self) -> &KeyRing {
+        match self {
+            Self::Header(ring) => ring,
+        }
+    }
+
+    /// Authenticates `request` with API key `index`.
+    pub fn apply(&self, request: &mut UpstreamRequest, index: usize) {
+        match self {
+            Self::Header(ring) => {
+                if let Some((name, value)) = ring.header(index) {
+                    request.headers.insert(name, value);
+                }
+            }
+        }
+    }
+}
+
+/// `defaults`, then the config's `headers` (which may override them): what every request to
+/// the provider carries besides its authentication.
+pub fn provider_headers(config: &ProviderConfig, mut defaults: HeaderMap) -> HeaderMap {
     for (name, value) in &config.headers {
         defaults.insert(name.clone(), value.clone());
     }
-    if let Some(secret) = config.api_key() {
-        let (name, text) = match key {
-            KeyHeader::Bearer => (header::AUTHORIZATION, format!("Bearer {}", secret.expose())),
-            KeyHeader::Named(name) => (HeaderName::from_static(name), secret.expose().to_owned()),
-        };
-        // Validated at config load; this only guards a key set some other way.
-        let mut value = HeaderValue::from_str(&text).map_err(|_| {
-            Error::Internal(format!(
-                "the API key of provider '{}' is not a valid header value",
-                config.name
-            ))
-        })?;
-        value.set_sensitive(true);
-        defaults.insert(name, value);
-    }
-    Ok(defaults)
+    defaults
 }
 
-/// A provider's keys, as ready header values, with a rotating first choice so that several
-/// keys share the load.
+/// A provider's API keys, as ready header values marked sensitive (so no debug output shows
+/// them), with a rotating first choice so that several keys share the load.
 pub struct KeyRing {
     name: HeaderName,
     values: Vec<HeaderValue>,
@@ -66,6 +75,7 @@ impl KeyRing {
                     KeyHeader::Bearer => format!("Bearer {}", secret.expose()),
                     KeyHeader::Named(_) => secret.expose().to_owned(),
                 };
+                // Validated at config load; this only guards a key set some other way.
                 let mut value = HeaderValue::from_str(&text).map_err(|_| {
                     Error::Internal(format!(
                         "a key of provider '{}' is not a valid header value",

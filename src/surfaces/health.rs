@@ -16,13 +16,13 @@ pub async fn health() -> Json<Value> {
 
 /// Config loaded and not shutting down: send traffic here.
 pub async fn ready(State(state): State<Arc<AppState>>) -> (StatusCode, Json<Value>) {
-    if !state.is_ready() {
+    if !state.lifecycle.is_ready() {
         (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(json!({"status": "draining"})),
         )
     } else {
-        let providers: Vec<&String> = state.providers.keys().collect();
+        let providers: Vec<&String> = state.router.provider_names().collect();
         (
             StatusCode::OK,
             Json(json!({"status": "ready", "providers": providers})),

@@ -1,0 +1,225 @@
+//! What every surface shares, in the order a request meets it: read the body within its limit
+//! and deadline, authenticate, check the model, admit against limits, route (attempts,
+//! fallbacks, cooldowns), meter usage, write the `x-switchyard-*` and `x-ratelimit-*` headers,
+//! and log one line. A surface decodes its request, calls these steps, and renders the answer
+//! or the error in its own shape; `Trip` carries what the steps learn along the way.
+
+mod auth;
+mod body;
+mod headers;
+mod lifecycle;
+mod meter;
+mod relay;
+pub mod sse;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+
+pub use auth::Caller;
+pub use lifecycle::Lifecycle;
+pub use relay::Framing;
+
+use crate::completion::UsageWanted;
+use crate::config::{GatewayKey, ServerConfig};
+use crate::error::Error;
+use crate::limits::{Account, Limiter, Quotas};
+use crate::routing::{Attempt, Held, Router, Target};
+use crate::telemetry::{Logged, RequestLog};
+use meter::Meter;
+use relay::Relay;
+
+/// The shared parts a request goes through, borrowed from the composition root for one request.
+#[derive(Clone, Copy)]
+pub struct Pipeline<'a> {
+    pub router: &'a Router,
+    pub limits: &'a Arc<Limiter>,
+    pub keys: &'a [GatewayKey],
+    pub server: &'a ServerConfig,
+    pub lifecycle: &'a Lifecycle,
+}
+
+/// One request's way through the pipeline: what each step learned, for the response headers,
+/// the meter and the log line.
+pub struct Trip {
+    received: Instant,
+    log: RequestLog,
+    quotas: Quotas,
+    /// Where the request's tokens are counted, when its key counts tokens.
+    account: Option<Account>,
+    usage: UsageWanted,
+    /// For a stream cut before it reports usage: about four bytes of request per prompt token.
+    prompt_estimate: u64,
+    target: Option<Target>,
+    attempts: u32,
+    /// Time spent waiting on providers: what the gateway's own overhead excludes.
+    waited: Duration,
+    dropped: Vec<String>,
+    deadline: Option<Duration>,
+}
+
+impl Trip {
+    /// Who wants the usage of this request's stream, as the admission decided.
+    pub fn usage(&self) -> UsageWanted {
+        self.usage
+    }
+
+    /// The parameters the serving provider dropped, which the client is told about.
+    pub fn dropped(&mut self, params: Vec<String>) {
+        self.dropped = params;
+    }
+}
+
+impl<'a> Pipeline<'a> {
+    /// A trip for a request that has just arrived with `headers`.
+    pub fn begin(&self, headers: &HeaderMap) -> Trip {
+        let request_id = headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        Trip {
+            received: Instant::now(),
+            log: RequestLog::new(request_id),
+            quotas: Quotas::default(),
+            account: None,
+            usage: UsageWanted::default(),
+            prompt_estimate: 0,
+            target: None,
+            attempts: 0,
+            waited: Duration::ZERO,
+            dropped: Vec::new(),
+            deadline: headers::requested_deadline(headers),
+        }
+    }
+
+    /// The caller, by its gateway key; 401 without a valid one.
+    pub fn authenticate(&self, headers: &HeaderMap) -> Result<Caller<'a>, Error> {
+        auth::authenticate(self.keys, headers)
+    }
+
+    /// The request body, within the server's size limit and body deadline; 503 once draining.
+    pub async fn read_body(&self, headers: &HeaderMap, body: Body) -> Result<Bytes, Error> {
+        if self.lifecycle.is_draining() {
+            return Err(Error::ShuttingDown);
+        }
+        body::read(
+            headers,
+            body,
+            self.server.body_limit,
+            self.server.body_timeout,
+        )
+        .await
+    }
+
+    /// Admits a request of `caller` for `model` (`size` bytes, the client asking for usage or
+    /// not): the key may use the model and is within its limits. Decides, once, who wants the
+    /// usage of the answer.
+    pub async fn admit(
+        &self,
+        trip: &mut Trip,
+        caller: &Caller<'_>,
+        model: &str,
+        stream: bool,
+        size: usize,
+        client_usage: bool,
+    ) -> Result<(), Error> {
+        trip.log.request(model, stream);
+        trip.usage.by_client = client_usage;
+        trip.prompt_estimate = size as u64 / 4;
+        let Some(key) = caller.key else {
+            return Ok(());
+        };
+        trip.log.key(&key.name);
+        caller.check_model(model)?;
+        let models = self.router.limited_models(model);
+        trip.quotas = self.limits.admit(key, &models).await?;
+        if key.counts_tokens() {
+            trip.usage.by_gateway = true;
+            trip.account = Some(self.limits.account(key, &models));
+        }
+        Ok(())
+    }
+
+    /// Routes `model` with `attempt`, within the client's deadline capped by the config's.
+    pub async fn route<A: Attempt>(
+        &self,
+        trip: &mut Trip,
+        model: &str,
+        attempt: &A,
+    ) -> Result<A::Output, Error> {
+        let routed = self.router.route(model, trip.deadline, attempt).await;
+        trip.attempts = routed.attempts;
+        trip.waited = routed.waited;
+        if let Some(target) = &routed.target {
+            trip.log.served(&target.name);
+        }
+        trip.target = routed.target;
+        routed.result
+    }
+
+    /// A whole answer, `tokens` counted against the caller's key.
+    pub fn whole(&self, mut trip: Trip, body: Bytes, tokens: u64) -> Response {
+        if let Some(account) = trip.account.take() {
+            account.record(tokens);
+        }
+        trip.log.first_byte();
+        trip.log.complete();
+        let response = (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            body,
+        )
+            .into_response();
+        self.finish(trip, response)
+    }
+
+    /// A committed stream, framed by the surface.
+    pub fn stream(&self, trip: Trip, held: Held, framing: impl Framing) -> Response {
+        let mut headers = HeaderMap::new();
+        headers::write(&trip, &mut headers);
+        let Trip {
+            log,
+            account,
+            usage,
+            prompt_estimate,
+            ..
+        } = trip;
+        let relay = Relay {
+            keep_alive: self.server.keep_alive,
+            log,
+            meter: account.map(|account| Meter::new(account, prompt_estimate)),
+            usage,
+            cut: self.lifecycle.cut_signal(),
+        };
+        let mut response = relay::respond(held, framing, relay);
+        response.headers_mut().extend(headers);
+        response.extensions_mut().insert(Logged);
+        response
+    }
+
+    /// A request that failed before anything was committed, rendered by the surface.
+    pub fn fail(
+        &self,
+        mut trip: Trip,
+        error: Error,
+        render: impl FnOnce(Error) -> Response,
+    ) -> Response {
+        trip.log.reject(&error);
+        self.finish(trip, render(error))
+    }
+
+    /// The headers every answer carries.
+    fn finish(&self, trip: Trip, mut response: Response) -> Response {
+        headers::write(&trip, response.headers_mut());
+        // The log line is written here, after the headers, as `trip` drops.
+        response.extensions_mut().insert(Logged);
+        response
+    }
+}

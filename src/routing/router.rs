@@ -1,0 +1,216 @@
+//! The router: the providers built from the config, the shared client, what it remembers of
+//! each target's health, and the one attempt loop every surface's requests go through.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use super::attempt::{Attempt, Call, Routed};
+use super::balance;
+use super::health::Health;
+use super::plan::{Candidate, Plan, Table};
+use super::retry;
+use crate::config::{Config, RoutingConfig};
+use crate::error::Error;
+use crate::providers::Provider;
+use crate::transport::{self, Http};
+
+pub struct Router {
+    providers: BTreeMap<String, Provider>,
+    table: Table,
+    http: Http,
+    /// Cooldowns and latencies of targets (and of API keys), shared by every alias.
+    health: Health,
+    config: RoutingConfig,
+    hold_back: Duration,
+}
+
+impl Router {
+    pub fn new(config: &Config) -> Result<Self, Error> {
+        let providers = config
+            .providers
+            .iter()
+            .map(|(name, provider)| Provider::new(provider).map(|p| (name.clone(), p)))
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            providers,
+            table: Table::new(config),
+            http: transport::client(config)?,
+            health: Health::new(&config.routing),
+            config: config.routing.clone(),
+            hold_back: config.server.stream_hold_back,
+        })
+    }
+
+    /// The configured providers' names.
+    pub fn provider_names(&self) -> impl Iterator<Item = &String> {
+        self.providers.keys()
+    }
+
+    /// See `Table::limited_models`.
+    pub fn limited_models(&self, model: &str) -> Vec<String> {
+        self.table.limited_models(model)
+    }
+
+    /// Serves `requested` (a routing key or an alias) by its plan: targets in the strategy's
+    /// order, cooling ones skipped, each tried with its provider's API keys and retried on
+    /// retryable errors with backoff, all within one deadline (the client's, capped by the
+    /// config's). The only place that tries again, and only before anything reached the client.
+    pub async fn route<A: Attempt>(
+        &self,
+        requested: &str,
+        deadline: Option<Duration>,
+        attempt: &A,
+    ) -> Routed<A::Output> {
+        let plan = match self.table.resolve(requested) {
+            Ok(plan) => plan,
+            Err(error) => return Routed::failed(error),
+        };
+        let budget = deadline.map_or(self.config.deadline, |d| d.min(self.config.deadline));
+        let mut routed = Routed::failed(Error::Internal("no attempt was made".into()));
+        let deadline = tokio::time::Instant::now() + budget;
+        for index in self.order(&plan) {
+            let candidate = &plan.candidates[index];
+            if self
+                .try_target(&plan, candidate, deadline, budget, attempt, &mut routed)
+                .await
+                .is_break()
+            {
+                break;
+            }
+        }
+        routed
+    }
+
+    /// The plan's candidates in the strategy's order. Cooling targets are skipped while another
+    /// can serve; when every one is cooling, they are all tried anyway (as load balancers'
+    /// panic mode does): health alone never fails a request.
+    fn order(&self, plan: &Plan) -> Vec<usize> {
+        let order = balance::order(plan, &self.health, &mut fastrand::Rng::new());
+        let now = Instant::now();
+        let (available, cooling): (Vec<usize>, Vec<usize>) = order
+            .into_iter()
+            .partition(|&i| self.health.available(&plan.candidates[i].target.name, now));
+        if available.is_empty() {
+            cooling
+        } else {
+            available
+        }
+    }
+
+    /// Attempts on one target until one succeeds (break), the request cannot succeed anywhere
+    /// (break), or this target is given up on (continue with the next).
+    async fn try_target<A: Attempt>(
+        &self,
+        plan: &Plan,
+        candidate: &Candidate,
+        deadline: tokio::time::Instant,
+        budget: Duration,
+        attempt: &A,
+        routed: &mut Routed<A::Output>,
+    ) -> std::ops::ControlFlow<()> {
+        use std::ops::ControlFlow::{Break, Continue};
+        let target = &candidate.target;
+        let Some(provider) = self.providers.get(&target.provider) else {
+            routed.result = Err(Error::Internal(format!(
+                "provider '{}' vanished",
+                target.provider
+            )));
+            return Break(());
+        };
+        let keys_held = provider.keys().len();
+        let mut retry = 0;
+        // Each retry starts again from the best API key; within one try, a refused one moves on.
+        let mut api_keys = self.key_order(provider, &target.provider).into_iter();
+        let mut api_key = api_keys.next().unwrap_or(0);
+        loop {
+            routed.attempts += 1;
+            routed.target = Some(target.clone());
+            let target_pass = self.health.pass(&target.name, Instant::now());
+            let key_pass = (keys_held > 1).then(|| {
+                self.health
+                    .pass(&api_key_id(&target.provider, api_key), Instant::now())
+            });
+            let call = Call {
+                provider,
+                target,
+                api_key,
+                http: &self.http,
+                hold_back: self.hold_back,
+                first_token_timeout: plan.first_token_timeout,
+            };
+            let started = Instant::now();
+            // On the deadline (or the client leaving), the passes drop and give back any probe.
+            let outcome = tokio::time::timeout_at(deadline, attempt.run(call)).await;
+            routed.waited += started.elapsed();
+            let Ok(outcome) = outcome else {
+                routed.result = Err(Error::DeadlineExceeded(budget));
+                return Break(());
+            };
+            let error = match outcome {
+                Ok(output) => {
+                    target_pass.success(started.elapsed());
+                    if let Some(pass) = key_pass {
+                        pass.success(started.elapsed());
+                    }
+                    routed.result = Ok(output);
+                    return Break(());
+                }
+                Err(error) => error,
+            };
+            // A rate limit or a refusal of this API key: the provider's next key first.
+            if let Some(pass) = key_pass
+                && retry::key_level(&error)
+            {
+                pass.failure(error.retry_after());
+                if let Some(next) = api_keys.next() {
+                    api_key = next;
+                    routed.result = Err(error);
+                    continue;
+                }
+            }
+            let retryable = retry::retryable(&error);
+            // A request the provider refused says nothing about the provider's health: the
+            // dropped pass gives back a probe, and nothing is counted.
+            if retryable {
+                target_pass.failure(error.retry_after());
+            }
+            let wait = retry::delay(&error, retry, &self.config);
+            routed.result = Err(error);
+            if !retryable {
+                return Break(());
+            }
+            // Out of retries, the provider asked for a long pause, or the wait would overrun
+            // the deadline: on to the next target now.
+            let Some(wait) = wait.filter(|wait| {
+                retry < candidate.retries && tokio::time::Instant::now() + *wait < deadline
+            }) else {
+                return Continue(());
+            };
+            tokio::time::sleep(wait).await;
+            routed.waited += wait;
+            retry += 1;
+            api_keys = self.key_order(provider, &target.provider).into_iter();
+            api_key = api_keys.next().unwrap_or(0);
+        }
+    }
+
+    /// A provider's API keys in the order to try them: rotating, cooling keys only as a last
+    /// resort.
+    fn key_order(&self, provider: &Provider, name: &str) -> Vec<usize> {
+        let ring = provider.keys();
+        let rotation = ring.rotation();
+        if ring.len() < 2 {
+            return rotation;
+        }
+        let now = Instant::now();
+        let (ready, cooling): (Vec<usize>, Vec<usize>) = rotation
+            .into_iter()
+            .partition(|&k| self.health.available(&api_key_id(name, k), now));
+        if ready.is_empty() { cooling } else { ready }
+    }
+}
+
+/// API keys are cooled down like targets, under a name no target can have.
+fn api_key_id(provider: &str, key: usize) -> String {
+    format!("{provider}#key{key}")
+}

@@ -1,0 +1,100 @@
+//! `POST /v1/chat/completions`: OpenAI's Chat Completions, the gateway's own language. The
+//! request is decoded and validated here, goes through the pipeline, and is answered as one
+//! JSON body or as Server-Sent Events ending in `data: [DONE]`.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use bytes::BytesMut;
+
+use super::openai_error::OpenAiError;
+use crate::completion::Chunk;
+use crate::error::Error;
+use crate::openai::request::ChatRequest;
+use crate::openai::response::total_tokens;
+use crate::pipeline::sse::push_event;
+use crate::pipeline::{Framing, Pipeline, Trip};
+use crate::routing::{ChatAnswer, ChatAttempt, Ready};
+use crate::state::AppState;
+
+pub async fn chat_completions(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let pipeline = state.pipeline();
+    let mut trip = pipeline.begin(&headers);
+    match serve(&pipeline, &mut trip, &headers, body).await {
+        Ok(ChatAnswer { ready, dropped }) => {
+            trip.dropped(dropped);
+            match ready {
+                Ready::Whole(json) => {
+                    let tokens = usage_of(&json);
+                    pipeline.whole(trip, json, tokens)
+                }
+                Ready::Stream(held) => pipeline.stream(trip, held, ChatFraming),
+            }
+        }
+        Err(error) => pipeline.fail(trip, error, |e| OpenAiError(e).into_response()),
+    }
+}
+
+async fn serve(
+    pipeline: &Pipeline<'_>,
+    trip: &mut Trip,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<ChatAnswer, Error> {
+    let caller = pipeline.authenticate(headers)?;
+    let request = ChatRequest::parse(pipeline.read_body(headers, body).await?)?;
+    pipeline
+        .admit(
+            trip,
+            &caller,
+            &request.model,
+            request.stream,
+            request.len(),
+            request.include_usage,
+        )
+        .await?;
+    let attempt = ChatAttempt {
+        request: &request,
+        usage: trip.usage(),
+    };
+    pipeline.route(trip, &request.model, &attempt).await
+}
+
+/// `data: <chunk>` per chunk, an OpenAI error object as the last event of a failed stream,
+/// `data: [DONE]` after a clean end.
+struct ChatFraming;
+
+impl Framing for ChatFraming {
+    fn chunk(&mut self, chunk: &Chunk, frame: &mut BytesMut) {
+        push_event(frame, None, &chunk.json);
+    }
+
+    fn error(&mut self, error: &Error, frame: &mut BytesMut) {
+        push_event(frame, None, &crate::openai::error::to_json(error));
+    }
+
+    fn end(&mut self, frame: &mut BytesMut) {
+        push_event(frame, None, "[DONE]");
+    }
+}
+
+/// The tokens a whole `chat.completion` body reports.
+fn usage_of(json: &[u8]) -> u64 {
+    #[derive(serde::Deserialize)]
+    struct Body<'a> {
+        #[serde(borrow)]
+        usage: Option<&'a serde_json::value::RawValue>,
+    }
+    serde_json::from_slice::<Body<'_>>(json)
+        .ok()
+        .and_then(|body| body.usage)
+        .and_then(total_tokens)
+        .unwrap_or(0)
+}

@@ -1,0 +1,68 @@
+//! The HTTP surfaces: one module per inbound API, each owning its wire format in and out and
+//! the shape of its errors, all on the shared pipeline. Knows HTTP; knows no provider.
+
+mod chat;
+mod health;
+mod models;
+mod openai_error;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::{HeaderMap, Method, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+
+use crate::error::Error;
+use crate::state::AppState;
+use openai_error::OpenAiError;
+
+pub fn router(state: Arc<AppState>) -> Router {
+    let api = Router::new()
+        .route("/v1/chat/completions", post(chat::chat_completions))
+        .route("/chat/completions", post(chat::chat_completions))
+        .route("/v1/models", get(models::list));
+    Router::new()
+        .merge(api)
+        .route("/health", get(health::health))
+        .route("/ready", get(health::ready))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+}
+
+// Both fallbacks ask for a gateway key first: without one, an unknown path or a wrong method is
+// a 401 like any other request, so an unauthenticated caller learns nothing of the surface.
+async fn not_found(
+    axum::extract::State(state): axum::extract::State<Arc<AppState>>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Response {
+    let error = state
+        .pipeline()
+        .authenticate(&headers)
+        .err()
+        .unwrap_or_else(|| Error::RouteNotFound {
+            message: format!(
+                "Unknown path {}: switchyard serves POST /v1/chat/completions and GET /v1/models.",
+                uri.path()
+            ),
+        });
+    OpenAiError(error).into_response()
+}
+
+async fn method_not_allowed(
+    axum::extract::State(state): axum::extract::State<Arc<AppState>>,
+    headers: HeaderMap,
+    method: Method,
+    uri: Uri,
+) -> Response {
+    let error = state
+        .pipeline()
+        .authenticate(&headers)
+        .err()
+        .unwrap_or_else(|| Error::MethodNotAllowed {
+            message: format!("{method} is not allowed on {}.", uri.path()),
+        });
+    OpenAiError(error).into_response()
+}
