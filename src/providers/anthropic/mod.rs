@@ -1,8 +1,13 @@
 //! Anthropic's Messages API (`POST {base_url}/v1/messages`) behind the OpenAI surface: the
-//! request is translated (`convert::request`), answers and streams are translated back
-//! (`convert::response`, `convert::stream`). This file is the glue: URL, headers, policy.
+//! request is translated (`request`, `messages`), answers and streams are translated back
+//! (`response`, `stream`) with the mappings they share (`mapping`). This file is the glue: URL,
+//! headers, policy.
 
-mod convert;
+mod mapping;
+mod messages;
+mod request;
+mod response;
+mod stream;
 mod types;
 
 use std::sync::Arc;
@@ -10,7 +15,7 @@ use std::sync::Arc;
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use bytes::Bytes;
 
-pub use convert::stream::StreamState;
+pub use stream::StreamState;
 
 use super::auth::provider_headers;
 use super::{Encoded, params};
@@ -18,7 +23,7 @@ use crate::config::{ProviderConfig, UnsupportedParams};
 use crate::error::Error;
 use crate::openai::request::ChatRequest;
 use crate::transport::{self, Upstream, UpstreamRequest};
-use convert::request::{HONOURED, Settings, translate};
+use request::{HONOURED, Settings, translate};
 
 pub struct Anthropic {
     upstream: Arc<Upstream>,
@@ -89,7 +94,7 @@ impl Anthropic {
 
     /// A whole Messages answer as a `chat.completion` with `model` set to `served`.
     pub fn decode(&self, body: &[u8], served: &str, shape: &Shape) -> Result<Bytes, Error> {
-        convert::response::decode(body, served, shape.answer_tool.as_deref(), &self.upstream)
+        response::decode(body, served, shape.answer_tool.as_deref(), &self.upstream)
     }
 
     pub fn stream_state(&self, served: &str, include_usage: bool, shape: &Shape) -> StreamState {

@@ -1,8 +1,8 @@
 //! Google's Gemini API (generativelanguage): `models/{model}:generateContent`, and
 //! `:streamGenerateContent?alt=sse` for streams, with the key in `x-goog-api-key`.
 
-mod convert;
 mod media;
+mod request;
 mod response;
 mod schema;
 mod signature;
@@ -52,12 +52,12 @@ impl Gemini {
         let mut params = request.params()?;
         let dropped = params::screen(
             request,
-            convert::HONOURED,
+            request::HONOURED,
             &self.upstream.provider,
             "gemini",
             self.policy,
         )?;
-        let body = convert::request(&mut params)?;
+        let body = request::translate(&mut params)?;
         // The client's typed request is no longer needed: memory holds at most two forms of
         // the conversation at once.
         drop(params);

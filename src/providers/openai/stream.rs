@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use serde_json::value::RawValue;
 
+use super::response::{embedded_error, number_or_now, string_or};
 use super::view;
-use super::{embedded_error, number_or_now, string_or};
 use crate::completion::Chunk;
 use crate::error::Error;
 use crate::openai::raw::{RawObject, is_empty_value, json_string};

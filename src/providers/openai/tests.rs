@@ -1,3 +1,4 @@
+use axum::http::StatusCode;
 use serde_json::Value;
 
 use super::*;

@@ -121,7 +121,7 @@ fn whole_json_answer_is_text() {
 
 #[test]
 fn finish_reasons() {
-    use convert::finish_reason;
+    use mapping::finish_reason;
     assert_eq!(finish_reason(Some("end_turn"), false), "stop");
     assert_eq!(finish_reason(Some("stop_sequence"), false), "stop");
     assert_eq!(finish_reason(Some("pause_turn"), false), "stop");
@@ -138,17 +138,17 @@ fn finish_reasons() {
 #[test]
 fn error_bodies_map_to_their_statuses() {
     use axum::http::StatusCode;
-    assert_eq!(convert::error_status("overloaded_error").as_u16(), 529);
+    assert_eq!(mapping::error_status("overloaded_error").as_u16(), 529);
     assert_eq!(
-        convert::error_status("rate_limit_error"),
+        mapping::error_status("rate_limit_error"),
         StatusCode::TOO_MANY_REQUESTS
     );
     assert_eq!(
-        convert::error_status("invalid_request_error"),
+        mapping::error_status("invalid_request_error"),
         StatusCode::BAD_REQUEST
     );
     assert_eq!(
-        convert::error_status("api_error"),
+        mapping::error_status("api_error"),
         StatusCode::INTERNAL_SERVER_ERROR
     );
     let error = codec()

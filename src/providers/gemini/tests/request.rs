@@ -6,7 +6,7 @@ use super::{codec, value};
 use crate::config::UnsupportedParams;
 use crate::error::Error;
 use crate::openai::request::ChatRequest;
-use crate::providers::gemini::convert;
+use crate::providers::gemini::request;
 
 const OPENAI: &str = include_str!("../../../../tests/fixtures/gemini/request_openai.json");
 const GEMINI: &str = include_str!("../../../../tests/fixtures/gemini/request_gemini.json");
@@ -18,7 +18,7 @@ fn chat(json: &str) -> ChatRequest {
 
 fn translate(json: &str) -> Result<Value, Error> {
     let mut params = chat(json).params()?;
-    let request = convert::request(&mut params)?;
+    let request = request::translate(&mut params)?;
     Ok(serde_json::to_value(request).unwrap_or_default())
 }
 

@@ -36,7 +36,7 @@ pub const HONOURED: &[&str] = &[
 
 /// Plain text messages give their strings up to the parts (hence `&mut`): the conversation is
 /// not held twice.
-pub fn request(params: &mut ChatParams) -> Result<GenerateContentRequest, Error> {
+pub fn translate(params: &mut ChatParams) -> Result<GenerateContentRequest, Error> {
     let (system_instruction, contents) = contents(&mut params.messages)?;
     let tools = tools(params)?;
     let tool_config = params.tool_choice.as_ref().map(tool_config);

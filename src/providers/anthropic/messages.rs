@@ -3,7 +3,7 @@
 
 use serde_json::value::RawValue;
 
-use super::REASONING_FORMAT;
+use super::mapping::REASONING_FORMAT;
 use super::request::{Settings, cannot};
 use crate::error::Error;
 use crate::openai::message::{

@@ -1,11 +1,6 @@
-//! Pure translation between OpenAI Chat Completions and the Anthropic Messages API: the request
-//! (`request`), a whole answer (`response`) and the stream state machine (`stream`), plus the
-//! mappings they share.
-
-mod messages;
-pub mod request;
-pub mod response;
-pub mod stream;
+//! The mappings between OpenAI Chat Completions and the Anthropic Messages API that the
+//! request, answer and stream translations share: finish reasons, usage, reasoning details,
+//! error statuses.
 
 use axum::http::{HeaderMap, StatusCode};
 

@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use crate::providers::framing::sse::Event;
 
-use super::{embedded_error, finish_reason, malformed, redacted_detail, thinking_detail, usage};
+use super::mapping::{
+    embedded_error, finish_reason, malformed, redacted_detail, thinking_detail, usage,
+};
 use crate::completion::Chunk;
 use crate::error::Error;
 use crate::openai::response::{ChunkWriter, Delta, FunctionDelta, ToolCallDelta};

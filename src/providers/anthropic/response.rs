@@ -3,7 +3,9 @@
 use bytes::Bytes;
 use serde_json::value::RawValue;
 
-use super::{embedded_error, finish_reason, malformed, redacted_detail, thinking_detail, usage};
+use super::mapping::{
+    embedded_error, finish_reason, malformed, redacted_detail, thinking_detail, usage,
+};
 use crate::error::Error;
 use crate::openai::message::{FunctionCall, ToolCall};
 use crate::openai::response::{ChatCompletion, ResponseMessage};
