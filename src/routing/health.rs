@@ -42,19 +42,20 @@ impl Health {
     }
 
     /// Not cooling down, and not being probed by another request.
-    pub fn available(&self, key: &str, now: Instant) -> bool {
-        self.with(key, |health| {
+    pub fn available(&self, name: &str, now: Instant) -> bool {
+        self.with(name, |health| {
             health
                 .cooling_until
                 .is_none_or(|until| until <= now && !health.probing)
         })
     }
 
-    /// The right to try `key` now. When its cooldown is over, this request is the one probe
-    /// (half-open); the pass gives the probe back if dropped without a verdict (the client left,
-    /// the deadline hit, the provider refused the request), so a target is never stuck.
-    pub fn pass<'a>(&'a self, key: &str, now: Instant) -> Pass<'a> {
-        let probe = self.with(key, |health| {
+    /// The right to try `name` (a target, or an API key) now. When its cooldown is over, this
+    /// request is the one probe (half-open); the pass gives the probe back if dropped without a
+    /// verdict (the client left, the deadline hit, the provider refused the request), so a
+    /// target is never stuck.
+    pub fn pass<'a>(&'a self, name: &str, now: Instant) -> Pass<'a> {
+        let probe = self.with(name, |health| {
             let expired = health.cooling_until.is_some_and(|until| until <= now);
             let probe = expired && !health.probing;
             health.probing |= probe;
@@ -62,14 +63,14 @@ impl Health {
         });
         Pass {
             health: self,
-            key: key.to_owned(),
+            name: name.to_owned(),
             probe,
             settled: false,
         }
     }
 
-    pub fn success(&self, key: &str, first_byte: Duration) {
-        self.with(key, |health| {
+    pub fn success(&self, name: &str, first_byte: Duration) {
+        self.with(name, |health| {
             let sample = first_byte.as_secs_f64() * 1e3;
             health.ewma_ms = Some(match health.ewma_ms {
                 Some(average) => average + EWMA_ALPHA * (sample - average),
@@ -83,8 +84,8 @@ impl Health {
     }
 
     /// A failed attempt; `retry_after` (the provider's own word) is a floor for any cooldown.
-    pub fn failure(&self, key: &str, retry_after: Option<Duration>, now: Instant) {
-        self.with(key, |health| {
+    pub fn failure(&self, name: &str, retry_after: Option<Duration>, now: Instant) {
+        self.with(name, |health| {
             health.ewma_ms = Some(match health.ewma_ms {
                 Some(average) => average + EWMA_ALPHA * (FAILURE_PENALTY_MS - average),
                 None => FAILURE_PENALTY_MS,
@@ -110,28 +111,28 @@ impl Health {
         });
     }
 
-    fn release(&self, key: &str) {
-        self.with(key, |health| health.probing = false);
+    fn release(&self, name: &str) {
+        self.with(name, |health| health.probing = false);
     }
 
-    pub fn latency_ms(&self, key: &str) -> Option<f64> {
-        self.with(key, |health| health.ewma_ms)
+    pub fn latency_ms(&self, name: &str) -> Option<f64> {
+        self.with(name, |health| health.ewma_ms)
     }
 
-    fn with<T>(&self, key: &str, f: impl FnOnce(&mut TargetHealth) -> T) -> T {
+    fn with<T>(&self, name: &str, f: impl FnOnce(&mut TargetHealth) -> T) -> T {
         // A panic while holding this lock cannot leave the map inconsistent: use it anyway.
         let mut targets = self
             .targets
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        f(targets.entry(key.to_owned()).or_default())
+        f(targets.entry(name.to_owned()).or_default())
     }
 }
 
-/// A right to try one target (or key), holding its probe if it is one.
+/// A right to try one target (or API key), holding its probe if it is one.
 pub struct Pass<'a> {
     health: &'a Health,
-    key: String,
+    name: String,
     probe: bool,
     settled: bool,
 }
@@ -139,19 +140,19 @@ pub struct Pass<'a> {
 impl Pass<'_> {
     pub fn success(mut self, first_byte: Duration) {
         self.settled = true;
-        self.health.success(&self.key, first_byte);
+        self.health.success(&self.name, first_byte);
     }
 
     pub fn failure(mut self, retry_after: Option<Duration>) {
         self.settled = true;
-        self.health.failure(&self.key, retry_after, Instant::now());
+        self.health.failure(&self.name, retry_after, Instant::now());
     }
 }
 
 impl Drop for Pass<'_> {
     fn drop(&mut self) {
         if self.probe && !self.settled {
-            self.health.release(&self.key);
+            self.health.release(&self.name);
         }
     }
 }

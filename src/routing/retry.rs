@@ -17,9 +17,9 @@ pub fn retryable(error: &Error) -> bool {
     }
 }
 
-/// A failure of the key rather than the provider: a rate limit, a refused or expired key.
+/// A failure of the API key rather than the provider: a rate limit, a refused or expired key.
 /// Another key of the same provider may well succeed.
-pub fn key_level(error: &Error) -> bool {
+pub fn api_key_level(error: &Error) -> bool {
     matches!(error, Error::Upstream(upstream) if matches!(upstream.status.as_u16(), 401 | 403 | 429))
 }
 

@@ -117,7 +117,7 @@ impl Router {
             )));
             return Break(());
         };
-        let keys_held = provider.keys().len();
+        let api_keys_held = provider.keys().len();
         let mut retry = 0;
         // Each retry starts again from the best API key; within one try, a refused one moves on.
         let mut api_keys = self.key_order(provider, &target.provider).into_iter();
@@ -126,7 +126,7 @@ impl Router {
             routed.attempts += 1;
             routed.target = Some(target.clone());
             let target_pass = self.health.pass(&target.name, Instant::now());
-            let key_pass = (keys_held > 1).then(|| {
+            let api_key_pass = (api_keys_held > 1).then(|| {
                 self.health
                     .pass(&api_key_id(&target.provider, api_key), Instant::now())
             });
@@ -149,7 +149,7 @@ impl Router {
             let error = match outcome {
                 Ok(output) => {
                     target_pass.success(started.elapsed());
-                    if let Some(pass) = key_pass {
+                    if let Some(pass) = api_key_pass {
                         pass.success(started.elapsed());
                     }
                     routed.result = Ok(output);
@@ -158,8 +158,8 @@ impl Router {
                 Err(error) => error,
             };
             // A rate limit or a refusal of this API key: the provider's next key first.
-            if let Some(pass) = key_pass
-                && retry::key_level(&error)
+            if let Some(pass) = api_key_pass
+                && retry::api_key_level(&error)
             {
                 pass.failure(error.retry_after());
                 if let Some(next) = api_keys.next() {
