@@ -202,7 +202,8 @@ pub fn whole(fixture: &Fixture, flags: u8, body: &[u8]) {
         Ok(answer) => {
             let fields = check_answer(&answer, &fixture.served);
             if fixture.relays {
-                check_relayed(body, &fields, &["id", "object", "created", "model"], &[]);
+                let head = ["id", "object", "created", "model"];
+                check_relayed(body, &fields, &head, &[], Relayed::Answer);
             }
         }
         Err(error) => check_error(fixture, error),
@@ -243,7 +244,13 @@ pub fn stream(fixture: &Fixture, flags: u8, body: &[u8]) {
                 // One chunk per event, that event's object with the head fields set.
                 let data = event.data.as_deref().unwrap_or_default();
                 let head = ["id", "object", "created", "model", "choices"];
-                check_relayed(data.as_bytes(), &fields, &head[..4], stripped);
+                check_relayed(
+                    data.as_bytes(),
+                    &fields,
+                    &head[..4],
+                    stripped,
+                    Relayed::Chunk,
+                );
             }
         }
         out.clear();
@@ -260,6 +267,14 @@ pub fn stream(fixture: &Fixture, flags: u8, body: &[u8]) {
     if let Err(error) = flow {
         check_error(fixture, error);
     }
+}
+
+/// What `check_relayed` checks: a whole answer, or a chunk (whose choices all get an index,
+/// which strict clients accumulate a stream by).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Relayed {
+    Answer,
+    Chunk,
 }
 
 /// The choices of a raw `choices` array, each as its sorted fields, with `"index"` set to its
@@ -359,12 +374,13 @@ pub fn check_chunk<'a>(
 /// What an OpenAI-compatible upstream sent, as the gateway relays it: the same object, every
 /// field the same bytes, but the `head` fields it sets (`created` a number, `id` a string), the
 /// `stripped` ones gone, `choices` added (empty) to a chunk that had none, and an `index` (its
-/// place) written into every choice that had none.
+/// place) written into every choice of a chunk that had none.
 pub fn check_relayed(
     upstream: &[u8],
     relayed: &HashMap<String, &RawValue>,
     head: &[&str],
     stripped: &[&str],
+    what: Relayed,
 ) {
     let text = String::from_utf8_lossy(upstream);
     let sent: HashMap<String, &RawValue> = serde_json::from_str(text.trim())
@@ -379,8 +395,8 @@ pub fn check_relayed(
         kept
     };
     let mut expected = shown(&sent);
-    if let (Some(sent_choices), Some(relayed_choices)) =
-        (sent.get("choices"), relayed.get("choices"))
+    if let (Relayed::Chunk, Some(sent_choices), Some(relayed_choices)) =
+        (what, sent.get("choices"), relayed.get("choices"))
         && let Some(indexed) = with_indexes(sent_choices.get())
     {
         let relayed_choices: Vec<HashMap<String, &RawValue>> =

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::attempt::{Attempt, Call, Routed};
 use super::balance;
-use super::health::Health;
+use super::health::{Health, Pass};
 use super::plan::{Candidate, Plan, Table};
 use super::retry;
 use crate::config::{Config, RoutingConfig};
@@ -157,40 +157,66 @@ impl Router {
                 }
                 Err(error) => error,
             };
-            // A rate limit or a refusal of this API key: the provider's next key first.
-            if let Some(pass) = api_key_pass
-                && retry::api_key_level(&error)
-            {
-                pass.failure(error.retry_after());
-                if let Some(next) = api_keys.next() {
+            let next = self.after_failure(
+                &error,
+                target_pass,
+                api_key_pass,
+                &mut api_keys,
+                (retry, candidate.retries),
+                deadline,
+            );
+            routed.result = Err(error);
+            let wait = match next {
+                Next::ApiKey(next) => {
                     api_key = next;
-                    routed.result = Err(error);
                     continue;
                 }
-            }
-            let retryable = retry::retryable(&error);
-            // A request the provider refused says nothing about the provider's health: the
-            // dropped pass gives back a probe, and nothing is counted.
-            if retryable {
-                target_pass.failure(error.retry_after());
-            }
-            let wait = retry::delay(&error, retry, &self.config);
-            routed.result = Err(error);
-            if !retryable {
-                return Break(());
-            }
-            // Out of retries, the provider asked for a long pause, or the wait would overrun
-            // the deadline: on to the next target now.
-            let Some(wait) = wait.filter(|wait| {
-                retry < candidate.retries && tokio::time::Instant::now() + *wait < deadline
-            }) else {
-                return Continue(());
+                Next::Retry(wait) => wait,
+                Next::Target => return Continue(()),
+                Next::Stop => return Break(()),
             };
             tokio::time::sleep(wait).await;
             routed.waited += wait;
             retry += 1;
             api_keys = self.key_order(provider, &target.provider).into_iter();
             api_key = api_keys.next().unwrap_or(0);
+        }
+    }
+
+    /// What follows a failed attempt, with the health passes given their verdict: the
+    /// provider's next API key when this one was refused or rate limited, a retry after a wait
+    /// while retries are left and the deadline allows, else the next target, or nothing more
+    /// for a request no provider would take.
+    fn after_failure(
+        &self,
+        error: &Error,
+        target_pass: Pass<'_>,
+        api_key_pass: Option<Pass<'_>>,
+        api_keys: &mut impl Iterator<Item = usize>,
+        (retry, retries): (u32, u32),
+        deadline: tokio::time::Instant,
+    ) -> Next {
+        if let Some(pass) = api_key_pass
+            && retry::api_key_level(error)
+        {
+            pass.failure(error.retry_after());
+            if let Some(next) = api_keys.next() {
+                return Next::ApiKey(next);
+            }
+        }
+        if !retry::retryable(error) {
+            // A request the provider refused says nothing about the provider's health: the
+            // dropped pass gives back a probe, and nothing is counted.
+            return Next::Stop;
+        }
+        target_pass.failure(error.retry_after());
+        // Out of retries, the provider asked for a long pause, or the wait would overrun the
+        // deadline: on to the next target now.
+        match retry::delay(error, retry, &self.config) {
+            Some(wait) if retry < retries && tokio::time::Instant::now() + wait < deadline => {
+                Next::Retry(wait)
+            }
+            _ => Next::Target,
         }
     }
 
@@ -208,6 +234,18 @@ impl Router {
             .partition(|&k| self.health.available(&api_key_id(name, k), now));
         if ready.is_empty() { cooling } else { ready }
     }
+}
+
+/// What follows a failed attempt.
+enum Next {
+    /// The same target again at once, with this API key.
+    ApiKey(usize),
+    /// The same target after this wait.
+    Retry(Duration),
+    /// The next target in the plan.
+    Target,
+    /// No more attempts: the request itself was refused.
+    Stop,
 }
 
 /// API keys are cooled down like targets, under a name no target can have.
