@@ -5,6 +5,7 @@ use serde::Deserialize;
 
 use super::gateway_key::KeyDigest;
 use super::glob::Glob;
+use super::invalid::Invalid;
 
 #[derive(Debug, Clone, Default)]
 pub struct AuthConfig {
@@ -107,8 +108,6 @@ pub(super) struct RawLimits {
     tokens_per_day: Option<u64>,
     tokens_per_month: Option<u64>,
 }
-
-type Invalid = (String, String);
 
 pub(super) fn validate(raw: RawAuth) -> Result<AuthConfig, Invalid> {
     let mut keys: Vec<GatewayKey> = Vec::with_capacity(raw.keys.len());

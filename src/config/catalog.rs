@@ -1,7 +1,8 @@
 //! The built-in providers: each service a user can reach by setting its usual API-key variable,
 //! with no config file.
 
-use super::{EnvLookup, ProviderKind};
+use super::env::EnvLookup;
+use super::provider_kind::ProviderKind;
 
 /// One built-in provider instance.
 pub struct CatalogEntry {

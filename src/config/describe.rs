@@ -2,7 +2,10 @@
 
 use std::fmt::Write;
 
-use super::{Config, ProviderKind, Strategy};
+use super::Config;
+use super::auth::KeyLimits;
+use super::provider_kind::ProviderKind;
+use super::routing::Strategy;
 
 pub fn describe(config: &Config) -> String {
     let mut out = String::new();
@@ -75,7 +78,7 @@ pub fn describe(config: &Config) -> String {
     out
 }
 
-fn limits(limits: &crate::config::KeyLimits) -> String {
+fn limits(limits: &KeyLimits) -> String {
     let parts: Vec<String> = [
         ("rpm", limits.rpm),
         ("tpm", limits.tpm),

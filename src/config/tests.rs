@@ -1,3 +1,4 @@
+use super::models::WeightedTarget;
 use super::*;
 
 fn env_with(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
