@@ -34,7 +34,7 @@ pub use gateway_key::KeyDigest;
 pub use glob::Glob;
 pub use limits::{LimitsBackend, LimitsConfig};
 pub use models::{AliasTarget, ModelAlias};
-pub use provider_kind::ProviderKind;
+pub use provider_kind::{KindName, ProviderKind};
 pub use providers::{ProviderConfig, UnsupportedParams};
 pub use routing::{RoutingConfig, Strategy};
 pub use secret::Secret;

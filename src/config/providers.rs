@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::catalog::{self, CATALOG, CatalogEntry};
 use super::env::EnvLookup;
 use super::invalid::{Invalid, invalid};
-use super::provider_kind::ProviderKind;
+use super::provider_kind::{KindName, ProviderKind};
 use super::secret::Secret;
 use super::units::{ByteSize, ConfigDuration};
 use super::upstream::UpstreamBounds;
@@ -27,10 +27,6 @@ pub struct ProviderConfig {
     pub models: Vec<String>,
     pub bounds: UpstreamBounds,
     pub unsupported_params: UnsupportedParams,
-    /// Azure: the `api-version` query; without one the v1 API (`{base_url}/chat/completions`).
-    pub api_version: Option<String>,
-    /// Anthropic requires `max_tokens`: used when the client sets none.
-    pub default_max_tokens: u64,
     /// Retries on retryable errors for plain keys of this provider; `None`: `[routing] retries`.
     pub retries: Option<u32>,
 }
@@ -56,7 +52,7 @@ pub enum UnsupportedParams {
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawProvider {
-    kind: Option<ProviderKind>,
+    kind: Option<KindName>,
     base_url: Option<String>,
     api_key: Option<OneOrMany>,
     #[serde(default)]
@@ -79,8 +75,6 @@ enum OneOrMany {
     One(String),
     Many(Vec<String>),
 }
-
-const DEFAULT_MAX_TOKENS: u64 = 4096;
 
 const HEADER_UNSAFE: &str = "contains characters an HTTP header cannot carry (a stray newline?)";
 
@@ -150,8 +144,6 @@ fn bare(
         models: Vec::new(),
         bounds,
         unsupported_params: UnsupportedParams::Error,
-        api_version: None,
-        default_max_tokens: DEFAULT_MAX_TOKENS,
         retries: None,
     }
 }
@@ -163,7 +155,12 @@ fn catalog_provider(
 ) -> ProviderConfig {
     ProviderConfig {
         api_keys: key.map(Secret::new).into_iter().collect(),
-        ..bare(entry.name, entry.kind, entry.base_url.to_owned(), bounds)
+        ..bare(
+            entry.name,
+            entry.kind.with_defaults(),
+            entry.base_url.to_owned(),
+            bounds,
+        )
     }
 }
 
@@ -183,14 +180,9 @@ fn validate_provider(
 ) -> Result<ProviderConfig, Invalid> {
     check_name(name)?;
     let builtin = catalog::find(name);
-    let kind = kind_of(name, raw.kind, builtin)?;
+    let kind =
+        kind_name(name, raw.kind, builtin)?.settle(raw.api_version, raw.default_max_tokens)?;
     let bounds = defaults.overridden(raw.first_byte_timeout, raw.idle_timeout, raw.max_event_size);
-    if raw.api_version.is_some() && kind != ProviderKind::Azure {
-        return Err(invalid(
-            "api_version",
-            "only azure providers take an api_version",
-        ));
-    }
     if kind == ProviderKind::Echo {
         let mut provider = echo_provider(name, bounds);
         if !raw.models.is_empty() {
@@ -207,8 +199,6 @@ fn validate_provider(
         models: raw.models,
         bounds,
         unsupported_params: raw.unsupported_params.unwrap_or_default(),
-        api_version: raw.api_version,
-        default_max_tokens: raw.default_max_tokens.unwrap_or(DEFAULT_MAX_TOKENS),
         retries: raw.retries,
     })
 }
@@ -231,14 +221,14 @@ fn check_name(name: &str) -> Result<(), Invalid> {
 }
 
 /// A built-in name or `echo` implies its kind; any other table must say it.
-fn kind_of(
+fn kind_name(
     name: &str,
-    written: Option<ProviderKind>,
+    written: Option<KindName>,
     builtin: Option<&CatalogEntry>,
-) -> Result<ProviderKind, Invalid> {
+) -> Result<KindName, Invalid> {
     written
         .or(builtin.map(|b| b.kind))
-        .or((name == "echo").then_some(ProviderKind::Echo))
+        .or((name == "echo").then_some(KindName::Echo))
         .ok_or_else(|| {
             invalid(
                 "kind",

@@ -12,12 +12,16 @@ use crate::config::ProviderConfig;
 use crate::error::Error;
 use crate::transport::{self, Upstream};
 
-pub fn codec(config: &ProviderConfig, upstream: Arc<Upstream>) -> Result<OpenAi, Error> {
+pub fn codec(
+    config: &ProviderConfig,
+    api_version: Option<&str>,
+    upstream: Arc<Upstream>,
+) -> Result<OpenAi, Error> {
     let headers = provider_headers(config, HeaderMap::new(), KeyHeader::Named("api-key"))?;
-    let endpoint = match &config.api_version {
+    let endpoint = match api_version {
         Some(version) => Endpoint::AzureDeployment {
             base: config.base_url.clone(),
-            api_version: version.clone(),
+            api_version: version.to_owned(),
         },
         None => Endpoint::Fixed(transport::parse_url(&format!(
             "{}/chat/completions",

@@ -100,22 +100,26 @@ impl Provider {
             status_hook: match config.kind {
                 ProviderKind::Gemini => Some(gemini::status_hook),
                 ProviderKind::Openai
-                | ProviderKind::Anthropic
-                | ProviderKind::Azure
+                | ProviderKind::Anthropic { .. }
+                | ProviderKind::Azure { .. }
                 | ProviderKind::Echo => None,
             },
         });
-        let (codec, key_header) = match config.kind {
+        let (codec, key_header) = match &config.kind {
             ProviderKind::Openai => (
                 Codec::OpenAi(openai::OpenAi::new(config, upstream)?),
                 KeyHeader::Bearer,
             ),
-            ProviderKind::Anthropic => (
-                Codec::Anthropic(anthropic::Anthropic::new(config, upstream)?),
+            ProviderKind::Anthropic { default_max_tokens } => (
+                Codec::Anthropic(anthropic::Anthropic::new(
+                    config,
+                    *default_max_tokens,
+                    upstream,
+                )?),
                 KeyHeader::Named("x-api-key"),
             ),
-            ProviderKind::Azure => (
-                Codec::Azure(azure::codec(config, upstream)?),
+            ProviderKind::Azure { api_version } => (
+                Codec::Azure(azure::codec(config, api_version.as_deref(), upstream)?),
                 KeyHeader::Named("api-key"),
             ),
             ProviderKind::Gemini => (
