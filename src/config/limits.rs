@@ -25,15 +25,36 @@ pub enum LimitsBackend {
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawLimits {
-    backend: Option<String>,
+    #[serde(default)]
+    backend: Backend,
     redis_url: Option<String>,
-    on_backend_error: Option<String>,
+    #[serde(default)]
+    on_backend_error: OnBackendError,
+}
+
+/// `backend`; `redis_url` is a key of its own, read only for `"redis"`.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+enum Backend {
+    #[default]
+    Memory,
+    Redis,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+enum OnBackendError {
+    /// Serve without limits.
+    #[default]
+    Allow,
+    /// Refuse with a 503 `limits_unavailable`.
+    Deny,
 }
 
 pub(super) fn validate(raw: RawLimits) -> Result<LimitsConfig, Invalid> {
-    let backend = match raw.backend.as_deref() {
-        None | Some("memory") => LimitsBackend::Memory,
-        Some("redis") => {
+    let backend = match raw.backend {
+        Backend::Memory => LimitsBackend::Memory,
+        Backend::Redis => {
             let url = raw
                 .redis_url
                 .unwrap_or_else(|| "redis://127.0.0.1:6379".to_owned());
@@ -46,25 +67,9 @@ pub(super) fn validate(raw: RawLimits) -> Result<LimitsConfig, Invalid> {
             }
             LimitsBackend::Redis { url }
         }
-        Some(other) => {
-            return Err(invalid(
-                "limits.backend",
-                format!("{other:?} is not \"memory\" or \"redis\""),
-            ));
-        }
-    };
-    let allow_on_backend_error = match raw.on_backend_error.as_deref() {
-        None | Some("allow") => true,
-        Some("deny") => false,
-        Some(other) => {
-            return Err(invalid(
-                "limits.on_backend_error",
-                format!("{other:?} is not \"allow\" or \"deny\""),
-            ));
-        }
     };
     Ok(LimitsConfig {
         backend,
-        allow_on_backend_error,
+        allow_on_backend_error: matches!(raw.on_backend_error, OnBackendError::Allow),
     })
 }

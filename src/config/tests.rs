@@ -421,6 +421,38 @@ fn per_kind_settings_live_on_their_kind() {
     }
 }
 
+#[test]
+fn limits_choices() {
+    let config = load("", &[]).unwrap_or_else(|e| unreachable!("{e}"));
+    assert_eq!(config.limits.backend, LimitsBackend::Memory);
+    assert!(config.limits.allow_on_backend_error);
+    let config = load(
+        "[limits]\nbackend = \"redis\"\non_backend_error = \"deny\"",
+        &[],
+    )
+    .unwrap_or_else(|e| unreachable!("{e}"));
+    assert_eq!(
+        config.limits.backend,
+        LimitsBackend::Redis {
+            url: "redis://127.0.0.1:6379".into()
+        }
+    );
+    assert!(!config.limits.allow_on_backend_error);
+    for (text, expected) in [
+        (
+            "[limits]\nbackend = \"disk\"",
+            "test.toml: limits.backend: unknown variant `disk`, expected `memory` or `redis`",
+        ),
+        (
+            "[limits]\non_backend_error = \"maybe\"",
+            "test.toml: limits.on_backend_error: unknown variant `maybe`, expected `allow` or `deny`",
+        ),
+    ] {
+        let error = error_of(text);
+        assert!(error.contains(expected), "got: {error}\nwant: {expected}");
+    }
+}
+
 /// The keys a table accepts, read from serde's own refusal of an unknown one, so this list can
 /// never fall behind the config types.
 fn accepted_keys(toml: &str) -> Vec<String> {
