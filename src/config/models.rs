@@ -22,9 +22,15 @@ pub struct ModelAlias {
     pub first_token_timeout: Option<Duration>,
 }
 
+/// A target split once at load, so routing a request never parses it again.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AliasTarget {
+    /// The routing key as written, `provider/model-name`: reported back as `model`.
     pub key: String,
+    /// A configured provider's name.
+    pub provider: String,
+    /// The upstream's own model name; may contain '/' itself (`meta-llama/Llama-3.3-70B`).
+    pub model: String,
     pub weight: u32,
 }
 
@@ -111,17 +117,26 @@ fn alias_target(
         RawTarget::Key(key) => (key, 1),
         RawTarget::Weighted(WeightedTarget { key, weight }) => (key, weight),
     };
-    check_target(&key, providers).map_err(|m| invalid(path.as_str(), m))?;
+    let (provider, model) = check_target(&key, providers).map_err(|m| invalid(path.as_str(), m))?;
     if weight == 0 {
         return Err(invalid(
             format!("{path}.weight"),
             "must be at least 1 (leave a target out to send it nothing)",
         ));
     }
-    Ok(AliasTarget { key, weight })
+    Ok(AliasTarget {
+        provider: provider.to_owned(),
+        model: model.to_owned(),
+        key,
+        weight,
+    })
 }
 
-fn check_target(target: &str, providers: &BTreeMap<String, ProviderConfig>) -> Result<(), String> {
+/// `target` split at its first '/' into a configured provider and a model name.
+fn check_target<'a>(
+    target: &'a str,
+    providers: &BTreeMap<String, ProviderConfig>,
+) -> Result<(&'a str, &'a str), String> {
     let Some((provider, model)) = target.split_once('/') else {
         return Err(format!("{target:?} is not a provider/model key"));
     };
@@ -129,7 +144,7 @@ fn check_target(target: &str, providers: &BTreeMap<String, ProviderConfig>) -> R
         return Err(format!("{target:?} has no model name after the '/'"));
     }
     if providers.contains_key(provider) {
-        return Ok(());
+        return Ok((provider, model));
     }
     let hint = match catalog::find(provider).filter(|b| !b.key_env.is_empty()) {
         Some(entry) => format!(

@@ -296,6 +296,8 @@ fn aliases_are_routing_policies() {
         smart.targets[1],
         AliasTarget {
             key: "echo/b".into(),
+            provider: "echo".into(),
+            model: "b".into(),
             weight: 3
         }
     );
@@ -419,6 +421,21 @@ fn per_kind_settings_live_on_their_kind() {
             "{error}"
         );
     }
+}
+
+#[test]
+fn alias_targets_are_split_at_load() {
+    let config = load("[models.m]\ntargets = [\"echo/meta-llama/Llama-3\"]", &[])
+        .unwrap_or_else(|e| unreachable!("{e}"));
+    let target = &config.models["m"].targets[0];
+    assert_eq!(
+        (
+            target.key.as_str(),
+            target.provider.as_str(),
+            target.model.as_str()
+        ),
+        ("echo/meta-llama/Llama-3", "echo", "meta-llama/Llama-3")
+    );
 }
 
 #[test]

@@ -59,20 +59,18 @@ pub fn resolve(state: &AppState, requested: &str) -> Result<Plan, Error> {
             .models
             .get(requested)
             .ok_or_else(|| not_found(state, requested))?;
-        // Validated at load: every target is a provider/model key of a known provider.
+        // Split and checked at load: every target names a known provider.
         let candidates = alias
             .targets
             .iter()
-            .filter_map(|t| {
-                let target = Target::from_ref(ModelRef::parse(&t.key)?);
-                let retries = alias
-                    .retries
-                    .unwrap_or_else(|| retries_of(&target.provider));
-                Some(Candidate {
-                    target,
-                    weight: t.weight,
-                    retries,
-                })
+            .map(|t| Candidate {
+                target: Target {
+                    key: t.key.clone(),
+                    provider: t.provider.clone(),
+                    model: t.model.clone(),
+                },
+                weight: t.weight,
+                retries: alias.retries.unwrap_or_else(|| retries_of(&t.provider)),
             })
             .collect();
         return Ok(Plan {
