@@ -114,7 +114,7 @@ static PROVIDERS: LazyLock<BTreeMap<&'static str, Fixture>> = LazyLock::new(|| {
                 .collect(),
             relays: matches!(
                 provider_config.kind,
-                ProviderKind::Openai | ProviderKind::Azure
+                ProviderKind::Openai | ProviderKind::Azure { .. }
             ),
         };
         (name, fixture)

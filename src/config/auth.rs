@@ -5,6 +5,7 @@ use serde::Deserialize;
 
 use super::gateway_key::KeyDigest;
 use super::glob::Glob;
+use super::invalid::Invalid;
 
 #[derive(Debug, Clone, Default)]
 pub struct AuthConfig {
@@ -108,8 +109,6 @@ pub(super) struct RawLimits {
     tokens_per_month: Option<u64>,
 }
 
-type Invalid = (String, String);
-
 pub(super) fn validate(raw: RawAuth) -> Result<AuthConfig, Invalid> {
     let mut keys: Vec<GatewayKey> = Vec::with_capacity(raw.keys.len());
     for (i, key) in raw.keys.into_iter().enumerate() {
@@ -146,17 +145,7 @@ fn named_key(named: NamedKey, path: &str) -> Result<GatewayKey, Invalid> {
     if name.is_empty() {
         return Err((format!("{path}.name"), "must not be empty".into()));
     }
-    let digest = match (named.key, named.sha256) {
-        (Some(key), None) => plain(&key, &format!("{path}.key"))?,
-        (None, Some(hex)) => KeyDigest::from_hex(&hex).ok_or_else(|| {
-            (
-                format!("{path}.sha256"),
-                "must be 64 hex digits: the SHA-256 of the key (e.g. printf %s \"$KEY\" | sha256sum)".into(),
-            )
-        })?,
-        (Some(_), Some(_)) => return Err((path.to_owned(), "give either key or sha256, not both".into())),
-        (None, None) => return Err((path.to_owned(), "needs key (the key itself) or sha256 (its digest)".into())),
-    };
+    let digest = digest(named.key, named.sha256, path)?;
     let models = match named.models {
         None => vec![Glob::any()],
         Some(models) if models.is_empty() => {
@@ -193,6 +182,23 @@ fn named_key(named: NamedKey, path: &str) -> Result<GatewayKey, Invalid> {
         limits,
         model_limits,
     })
+}
+
+fn digest(key: Option<String>, sha256: Option<String>, path: &str) -> Result<KeyDigest, Invalid> {
+    match (key, sha256) {
+        (Some(key), None) => plain(&key, &format!("{path}.key")),
+        (None, Some(hex)) => KeyDigest::from_hex(&hex).ok_or_else(|| {
+            (
+                format!("{path}.sha256"),
+                "must be 64 hex digits: the SHA-256 of the key (e.g. printf %s \"$KEY\" | sha256sum)".into(),
+            )
+        }),
+        (Some(_), Some(_)) => Err((path.to_owned(), "give either key or sha256, not both".into())),
+        (None, None) => Err((
+            path.to_owned(),
+            "needs key (the key itself) or sha256 (its digest)".into(),
+        )),
+    }
 }
 
 fn validate_limits(raw: RawLimits, path: &str) -> Result<KeyLimits, Invalid> {

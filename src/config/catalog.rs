@@ -1,12 +1,13 @@
 //! The built-in providers: each service a user can reach by setting its usual API-key variable,
 //! with no config file.
 
-use super::{EnvLookup, ProviderKind};
+use super::env::EnvLookup;
+use super::provider_kind::KindName;
 
 /// One built-in provider instance.
 pub struct CatalogEntry {
     pub name: &'static str,
-    pub kind: ProviderKind,
+    pub kind: KindName,
     pub base_url: &'static str,
     /// The variables that can hold the key, in order of preference; none for providers that
     /// need no key (local Ollama).
@@ -51,13 +52,13 @@ pub const CATALOG: &[CatalogEntry] = &[
     openai("ollama", "http://127.0.0.1:11434/v1", &[]),
     entry(
         "anthropic",
-        ProviderKind::Anthropic,
+        KindName::Anthropic,
         "https://api.anthropic.com",
         &["ANTHROPIC_API_KEY"],
     ),
     entry(
         "gemini",
-        ProviderKind::Gemini,
+        KindName::Gemini,
         "https://generativelanguage.googleapis.com/v1beta",
         &["GEMINI_API_KEY", "GOOGLE_API_KEY"],
     ),
@@ -68,12 +69,12 @@ const fn openai(
     base_url: &'static str,
     key_env: &'static [&'static str],
 ) -> CatalogEntry {
-    entry(name, ProviderKind::Openai, base_url, key_env)
+    entry(name, KindName::Openai, base_url, key_env)
 }
 
 const fn entry(
     name: &'static str,
-    kind: ProviderKind,
+    kind: KindName,
     base_url: &'static str,
     key_env: &'static [&'static str],
 ) -> CatalogEntry {

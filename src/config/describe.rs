@@ -1,9 +1,16 @@
 //! What a config would serve, in words, for `switchyard check`.
 
+use std::collections::BTreeMap;
 use std::fmt::Write;
 
-use super::{Config, ProviderKind, Strategy};
+use super::Config;
+use super::auth::{AuthConfig, KeyLimits};
+use super::models::ModelAlias;
+use super::provider_kind::ProviderKind;
+use super::providers::ProviderConfig;
+use super::routing::Strategy;
 
+// Writing to a String cannot fail: the `fmt::Result`s below are dropped.
 pub fn describe(config: &Config) -> String {
     let mut out = String::new();
     let source = config.source.as_ref().map_or_else(
@@ -12,8 +19,15 @@ pub fn describe(config: &Config) -> String {
     );
     let _ = writeln!(out, "config ok: {source}");
     let _ = writeln!(out, "listen: {}", config.server.listen);
+    providers(&mut out, config.providers.values());
+    aliases(&mut out, &config.models);
+    gateway_keys(&mut out, &config.auth);
+    out
+}
+
+fn providers<'a>(out: &mut String, providers: impl Iterator<Item = &'a ProviderConfig>) {
     let _ = writeln!(out, "providers:");
-    for provider in config.providers.values() {
+    for provider in providers {
         let _ = if provider.kind == ProviderKind::Echo {
             writeln!(out, "  {}/*  echo (built in, offline)", provider.name)
         } else {
@@ -33,49 +47,55 @@ pub fn describe(config: &Config) -> String {
             )
         };
     }
-    if !config.models.is_empty() {
-        let _ = writeln!(out, "aliases:");
-        for (alias, model) in &config.models {
-            let targets: Vec<String> = model
-                .targets
-                .iter()
-                .map(|t| match (model.strategy, t.weight) {
-                    (Strategy::Weighted, weight) => format!("{} (weight {weight})", t.key),
-                    _ => t.key.clone(),
-                })
-                .collect();
-            let strategy = match model.strategy {
-                Strategy::Fallback => "",
-                Strategy::Weighted => " [weighted]",
-                Strategy::LeastLatency => " [least_latency]",
-            };
-            let _ = writeln!(out, "  {alias} -> {}{strategy}", targets.join(", "));
-        }
+}
+
+fn aliases(out: &mut String, models: &BTreeMap<String, ModelAlias>) {
+    if models.is_empty() {
+        return;
     }
-    if config.auth.keys.is_empty() {
-        let anonymous = if config.auth.allow_anonymous {
+    let _ = writeln!(out, "aliases:");
+    for (alias, model) in models {
+        let targets: Vec<String> = model
+            .targets
+            .iter()
+            .map(|t| match (model.strategy, t.weight) {
+                (Strategy::Weighted, weight) => format!("{} (weight {weight})", t.key),
+                _ => t.key.clone(),
+            })
+            .collect();
+        let strategy = match model.strategy {
+            Strategy::Fallback => "",
+            Strategy::Weighted => " [weighted]",
+            Strategy::LeastLatency => " [least_latency]",
+        };
+        let _ = writeln!(out, "  {alias} -> {}{strategy}", targets.join(", "));
+    }
+}
+
+fn gateway_keys(out: &mut String, auth: &AuthConfig) {
+    if auth.keys.is_empty() {
+        let anonymous = if auth.allow_anonymous {
             "allowed anywhere"
         } else {
             "loopback only"
         };
         let _ = writeln!(out, "gateway keys: none (anonymous requests: {anonymous})");
-    } else {
-        let _ = writeln!(out, "gateway keys:");
-        for key in &config.auth.keys {
-            let models: Vec<&str> = key.models.iter().map(|g| g.as_str()).collect();
-            let _ = writeln!(
-                out,
-                "  {}  models: {}{}",
-                key.name,
-                models.join(", "),
-                limits(&key.limits)
-            );
-        }
+        return;
     }
-    out
+    let _ = writeln!(out, "gateway keys:");
+    for key in &auth.keys {
+        let models: Vec<&str> = key.models.iter().map(|g| g.as_str()).collect();
+        let _ = writeln!(
+            out,
+            "  {}  models: {}{}",
+            key.name,
+            models.join(", "),
+            limits(&key.limits)
+        );
+    }
 }
 
-fn limits(limits: &crate::config::KeyLimits) -> String {
+fn limits(limits: &KeyLimits) -> String {
     let parts: Vec<String> = [
         ("rpm", limits.rpm),
         ("tpm", limits.tpm),

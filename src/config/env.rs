@@ -2,12 +2,19 @@
 
 use toml::Value;
 
+/// The environment as the loader sees it; tests pass their own.
+pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
 /// Replaces `${VAR}` references in every string value, in place. `lookup` reads the environment
 /// (tests pass their own). An unset variable without a default is an error naming the key path.
 pub fn interpolate(
     value: &mut Value,
     path: &mut Vec<String>,
-    lookup: &dyn Fn(&str) -> Option<String>,
+    lookup: EnvLookup<'_>,
 ) -> Result<(), String> {
     match value {
         Value::String(text) if text.contains("${") => {
@@ -32,7 +39,7 @@ pub fn interpolate(
     Ok(())
 }
 
-fn expand(text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+fn expand(text: &str, lookup: EnvLookup<'_>) -> Result<String, String> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(start) = rest.find("${") {

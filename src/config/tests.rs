@@ -1,3 +1,4 @@
+use super::models::WeightedTarget;
 use super::*;
 
 fn env_with(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
@@ -64,14 +65,23 @@ fn anthropic_is_a_catalog_kind_with_a_max_tokens_default() {
     )
     .unwrap_or_else(|e| unreachable!("{e}"));
     let builtin = &config.providers["anthropic"];
-    assert_eq!(builtin.kind, ProviderKind::Anthropic);
+    assert_eq!(
+        builtin.kind,
+        ProviderKind::Anthropic {
+            default_max_tokens: 4096
+        }
+    );
     assert_eq!(builtin.base_url, "https://api.anthropic.com");
     assert_eq!(builtin.kind.label(), "anthropic");
     assert_eq!(builtin.api_key().map(Secret::expose), Some("sk-ant-1"));
-    assert_eq!(builtin.default_max_tokens, 4096);
     let configured = &config.providers["claude-eu"];
     assert_eq!(configured.base_url, "https://eu.example.com");
-    assert_eq!(configured.default_max_tokens, 1024);
+    assert_eq!(
+        configured.kind,
+        ProviderKind::Anthropic {
+            default_max_tokens: 1024
+        }
+    );
     assert!(error_of("[providers.x]\nbase_url = \"http://a\"").contains("\"anthropic\""));
 }
 
@@ -286,6 +296,8 @@ fn aliases_are_routing_policies() {
         smart.targets[1],
         AliasTarget {
             key: "echo/b".into(),
+            provider: "echo".into(),
+            model: "b".into(),
             weight: 3
         }
     );
@@ -366,6 +378,96 @@ fn a_redis_url_error_does_not_repeat_the_password() {
         error_of("[limits]\nbackend = \"redis\"\nredis_url = \"bogus://user:pw-secret-123@host\"");
     assert!(error.contains("limits.redis_url"), "{error}");
     assert!(!error.contains("pw-secret-123"), "{error}");
+}
+
+#[test]
+fn per_kind_settings_live_on_their_kind() {
+    let text = r#"
+        [providers.az]
+        kind = "azure"
+        base_url = "https://r.openai.azure.com/openai"
+        api_key = "k"
+        api_version = "2024-10-21"
+        [providers.az-v1]
+        kind = "azure"
+        base_url = "https://r.openai.azure.com/openai/v1"
+        api_key = "k"
+        [providers.local]
+        kind = "openai"
+        base_url = "http://a"
+        default_max_tokens = 9
+    "#;
+    let config = load(text, &[]).unwrap_or_else(|e| unreachable!("{e}"));
+    assert_eq!(
+        config.providers["az"].kind,
+        ProviderKind::Azure {
+            api_version: Some("2024-10-21".into())
+        }
+    );
+    assert_eq!(
+        config.providers["az-v1"].kind,
+        ProviderKind::Azure { api_version: None }
+    );
+    // Accepted and unused, as it was before kinds carried their settings.
+    assert_eq!(config.providers["local"].kind, ProviderKind::Openai);
+    for kind in ["openai", "anthropic", "gemini", "echo"] {
+        let error = error_of(&format!(
+            "[providers.x]\nkind = \"{kind}\"\nbase_url = \"http://a\"\napi_version = \"v\""
+        ));
+        assert!(
+            error.contains(
+                "test.toml: providers.x.api_version: only azure providers take an api_version"
+            ),
+            "{error}"
+        );
+    }
+}
+
+#[test]
+fn alias_targets_are_split_at_load() {
+    let config = load("[models.m]\ntargets = [\"echo/meta-llama/Llama-3\"]", &[])
+        .unwrap_or_else(|e| unreachable!("{e}"));
+    let target = &config.models["m"].targets[0];
+    assert_eq!(
+        (
+            target.key.as_str(),
+            target.provider.as_str(),
+            target.model.as_str()
+        ),
+        ("echo/meta-llama/Llama-3", "echo", "meta-llama/Llama-3")
+    );
+}
+
+#[test]
+fn limits_choices() {
+    let config = load("", &[]).unwrap_or_else(|e| unreachable!("{e}"));
+    assert_eq!(config.limits.backend, LimitsBackend::Memory);
+    assert!(config.limits.allow_on_backend_error);
+    let config = load(
+        "[limits]\nbackend = \"redis\"\non_backend_error = \"deny\"",
+        &[],
+    )
+    .unwrap_or_else(|e| unreachable!("{e}"));
+    assert_eq!(
+        config.limits.backend,
+        LimitsBackend::Redis {
+            url: "redis://127.0.0.1:6379".into()
+        }
+    );
+    assert!(!config.limits.allow_on_backend_error);
+    for (text, expected) in [
+        (
+            "[limits]\nbackend = \"disk\"",
+            "test.toml: limits.backend: unknown variant `disk`, expected `memory` or `redis`",
+        ),
+        (
+            "[limits]\non_backend_error = \"maybe\"",
+            "test.toml: limits.on_backend_error: unknown variant `maybe`, expected `allow` or `deny`",
+        ),
+    ] {
+        let error = error_of(text);
+        assert!(error.contains(expected), "got: {error}\nwant: {expected}");
+    }
 }
 
 /// The keys a table accepts, read from serde's own refusal of an unknown one, so this list can

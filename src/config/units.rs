@@ -46,6 +46,11 @@ impl<'de> Deserialize<'de> for ByteSize {
     }
 }
 
+/// The value if the file sets it, else the default.
+pub fn dur(value: Option<ConfigDuration>, default_secs: u64) -> Duration {
+    value.map_or(Duration::from_secs(default_secs), |d| d.0)
+}
+
 fn parse_size(text: &str) -> Option<u64> {
     let text = text.trim();
     let split = text

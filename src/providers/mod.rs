@@ -95,17 +95,19 @@ impl Provider {
             status_hook: match config.kind {
                 ProviderKind::Gemini => Some(gemini::status_hook),
                 ProviderKind::Openai
-                | ProviderKind::Anthropic
-                | ProviderKind::Azure
+                | ProviderKind::Anthropic { .. }
+                | ProviderKind::Azure { .. }
                 | ProviderKind::Echo => None,
             },
         });
-        let codec = match config.kind {
+        let codec = match &config.kind {
             ProviderKind::Openai => Codec::OpenAi(openai::OpenAi::new(config, upstream)?),
-            ProviderKind::Anthropic => {
-                Codec::Anthropic(anthropic::Anthropic::new(config, upstream)?)
+            ProviderKind::Anthropic { default_max_tokens } => Codec::Anthropic(
+                anthropic::Anthropic::new(config, *default_max_tokens, upstream)?,
+            ),
+            ProviderKind::Azure { api_version } => {
+                Codec::Azure(azure::codec(config, api_version.as_deref(), upstream)?)
             }
-            ProviderKind::Azure => Codec::Azure(azure::codec(config, upstream)?),
             ProviderKind::Gemini => Codec::Gemini(gemini::Gemini::new(config, upstream)?),
             ProviderKind::Echo => Codec::Echo,
         };
@@ -185,8 +187,8 @@ impl Provider {
 fn authentication(config: &ProviderConfig) -> Result<Auth, Error> {
     let header = match config.kind {
         ProviderKind::Openai | ProviderKind::Echo => KeyHeader::Bearer,
-        ProviderKind::Anthropic => KeyHeader::Named("x-api-key"),
-        ProviderKind::Azure => KeyHeader::Named("api-key"),
+        ProviderKind::Anthropic { .. } => KeyHeader::Named("x-api-key"),
+        ProviderKind::Azure { .. } => KeyHeader::Named("api-key"),
         ProviderKind::Gemini => KeyHeader::Named("x-goog-api-key"),
     };
     Ok(Auth::Header(KeyRing::new(config, header)?))

@@ -93,20 +93,21 @@ impl Table {
     }
 
     fn alias_plan(&self, alias: &ModelAlias) -> Plan {
-        // Validated at load: every target is a routing key of a known provider.
+        // Parsed and validated at load: every target is a routing key of a known provider.
         let candidates = alias
             .targets
             .iter()
-            .filter_map(|t| {
-                let target = Target::from_ref(ModelRef::parse(&t.key)?);
-                let retries = alias
+            .map(|t| Candidate {
+                target: Target {
+                    name: t.key.clone(),
+                    provider: t.provider.clone(),
+                    model: t.model.clone(),
+                },
+                weight: t.weight,
+                retries: alias
                     .retries
-                    .or_else(|| self.retries.get(&target.provider).copied())?;
-                Some(Candidate {
-                    target,
-                    weight: t.weight,
-                    retries,
-                })
+                    .or_else(|| self.retries.get(&t.provider).copied())
+                    .unwrap_or_default(),
             })
             .collect();
         Plan {

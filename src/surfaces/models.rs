@@ -47,9 +47,7 @@ pub async fn list(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Res
     }
     for alias in state.config.models.values() {
         for target in &alias.targets {
-            if let Some((provider, _)) = target.key.split_once('/') {
-                keys.insert((target.key.clone(), provider.to_owned()));
-            }
+            keys.insert((target.key.clone(), target.provider.clone()));
         }
     }
     data.extend(keys.into_iter().map(|(id, owner)| entry(id, &owner)));

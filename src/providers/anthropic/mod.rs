@@ -41,7 +41,11 @@ pub struct Shape {
 }
 
 impl Anthropic {
-    pub fn new(config: &ProviderConfig, upstream: Arc<Upstream>) -> Result<Self, Error> {
+    pub fn new(
+        config: &ProviderConfig,
+        default_max_tokens: u64,
+        upstream: Arc<Upstream>,
+    ) -> Result<Self, Error> {
         let mut headers = HeaderMap::new();
         headers.insert(
             HeaderName::from_static("anthropic-version"),
@@ -54,7 +58,7 @@ impl Anthropic {
             upstream,
             url: transport::parse_url(&format!("{}/v1/messages", config.base_url))?,
             headers,
-            default_max_tokens: config.default_max_tokens,
+            default_max_tokens,
             policy: config.unsupported_params,
         })
     }

@@ -18,7 +18,9 @@ const RICH_EXPECTED: &str =
 fn config(policy: UnsupportedParams) -> ProviderConfig {
     ProviderConfig {
         name: "claude".into(),
-        kind: ProviderKind::Anthropic,
+        kind: ProviderKind::Anthropic {
+            default_max_tokens: 4096,
+        },
         base_url: "https://api.anthropic.com".into(),
         api_keys: vec![Secret::new("sk-ant-secret-key")],
         headers: vec![(
@@ -32,8 +34,6 @@ fn config(policy: UnsupportedParams) -> ProviderConfig {
             max_event: 1 << 20,
         },
         unsupported_params: policy,
-        api_version: None,
-        default_max_tokens: 4096,
         retries: None,
     }
 }
@@ -46,7 +46,7 @@ fn codec_with(policy: UnsupportedParams) -> Anthropic {
         bounds: config.bounds,
         status_hook: None,
     });
-    Anthropic::new(&config, upstream).unwrap_or_else(|e| unreachable!("{e}"))
+    Anthropic::new(&config, 4096, upstream).unwrap_or_else(|e| unreachable!("{e}"))
 }
 
 fn codec() -> Anthropic {

@@ -12,11 +12,15 @@ use crate::config::ProviderConfig;
 use crate::error::Error;
 use crate::transport::{self, Upstream};
 
-pub fn codec(config: &ProviderConfig, upstream: Arc<Upstream>) -> Result<OpenAi, Error> {
+pub fn codec(
+    config: &ProviderConfig,
+    api_version: Option<&str>,
+    upstream: Arc<Upstream>,
+) -> Result<OpenAi, Error> {
     let headers = provider_headers(config, HeaderMap::new());
-    let endpoint = match &config.api_version {
+    let endpoint = match api_version {
         Some(version) => {
-            let (base, version) = (config.base_url.clone(), version.clone());
+            let (base, version) = (config.base_url.clone(), version.to_owned());
             Endpoint::PerModel(Box::new(move |model: &str| {
                 deployment_url(&base, &version, model)
             }))
