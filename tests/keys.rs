@@ -155,7 +155,7 @@ async fn requests_per_minute_are_limited_per_key_with_openai_headers() {
     let toml = "[auth]\nkeys = [{ name = \"ci\", key = \"ci-key\", rpm = 3 }, { name = \"other\", key = \"other-key\", rpm = 3 }]\n[limits]\nbackend = \"memory\"\n";
     let gateway = gateway(toml).await;
     // 20 s into a minute, so the window cannot roll over during the test.
-    gateway.state.limits.pin_clock(1_800_000_020);
+    gateway.pin_clock(1_800_000_020);
     for remaining in ["2", "1", "0"] {
         let response = gateway
             .chat_json(&user("echo/x", "hi"))
@@ -190,7 +190,7 @@ async fn requests_per_minute_are_limited_per_key_with_openai_headers() {
         .unwrap();
     assert_eq!(other.status(), 200, "each key has its own counter");
 
-    gateway.state.limits.pin_clock(1_800_000_060);
+    gateway.pin_clock(1_800_000_060);
     let next_minute = gateway
         .chat_json(&user("echo/x", "hi"))
         .bearer_auth("ci-key")
@@ -207,7 +207,7 @@ const T0: u64 = 1_795_500_000 - 1_795_500_000 % 86_400 + 6 * 3600 + 20;
 #[tokio::test]
 async fn tokens_per_minute_count_whole_and_streamed_answers() {
     let gateway = gateway("[auth]\nkeys = [{ name = \"ci\", key = \"ci-key\", tpm = 10 }]\n").await;
-    gateway.state.limits.pin_clock(T0);
+    gateway.pin_clock(T0);
     // Echo counts words: 5 prompt + 5 completion = 10 tokens.
     let response = gateway
         .chat_json(&user("echo/x", "one two three four five"))
@@ -235,7 +235,7 @@ async fn tokens_per_minute_count_whole_and_streamed_answers() {
             .contains("10 tokens per minute")
     );
 
-    gateway.state.limits.pin_clock(T0 + 40);
+    gateway.pin_clock(T0 + 40);
     // A stream the client asked no usage of: the usage chunk is counted, and not sent.
     let stream = read_sse(
         gateway
@@ -287,7 +287,7 @@ async fn openai_upstreams_are_asked_for_usage_when_the_gateway_counts_tokens() {
         upstream.provider_toml("up")
     );
     let gateway = gateway(&toml).await;
-    gateway.state.limits.pin_clock(T0);
+    gateway.pin_clock(T0);
     let usage = r#"{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[],"usage":{"prompt_tokens":15,"completion_tokens":5,"total_tokens":20}}"#;
     upstream.push(Reply::sse(format!(
         "{}{}{}{}data: [DONE]\n\n",
@@ -331,7 +331,7 @@ async fn openai_upstreams_are_asked_for_usage_when_the_gateway_counts_tokens() {
             .unwrap()
             .contains("per day")
     );
-    gateway.state.limits.pin_clock(T0 + 86_400);
+    gateway.pin_clock(T0 + 86_400);
     upstream.push(Reply::json(completion_json("new day")));
     let response = gateway
         .chat_json(&user("up/m", "hi"))
@@ -346,7 +346,7 @@ async fn openai_upstreams_are_asked_for_usage_when_the_gateway_counts_tokens() {
 async fn limits_for_some_models_inside_a_key() {
     let toml = "[auth]\nkeys = [{ name = \"app\", key = \"app-key\", rpm = 100, model_limits = { \"echo/big-*\" = { rpm = 1 } } }]\n";
     let gateway = gateway(toml).await;
-    gateway.state.limits.pin_clock(T0);
+    gateway.pin_clock(T0);
     assert_eq!(status(&gateway, "app-key", "echo/big-model").await.0, 200);
     let (code, body) = status(&gateway, "app-key", "echo/big-model").await;
     assert_eq!(code, 429);
@@ -384,7 +384,7 @@ async fn usage_the_client_did_not_ask_for_never_reaches_it() {
         upstream.provider_toml("up")
     );
     let gateway = gateway(&toml).await;
-    gateway.state.limits.pin_clock(T0);
+    gateway.pin_clock(T0);
     // Usage as some OpenAI-compatible servers send it: `null` on every chunk, the numbers on
     // the last chunk that still has choices.
     let chunk = |delta: &str, finish: &str, usage: &str| {
@@ -429,7 +429,7 @@ async fn a_stream_cut_before_its_usage_is_still_counted() {
         upstream.provider_toml("up")
     );
     let gateway = gateway(&toml).await;
-    gateway.state.limits.pin_clock(T0);
+    gateway.pin_clock(T0);
     upstream.push(Reply::sse(format!(
         "{}{}",
         content_chunk(None),

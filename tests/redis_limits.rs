@@ -112,7 +112,7 @@ async fn replica(redis: &Redis, keys: &str, on_error: &str) -> Gateway {
         redis.url()
     );
     let gateway = gateway(&toml).await;
-    gateway.state.limits.pin_clock(T0);
+    gateway.pin_clock(T0);
     gateway
 }
 
@@ -454,7 +454,7 @@ async fn until_both_count_again(deny: &Gateway, allow: &Gateway) -> Duration {
 /// one limit enforced in Redis again. `minute` picks a fresh window for each check.
 async fn assert_limit_enforced(deny: &Gateway, allow: &Gateway, minute: u64) {
     for gateway in [deny, allow] {
-        gateway.state.limits.pin_clock(T0 + 60 * minute);
+        gateway.pin_clock(T0 + 60 * minute);
     }
     for gateway in [deny, allow, deny, allow] {
         assert_eq!(ask(gateway, "limited-key", "hi").await.status(), 200);

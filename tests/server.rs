@@ -32,7 +32,7 @@ async fn health_and_ready() {
         .unwrap();
     assert_eq!(ready.status(), 200);
     assert_eq!(ready.json::<Value>().await.unwrap()["status"], "ready");
-    gateway.state.start_draining();
+    gateway.start_draining();
     let ready = gateway
         .http
         .get(format!("{}/ready", gateway.url))
