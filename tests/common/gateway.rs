@@ -62,8 +62,15 @@ pub async fn gateway(toml: &str) -> Gateway {
 /// A fake upstream standing in for `provider`, and a gateway in front of it; `extra` is TOML
 /// appended after the provider's table (so bare keys land in that table).
 pub async fn gateway_for(provider: &Provider, extra: &str) -> (FakeUpstream, Gateway) {
+    gateway_for_all(&[provider], extra).await
+}
+
+/// One fake upstream standing in for each of `providers`, and a gateway in front of them;
+/// `extra` lands in the last provider's table.
+pub async fn gateway_for_all(providers: &[&Provider], extra: &str) -> (FakeUpstream, Gateway) {
     let upstream = FakeUpstream::start().await;
-    let gateway = gateway(&format!("{}{extra}", upstream.table(provider))).await;
+    let tables: String = providers.iter().map(|p| upstream.table(p)).collect();
+    let gateway = gateway(&format!("{tables}{extra}")).await;
     (upstream, gateway)
 }
 
