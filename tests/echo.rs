@@ -15,14 +15,7 @@ async fn echo_answers_with_the_last_user_message() {
         {"role": "assistant", "content": "first answer"},
         {"role": "user", "content": [{"type": "text", "text": "say"}, {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}}, {"type": "text", "text": "this back"}]}
     ]});
-    let body: Value = gateway
-        .chat_json(&request)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body: Value = gateway.send(&request).await.json().await.unwrap();
     assert_eq!(body["object"], "chat.completion");
     assert_eq!(body["model"], "echo/anything");
     assert!(body["id"].as_str().unwrap().starts_with("chatcmpl-"));
@@ -40,7 +33,7 @@ async fn echo_streams_word_by_word_with_usage_when_asked() {
     let text = "the quick  brown fox";
     let request = json!({"model": "echo/x", "stream": true, "stream_options": {"include_usage": true},
         "messages": [{"role": "user", "content": text}]});
-    let body = read_sse(gateway.chat_json(&request).send().await.unwrap()).await;
+    let body = gateway.sse(&request).await;
     assert_eq!(body.text(), text);
     let chunks = body.chunks();
     assert_eq!(chunks[0]["choices"][0]["delta"]["role"], "assistant");
@@ -63,14 +56,7 @@ async fn echo_streams_word_by_word_with_usage_when_asked() {
     assert_eq!(body.done_count(), 1);
 
     // Without include_usage there is no usage chunk, as with OpenAI.
-    let body = read_sse(
-        gateway
-            .chat_json(&user_stream("echo/x", "hi"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let body = gateway.sse(&user_stream("echo/x", "hi")).await;
     assert!(body.chunks().iter().all(|c| c.get("usage").is_none()));
 }
 
@@ -81,10 +67,8 @@ async fn echo_can_be_configured_under_another_name() {
     )
     .await;
     let body: Value = gateway
-        .chat_json(&user("default", "hello"))
-        .send()
+        .send(&user("default", "hello"))
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();

@@ -117,12 +117,7 @@ async fn replica(redis: &Redis, keys: &str, on_error: &str) -> Gateway {
 }
 
 async fn ask(gateway: &Gateway, key: &str, text: &str) -> reqwest::Response {
-    gateway
-        .chat_json(&user("echo/x", text))
-        .bearer_auth(key)
-        .send()
-        .await
-        .unwrap()
+    gateway.send_as(key, &user("echo/x", text)).await
 }
 
 #[tokio::test]
@@ -202,12 +197,7 @@ async fn redis_going_away_follows_on_backend_error() {
         "Redis being gone never hangs a request"
     );
     // The server itself is fine.
-    let health = allow
-        .http
-        .get(format!("{}/health", allow.url))
-        .send()
-        .await
-        .unwrap();
+    let health = allow.get("/health").send().await.unwrap();
     assert_eq!(health.status(), 200);
 }
 

@@ -16,29 +16,14 @@ use switchyard::state::AppState;
 #[tokio::test]
 async fn health_and_ready() {
     let gateway = gateway("").await;
-    let health = gateway
-        .http
-        .get(format!("{}/health", gateway.url))
-        .send()
-        .await
-        .unwrap();
+    let health = gateway.get("/health").send().await.unwrap();
     assert_eq!(health.status(), 200);
     assert_eq!(health.json::<Value>().await.unwrap()["status"], "ok");
-    let ready = gateway
-        .http
-        .get(format!("{}/ready", gateway.url))
-        .send()
-        .await
-        .unwrap();
+    let ready = gateway.get("/ready").send().await.unwrap();
     assert_eq!(ready.status(), 200);
     assert_eq!(ready.json::<Value>().await.unwrap()["status"], "ready");
     gateway.start_draining();
-    let ready = gateway
-        .http
-        .get(format!("{}/ready", gateway.url))
-        .send()
-        .await
-        .unwrap();
+    let ready = gateway.get("/ready").send().await.unwrap();
     assert_eq!(ready.status(), 503);
 }
 
@@ -51,8 +36,7 @@ async fn models_lists_aliases_and_known_keys() {
     );
     let gateway = gateway(&toml).await;
     let list: Value = gateway
-        .http
-        .get(format!("{}/v1/models", gateway.url))
+        .get("/v1/models")
         .send()
         .await
         .unwrap()
@@ -88,11 +72,7 @@ async fn request_ids_are_kept_or_made() {
         .await
         .unwrap();
     assert_eq!(response.headers()["x-request-id"], "req-123");
-    let response = gateway
-        .chat_json(&user("nope/x", "hi"))
-        .send()
-        .await
-        .unwrap();
+    let response = gateway.send(&user("nope/x", "hi")).await;
     let id = response.headers()["x-request-id"]
         .to_str()
         .unwrap()
@@ -273,7 +253,7 @@ async fn every_answer_says_the_gateways_own_overhead_without_upstream_waiting() 
         end: End::Close,
     });
     let started = std::time::Instant::now();
-    let response = gateway.chat_json(&user("up/m", "hi")).send().await.unwrap();
+    let response = gateway.send(&user("up/m", "hi")).await;
     let took = started.elapsed();
     let overhead: f64 = response.headers()["x-switchyard-overhead-ms"]
         .to_str()
@@ -286,16 +266,8 @@ async fn every_answer_says_the_gateways_own_overhead_without_upstream_waiting() 
         "the 500 ms upstream wait is not overhead: {overhead}"
     );
     // Streams and errors say it too.
-    let stream = gateway
-        .chat_json(&user_stream("echo/x", "hi"))
-        .send()
-        .await
-        .unwrap();
+    let stream = gateway.send(&user_stream("echo/x", "hi")).await;
     assert!(stream.headers().contains_key("x-switchyard-overhead-ms"));
-    let error = gateway
-        .chat_json(&user("nope/x", "hi"))
-        .send()
-        .await
-        .unwrap();
+    let error = gateway.send(&user("nope/x", "hi")).await;
     assert!(error.headers().contains_key("x-switchyard-overhead-ms"));
 }
