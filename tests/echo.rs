@@ -15,7 +15,7 @@ async fn echo_answers_with_the_last_user_message() {
         {"role": "assistant", "content": "first answer"},
         {"role": "user", "content": [{"type": "text", "text": "say"}, {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}}, {"type": "text", "text": "this back"}]}
     ]});
-    let body: Value = gateway.send(&request).await.json().await.unwrap();
+    let body = gateway.whole(&request).await;
     assert_eq!(body["object"], "chat.completion");
     assert_eq!(body["model"], "echo/anything");
     assert!(body["id"].as_str().unwrap().starts_with("chatcmpl-"));
@@ -31,8 +31,7 @@ async fn echo_answers_with_the_last_user_message() {
 async fn echo_streams_word_by_word_with_usage_when_asked() {
     let gateway = gateway("").await;
     let text = "the quick  brown fox";
-    let request = json!({"model": "echo/x", "stream": true, "stream_options": {"include_usage": true},
-        "messages": [{"role": "user", "content": text}]});
+    let request = with_usage(user("echo/x", text));
     let body = gateway.sse(&request).await;
     assert_eq!(body.text(), text);
     let chunks = body.chunks();
@@ -66,12 +65,7 @@ async fn echo_can_be_configured_under_another_name() {
         "[providers.demo]\nkind = \"echo\"\n[models.default]\ntargets = [\"demo/parrot\"]\n",
     )
     .await;
-    let body: Value = gateway
-        .send(&user("default", "hello"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let body = gateway.whole(&user("default", "hello")).await;
     assert_eq!(body["model"], "demo/parrot");
     assert_eq!(body["choices"][0]["message"]["content"], "hello");
 }
