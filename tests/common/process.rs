@@ -54,11 +54,11 @@ pub fn raw_request(method: &str, path: &str, body: Option<&str>) -> String {
 }
 
 /// Sends `request` on a fresh connection to `port` and reads the answer until the server
-/// closes (or 10 s pass with nothing to read). None if nothing listens.
+/// closes (or 5 s pass with nothing to read). None if nothing listens.
 pub fn send_raw(port: u16, request: &str) -> Option<String> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
+        .set_read_timeout(Some(Duration::from_secs(5)))
         .unwrap();
     stream.write_all(request.as_bytes()).ok()?;
     let mut answer = String::new();
