@@ -29,6 +29,14 @@ pub fn message(error: &Value) -> &str {
     error["message"].as_str().expect("error.message")
 }
 
+/// Asserts that an error's message says each of `parts`.
+pub fn assert_says(error: &Value, parts: &[&str]) {
+    let message = message(error);
+    for part in parts {
+        assert!(message.contains(part), "{part:?} missing from {message:?}");
+    }
+}
+
 /// An answer as the client holds it at the end: the assistant message as it would send it back
 /// on the next turn, the finish reason and the usage.
 #[derive(Debug, PartialEq)]

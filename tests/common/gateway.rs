@@ -12,8 +12,9 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use super::answer::error_of;
 use super::sse::{SseBody, read_sse};
-use super::upstream::{FakeUpstream, OPENAI, Provider};
+use super::upstream::{FakeUpstream, OPENAI, Provider, Reply};
 
 /// 2026-11-24T06:00:20Z: 20 s into a minute, so no window rolls over during a test.
 pub const T0: u64 = 1_795_500_000 - 1_795_500_000 % 86_400 + 6 * 3600 + 20;
@@ -79,6 +80,34 @@ pub async fn gateway_with_upstream(extra: &str) -> (FakeUpstream, Gateway) {
     gateway_for(&OPENAI, extra).await
 }
 
+/// `request` carries params `provider`'s kind cannot take. By default that is a 400 and nothing
+/// is sent; with `unsupported_params = "drop"` the request goes without them (answered with
+/// `answer`) and the response names them. Returns the 400's error object, the names the
+/// response gave, and the request the upstream got.
+pub async fn refused_then_dropped(
+    provider: &Provider,
+    answer: &str,
+    request: &Value,
+) -> (Value, String, Value) {
+    let (upstream, gateway) = gateway_for(provider, "").await;
+    upstream.always(Reply::json(answer));
+    let error = error_of(gateway.send(request).await, 400).await;
+    assert!(
+        upstream.requests().is_empty(),
+        "a refused request never leaves"
+    );
+
+    let (upstream, gateway) = gateway_for(provider, "unsupported_params = \"drop\"\n").await;
+    upstream.always(Reply::json(answer));
+    let response = gateway.send(request).await;
+    assert_eq!(response.status(), 200);
+    let dropped = response.headers()["x-switchyard-dropped-params"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    (error, dropped, upstream.last_request().json())
+}
+
 /// A gateway that shuts down when told, as the binary does on SIGTERM.
 pub async fn stoppable_gateway(toml: &str) -> (Gateway, Shutdown) {
     let (signal, signalled) = oneshot::channel::<()>();
@@ -129,6 +158,15 @@ impl Gateway {
 
     pub async fn send(&self, request: &Value) -> reqwest::Response {
         self.chat_json(request).send().await.unwrap()
+    }
+
+    /// Sends `request` with more headers.
+    pub async fn send_with(&self, request: &Value, headers: &[(&str, &str)]) -> reqwest::Response {
+        let mut builder = self.chat_json(request);
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        builder.send().await.unwrap()
     }
 
     /// Sends `request` with the gateway key `key` as a bearer token.

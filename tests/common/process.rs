@@ -3,7 +3,7 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus};
 use std::time::{Duration, Instant};
 
@@ -21,6 +21,13 @@ pub fn command(program: &str) -> Command {
 
 pub fn switchyard() -> Command {
     command(BIN)
+}
+
+/// `switchyard SUBCOMMAND --config CONFIG`.
+pub fn with_config(subcommand: &str, config: &Path) -> Command {
+    let mut command = switchyard();
+    command.args([subcommand, "--config"]).arg(config);
+    command
 }
 
 /// A loopback port nothing listens on (as long as nobody takes it).

@@ -15,6 +15,8 @@ use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
+use super::sse::{content_chunk, finish_chunk, opening, read_until};
+
 /// A provider kind as the tests configure it in front of a fake upstream. The fake answers on
 /// every path, so `path` matters only to tests that check where a request went.
 pub struct Provider {
@@ -167,6 +169,24 @@ impl Reply {
         }
     }
 
+    /// An OpenAI stream's role chunk and a chunk per piece of text (a write each), then `then`,
+    /// ending as `end`.
+    pub fn opening_then(pieces: &[&str], then: impl IntoIterator<Item = Step>, end: End) -> Self {
+        let mut steps: Vec<Step> = opening(pieces).into_iter().map(Step::send).collect();
+        steps.extend(then);
+        Self::Sse { steps, end }
+    }
+
+    /// An OpenAI stream held in the middle: its role chunk and `before`, then nothing until
+    /// `release()`, then `after` and the finish.
+    pub fn held(before: &[&str], after: &[&str]) -> Self {
+        let rest = after
+            .iter()
+            .map(|piece| Step::send(content_chunk(Some(piece))))
+            .chain([Step::send(finish_chunk("stop"))]);
+        Self::opening_then(before, std::iter::once(Step::Wait).chain(rest), End::Close)
+    }
+
     /// `body` after `delay`, as a provider that takes its time answers.
     pub fn after(delay: Duration, body: impl Into<String>) -> Self {
         Self::Sse {
@@ -274,6 +294,21 @@ impl FakeUpstream {
     /// Waits (bounded) until an SSE body was dropped unfinished; true if it was.
     pub async fn wait_abandoned(&self, within: Duration) -> bool {
         self.wait_abandoned_count(1, within).await
+    }
+
+    /// Reads `response` until `needle` with this upstream's request still open, then goes away
+    /// as a client that gives up does. Whether the request here was given up too, within a
+    /// second.
+    pub async fn released_when_client_leaves(
+        &self,
+        response: reqwest::Response,
+        needle: &str,
+    ) -> bool {
+        let mut body = response.bytes_stream();
+        read_until(&mut body, needle).await;
+        assert_eq!(self.abandoned(), 0, "given up while the client still read");
+        drop(body);
+        self.wait_abandoned(Duration::from_secs(1)).await
     }
 
     /// A `[providers.NAME]` table of the openai kind pointing at this upstream, with a key of
