@@ -72,11 +72,8 @@ async fn each_key_may_use_only_its_models() {
 async fn x_api_key_works_as_well_as_bearer() {
     let gateway = gateway(KEYS).await;
     let response = gateway
-        .chat_json(&user("echo/x", "hi"))
-        .header("x-api-key", "ci-key-5678")
-        .send()
-        .await
-        .unwrap();
+        .send_with(&user("echo/x", "hi"), &[("x-api-key", "ci-key-5678")])
+        .await;
     assert_eq!(response.status(), 200);
     let response = gateway.send(&user("echo/x", "hi")).await;
     assert_eq!(response.status(), 401);
@@ -277,12 +274,14 @@ async fn limits_for_some_models_inside_a_key() {
 async fn x_api_key_is_read_beside_another_authorization_scheme() {
     let gateway = gateway(KEYS).await;
     let response = gateway
-        .chat_json(&user("echo/x", "hi"))
-        .header("authorization", "Basic b3V0ZXI6cHJveHk=")
-        .header("x-api-key", "ci-key-5678")
-        .send()
-        .await
-        .unwrap();
+        .send_with(
+            &user("echo/x", "hi"),
+            &[
+                ("authorization", "Basic b3V0ZXI6cHJveHk="),
+                ("x-api-key", "ci-key-5678"),
+            ],
+        )
+        .await;
     assert_eq!(response.status(), 200);
 }
 

@@ -292,11 +292,8 @@ async fn one_deadline_bounds_the_whole_request() {
     a.always(Reply::Silent);
     let started = Instant::now();
     let response = gateway
-        .chat_json(&user("smart", "hi"))
-        .header("x-switchyard-deadline-ms", "300")
-        .send()
-        .await
-        .unwrap();
+        .send_with(&user("smart", "hi"), &[("x-switchyard-deadline-ms", "300")])
+        .await;
     assert!(started.elapsed() < Duration::from_secs(10));
     let error = error_of(response, 504).await;
     assert_eq!(error["code"], "deadline_exceeded");
@@ -397,11 +394,11 @@ async fn a_wait_that_would_overrun_the_deadline_falls_back_at_once() {
     a.push(Reply::status(503, r#"{"error":{"message":"busy"}}"#).header("retry-after", "5"));
     b.push(Reply::json(completion_json("b")));
     let response = gateway
-        .chat_json(&user("smart", "hi"))
-        .header("x-switchyard-deadline-ms", "2000")
-        .send()
-        .await
-        .unwrap();
+        .send_with(
+            &user("smart", "hi"),
+            &[("x-switchyard-deadline-ms", "2000")],
+        )
+        .await;
     assert_eq!(response.status(), 200);
     assert_eq!(attempts(&response), ("2".into(), "b/m".into()));
 }

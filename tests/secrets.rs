@@ -46,11 +46,8 @@ async fn no_upstream_key_in_errors_headers_or_logs() {
     assert_eq!(response.status(), 404);
     upstream.push(Reply::json(completion_json("fine")));
     let response = gateway
-        .chat_json(&user("up/m", "x"))
-        .header("x-request-id", "req-chat-1")
-        .send()
-        .await
-        .unwrap();
+        .send_with(&user("up/m", "x"), &[("x-request-id", "req-chat-1")])
+        .await;
     assert_eq!(response.status(), 200);
     tokio::time::sleep(Duration::from_millis(50)).await;
     let logged = logs.text();
@@ -84,12 +81,14 @@ async fn no_upstream_key_in_errors_headers_or_logs() {
         common::gateway("[auth]\nkeys = [{ name = \"ci-bot\", key = \"gw-secret-key-9876\" }]\n")
             .await;
     let response = keyed
-        .chat_json(&user("echo/x", "hi"))
-        .bearer_auth("gw-secret-key-9876")
-        .header("x-request-id", "req-keyed")
-        .send()
-        .await
-        .unwrap();
+        .send_with(
+            &user("echo/x", "hi"),
+            &[
+                ("authorization", "Bearer gw-secret-key-9876"),
+                ("x-request-id", "req-keyed"),
+            ],
+        )
+        .await;
     assert_eq!(response.status(), 200);
     tokio::time::sleep(Duration::from_millis(50)).await;
     let keyed_line = logs.line_with("request_id=req-keyed");

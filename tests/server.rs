@@ -60,11 +60,8 @@ async fn models_lists_aliases_and_known_keys() {
 async fn request_ids_are_kept_or_made() {
     let gateway = gateway("").await;
     let response = gateway
-        .chat_json(&user("echo/x", "hi"))
-        .header("x-request-id", "req-123")
-        .send()
-        .await
-        .unwrap();
+        .send_with(&user("echo/x", "hi"), &[("x-request-id", "req-123")])
+        .await;
     assert_eq!(response.headers()["x-request-id"], "req-123");
     let response = gateway.send(&user("nope/x", "hi")).await;
     let id = response.headers()["x-request-id"]
