@@ -11,6 +11,14 @@ use axum::body::Bytes;
 
 use common::*;
 
+/// `bytes` a write each, `every` apart.
+fn trickle(bytes: &[u8], every: Duration) -> Vec<Step> {
+    bytes
+        .iter()
+        .flat_map(|byte| [Step::Sleep(every), Step::Send(Bytes::from(vec![*byte]))])
+        .collect()
+}
+
 async fn stream(gateway: &Gateway, model: &str) -> reqwest::Response {
     gateway.send(&user_stream(model, "hi")).await
 }
@@ -94,12 +102,11 @@ async fn an_event_over_the_size_limit_fails_the_stream_cleanly() {
     assert!(upstream.wait_abandoned(Duration::from_secs(5)).await);
 
     // After output: an error event, no [DONE].
-    let mut steps: Vec<Step> = opening(&["Hi"]).into_iter().map(Step::send).collect();
-    steps.push(Step::send(format!("data: {endless}")));
-    upstream.push(Reply::Sse {
-        steps,
-        end: End::Hang,
-    });
+    upstream.push(Reply::opening_then(
+        &["Hi"],
+        [Step::send(format!("data: {endless}"))],
+        End::Hang,
+    ));
     let body = gateway.sse(&user_stream("up/m", "hi")).await;
     assert_eq!(body.text(), "Hi");
     assert_eq!(body.error()["code"], "upstream_error");
@@ -116,30 +123,22 @@ async fn an_event_over_the_size_limit_fails_the_stream_cleanly() {
 async fn a_trickling_upstream_is_alive_however_slow_its_bytes() {
     let (upstream, gateway) = gateway_with_upstream("idle_timeout = \"400ms\"\n").await;
     // The last two events take about 2 s to arrive, a byte every 5 ms: never 400 ms without one.
-    let mut steps: Vec<Step> = opening(&["Hi"]).into_iter().map(Step::send).collect();
     let last = format!("{}{}", content_chunk(Some(" there")), finish_chunk("stop"));
-    for byte in last.into_bytes() {
-        steps.push(Step::Sleep(Duration::from_millis(5)));
-        steps.push(Step::Send(Bytes::from(vec![byte])));
-    }
-    upstream.push(Reply::Sse {
-        steps,
-        end: End::Close,
-    });
+    upstream.push(Reply::opening_then(
+        &["Hi"],
+        trickle(last.as_bytes(), Duration::from_millis(5)),
+        End::Close,
+    ));
     let body = gateway.sse(&user_stream("up/m", "hi")).await;
     assert_eq!(body.text(), "Hi there", "{}", body.raw);
     assert_eq!(body.done_count(), 1);
 
     // A byte every 500 ms is silence longer than the deadline: the stream fails.
-    let mut steps: Vec<Step> = opening(&["Hi"]).into_iter().map(Step::send).collect();
-    for byte in b"data: {" {
-        steps.push(Step::Sleep(Duration::from_millis(500)));
-        steps.push(Step::Send(Bytes::from(vec![*byte])));
-    }
-    upstream.push(Reply::Sse {
-        steps,
-        end: End::Hang,
-    });
+    upstream.push(Reply::opening_then(
+        &["Hi"],
+        trickle(b"data: {", Duration::from_millis(500)),
+        End::Hang,
+    ));
     let body = gateway.sse(&user_stream("up/m", "hi")).await;
     assert_eq!(body.error()["code"], "upstream_timeout");
 }
@@ -147,13 +146,12 @@ async fn a_trickling_upstream_is_alive_however_slow_its_bytes() {
 #[tokio::test]
 async fn an_upstream_reset_mid_stream_is_an_error_event() {
     let (upstream, gateway) = gateway_with_upstream("").await;
-    let mut steps: Vec<Step> = opening(&["Hi"]).into_iter().map(Step::send).collect();
-    // Lets the bytes out before the abort, which would otherwise discard them.
-    steps.push(Step::Sleep(Duration::from_millis(100)));
-    upstream.push(Reply::Sse {
-        steps,
-        end: End::Reset,
-    });
+    upstream.push(Reply::opening_then(
+        &["Hi"],
+        // Lets the bytes out before the abort, which would otherwise discard them.
+        [Step::Sleep(Duration::from_millis(100))],
+        End::Reset,
+    ));
     let body = gateway.sse(&user_stream("up/m", "hi")).await;
     assert_eq!(body.text(), "Hi");
     assert_eq!(body.error()["code"], "upstream_error");
@@ -247,16 +245,15 @@ async fn an_idle_kept_alive_connection_is_closed_and_a_busy_one_never() {
     );
 
     // A stream that runs far longer than both timeouts, silent for long stretches, is whole.
-    upstream.push(Reply::Sse {
-        steps: vec![
-            Step::send(content_chunk(None)),
-            Step::send(content_chunk(Some("slow"))),
+    upstream.push(Reply::opening_then(
+        &["slow"],
+        [
             Step::Sleep(Duration::from_millis(1500)),
             Step::send(content_chunk(Some(" but whole"))),
             Step::send(finish_chunk("stop")),
         ],
-        end: End::Close,
-    });
+        End::Close,
+    ));
     let body = gateway.sse(&user_stream("up/m", "hi")).await;
     assert_eq!(body.text(), "slow but whole");
     assert_eq!(body.done_count(), 1);

@@ -76,16 +76,7 @@ async fn shutdown_stops_accepting_and_lets_streams_finish() {
     let upstream = FakeUpstream::start().await;
     let (gateway, mut shutdown) = stoppable_gateway(&upstream.provider_toml("up")).await;
 
-    upstream.push(Reply::Sse {
-        steps: vec![
-            Step::send(content_chunk(None)),
-            Step::send(content_chunk(Some("before"))),
-            Step::Wait,
-            Step::send(content_chunk(Some(" after"))),
-            Step::send(finish_chunk("stop")),
-        ],
-        end: End::Close,
-    });
+    upstream.push(Reply::held(&["before"], &[" after"]));
     let response = gateway.send(&user_stream("up/m", "hi")).await;
     let mut body = response.bytes_stream();
     read_until(&mut body, "before").await;

@@ -14,16 +14,7 @@ fn ask() -> serde_json::Value {
 #[tokio::test]
 async fn chunks_reach_the_client_while_the_upstream_is_still_sending() {
     let (upstream, gateway) = gateway_with_upstream("").await;
-    upstream.push(Reply::Sse {
-        steps: vec![
-            Step::send(content_chunk(None)),
-            Step::send(content_chunk(Some("first"))),
-            Step::Wait,
-            Step::send(content_chunk(Some(" second"))),
-            Step::send(finish_chunk("stop")),
-        ],
-        end: End::Close,
-    });
+    upstream.push(Reply::held(&["first"], &[" second"]));
     let response = gateway.send(&ask()).await;
     assert_eq!(response.status(), 200);
     let mut body = response.bytes_stream();
@@ -71,15 +62,7 @@ async fn hold_back_is_bounded_then_keep_alives_flow() {
     let (upstream, gateway) =
         gateway_with_upstream("[server]\nstream_hold_back = \"100ms\"\nkeep_alive = \"100ms\"\n")
             .await;
-    upstream.push(Reply::Sse {
-        steps: vec![
-            Step::send(content_chunk(None)),
-            Step::Wait,
-            Step::send(content_chunk(Some("late"))),
-            Step::send(finish_chunk("stop")),
-        ],
-        end: End::Close,
-    });
+    upstream.push(Reply::held(&[], &["late"]));
     let response = tokio::time::timeout(Duration::from_secs(10), gateway.send(&ask()))
         .await
         .expect("the 200 is committed although the upstream is still thinking");
@@ -135,14 +118,11 @@ async fn a_stream_cut_after_output_ends_with_an_error_event() {
 #[tokio::test]
 async fn a_silent_upstream_mid_stream_hits_the_idle_deadline() {
     let (upstream, gateway) = gateway_with_upstream("idle_timeout = \"300ms\"\n").await;
-    upstream.push(Reply::Sse {
-        steps: vec![
-            Step::send(content_chunk(None)),
-            Step::send(content_chunk(Some("Hi"))),
-            Step::Sleep(Duration::from_secs(30)),
-        ],
-        end: End::Close,
-    });
+    upstream.push(Reply::opening_then(
+        &["Hi"],
+        [Step::Sleep(Duration::from_secs(30))],
+        End::Close,
+    ));
     let body = tokio::time::timeout(Duration::from_secs(10), gateway.sse(&ask()))
         .await
         .expect("no hang");
@@ -155,16 +135,9 @@ async fn the_client_leaving_cancels_the_upstream_request() {
     let (upstream, gateway) = gateway_with_upstream("").await;
     upstream.push(Reply::stuck_after(opening(&["tick"])));
     let response = gateway.send(&ask()).await;
-    let mut body = response.bytes_stream();
-    read_until(&mut body, "tick").await;
-    assert_eq!(upstream.abandoned(), 0);
-    let left = std::time::Instant::now();
-    drop(body);
-    let closed = upstream.wait_abandoned(Duration::from_secs(1)).await;
     assert!(
-        closed,
-        "the upstream connection was still open {:?} after the client left",
-        left.elapsed()
+        upstream.released_when_client_leaves(response, "tick").await,
+        "the upstream connection was still open a second after the client left"
     );
 }
 
@@ -188,14 +161,7 @@ async fn many_streams_at_once_each_arrive_whole() {
 async fn comments_alone_do_not_keep_a_stream_alive() {
     let (upstream, gateway) = gateway_with_upstream("idle_timeout = \"300ms\"\n").await;
     // Step::Wait sends `: waiting` comments every 50 ms and never an event.
-    upstream.push(Reply::Sse {
-        steps: vec![
-            Step::send(content_chunk(None)),
-            Step::send(content_chunk(Some("Hi"))),
-            Step::Wait,
-        ],
-        end: End::Close,
-    });
+    upstream.push(Reply::opening_then(&["Hi"], [Step::Wait], End::Close));
     let body = tokio::time::timeout(Duration::from_secs(10), gateway.sse(&ask()))
         .await
         .expect("no hang");
