@@ -218,26 +218,11 @@ async fn json_schema_answers_are_text_whole_and_streamed() {
 async fn unsupported_params_are_a_400_or_dropped_with_a_header() {
     let request = json!({"model": MODEL, "messages": [{"role": "user", "content": "hi"}],
         "seed": 42, "logit_bias": {"50256": -100}, "thread_id": "t-1", "temperature": 0.2});
-    let (upstream, gateway) = claude("").await;
-    let error = error_of(gateway.send(&request).await, 400).await;
+    let (error, dropped, sent) = refused_then_dropped(&ANTHROPIC, TEXT, &request).await;
     assert_eq!(error["param"], "seed");
     assert_eq!(error["code"], "unsupported_parameter");
-    let message = message(&error);
-    assert!(
-        message.contains("'claude' (anthropic)") && message.contains("logit_bias, thread_id"),
-        "{message}"
-    );
-    assert!(upstream.requests().is_empty());
-
-    let (upstream, gateway) = claude("unsupported_params = \"drop\"\n").await;
-    upstream.push(Reply::json(TEXT));
-    let response = gateway.send(&request).await;
-    assert_eq!(response.status(), 200);
-    assert_eq!(
-        response.headers()["x-switchyard-dropped-params"],
-        "seed, logit_bias, thread_id"
-    );
-    let sent = upstream.last_request().json();
+    assert_says(&error, &["'claude' (anthropic)", "logit_bias, thread_id"]);
+    assert_eq!(dropped, "seed, logit_bias, thread_id");
     assert_eq!(sent["temperature"], 0.2);
     assert!(sent.get("seed").is_none() && sent.get("thread_id").is_none());
 }

@@ -42,11 +42,7 @@ async fn an_upstream_failure_before_any_output_is_an_http_error() {
     );
     let error = error_of(response, 502).await;
     assert_eq!(error["code"], "upstream_error");
-    let message = message(&error);
-    assert!(
-        message.contains("'up'") && message.contains("model overloaded"),
-        "{message}"
-    );
+    assert_says(&error, &["'up'", "model overloaded"]);
 }
 
 #[tokio::test]
