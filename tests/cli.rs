@@ -29,9 +29,7 @@ fn check_prints_what_would_be_served() {
         "good.toml",
         "[providers.local]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:9/v1\"\napi_key = \"${LOCAL_KEY}\"\n[models.fast]\ntargets = [\"local/llama\"]\n",
     );
-    let output = switchyard()
-        .args(["check", "--config"])
-        .arg(&path)
+    let output = with_config("check", &path)
         .env("LOCAL_KEY", "sk-cli-secret")
         .output()
         .unwrap();
@@ -54,11 +52,7 @@ fn check_prints_what_would_be_served() {
 #[test]
 fn check_fails_naming_the_file_and_key_path() {
     let path = write_config("bad.toml", "[models.smart]\ntargets = [\"nowhere/m\"]\n");
-    let output = switchyard()
-        .args(["check", "--config"])
-        .arg(&path)
-        .output()
-        .unwrap();
+    let output = with_config("check", &path).output().unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -72,11 +66,7 @@ fn check_fails_naming_the_file_and_key_path() {
 #[test]
 fn serve_refuses_to_start_on_a_bad_config() {
     let path = write_config("bad-serve.toml", "[server]\nlisten = \"not an address\"\n");
-    let output = switchyard()
-        .args(["serve", "--config"])
-        .arg(&path)
-        .output()
-        .unwrap();
+    let output = with_config("serve", &path).output().unwrap();
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("server.listen"));
 }
@@ -174,9 +164,7 @@ async fn sigterm_drains_then_cuts_what_outlives_the_grace_period() {
             upstream.provider_toml("up")
         ),
     );
-    let mut child = switchyard()
-        .args(["serve", "--config"])
-        .arg(&path)
+    let mut child = with_config("serve", &path)
         .args(["--listen", &format!("127.0.0.1:{port}")])
         .stderr(Stdio::null())
         .spawn()
@@ -237,8 +225,7 @@ fn every_shipped_config_checks() {
     assert!(files.len() >= 4, "{files:?}");
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap();
-        let mut command = switchyard();
-        command.args(["check", "--config"]).arg(&file);
+        let mut command = with_config("check", &file);
         for reference in text.split("${").skip(1) {
             let name: String = reference
                 .chars()

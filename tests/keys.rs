@@ -106,13 +106,9 @@ async fn the_model_list_shows_what_the_key_may_use() {
 
 #[test]
 fn serving_off_loopback_without_keys_is_refused_unless_meant() {
-    use common::process::{switchyard, write_config};
+    use common::process::{with_config, write_config};
     let open = write_config("open.toml", "[server]\nlisten = \"0.0.0.0:0\"\n");
-    let output = switchyard()
-        .args(["serve", "--config"])
-        .arg(&open)
-        .output()
-        .unwrap();
+    let output = with_config("serve", &open).output().unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -120,22 +116,14 @@ fn serving_off_loopback_without_keys_is_refused_unless_meant() {
             && stderr.contains("allow_anonymous"),
         "{stderr}"
     );
-    let check = switchyard()
-        .args(["check", "--config"])
-        .arg(&open)
-        .output()
-        .unwrap();
+    let check = with_config("check", &open).output().unwrap();
     assert!(!check.status.success(), "check says so too");
 
     let meant = write_config(
         "meant.toml",
         "[server]\nlisten = \"0.0.0.0:0\"\n[auth]\nallow_anonymous = true\n",
     );
-    let check = switchyard()
-        .args(["check", "--config"])
-        .arg(&meant)
-        .output()
-        .unwrap();
+    let check = with_config("check", &meant).output().unwrap();
     assert!(
         check.status.success(),
         "{}",
