@@ -99,6 +99,14 @@ async fn replica(redis: &Redis, keys: &str, on_error: &str) -> Gateway {
     gateway
 }
 
+/// Two gateways sharing limits through `redis`, refusing requests while it cannot answer.
+async fn two_replicas(redis: &Redis, keys: &str) -> (Gateway, Gateway) {
+    (
+        replica(redis, keys, "deny").await,
+        replica(redis, keys, "deny").await,
+    )
+}
+
 async fn ask(gateway: &Gateway, key: &str, text: &str) -> reqwest::Response {
     gateway.send_as(key, &user("echo/x", text)).await
 }
@@ -107,10 +115,7 @@ async fn ask(gateway: &Gateway, key: &str, text: &str) -> reqwest::Response {
 async fn two_replicas_enforce_one_request_limit_together() {
     let redis = Redis::start();
     let keys = "{ name = \"ci\", key = \"ci-key\", rpm = 4 }";
-    let (a, b) = (
-        replica(&redis, keys, "deny").await,
-        replica(&redis, keys, "deny").await,
-    );
+    let (a, b) = two_replicas(&redis, keys).await;
     let mut remaining = Vec::new();
     for gateway in [&a, &b, &a, &b] {
         let response = ask(gateway, "ci-key", "hi").await;
@@ -138,10 +143,7 @@ async fn two_replicas_enforce_one_request_limit_together() {
 async fn two_replicas_share_a_token_budget() {
     let redis = Redis::start();
     let keys = "{ name = \"app\", key = \"app-key\", tokens_per_day = 10 }";
-    let (a, b) = (
-        replica(&redis, keys, "deny").await,
-        replica(&redis, keys, "deny").await,
-    );
+    let (a, b) = two_replicas(&redis, keys).await;
     // Echo counts words: 5 prompt + 5 completion = 10 tokens, spent on replica a.
     assert_eq!(
         ask(&a, "app-key", "one two three four five").await.status(),
@@ -197,10 +199,7 @@ async fn an_unreachable_redis_from_the_start_follows_the_setting_too() {
 async fn concurrent_requests_on_two_replicas_are_admitted_exactly_up_to_the_limit() {
     let redis = Redis::start();
     let keys = "{ name = \"ci\", key = \"ci-key\", rpm = 10 }";
-    let (a, b) = (
-        replica(&redis, keys, "deny").await,
-        replica(&redis, keys, "deny").await,
-    );
+    let (a, b) = two_replicas(&redis, keys).await;
     let requests = (0..24).map(|i| {
         let gateway = if i % 2 == 0 { &a } else { &b };
         ask(gateway, "ci-key", "hi")
