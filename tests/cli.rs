@@ -33,12 +33,7 @@ fn check_prints_what_would_be_served() {
         .env("LOCAL_KEY", "sk-cli-secret")
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = stdout_of_success(&output);
     assert!(stdout.contains("config ok"));
     assert!(
         stdout.contains("local/*  openai-compatible http://127.0.0.1:9/v1  key: set"),
@@ -53,8 +48,7 @@ fn check_prints_what_would_be_served() {
 fn check_fails_naming_the_file_and_key_path() {
     let path = write_config("bad.toml", "[models.smart]\ntargets = [\"nowhere/m\"]\n");
     let output = with_config("check", &path).output().unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = stderr_of_failure(&output);
     assert!(
         stderr.contains("bad.toml")
             && stderr.contains("models.smart.targets.0")
@@ -67,8 +61,7 @@ fn check_fails_naming_the_file_and_key_path() {
 fn serve_refuses_to_start_on_a_bad_config() {
     let path = write_config("bad-serve.toml", "[server]\nlisten = \"not an address\"\n");
     let output = with_config("serve", &path).output().unwrap();
-    assert!(!output.status.success());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("server.listen"));
+    assert!(stderr_of_failure(&output).contains("server.listen"));
 }
 
 #[test]
@@ -126,12 +119,7 @@ fn the_reference_config_checks() {
         .env("AZURE_OPENAI_API_KEY", "az-test")
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = stdout_of_success(&output);
     assert!(
         stdout.contains("fast -> groq/llama-3.3-70b-versatile"),
         "{stdout}"
@@ -146,8 +134,7 @@ fn the_config_can_come_from_switchyard_config() {
         .env("SWITCHYARD_CONFIG", &path)
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}");
+    let stdout = stdout_of_success(&output);
     assert!(stdout.contains("demo -> echo/demo"), "{stdout}");
 }
 

@@ -4,7 +4,7 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus};
+use std::process::{Child, Command, ExitStatus, Output};
 use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_switchyard");
@@ -28,6 +28,21 @@ pub fn with_config(subcommand: &str, config: &Path) -> Command {
     let mut command = switchyard();
     command.args([subcommand, "--config"]).arg(config);
     command
+}
+
+/// The stdout of a run that must have succeeded.
+pub fn stdout_of_success(output: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}{stderr}");
+    stdout
+}
+
+/// The stderr of a run that must have failed.
+pub fn stderr_of_failure(output: &Output) -> String {
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(!output.status.success(), "succeeded: {stderr}");
+    stderr
 }
 
 /// A loopback port nothing listens on (as long as nobody takes it).
