@@ -5,7 +5,7 @@ mod common;
 
 use common::fixtures::openai::*;
 use common::*;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 async fn setup() -> (FakeUpstream, Gateway) {
     gateway_with_upstream("\n[models.smart]\ntargets = [\"up/gpt-4o\", \"echo/x\"]\n").await
@@ -146,25 +146,17 @@ async fn a_stream_is_relayed_as_openai_chunks_then_one_done() {
     let (upstream, gateway) = setup().await;
     upstream.push(Reply::sse(TEXT_STREAM));
     let response = gateway.send(&with_usage(user("up/gpt-4o", "hi"))).await;
-    assert_eq!(response.status(), 200);
     let headers = response.headers().clone();
-    assert_eq!(headers["content-type"], "text/event-stream");
     assert_eq!(headers["cache-control"], "no-cache");
     assert_eq!(headers["x-accel-buffering"], "no");
     assert!(headers.contains_key("x-request-id"));
 
-    let body = read_sse(response).await;
-    assert_eq!(body.done_count(), 1);
+    let body = read_finished_stream(response, "up/gpt-4o").await;
     assert_eq!(body.data.last().map(String::as_str), Some("[DONE]"));
     assert_eq!(body.text(), "Hello, café ☃!");
     let chunks = body.chunks();
     assert_eq!(chunks.len(), 5);
-    for chunk in &chunks {
-        assert_eq!(chunk["model"], "up/gpt-4o");
-        assert_eq!(chunk["id"], "chatcmpl-AHbPtqZ3bD1yXEGYzVrQjdB1WJJtz");
-        assert_eq!(chunk["object"], "chat.completion.chunk");
-    }
-    assert_eq!(chunks[4]["choices"], json!([]));
+    assert_eq!(chunks[0]["id"], "chatcmpl-AHbPtqZ3bD1yXEGYzVrQjdB1WJJtz");
     assert_eq!(chunks[4]["usage"]["total_tokens"], 13);
     assert!(
         body.raw.starts_with("data: {"),

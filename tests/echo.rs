@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use serde_json::{Value, json};
+use serde_json::json;
 
 #[tokio::test]
 async fn echo_answers_with_the_last_user_message() {
@@ -32,7 +32,7 @@ async fn echo_streams_word_by_word_with_usage_when_asked() {
     let gateway = gateway("").await;
     let text = "the quick  brown fox";
     let request = with_usage(user("echo/x", text));
-    let body = gateway.sse(&request).await;
+    let body = read_finished_stream(gateway.send(&request).await, "echo/x").await;
     assert_eq!(body.text(), text);
     let chunks = body.chunks();
     assert_eq!(chunks[0]["choices"][0]["delta"]["role"], "assistant");
@@ -45,14 +45,9 @@ async fn echo_streams_word_by_word_with_usage_when_asked() {
         })
         .count();
     assert_eq!(words, 4, "one chunk per word");
-    let ids: Vec<&Value> = chunks.iter().map(|c| &c["id"]).collect();
-    assert!(ids.iter().all(|id| *id == ids[0]));
     let finish = &chunks[chunks.len() - 2];
     assert_eq!(finish["choices"][0]["finish_reason"], "stop");
-    let usage = chunks.last().unwrap();
-    assert_eq!(usage["choices"], json!([]));
-    assert_eq!(usage["usage"]["completion_tokens"], 4);
-    assert_eq!(body.done_count(), 1);
+    assert_eq!(chunks.last().unwrap()["usage"]["completion_tokens"], 4);
 
     // Without include_usage there is no usage chunk, as with OpenAI.
     let body = gateway.sse(&user_stream("echo/x", "hi")).await;

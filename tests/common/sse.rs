@@ -119,6 +119,27 @@ impl SseBody {
     }
 }
 
+/// Reads a stream that must have finished as OpenAI's do: a 200 of `text/event-stream` whose
+/// chunks all carry one id, `model` and the chunk object, usage alone in the last one, and one
+/// `[DONE]`.
+pub async fn read_finished_stream(response: reqwest::Response, model: &str) -> SseBody {
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let body = read_sse(response).await;
+    assert_eq!(body.done_count(), 1, "{}", body.raw);
+    let chunks = body.chunks();
+    let id = &chunks[0]["id"];
+    for chunk in &chunks {
+        assert_eq!(&chunk["id"], id, "one id per stream");
+        assert_eq!(chunk["model"], model);
+        assert_eq!(chunk["object"], "chat.completion.chunk");
+    }
+    let last = chunks.last().expect("a chunk");
+    assert_eq!(last["choices"], serde_json::json!([]));
+    assert!(last["usage"].is_object(), "usage last: {last}");
+    body
+}
+
 pub async fn read_sse(response: reqwest::Response) -> SseBody {
     SseBody::parse(response.text().await.expect("sse body"))
 }
