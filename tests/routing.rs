@@ -24,6 +24,18 @@ async fn two(extra: &str) -> (FakeUpstream, FakeUpstream, Gateway) {
     (a.clone(), b.clone(), gateway(&toml).await)
 }
 
+/// `two` with the alias `smart` over `a/m`, then `b/m`; `settings` land in its table.
+async fn smart(settings: &str) -> (FakeUpstream, FakeUpstream, Gateway) {
+    two(&format!(
+        "[models.smart]\ntargets = [\"a/m\", \"b/m\"]\n{settings}"
+    ))
+    .await
+}
+
+fn ask() -> Value {
+    user("smart", "hi")
+}
+
 fn attempts(response: &reqwest::Response) -> (String, String) {
     let header = |name: &str| {
         response
@@ -50,7 +62,7 @@ async fn fallback_moves_to_the_next_target_in_order() {
     let (a, b, gateway) = two("[models.smart]\ntargets = [\"a/m1\", \"b/m2\"]\n").await;
     a.always(fail(500));
     b.always(Reply::json(completion_json("from b")));
-    let response = gateway.send(&user("smart", "hi")).await;
+    let response = gateway.send(&ask()).await;
     assert_eq!(response.status(), 200);
     assert_eq!(attempts(&response), ("2".into(), "b/m2".into()));
     let body: Value = response.json().await.unwrap();
@@ -62,10 +74,10 @@ async fn fallback_moves_to_the_next_target_in_order() {
 
 #[tokio::test]
 async fn retries_each_target_then_falls_back() {
-    let (a, b, gateway) = two("[models.smart]\ntargets = [\"a/m\", \"b/m\"]\nretries = 2\n").await;
+    let (a, b, gateway) = smart("retries = 2\n").await;
     a.always(fail(503));
     b.always(Reply::json(completion_json("ok")));
-    let response = gateway.send(&user("smart", "hi")).await;
+    let response = gateway.send(&ask()).await;
     assert_eq!(response.status(), 200);
     assert_eq!(attempts(&response), ("4".into(), "b/m".into()));
     assert_eq!(a.requests().len(), 3, "one try and two retries");
@@ -84,13 +96,13 @@ async fn plain_keys_retry_per_provider() {
 
 #[tokio::test]
 async fn a_short_retry_after_is_waited_out_and_a_long_one_moves_on() {
-    let (a, b, gateway) = two("[models.smart]\ntargets = [\"a/m\", \"b/m\"]\nretries = 1\n").await;
+    let (a, b, gateway) = smart("retries = 1\n").await;
     a.push(
         Reply::status(429, r#"{"error":{"message":"slow down"}}"#).header("retry-after-ms", "300"),
     );
     a.push(Reply::json(completion_json("after waiting")));
     let started = Instant::now();
-    let response = gateway.send(&user("smart", "hi")).await;
+    let response = gateway.send(&ask()).await;
     assert!(
         started.elapsed() >= Duration::from_millis(300),
         "retry-after was honoured"
@@ -102,20 +114,19 @@ async fn a_short_retry_after_is_waited_out_and_a_long_one_moves_on() {
             .header("retry-after", "60"),
     );
     b.push(Reply::json(completion_json("b instead")));
-    let response =
-        tokio::time::timeout(Duration::from_secs(10), gateway.send(&user("smart", "hi")))
-            .await
-            .expect("a long retry-after is not waited out");
+    let response = tokio::time::timeout(Duration::from_secs(10), gateway.send(&ask()))
+        .await
+        .expect("a long retry-after is not waited out");
     assert_eq!(attempts(&response), ("2".into(), "b/m".into()));
     assert_eq!(a.requests().len(), 3);
 }
 
 #[tokio::test]
 async fn non_retryable_errors_return_at_once() {
-    let (a, b, gateway) = two("[models.smart]\ntargets = [\"a/m\", \"b/m\"]\nretries = 2\n").await;
+    let (a, b, gateway) = smart("retries = 2\n").await;
     for status in [400u16, 401, 403, 404, 422] {
         a.push(fail(status));
-        let response = gateway.send(&user("smart", "hi")).await;
+        let response = gateway.send(&ask()).await;
         let seen = attempts(&response);
         let body = response.text().await.unwrap();
         assert_eq!(seen, ("1".into(), "a/m".into()), "{status}: {body}");
@@ -196,23 +207,23 @@ async fn a_failing_target_cools_down_then_one_probe_tries_it() {
     b.always(Reply::json(completion_json("b")));
 
     for _ in 0..2 {
-        let response = gateway.send(&user("smart", "hi")).await;
+        let response = gateway.send(&ask()).await;
         assert_eq!(attempts(&response), ("2".into(), "b/m".into()));
     }
     // Two failures in a row: `a` is skipped while it cools down.
-    let response = gateway.send(&user("smart", "hi")).await;
+    let response = gateway.send(&ask()).await;
     assert_eq!(attempts(&response), ("1".into(), "b/m".into()));
     assert_eq!(a.requests().len(), 2);
 
     tokio::time::sleep(Duration::from_millis(1100)).await;
     a.always(Reply::json(completion_json("a is back")));
-    let response = gateway.send(&user("smart", "hi")).await;
+    let response = gateway.send(&ask()).await;
     assert_eq!(
         attempts(&response),
         ("1".into(), "a/m".into()),
         "the half-open probe went to a"
     );
-    let response = gateway.send(&user("smart", "hi")).await;
+    let response = gateway.send(&ask()).await;
     assert_eq!(attempts(&response).1, "a/m", "a healthy again");
 }
 
@@ -234,8 +245,7 @@ async fn a_target_cooling_alone_is_still_tried() {
 
 #[tokio::test]
 async fn a_stream_silent_past_the_first_token_timeout_moves_to_the_next_target() {
-    let toml = "[models.smart]\ntargets = [\"a/m\", \"b/m\"]\nfirst_token_timeout = \"200ms\"\n";
-    let (a, b, gateway) = two(toml).await;
+    let (a, b, gateway) = smart("first_token_timeout = \"200ms\"\n").await;
     a.push(Reply::stuck_after(opening(&[])));
     b.push(Reply::sse(format!("{}{DONE}", text_stream(&["from b"]))));
     let response = gateway.send(&user_stream("smart", "hi")).await;
@@ -252,7 +262,7 @@ async fn a_stream_silent_past_the_first_token_timeout_moves_to_the_next_target()
 
 #[tokio::test]
 async fn no_retry_or_fallback_once_output_reached_the_client() {
-    let (a, b, gateway) = two("[models.smart]\ntargets = [\"a/m\", \"b/m\"]\nretries = 2\n").await;
+    let (a, b, gateway) = smart("retries = 2\n").await;
     let error = r#"{"error":{"message":"upstream broke","type":"server_error"}}"#;
     a.push(Reply::sse(format!(
         "{}{}",
@@ -274,7 +284,7 @@ async fn no_retry_or_fallback_once_output_reached_the_client() {
 
 #[tokio::test]
 async fn a_failure_before_output_falls_back_for_streams_too() {
-    let (a, b, gateway) = two("[models.smart]\ntargets = [\"a/m\", \"b/m\"]\n").await;
+    let (a, b, gateway) = smart("").await;
     a.push(Reply::sse(format!(
         "{}{}",
         content_chunk(None),
@@ -288,11 +298,11 @@ async fn a_failure_before_output_falls_back_for_streams_too() {
 
 #[tokio::test]
 async fn one_deadline_bounds_the_whole_request() {
-    let (a, _b, gateway) = two("[models.smart]\ntargets = [\"a/m\", \"b/m\"]\n").await;
+    let (a, _b, gateway) = smart("").await;
     a.always(Reply::Silent);
     let started = Instant::now();
     let response = gateway
-        .send_with(&user("smart", "hi"), &[("x-switchyard-deadline-ms", "300")])
+        .send_with(&ask(), &[("x-switchyard-deadline-ms", "300")])
         .await;
     assert!(started.elapsed() < Duration::from_secs(10));
     let error = error_of(response, 504).await;
@@ -301,10 +311,10 @@ async fn one_deadline_bounds_the_whole_request() {
 
 #[tokio::test]
 async fn a_hundred_parallel_requests_through_a_failing_target() {
-    let (a, b, gateway) = two("[models.smart]\ntargets = [\"a/m\", \"b/m\"]\n").await;
+    let (a, b, gateway) = smart("").await;
     a.always(fail(500));
     b.always(Reply::json(completion_json("b")));
-    let request = user("smart", "hi");
+    let request = ask();
     let requests = (0..100).map(|_| gateway.send(&request));
     let responses = futures_util::future::join_all(requests).await;
     for response in responses {
@@ -390,14 +400,11 @@ async fn keys_share_the_load_in_turn() {
 
 #[tokio::test]
 async fn a_wait_that_would_overrun_the_deadline_falls_back_at_once() {
-    let (a, b, gateway) = two("[models.smart]\ntargets = [\"a/m\", \"b/m\"]\nretries = 3\n").await;
+    let (a, b, gateway) = smart("retries = 3\n").await;
     a.push(Reply::status(503, r#"{"error":{"message":"busy"}}"#).header("retry-after", "5"));
     b.push(Reply::json(completion_json("b")));
     let response = gateway
-        .send_with(
-            &user("smart", "hi"),
-            &[("x-switchyard-deadline-ms", "2000")],
-        )
+        .send_with(&ask(), &[("x-switchyard-deadline-ms", "2000")])
         .await;
     assert_eq!(response.status(), 200);
     assert_eq!(attempts(&response), ("2".into(), "b/m".into()));
