@@ -13,8 +13,9 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use super::answer::error_of;
+use super::providers::{OPENAI, Provider};
 use super::sse::{SseBody, read_sse};
-use super::upstream::{FakeUpstream, OPENAI, Provider, Reply};
+use super::upstream::{FakeUpstream, Reply};
 
 /// 2026-11-24T06:00:20Z: 20 s into a minute, so no window rolls over during a test.
 pub const T0: u64 = 1_795_500_000 - 1_795_500_000 % 86_400 + 6 * 3600 + 20;
