@@ -3,22 +3,12 @@
 
 mod common;
 
+use common::fixtures::openai::*;
 use common::*;
-use serde_json::{Value, json};
-
-const TEXT_STREAM: &str = include_str!("fixtures/openai/text_stream.sse");
-const TOOL_STREAM: &str = include_str!("fixtures/openai/tool_calls_stream.sse");
-const ARK_STREAM: &str = include_str!("fixtures/openai/ark_seed_stream.sse");
-const OPENROUTER_STREAM: &str = include_str!("fixtures/openai/openrouter_stream.sse");
+use serde_json::Value;
 
 async fn setup() -> (FakeUpstream, Gateway) {
-    let upstream = FakeUpstream::start().await;
-    let gateway = gateway(&format!(
-        "{}\n[models.smart]\ntargets = [\"up/gpt-4o\", \"echo/x\"]\n",
-        upstream.provider_toml("up")
-    ))
-    .await;
-    (upstream, gateway)
+    gateway_with_upstream("\n[models.smart]\ntargets = [\"up/gpt-4o\", \"echo/x\"]\n").await
 }
 
 /// A request using every field of the Chat Completions API and some of other vendors' dialects,
@@ -75,21 +65,16 @@ async fn every_field_reaches_the_upstream_unchanged_but_model() {
     let received = upstream.last_request();
     assert_eq!(received.path, "/v1/chat/completions");
     let expected = EVERY_FIELD.replacen(r#""model": "up/gpt-4o""#, r#""model": "gpt-4o""#, 1);
-    assert_eq!(String::from_utf8_lossy(&received.body), expected);
+    assert_eq!(received.text(), expected);
 }
 
 #[tokio::test]
 async fn whole_answer_is_relayed_with_the_served_key_as_model() {
     let (upstream, gateway) = setup().await;
-    upstream.push(Reply::json(include_str!("fixtures/openai/completion.json")));
-    let response = gateway
-        .chat_json(&user("up/gpt-4o", "Weather in Paris?"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
+    upstream.push(Reply::json(COMPLETION));
+    let response = gateway.send(&user("up/gpt-4o", "Weather in Paris?")).await;
     assert_eq!(response.headers()["content-type"], "application/json");
-    let body: Value = response.json().await.unwrap();
+    let body = json_of(response, 200).await;
     assert_eq!(body["model"], "up/gpt-4o");
     assert_eq!(body["id"], "chatcmpl-AHbQ9wholeresp");
     assert_eq!(
@@ -102,24 +87,17 @@ async fn whole_answer_is_relayed_with_the_served_key_as_model() {
 
 #[tokio::test]
 async fn the_upstream_gets_its_own_key_and_never_the_gateways() {
-    let upstream = FakeUpstream::start().await;
-    let toml = format!(
-        "{}headers = {{ \"X-Title\" = \"switchyard-test\" }}\n[auth]\nkeys = [\"gw-key-1\"]\n",
-        upstream.provider_toml("up")
-    );
-    let gateway = gateway(&toml).await;
+    let (upstream, gateway) = gateway_with_upstream(
+        "headers = { \"X-Title\" = \"switchyard-test\" }\n[auth]\nkeys = [\"gw-key-1\"]\n",
+    )
+    .await;
     upstream.push(Reply::json(completion_json("ok")));
-    let response = gateway
-        .chat_json(&user("up/m", "hi"))
-        .header("authorization", "Bearer gw-key-1")
-        .send()
-        .await
-        .unwrap();
+    let response = gateway.send_as("gw-key-1", &user("up/m", "hi")).await;
     assert_eq!(response.status(), 200);
     let received = upstream.last_request();
     assert_eq!(
         received.headers["authorization"],
-        "Bearer sk-upstream-secret-up"
+        format!("Bearer {}", OPENAI.api_key)
     );
     assert_eq!(received.headers["x-title"], "switchyard-test");
     let all_headers = format!("{:?}", received.headers);
@@ -147,14 +125,7 @@ async fn both_paths_and_alias_and_slashed_model_names() {
         "POST /chat/completions is the same handler"
     );
 
-    let body: Value = gateway
-        .chat_json(&user("smart", "x"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body = gateway.whole(&user("smart", "x")).await;
     assert_eq!(
         body["model"], "up/gpt-4o",
         "an alias answers with the key that served"
@@ -162,14 +133,7 @@ async fn both_paths_and_alias_and_slashed_model_names() {
     assert_eq!(upstream.last_request().json()["model"], "gpt-4o");
 
     let key = "up/meta-llama/Llama-3.3-70B-Instruct-Turbo";
-    let body: Value = gateway
-        .chat_json(&user(key, "x"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body = gateway.whole(&user(key, "x")).await;
     assert_eq!(body["model"], key);
     assert_eq!(
         upstream.last_request().json()["model"],
@@ -181,28 +145,18 @@ async fn both_paths_and_alias_and_slashed_model_names() {
 async fn a_stream_is_relayed_as_openai_chunks_then_one_done() {
     let (upstream, gateway) = setup().await;
     upstream.push(Reply::sse(TEXT_STREAM));
-    let request = json!({"model": "up/gpt-4o", "stream": true, "stream_options": {"include_usage": true},
-        "messages": [{"role": "user", "content": "hi"}]});
-    let response = gateway.chat_json(&request).send().await.unwrap();
-    assert_eq!(response.status(), 200);
+    let response = gateway.send(&with_usage(user("up/gpt-4o", "hi"))).await;
     let headers = response.headers().clone();
-    assert_eq!(headers["content-type"], "text/event-stream");
     assert_eq!(headers["cache-control"], "no-cache");
     assert_eq!(headers["x-accel-buffering"], "no");
     assert!(headers.contains_key("x-request-id"));
 
-    let body = read_sse(response).await;
-    assert_eq!(body.done_count(), 1);
+    let body = read_finished_stream(response, "up/gpt-4o").await;
     assert_eq!(body.data.last().map(String::as_str), Some("[DONE]"));
     assert_eq!(body.text(), "Hello, café ☃!");
     let chunks = body.chunks();
     assert_eq!(chunks.len(), 5);
-    for chunk in &chunks {
-        assert_eq!(chunk["model"], "up/gpt-4o");
-        assert_eq!(chunk["id"], "chatcmpl-AHbPtqZ3bD1yXEGYzVrQjdB1WJJtz");
-        assert_eq!(chunk["object"], "chat.completion.chunk");
-    }
-    assert_eq!(chunks[4]["choices"], json!([]));
+    assert_eq!(chunks[0]["id"], "chatcmpl-AHbPtqZ3bD1yXEGYzVrQjdB1WJJtz");
     assert_eq!(chunks[4]["usage"]["total_tokens"], 13);
     assert!(
         body.raw.starts_with("data: {"),
@@ -215,14 +169,7 @@ async fn a_stream_is_relayed_as_openai_chunks_then_one_done() {
 async fn streamed_tool_calls_arrive_exactly_as_emitted() {
     let (upstream, gateway) = setup().await;
     upstream.push(Reply::sse(TOOL_STREAM));
-    let body = read_sse(
-        gateway
-            .chat_json(&user_stream("up/gpt-4o", "weather"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let body = gateway.sse(&user_stream("up/gpt-4o", "weather")).await;
     let chunks = body.chunks();
     assert_eq!(chunks.len(), 7);
     let calls: Vec<&Value> = chunks
@@ -247,14 +194,7 @@ async fn untidy_upstream_streams_become_tidy() {
     for fixture in [ARK_STREAM, OPENROUTER_STREAM] {
         let (upstream, gateway) = setup().await;
         upstream.push(Reply::sse(fixture));
-        let body = read_sse(
-            gateway
-                .chat_json(&user_stream("up/m", "hi"))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let body = gateway.sse(&user_stream("up/m", "hi")).await;
         let chunks = body.chunks();
         let first_id = chunks[0]["id"].clone();
         assert!(first_id.is_string());
@@ -282,24 +222,11 @@ async fn untidy_upstream_streams_become_tidy() {
 #[tokio::test]
 async fn a_stream_ending_after_finish_without_done_gets_one_done() {
     let (upstream, gateway) = setup().await;
-    let stream = format!(
-        "{}{}{}",
-        content_chunk(None),
-        content_chunk(Some("Hi")),
-        finish_chunk("stop")
-    );
-    upstream.push(Reply::sse(stream));
-    let body = read_sse(
-        gateway
-            .chat_json(&user_stream("up/m", "hi"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    upstream.push(Reply::sse(text_stream(&["Hi"])));
+    let body = gateway.sse(&user_stream("up/m", "hi")).await;
     assert_eq!(body.text(), "Hi");
     assert_eq!(body.done_count(), 1);
-    assert!(body.raw.ends_with("data: [DONE]\n\n"));
+    assert!(body.raw.ends_with(DONE));
 }
 
 /// An upstream whose answers already say what the gateway would (id, object, created) gets them
@@ -309,7 +236,7 @@ async fn tidy_answers_and_chunks_keep_their_bytes_but_model() {
     let (upstream, gateway) = setup().await;
     let answer = r#"{"object": "chat.completion", "id": "a1", "created": 7, "model": "m", "x_vendor": {"model": "keep"}, "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}]}"#;
     upstream.push(Reply::json(answer));
-    let response = gateway.chat_json(&user("up/m", "hi")).send().await.unwrap();
+    let response = gateway.send(&user("up/m", "hi")).await;
     assert_eq!(response.status(), 200);
     assert_eq!(
         response.text().await.unwrap(),
@@ -321,18 +248,11 @@ async fn tidy_answers_and_chunks_keep_their_bytes_but_model() {
         r#"{"object": "chat.completion.chunk", "id": "c1", "created": 7, "model": "m", "x_vendor": {"model": "keep"}, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}"#,
     ];
     upstream.push(Reply::sse(format!(
-        "{}{}data: [DONE]\n\n",
+        "{}{}{DONE}",
         data(chunks[0]),
         data(chunks[1])
     )));
-    let stream = read_sse(
-        gateway
-            .chat_json(&user_stream("up/m", "hi"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let stream = gateway.sse(&user_stream("up/m", "hi")).await;
     let expected: Vec<String> = chunks
         .iter()
         .map(|c| c.replacen(r#""model": "m""#, r#""model": "up/m""#, 1))

@@ -3,24 +3,24 @@
 
 mod common;
 
-use std::io::Read;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-fn switchyard() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_switchyard"));
-    command
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default());
-    command
+use common::process::*;
+
+/// `GET /health` on a connection of its own.
+fn health_request() -> String {
+    raw_request("GET", "/health", None)
 }
 
-fn write_config(name: &str, text: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("switchyard-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
-    std::fs::write(&path, text).unwrap();
-    path
+/// `switchyard serve` on 127.0.0.1:`port`, run by `sh -c` after `setup` (a `ulimit`).
+fn serve_after(setup: &str, port: u16, stderr: Stdio) -> std::process::Child {
+    command("sh")
+        .args(["-c", &format!("{setup} && exec {BIN} serve")])
+        .env("SWITCHYARD_LISTEN", format!("127.0.0.1:{port}"))
+        .stderr(stderr)
+        .spawn()
+        .unwrap()
 }
 
 #[test]
@@ -29,18 +29,11 @@ fn check_prints_what_would_be_served() {
         "good.toml",
         "[providers.local]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:9/v1\"\napi_key = \"${LOCAL_KEY}\"\n[models.fast]\ntargets = [\"local/llama\"]\n",
     );
-    let output = switchyard()
-        .args(["check", "--config"])
-        .arg(&path)
+    let output = with_config("check", &path)
         .env("LOCAL_KEY", "sk-cli-secret")
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = stdout_of_success(&output);
     assert!(stdout.contains("config ok"));
     assert!(
         stdout.contains("local/*  openai-compatible http://127.0.0.1:9/v1  key: set"),
@@ -54,13 +47,8 @@ fn check_prints_what_would_be_served() {
 #[test]
 fn check_fails_naming_the_file_and_key_path() {
     let path = write_config("bad.toml", "[models.smart]\ntargets = [\"nowhere/m\"]\n");
-    let output = switchyard()
-        .args(["check", "--config"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let output = with_config("check", &path).output().unwrap();
+    let stderr = stderr_of_failure(&output);
     assert!(
         stderr.contains("bad.toml")
             && stderr.contains("models.smart.targets.0")
@@ -72,42 +60,20 @@ fn check_fails_naming_the_file_and_key_path() {
 #[test]
 fn serve_refuses_to_start_on_a_bad_config() {
     let path = write_config("bad-serve.toml", "[server]\nlisten = \"not an address\"\n");
-    let output = switchyard()
-        .args(["serve", "--config"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("server.listen"));
+    let output = with_config("serve", &path).output().unwrap();
+    assert!(stderr_of_failure(&output).contains("server.listen"));
 }
 
 #[test]
 fn serves_until_sigterm() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let mut child = switchyard()
         .env("SWITCHYARD_LISTEN", format!("127.0.0.1:{port}"))
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let started = Instant::now();
-    let mut healthy = false;
-    while started.elapsed() < Duration::from_secs(20) {
-        if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
-            use std::io::Write;
-            stream
-                .write_all(b"GET /health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
-                .unwrap();
-            let mut answer = String::new();
-            let _ = stream.read_to_string(&mut answer);
-            healthy = answer.starts_with("HTTP/1.1 200");
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let healthy = send_raw_once_up(port, &health_request(), Duration::from_secs(20))
+        .is_some_and(|answer| answer.starts_with("HTTP/1.1 200"));
     let probe = |port: u16| {
         switchyard()
             .args([
@@ -124,21 +90,14 @@ fn serves_until_sigterm() {
         "{}",
         String::from_utf8_lossy(&up.stderr)
     );
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let down = probe(closed);
+    let down = probe(free_port());
     assert!(
         !down.status.success(),
         "a gateway that is not there is not healthy"
     );
-    let pid = child.id().to_string();
-    let _ = Command::new("kill").args(["-TERM", &pid]).status();
+    terminate(&child);
     let status = child.wait().unwrap();
-    let mut logs = String::new();
-    let _ = child.stderr.take().unwrap().read_to_string(&mut logs);
+    let logs = stderr_of(&mut child);
     assert!(healthy, "GET /health did not answer 200; logs:\n{logs}");
     assert!(status.success(), "exit after SIGTERM: {status:?}\n{logs}");
     assert!(
@@ -160,12 +119,7 @@ fn the_reference_config_checks() {
         .env("AZURE_OPENAI_API_KEY", "az-test")
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let stdout = stdout_of_success(&output);
     assert!(
         stdout.contains("fast -> groq/llama-3.3-70b-versatile"),
         "{stdout}"
@@ -180,36 +134,16 @@ fn the_config_can_come_from_switchyard_config() {
         .env("SWITCHYARD_CONFIG", &path)
         .output()
         .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}");
+    let stdout = stdout_of_success(&output);
     assert!(stdout.contains("demo -> echo/demo"), "{stdout}");
-}
-
-/// Waits (bounded) for `child` to exit.
-fn wait_exit(
-    child: &mut std::process::Child,
-    within: Duration,
-) -> Option<std::process::ExitStatus> {
-    let started = Instant::now();
-    while started.elapsed() < within {
-        if let Some(status) = child.try_wait().unwrap() {
-            return Some(status);
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    None
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_drains_then_cuts_what_outlives_the_grace_period() {
-    use common::{End, FakeUpstream, Reply, Step, content_chunk, read_until, user_stream};
+    use common::{FakeUpstream, Reply, opening, read_until, user_stream};
 
     let upstream = FakeUpstream::start().await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let path = write_config(
         "grace.toml",
         &format!(
@@ -217,21 +151,12 @@ async fn sigterm_drains_then_cuts_what_outlives_the_grace_period() {
             upstream.provider_toml("up")
         ),
     );
-    let mut child = switchyard()
-        .args(["serve", "--config"])
-        .arg(&path)
+    let mut child = with_config("serve", &path)
         .args(["--listen", &format!("127.0.0.1:{port}")])
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    upstream.push(Reply::Sse {
-        steps: vec![
-            Step::Send(content_chunk(None).into()),
-            Step::Send(content_chunk(Some("forever")).into()),
-            Step::Wait,
-        ],
-        end: End::Hang,
-    });
+    upstream.push(Reply::stuck_after(opening(&["forever"])));
     let http = reqwest::Client::new();
     let mut response = None;
     for _ in 0..200 {
@@ -251,9 +176,7 @@ async fn sigterm_drains_then_cuts_what_outlives_the_grace_period() {
     let mut body = response.expect("the gateway answered").bytes_stream();
     read_until(&mut body, "forever").await;
 
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
+    terminate(&child);
     let status =
         tokio::task::spawn_blocking(move || wait_exit(&mut child, Duration::from_secs(10)))
             .await
@@ -289,8 +212,7 @@ fn every_shipped_config_checks() {
     assert!(files.len() >= 4, "{files:?}");
     for file in files {
         let text = std::fs::read_to_string(&file).unwrap();
-        let mut command = switchyard();
-        command.args(["check", "--config"]).arg(&file);
+        let mut command = with_config("check", &file);
         for reference in text.split("${").skip(1) {
             let name: String = reference
                 .chars()
@@ -312,36 +234,16 @@ fn every_shipped_config_checks() {
 /// and serves as it does on many.
 #[test]
 fn on_one_cpu_it_serves_from_a_single_thread() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = Command::new("taskset")
-        .args(["-c", "0", env!("CARGO_BIN_EXE_switchyard"), "serve"])
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
+    let port = free_port();
+    let mut child = command("taskset")
+        .args(["-c", "0", BIN, "serve"])
         .env("SWITCHYARD_LISTEN", format!("127.0.0.1:{port}"))
         .stderr(Stdio::null())
         .spawn()
         .expect("taskset (util-linux) runs");
     let body = r#"{"model":"echo/any","messages":[{"role":"user","content":"one thread"}]}"#;
-    let request = format!(
-        "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\
-         content-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    let started = Instant::now();
-    let mut answer = String::new();
-    while started.elapsed() < Duration::from_secs(20) {
-        if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
-            use std::io::Write;
-            stream.write_all(request.as_bytes()).unwrap();
-            let _ = stream.read_to_string(&mut answer);
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let request = raw_request("POST", "/v1/chat/completions", Some(body));
+    let answer = send_raw_once_up(port, &request, Duration::from_secs(20)).unwrap_or_default();
     let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
     let threads = status
         .lines()
@@ -358,26 +260,9 @@ fn on_one_cpu_it_serves_from_a_single_thread() {
 /// a low default (often 1,024) does not refuse connections near 500 streams.
 #[test]
 fn serve_raises_the_soft_open_file_limit_to_the_hard_one() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let binary = env!("CARGO_BIN_EXE_switchyard");
-    let mut child = Command::new("sh")
-        .args(["-c", &format!("ulimit -Sn 256 && exec {binary} serve")])
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("SWITCHYARD_LISTEN", format!("127.0.0.1:{port}"))
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err()
-        && started.elapsed() < Duration::from_secs(20)
-    {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let port = free_port();
+    let mut child = serve_after("ulimit -Sn 256", port, Stdio::null());
+    listening_within(port, Duration::from_secs(20));
     let limits = std::fs::read_to_string(format!("/proc/{}/limits", child.id())).unwrap();
     let _ = child.kill();
     let _ = child.wait();
@@ -395,34 +280,11 @@ fn serve_raises_the_soft_open_file_limit_to_the_hard_one() {
 /// keep serving, and accept again once connections close.
 #[test]
 fn out_of_file_descriptors_it_keeps_serving() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let binary = env!("CARGO_BIN_EXE_switchyard");
+    let port = free_port();
     // Hard and soft at 64: the gateway cannot raise it.
-    let mut child = Command::new("sh")
-        .args(["-c", &format!("ulimit -n 64 && exec {binary} serve")])
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("SWITCHYARD_LISTEN", format!("127.0.0.1:{port}"))
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let health = || {
-        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-        stream
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .unwrap();
-        use std::io::Write;
-        stream
-            .write_all(b"GET /health HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
-            .ok()?;
-        let mut answer = String::new();
-        let _ = stream.read_to_string(&mut answer);
-        Some(answer.starts_with("HTTP/1.1 200"))
-    };
+    let mut child = serve_after("ulimit -n 64", port, Stdio::piped());
+    let health =
+        || send_raw(port, &health_request()).map(|answer| answer.starts_with("HTTP/1.1 200"));
     let started = Instant::now();
     while health() != Some(true) && started.elapsed() < Duration::from_secs(20) {
         std::thread::sleep(Duration::from_millis(20));
@@ -443,8 +305,7 @@ fn out_of_file_descriptors_it_keeps_serving() {
     }
     let _ = child.kill();
     let _ = child.wait();
-    let mut logs = String::new();
-    let _ = child.stderr.take().unwrap().read_to_string(&mut logs);
+    let logs = stderr_of(&mut child);
     assert!(alive_while_full, "the gateway exited:\n{logs}");
     assert!(healthy, "no answer once connections closed:\n{logs}");
     assert!(logs.contains("cannot accept a connection"), "{logs}");

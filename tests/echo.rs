@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use serde_json::{Value, json};
+use serde_json::json;
 
 #[tokio::test]
 async fn echo_answers_with_the_last_user_message() {
@@ -15,14 +15,7 @@ async fn echo_answers_with_the_last_user_message() {
         {"role": "assistant", "content": "first answer"},
         {"role": "user", "content": [{"type": "text", "text": "say"}, {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}}, {"type": "text", "text": "this back"}]}
     ]});
-    let body: Value = gateway
-        .chat_json(&request)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body = gateway.whole(&request).await;
     assert_eq!(body["object"], "chat.completion");
     assert_eq!(body["model"], "echo/anything");
     assert!(body["id"].as_str().unwrap().starts_with("chatcmpl-"));
@@ -38,9 +31,8 @@ async fn echo_answers_with_the_last_user_message() {
 async fn echo_streams_word_by_word_with_usage_when_asked() {
     let gateway = gateway("").await;
     let text = "the quick  brown fox";
-    let request = json!({"model": "echo/x", "stream": true, "stream_options": {"include_usage": true},
-        "messages": [{"role": "user", "content": text}]});
-    let body = read_sse(gateway.chat_json(&request).send().await.unwrap()).await;
+    let request = with_usage(user("echo/x", text));
+    let body = read_finished_stream(gateway.send(&request).await, "echo/x").await;
     assert_eq!(body.text(), text);
     let chunks = body.chunks();
     assert_eq!(chunks[0]["choices"][0]["delta"]["role"], "assistant");
@@ -53,24 +45,12 @@ async fn echo_streams_word_by_word_with_usage_when_asked() {
         })
         .count();
     assert_eq!(words, 4, "one chunk per word");
-    let ids: Vec<&Value> = chunks.iter().map(|c| &c["id"]).collect();
-    assert!(ids.iter().all(|id| *id == ids[0]));
     let finish = &chunks[chunks.len() - 2];
     assert_eq!(finish["choices"][0]["finish_reason"], "stop");
-    let usage = chunks.last().unwrap();
-    assert_eq!(usage["choices"], json!([]));
-    assert_eq!(usage["usage"]["completion_tokens"], 4);
-    assert_eq!(body.done_count(), 1);
+    assert_eq!(chunks.last().unwrap()["usage"]["completion_tokens"], 4);
 
     // Without include_usage there is no usage chunk, as with OpenAI.
-    let body = read_sse(
-        gateway
-            .chat_json(&user_stream("echo/x", "hi"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let body = gateway.sse(&user_stream("echo/x", "hi")).await;
     assert!(body.chunks().iter().all(|c| c.get("usage").is_none()));
 }
 
@@ -80,14 +60,7 @@ async fn echo_can_be_configured_under_another_name() {
         "[providers.demo]\nkind = \"echo\"\n[models.default]\ntargets = [\"demo/parrot\"]\n",
     )
     .await;
-    let body: Value = gateway
-        .chat_json(&user("default", "hello"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body = gateway.whole(&user("default", "hello")).await;
     assert_eq!(body["model"], "demo/parrot");
     assert_eq!(body["choices"][0]["message"]["content"], "hello");
 }

@@ -3,22 +3,11 @@
 
 mod common;
 
+use std::time::Duration;
+
 use common::*;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
-
-/// Asserts the OpenAI error shape and returns the `error` object.
-async fn error_of(response: reqwest::Response, status: u16) -> Value {
-    assert_eq!(response.status(), status);
-    assert_eq!(response.headers()["content-type"], "application/json");
-    let body: Value = response.json().await.unwrap();
-    let error = body["error"].clone();
-    for key in ["message", "type", "param", "code"] {
-        assert!(error.get(key).is_some(), "missing error.{key} in {body}");
-    }
-    assert!(error["message"].as_str().is_some_and(|m| !m.is_empty()));
-    error
-}
 
 #[tokio::test]
 async fn bad_requests_are_400_naming_the_param() {
@@ -61,27 +50,14 @@ async fn bad_requests_are_400_naming_the_param() {
         "nothing invalid reaches the upstream"
     );
     // The server keeps serving after all that.
-    let response = gateway
-        .chat_json(&user("echo/x", "still here"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
+    gateway.whole(&user("echo/x", "still here")).await;
 }
 
 #[tokio::test]
 async fn an_oversized_body_is_413() {
     let (_upstream, gateway) = gateway_with_upstream("[server]\nbody_limit = \"1KiB\"\n").await;
     let big = "x".repeat(2048);
-    let error = error_of(
-        gateway
-            .chat_json(&user("echo/x", &big))
-            .send()
-            .await
-            .unwrap(),
-        413,
-    )
-    .await;
+    let error = error_of(gateway.send(&user("echo/x", &big)).await, 413).await;
     assert_eq!(error["code"], "request_too_large");
     // Without a content-length (chunked), the limit still holds.
     let chunks =
@@ -92,29 +68,16 @@ async fn an_oversized_body_is_413() {
         .await
         .unwrap();
     error_of(response, 413).await;
-    let response = gateway
-        .chat_json(&user("echo/x", "small"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
+    gateway.whole(&user("echo/x", "small")).await;
 }
 
 #[tokio::test]
 async fn unknown_models_are_404_model_not_found_listing_providers() {
     let (_upstream, gateway) = gateway_with_upstream("").await;
     for model in ["nope/gpt-4o", "no-such-alias"] {
-        let error = error_of(
-            gateway.chat_json(&user(model, "x")).send().await.unwrap(),
-            404,
-        )
-        .await;
+        let error = error_of(gateway.send(&user(model, "x")).await, 404).await;
         assert_eq!(error["code"], "model_not_found");
-        let message = error["message"].as_str().unwrap_or_default();
-        assert!(
-            message.contains("echo") && message.contains("up"),
-            "{message}"
-        );
+        assert_says(&error, &["echo", "up"]);
     }
 }
 
@@ -124,13 +87,11 @@ async fn upstream_client_errors_pass_through_with_their_message() {
     for status in [400u16, 401, 403, 404, 409, 422, 429] {
         let body = json!({"error": {"message": format!("upstream said {status}"), "type": "some_type", "param": "temperature", "code": "some_code"}});
         let mut reply = Reply::status(status, body.to_string());
-        if status == 429
-            && let Reply::Json { headers, .. } = &mut reply
-        {
-            headers.push(("retry-after", "7".to_owned()));
+        if status == 429 {
+            reply = reply.header("retry-after", "7");
         }
         upstream.push(reply);
-        let response = gateway.chat_json(&user("up/m", "x")).send().await.unwrap();
+        let response = gateway.send(&user("up/m", "x")).await;
         let retry_after = response.headers().get("retry-after").cloned();
         let error = error_of(response, status).await;
         assert_eq!(error["message"], format!("upstream said {status}"));
@@ -150,15 +111,7 @@ async fn upstream_errors_before_a_stream_starts_keep_their_status() {
         429,
         r#"{"error":{"message":"slow down","type":"requests","code":"rate_limit_exceeded"}}"#,
     ));
-    let error = error_of(
-        gateway
-            .chat_json(&user_stream("up/m", "x"))
-            .send()
-            .await
-            .unwrap(),
-        429,
-    )
-    .await;
+    let error = error_of(gateway.send(&user_stream("up/m", "x")).await, 429).await;
     assert_eq!(error["code"], "rate_limit_exceeded");
 }
 
@@ -168,139 +121,52 @@ async fn upstream_failures_are_502_and_timeouts_504_naming_the_provider() {
     upstream.push(Reply::status(500, "<html>Internal Server Error</html>"));
     upstream.push(Reply::status(503, r#"{"error":{"message":"overloaded"}}"#));
     for expected in ["Internal Server Error", "overloaded"] {
-        let error = error_of(
-            gateway.chat_json(&user("up/m", "x")).send().await.unwrap(),
-            502,
-        )
-        .await;
-        let message = error["message"].as_str().unwrap_or_default();
-        assert!(
-            message.contains("'up'") && message.contains(expected),
-            "{message}"
-        );
+        let error = error_of(gateway.send(&user("up/m", "x")).await, 502).await;
+        assert_says(&error, &["'up'", expected]);
         assert_eq!(error["code"], "upstream_error");
     }
     upstream.push(Reply::Silent);
-    let error = error_of(
-        gateway.chat_json(&user("up/m", "x")).send().await.unwrap(),
-        504,
-    )
-    .await;
-    assert!(
-        error["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("'up'")
-    );
+    let error = error_of(gateway.send(&user("up/m", "x")).await, 504).await;
+    assert!(message(&error).contains("'up'"));
     assert_eq!(error["code"], "upstream_timeout");
     upstream.push(Reply::status(408, "request timeout"));
-    let error = error_of(
-        gateway.chat_json(&user("up/m", "x")).send().await.unwrap(),
-        504,
-    )
-    .await;
+    let error = error_of(gateway.send(&user("up/m", "x")).await, 504).await;
     assert_eq!(error["code"], "upstream_timeout");
     upstream.push(Reply::json("this is not json"));
-    error_of(
-        gateway.chat_json(&user("up/m", "x")).send().await.unwrap(),
-        502,
-    )
-    .await;
+    error_of(gateway.send(&user("up/m", "x")).await, 502).await;
 }
 
 #[tokio::test]
 async fn a_refused_connection_is_502() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    drop(listener);
+    let port = process::free_port();
     let gateway = gateway(&format!(
         "[providers.gone]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:{port}/v1\"\n"
     ))
     .await;
-    let error = error_of(
-        gateway
-            .chat_json(&user("gone/m", "x"))
-            .send()
-            .await
-            .unwrap(),
-        502,
-    )
-    .await;
-    let message = error["message"].as_str().unwrap_or_default();
-    assert!(
-        message.contains("'gone'") && message.contains("could not connect"),
-        "{message}"
-    );
+    let error = error_of(gateway.send(&user("gone/m", "x")).await, 502).await;
+    assert_says(&error, &["'gone'", "could not connect"]);
 }
 
 #[tokio::test]
 async fn gateway_keys_guard_the_api_but_not_health() {
     let gateway = gateway("[auth]\nkeys = [\"k-one\", \"k-two\"]\n").await;
-    let error = error_of(
-        gateway
-            .chat_json(&user("echo/x", "x"))
-            .send()
-            .await
-            .unwrap(),
-        401,
-    )
-    .await;
+    let request = user("echo/x", "x");
+    let error = error_of(gateway.send(&request).await, 401).await;
     assert_eq!(error["code"], "invalid_api_key");
-    let wrong = gateway
-        .chat_json(&user("echo/x", "x"))
-        .bearer_auth("k-three")
-        .send()
-        .await
-        .unwrap();
-    error_of(wrong, 401).await;
-    let ok = gateway
-        .chat_json(&user("echo/x", "x"))
-        .bearer_auth("k-two")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(ok.status(), 200);
-    let models = gateway
-        .http
-        .get(format!("{}/v1/models", gateway.url))
-        .send()
-        .await
-        .unwrap();
+    error_of(gateway.send_as("k-three", &request).await, 401).await;
+    assert_eq!(gateway.send_as("k-two", &request).await.status(), 200);
+    let models = gateway.get("/v1/models").send().await.unwrap();
     assert_eq!(models.status(), 401);
-    let health = gateway
-        .http
-        .get(format!("{}/health", gateway.url))
-        .send()
-        .await
-        .unwrap();
+    let health = gateway.get("/health").send().await.unwrap();
     assert_eq!(health.status(), 200);
 }
 
 #[tokio::test]
 async fn unknown_routes_and_methods_answer_in_the_error_shape() {
     let gateway = gateway("").await;
-    let error = error_of(
-        gateway
-            .http
-            .get(format!("{}/v1/nothing", gateway.url))
-            .send()
-            .await
-            .unwrap(),
-        404,
-    )
-    .await;
-    assert!(
-        error["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("/v1/nothing")
-    );
-    let response = gateway
-        .http
-        .get(format!("{}/v1/chat/completions", gateway.url))
-        .send()
-        .await
-        .unwrap();
+    let error = error_of(gateway.get("/v1/nothing").send().await.unwrap(), 404).await;
+    assert!(message(&error).contains("/v1/nothing"));
+    let response = gateway.get("/v1/chat/completions").send().await.unwrap();
     assert_eq!(response.status(), 405);
     let body: Value = response.json().await.unwrap();
     assert!(body["error"]["message"].is_string());
@@ -310,40 +176,22 @@ async fn unknown_routes_and_methods_answer_in_the_error_shape() {
 async fn a_whole_body_that_stalls_is_504() {
     let (upstream, gateway) = gateway_with_upstream("idle_timeout = \"300ms\"\n").await;
     upstream.push(Reply::Sse {
-        steps: vec![
-            Step::Send(bytes::Bytes::from_static(b"{\"id\":")),
-            Step::Sleep(std::time::Duration::from_secs(30)),
-        ],
+        steps: vec![Step::send("{\"id\":"), Step::Sleep(Duration::from_secs(30))],
         end: End::Close,
     });
-    let error = error_of(
-        gateway.chat_json(&user("up/m", "x")).send().await.unwrap(),
-        504,
-    )
-    .await;
-    assert!(
-        error["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("stalled"),
-        "{error}"
-    );
+    let error = error_of(gateway.send(&user("up/m", "x")).await, 504).await;
+    assert!(message(&error).contains("stalled"), "{error}");
 }
 
 #[tokio::test]
 async fn leaving_while_a_whole_answer_is_pending_cancels_the_upstream_request() {
     let (upstream, gateway) = gateway_with_upstream("").await;
     upstream.push(Reply::Silent);
-    let attempt = tokio::time::timeout(
-        std::time::Duration::from_millis(300),
-        gateway.chat_json(&user("up/m", "x")).send(),
-    )
-    .await;
+    let attempt =
+        tokio::time::timeout(Duration::from_millis(300), gateway.send(&user("up/m", "x"))).await;
     assert!(attempt.is_err());
     assert!(
-        upstream
-            .wait_abandoned(std::time::Duration::from_secs(1))
-            .await,
+        upstream.wait_abandoned(Duration::from_secs(1)).await,
         "the upstream request outlived the client"
     );
 }

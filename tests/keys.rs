@@ -18,59 +18,64 @@ keys = [
 ]
 "#;
 
-async fn status(gateway: &Gateway, key: &str, model: &str) -> (u16, Value) {
-    let response = gateway
-        .chat_json(&user(model, "hi"))
-        .bearer_auth(key)
-        .send()
-        .await
-        .unwrap();
+/// The status of the answer to `key` asking `model` a question; any answer is JSON.
+async fn status(gateway: &Gateway, key: &str, model: &str) -> u16 {
+    let response = gateway.send_as(key, &user(model, "hi")).await;
     let status = response.status().as_u16();
-    (status, response.json().await.unwrap())
+    let _: Value = response.json().await.unwrap();
+    status
+}
+
+/// An `[auth]` table with the one key `ci-key`, named ci, limited by `limits` (`tpm = 10`).
+fn ci_key(limits: &str) -> String {
+    format!("[auth]\nkeys = [{{ name = \"ci\", key = \"ci-key\", {limits} }}]\n")
+}
+
+/// `ci-key` asks `model` a question.
+async fn ask(gateway: &Gateway, model: &str) -> reqwest::Response {
+    gateway.send_as("ci-key", &user(model, "hi")).await
+}
+
+/// `ci-key` asks `model` a question, streamed.
+async fn ask_streamed(gateway: &Gateway, model: &str) -> SseBody {
+    read_sse(gateway.send_as("ci-key", &user_stream(model, "hi")).await).await
 }
 
 #[tokio::test]
 async fn each_key_may_use_only_its_models() {
     let gateway = gateway(KEYS).await;
     assert_eq!(
-        status(&gateway, "plain-key-1234", "echo/anything").await.0,
+        status(&gateway, "plain-key-1234", "echo/anything").await,
         200,
         "a plain key may use every model"
     );
-    assert_eq!(status(&gateway, "ci-key-5678", "echo/x").await.0, 200);
-    let (code, body) = status(&gateway, "ci-key-5678", "smart").await;
-    assert_eq!(code, 403);
-    assert_eq!(body["error"]["code"], "model_not_allowed");
-    assert_eq!(body["error"]["type"], "permission_error");
+    assert_eq!(status(&gateway, "ci-key-5678", "echo/x").await, 200);
+    let response = gateway.send_as("ci-key-5678", &user("smart", "hi")).await;
+    let error = error_of(response, 403).await;
+    assert_eq!(error["code"], "model_not_allowed");
+    assert_eq!(error["type"], "permission_error");
     assert!(
-        body["error"]["message"].as_str().unwrap().contains("'ci'"),
+        message(&error).contains("'ci'"),
         "named, never the key itself"
     );
     assert_eq!(
-        status(&gateway, "gw-key", "smart").await.0,
+        status(&gateway, "gw-key", "smart").await,
         200,
         "a key given as its sha256 digest"
     );
-    assert_eq!(status(&gateway, "gw-key", "echo/gpt-4.1-mini").await.0, 200);
-    assert_eq!(status(&gateway, "gw-key", "echo/gpt-4.1").await.0, 403);
-    assert_eq!(status(&gateway, "gw-key-wrong", "smart").await.0, 401);
+    assert_eq!(status(&gateway, "gw-key", "echo/gpt-4.1-mini").await, 200);
+    assert_eq!(status(&gateway, "gw-key", "echo/gpt-4.1").await, 403);
+    assert_eq!(status(&gateway, "gw-key-wrong", "smart").await, 401);
 }
 
 #[tokio::test]
 async fn x_api_key_works_as_well_as_bearer() {
     let gateway = gateway(KEYS).await;
     let response = gateway
-        .chat_json(&user("echo/x", "hi"))
-        .header("x-api-key", "ci-key-5678")
-        .send()
-        .await
-        .unwrap();
+        .send_with(&user("echo/x", "hi"), &[("x-api-key", "ci-key-5678")])
+        .await;
     assert_eq!(response.status(), 200);
-    let response = gateway
-        .chat_json(&user("echo/x", "hi"))
-        .send()
-        .await
-        .unwrap();
+    let response = gateway.send(&user("echo/x", "hi")).await;
     assert_eq!(response.status(), 401);
 }
 
@@ -81,10 +86,7 @@ async fn the_model_list_shows_what_the_key_may_use() {
     ))
     .await;
     let list = |key: &'static str| {
-        let request = gateway
-            .http
-            .get(format!("{}/v1/models", gateway.url))
-            .bearer_auth(key);
+        let request = gateway.get("/v1/models").bearer_auth(key);
         async move {
             let body: Value = request.send().await.unwrap().json().await.unwrap();
             let mut ids: Vec<String> = body["data"]
@@ -104,50 +106,24 @@ async fn the_model_list_shows_what_the_key_may_use() {
 
 #[test]
 fn serving_off_loopback_without_keys_is_refused_unless_meant() {
-    use std::process::Command;
-    let bin = env!("CARGO_BIN_EXE_switchyard");
-    let dir = std::env::temp_dir().join(format!("switchyard-keys-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let open = dir.join("open.toml");
-    std::fs::write(&open, "[server]\nlisten = \"0.0.0.0:0\"\n").unwrap();
-    let output = Command::new(bin)
-        .args(["serve", "--config"])
-        .arg(&open)
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    use common::process::{stderr_of_failure, stdout_of_success, with_config, write_config};
+    let open = write_config("open.toml", "[server]\nlisten = \"0.0.0.0:0\"\n");
+    let output = with_config("serve", &open).output().unwrap();
+    let stderr = stderr_of_failure(&output);
     assert!(
         stderr.contains("refusing to serve 0.0.0.0:0 without gateway keys")
             && stderr.contains("allow_anonymous"),
         "{stderr}"
     );
-    let check = Command::new(bin)
-        .args(["check", "--config"])
-        .arg(&open)
-        .output()
-        .unwrap();
+    let check = with_config("check", &open).output().unwrap();
     assert!(!check.status.success(), "check says so too");
 
-    let meant = dir.join("meant.toml");
-    std::fs::write(
-        &meant,
+    let meant = write_config(
+        "meant.toml",
         "[server]\nlisten = \"0.0.0.0:0\"\n[auth]\nallow_anonymous = true\n",
-    )
-    .unwrap();
-    let check = Command::new(bin)
-        .args(["check", "--config"])
-        .arg(&meant)
-        .output()
-        .unwrap();
-    assert!(
-        check.status.success(),
-        "{}",
-        String::from_utf8_lossy(&check.stderr)
     );
-    assert!(
-        String::from_utf8_lossy(&check.stdout).contains("anonymous requests: allowed anywhere")
-    );
+    let check = with_config("check", &meant).output().unwrap();
+    assert!(stdout_of_success(&check).contains("anonymous requests: allowed anywhere"));
 }
 
 #[tokio::test]
@@ -155,95 +131,54 @@ async fn requests_per_minute_are_limited_per_key_with_openai_headers() {
     let toml = "[auth]\nkeys = [{ name = \"ci\", key = \"ci-key\", rpm = 3 }, { name = \"other\", key = \"other-key\", rpm = 3 }]\n[limits]\nbackend = \"memory\"\n";
     let gateway = gateway(toml).await;
     // 20 s into a minute, so the window cannot roll over during the test.
-    gateway.state.limits.pin_clock(1_800_000_020);
+    gateway.pin_clock(1_800_000_020);
     for remaining in ["2", "1", "0"] {
-        let response = gateway
-            .chat_json(&user("echo/x", "hi"))
-            .bearer_auth("ci-key")
-            .send()
-            .await
-            .unwrap();
+        let response = ask(&gateway, "echo/x").await;
         assert_eq!(response.status(), 200);
         let headers = response.headers();
         assert_eq!(headers["x-ratelimit-limit-requests"], "3");
         assert_eq!(headers["x-ratelimit-remaining-requests"], remaining);
         assert_eq!(headers["x-ratelimit-reset-requests"], "40s");
     }
-    let response = gateway
-        .chat_json(&user("echo/x", "hi"))
-        .bearer_auth("ci-key")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 429);
+    let response = ask(&gateway, "echo/x").await;
     assert_eq!(response.headers()["retry-after"], "40");
     assert_eq!(response.headers()["x-ratelimit-remaining-requests"], "0");
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["error"]["code"], "rate_limit_exceeded");
-    assert!(body["error"]["message"].as_str().unwrap().contains("'ci'"));
+    let error = error_of(response, 429).await;
+    assert_eq!(error["code"], "rate_limit_exceeded");
+    assert!(message(&error).contains("'ci'"));
 
-    let other = gateway
-        .chat_json(&user("echo/x", "hi"))
-        .bearer_auth("other-key")
-        .send()
-        .await
-        .unwrap();
+    let other = gateway.send_as("other-key", &user("echo/x", "hi")).await;
     assert_eq!(other.status(), 200, "each key has its own counter");
 
-    gateway.state.limits.pin_clock(1_800_000_060);
-    let next_minute = gateway
-        .chat_json(&user("echo/x", "hi"))
-        .bearer_auth("ci-key")
-        .send()
-        .await
-        .unwrap();
+    gateway.pin_clock(1_800_000_060);
+    let next_minute = ask(&gateway, "echo/x").await;
     assert_eq!(next_minute.status(), 200);
     assert_eq!(next_minute.headers()["x-ratelimit-remaining-requests"], "2");
 }
 
-/// 2026-11-24T06:00:20Z: 20 s into a minute.
-const T0: u64 = 1_795_500_000 - 1_795_500_000 % 86_400 + 6 * 3600 + 20;
-
 #[tokio::test]
 async fn tokens_per_minute_count_whole_and_streamed_answers() {
-    let gateway = gateway("[auth]\nkeys = [{ name = \"ci\", key = \"ci-key\", tpm = 10 }]\n").await;
-    gateway.state.limits.pin_clock(T0);
+    let gateway = gateway(&ci_key("tpm = 10")).await;
+    gateway.pin_clock(T0);
     // Echo counts words: 5 prompt + 5 completion = 10 tokens.
     let response = gateway
-        .chat_json(&user("echo/x", "one two three four five"))
-        .bearer_auth("ci-key")
-        .send()
-        .await
-        .unwrap();
+        .send_as("ci-key", &user("echo/x", "one two three four five"))
+        .await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["x-ratelimit-limit-tokens"], "10");
     assert_eq!(response.headers()["x-ratelimit-remaining-tokens"], "10");
-    let response = gateway
-        .chat_json(&user("echo/x", "hi"))
-        .bearer_auth("ci-key")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 429);
+    let response = ask(&gateway, "echo/x").await;
     assert_eq!(response.headers()["x-ratelimit-remaining-tokens"], "0");
     assert_eq!(response.headers()["retry-after"], "40");
-    let body: Value = response.json().await.unwrap();
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("10 tokens per minute")
-    );
+    let error = error_of(response, 429).await;
+    assert!(message(&error).contains("10 tokens per minute"));
 
-    gateway.state.limits.pin_clock(T0 + 40);
+    gateway.pin_clock(T0 + 40);
     // A stream the client asked no usage of: the usage chunk is counted, and not sent.
     let stream = read_sse(
         gateway
-            .chat_json(&user_stream("echo/x", "a b c d e"))
-            .bearer_auth("ci-key")
-            .send()
-            .await
-            .unwrap(),
+            .send_as("ci-key", &user_stream("echo/x", "a b c d e"))
+            .await,
     )
     .await;
     assert_eq!(stream.text(), "a b c d e");
@@ -252,59 +187,29 @@ async fn tokens_per_minute_count_whole_and_streamed_answers() {
         "{}",
         stream.raw
     );
-    let response = gateway
-        .chat_json(&user("echo/x", "hi"))
-        .bearer_auth("ci-key")
-        .send()
-        .await
-        .unwrap();
+    let response = ask(&gateway, "echo/x").await;
     assert_eq!(response.status(), 429, "the streamed tokens were counted");
 }
 
 #[tokio::test]
 async fn a_client_that_asks_for_usage_still_gets_it() {
-    let gateway =
-        gateway("[auth]\nkeys = [{ name = \"ci\", key = \"ci-key\", tpm = 1000 }]\n").await;
-    let request = serde_json::json!({"model": "echo/x", "stream": true, "stream_options": {"include_usage": true},
-        "messages": [{"role": "user", "content": "a b"}]});
-    let stream = read_sse(
-        gateway
-            .chat_json(&request)
-            .bearer_auth("ci-key")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let gateway = gateway(&ci_key("tpm = 1000")).await;
+    let request = with_usage(user("echo/x", "a b"));
+    let stream = read_sse(gateway.send_as("ci-key", &request).await).await;
     assert_eq!(stream.chunks().last().unwrap()["usage"]["total_tokens"], 4);
 }
 
 #[tokio::test]
 async fn openai_upstreams_are_asked_for_usage_when_the_gateway_counts_tokens() {
-    let upstream = FakeUpstream::start().await;
-    let toml = format!(
-        "{}[auth]\nkeys = [{{ name = \"ci\", key = \"ci-key\", tokens_per_day = 20 }}]\n",
-        upstream.provider_toml("up")
-    );
-    let gateway = gateway(&toml).await;
-    gateway.state.limits.pin_clock(T0);
+    let (upstream, gateway) = gateway_with_upstream(&ci_key("tokens_per_day = 20")).await;
+    gateway.pin_clock(T0);
     let usage = r#"{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[],"usage":{"prompt_tokens":15,"completion_tokens":5,"total_tokens":20}}"#;
     upstream.push(Reply::sse(format!(
-        "{}{}{}{}data: [DONE]\n\n",
-        content_chunk(None),
-        content_chunk(Some("Hi")),
-        finish_chunk("stop"),
+        "{}{}{DONE}",
+        text_stream(&["Hi"]),
         data(usage)
     )));
-    let stream = read_sse(
-        gateway
-            .chat_json(&user_stream("up/m", "hi"))
-            .bearer_auth("ci-key")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let stream = ask_streamed(&gateway, "up/m").await;
     assert_eq!(stream.text(), "Hi");
     assert!(
         !stream.raw.contains("total_tokens"),
@@ -318,27 +223,12 @@ async fn openai_upstreams_are_asked_for_usage_when_the_gateway_counts_tokens() {
         "asked upstream"
     );
 
-    let response = gateway
-        .chat_json(&user("up/m", "hi"))
-        .bearer_auth("ci-key")
-        .send()
-        .await
-        .unwrap();
+    let response = ask(&gateway, "up/m").await;
     assert_eq!(response.status(), 429, "the day's budget of 20 is spent");
-    assert!(
-        response.json::<Value>().await.unwrap()["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("per day")
-    );
-    gateway.state.limits.pin_clock(T0 + 86_400);
+    assert!(message(&error_of(response, 429).await).contains("per day"));
+    gateway.pin_clock(T0 + 86_400);
     upstream.push(Reply::json(completion_json("new day")));
-    let response = gateway
-        .chat_json(&user("up/m", "hi"))
-        .bearer_auth("ci-key")
-        .send()
-        .await
-        .unwrap();
+    let response = ask(&gateway, "up/m").await;
     assert_eq!(response.status(), 200, "a new day, a new budget");
 }
 
@@ -346,18 +236,15 @@ async fn openai_upstreams_are_asked_for_usage_when_the_gateway_counts_tokens() {
 async fn limits_for_some_models_inside_a_key() {
     let toml = "[auth]\nkeys = [{ name = \"app\", key = \"app-key\", rpm = 100, model_limits = { \"echo/big-*\" = { rpm = 1 } } }]\n";
     let gateway = gateway(toml).await;
-    gateway.state.limits.pin_clock(T0);
-    assert_eq!(status(&gateway, "app-key", "echo/big-model").await.0, 200);
-    let (code, body) = status(&gateway, "app-key", "echo/big-model").await;
-    assert_eq!(code, 429);
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("for models 'echo/big-*'")
-    );
+    gateway.pin_clock(T0);
+    assert_eq!(status(&gateway, "app-key", "echo/big-model").await, 200);
+    let response = gateway
+        .send_as("app-key", &user("echo/big-model", "hi"))
+        .await;
+    let error = error_of(response, 429).await;
+    assert!(message(&error).contains("for models 'echo/big-*'"));
     assert_eq!(
-        status(&gateway, "app-key", "echo/small").await.0,
+        status(&gateway, "app-key", "echo/small").await,
         200,
         "other models are not held back"
     );
@@ -367,24 +254,21 @@ async fn limits_for_some_models_inside_a_key() {
 async fn x_api_key_is_read_beside_another_authorization_scheme() {
     let gateway = gateway(KEYS).await;
     let response = gateway
-        .chat_json(&user("echo/x", "hi"))
-        .header("authorization", "Basic b3V0ZXI6cHJveHk=")
-        .header("x-api-key", "ci-key-5678")
-        .send()
-        .await
-        .unwrap();
+        .send_with(
+            &user("echo/x", "hi"),
+            &[
+                ("authorization", "Basic b3V0ZXI6cHJveHk="),
+                ("x-api-key", "ci-key-5678"),
+            ],
+        )
+        .await;
     assert_eq!(response.status(), 200);
 }
 
 #[tokio::test]
 async fn usage_the_client_did_not_ask_for_never_reaches_it() {
-    let upstream = FakeUpstream::start().await;
-    let toml = format!(
-        "{}[auth]\nkeys = [{{ name = \"ci\", key = \"ci-key\", tpm = 30 }}]\n",
-        upstream.provider_toml("up")
-    );
-    let gateway = gateway(&toml).await;
-    gateway.state.limits.pin_clock(T0);
+    let (upstream, gateway) = gateway_with_upstream(&ci_key("tpm = 30")).await;
+    gateway.pin_clock(T0);
     // Usage as some OpenAI-compatible servers send it: `null` on every chunk, the numbers on
     // the last chunk that still has choices.
     let chunk = |delta: &str, finish: &str, usage: &str| {
@@ -393,7 +277,7 @@ async fn usage_the_client_did_not_ask_for_never_reaches_it() {
         ))
     };
     upstream.push(Reply::sse(format!(
-        "{}{}data: [DONE]\n\n",
+        "{}{}{DONE}",
         chunk(r#"{"role":"assistant","content":"Hi"}"#, "null", "null"),
         chunk(
             "{}",
@@ -401,56 +285,21 @@ async fn usage_the_client_did_not_ask_for_never_reaches_it() {
             r#"{"prompt_tokens":20,"completion_tokens":10,"total_tokens":30}"#
         ),
     )));
-    let stream = read_sse(
-        gateway
-            .chat_json(&user_stream("up/m", "hi"))
-            .bearer_auth("ci-key")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let stream = ask_streamed(&gateway, "up/m").await;
     assert_eq!(stream.text(), "Hi");
     assert!(!stream.raw.contains("usage"), "{}", stream.raw);
-    let response = gateway
-        .chat_json(&user("up/m", "hi"))
-        .bearer_auth("ci-key")
-        .send()
-        .await
-        .unwrap();
+    let response = ask(&gateway, "up/m").await;
     assert_eq!(response.status(), 429, "the 30 tokens were counted");
 }
 
 #[tokio::test]
 async fn a_stream_cut_before_its_usage_is_still_counted() {
-    let upstream = FakeUpstream::start().await;
-    let toml = format!(
-        "{}[auth]\nkeys = [{{ name = \"ci\", key = \"ci-key\", tpm = 10 }}]\n",
-        upstream.provider_toml("up")
-    );
-    let gateway = gateway(&toml).await;
-    gateway.state.limits.pin_clock(T0);
-    upstream.push(Reply::sse(format!(
-        "{}{}",
-        content_chunk(None),
-        content_chunk(Some("half an answer"))
-    )));
-    let stream = read_sse(
-        gateway
-            .chat_json(&user_stream("up/m", "hi"))
-            .bearer_auth("ci-key")
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (upstream, gateway) = gateway_with_upstream(&ci_key("tpm = 10")).await;
+    gateway.pin_clock(T0);
+    upstream.push(Reply::sse(opening(&["half an answer"]).concat()));
+    let stream = ask_streamed(&gateway, "up/m").await;
     assert_eq!(stream.done_count(), 0, "the cut stream ends with an error");
-    let response = gateway
-        .chat_json(&user("up/m", "hi"))
-        .bearer_auth("ci-key")
-        .send()
-        .await
-        .unwrap();
+    let response = ask(&gateway, "up/m").await;
     assert_eq!(
         response.status(),
         429,

@@ -4,14 +4,12 @@
 
 mod common;
 
-use std::io::Write;
-use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use common::logs::Logs;
+use common::process::{free_port, listening_within};
 use common::*;
-use serde_json::Value;
 
 /// A redis-server of this test's own on a free loopback port, stopped when dropped.
 struct Redis {
@@ -53,14 +51,10 @@ impl Redis {
             .stdout(Stdio::null())
             .spawn()
             .expect("redis-server is needed for these tests: scripts/test installs it (apt-get install redis-server)");
-        let started = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "redis-server did not start"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        assert!(
+            listening_within(port, Duration::from_secs(10)),
+            "redis-server did not start"
+        );
         Self {
             child,
             port,
@@ -89,22 +83,11 @@ impl Redis {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 impl Drop for Redis {
     fn drop(&mut self) {
         self.kill();
     }
 }
-
-/// 2026-11-24T06:00:20Z: 20 s into a minute, so no window rolls over during a test.
-const T0: u64 = 1_795_500_000 - 1_795_500_000 % 86_400 + 6 * 3600 + 20;
 
 async fn replica(redis: &Redis, keys: &str, on_error: &str) -> Gateway {
     let toml = format!(
@@ -112,27 +95,27 @@ async fn replica(redis: &Redis, keys: &str, on_error: &str) -> Gateway {
         redis.url()
     );
     let gateway = gateway(&toml).await;
-    gateway.state.limits.pin_clock(T0);
+    gateway.pin_clock(T0);
     gateway
 }
 
+/// Two gateways sharing limits through `redis`, refusing requests while it cannot answer.
+async fn two_replicas(redis: &Redis, keys: &str) -> (Gateway, Gateway) {
+    (
+        replica(redis, keys, "deny").await,
+        replica(redis, keys, "deny").await,
+    )
+}
+
 async fn ask(gateway: &Gateway, key: &str, text: &str) -> reqwest::Response {
-    gateway
-        .chat_json(&user("echo/x", text))
-        .bearer_auth(key)
-        .send()
-        .await
-        .unwrap()
+    gateway.send_as(key, &user("echo/x", text)).await
 }
 
 #[tokio::test]
 async fn two_replicas_enforce_one_request_limit_together() {
     let redis = Redis::start();
     let keys = "{ name = \"ci\", key = \"ci-key\", rpm = 4 }";
-    let (a, b) = (
-        replica(&redis, keys, "deny").await,
-        replica(&redis, keys, "deny").await,
-    );
+    let (a, b) = two_replicas(&redis, keys).await;
     let mut remaining = Vec::new();
     for gateway in [&a, &b, &a, &b] {
         let response = ask(gateway, "ci-key", "hi").await;
@@ -160,10 +143,7 @@ async fn two_replicas_enforce_one_request_limit_together() {
 async fn two_replicas_share_a_token_budget() {
     let redis = Redis::start();
     let keys = "{ name = \"app\", key = \"app-key\", tokens_per_day = 10 }";
-    let (a, b) = (
-        replica(&redis, keys, "deny").await,
-        replica(&redis, keys, "deny").await,
-    );
+    let (a, b) = two_replicas(&redis, keys).await;
     // Echo counts words: 5 prompt + 5 completion = 10 tokens, spent on replica a.
     assert_eq!(
         ask(&a, "app-key", "one two three four five").await.status(),
@@ -171,13 +151,8 @@ async fn two_replicas_share_a_token_budget() {
     );
     let response = ask(&b, "app-key", "hi").await;
     assert_eq!(response.status(), 429, "replica b sees what a spent");
-    let body: Value = response.json().await.unwrap();
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("per day")
-    );
+    let error = error_of(response, 429).await;
+    assert!(message(&error).contains("per day"));
 }
 
 #[tokio::test]
@@ -195,29 +170,20 @@ async fn redis_going_away_follows_on_backend_error() {
     assert_eq!(response.status(), 200, "allow: served without limits");
     let response = ask(&deny, "ci-key", "hi").await;
     assert_eq!(response.status(), 503, "deny: refused");
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["error"]["code"], "limits_unavailable");
+    let error = error_of(response, 503).await;
+    assert_eq!(error["code"], "limits_unavailable");
     assert!(
         started.elapsed() < Duration::from_secs(10),
         "Redis being gone never hangs a request"
     );
     // The server itself is fine.
-    let health = allow
-        .http
-        .get(format!("{}/health", allow.url))
-        .send()
-        .await
-        .unwrap();
+    let health = allow.get("/health").send().await.unwrap();
     assert_eq!(health.status(), 200);
 }
 
 #[tokio::test]
 async fn an_unreachable_redis_from_the_start_follows_the_setting_too() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let toml = |mode: &str| {
         format!(
             "[auth]\nkeys = [{{ name = \"ci\", key = \"ci-key\", rpm = 5 }}]\n[limits]\nbackend = \"redis\"\nredis_url = \"redis://127.0.0.1:{port}\"\non_backend_error = \"{mode}\"\n"
@@ -233,10 +199,7 @@ async fn an_unreachable_redis_from_the_start_follows_the_setting_too() {
 async fn concurrent_requests_on_two_replicas_are_admitted_exactly_up_to_the_limit() {
     let redis = Redis::start();
     let keys = "{ name = \"ci\", key = \"ci-key\", rpm = 10 }";
-    let (a, b) = (
-        replica(&redis, keys, "deny").await,
-        replica(&redis, keys, "deny").await,
-    );
+    let (a, b) = two_replicas(&redis, keys).await;
     let requests = (0..24).map(|i| {
         let gateway = if i % 2 == 0 { &a } else { &b };
         ask(gateway, "ci-key", "hi")
@@ -312,53 +275,15 @@ async fn limits_come_back_when_redis_does() {
     drop(again);
 }
 
-/// Everything this test binary logs, from all its tests at once: a test picks its own lines by
-/// the address of its Redis. (A subscriber per test, as its thread's default, misses lines:
-/// tracing caches process-wide whether a line is wanted, decided by whichever thread gets there
-/// first, and that may be a test without one.)
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Logs {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Logs {
-    /// The binary's logs, captured from the first call on.
-    fn capture() -> &'static Self {
-        static LOGS: OnceLock<Logs> = OnceLock::new();
-        LOGS.get_or_init(|| {
-            let logs = Self::default();
-            let writer = logs.clone();
-            let subscriber = tracing_subscriber::fmt()
-                .with_max_level(tracing::Level::INFO)
-                .with_ansi(false)
-                .with_writer(move || writer.clone())
-                .finish();
-            tracing::subscriber::set_global_default(subscriber).unwrap();
-            logs
-        })
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-
-    /// The lines about `redis`: the ones with its address.
-    fn about(&self, redis: &Redis) -> Vec<String> {
-        let address = format!("address=127.0.0.1:{}", redis.port);
-        self.text()
-            .lines()
-            .filter(|line| line.split(' ').any(|field| field == address))
-            .map(str::to_owned)
-            .collect()
-    }
+/// The lines `logs` has about `redis`: the ones with its address. All the tests of this binary
+/// log at once, each with a Redis of its own.
+fn about(logs: &Logs, redis: &Redis) -> Vec<String> {
+    let address = format!("address=127.0.0.1:{}", redis.port);
+    logs.text()
+        .lines()
+        .filter(|line| line.split(' ').any(|field| field == address))
+        .map(str::to_owned)
+        .collect()
 }
 
 /// What the supervisor says, once per replica, when Redis goes away and when it is back.
@@ -454,7 +379,7 @@ async fn until_both_count_again(deny: &Gateway, allow: &Gateway) -> Duration {
 /// one limit enforced in Redis again. `minute` picks a fresh window for each check.
 async fn assert_limit_enforced(deny: &Gateway, allow: &Gateway, minute: u64) {
     for gateway in [deny, allow] {
-        gateway.state.limits.pin_clock(T0 + 60 * minute);
+        gateway.pin_clock(T0 + 60 * minute);
     }
     for gateway in [deny, allow, deny, allow] {
         assert_eq!(ask(gateway, "limited-key", "hi").await.status(), 200);
@@ -472,7 +397,7 @@ async fn assert_limit_enforced(deny: &Gateway, allow: &Gateway, minute: u64) {
 /// is down they answer at once by `on_backend_error` instead of waiting on the dead connection.
 #[tokio::test]
 async fn replicas_answer_at_once_while_redis_is_down_and_reconnect_after_any_outage() {
-    let logs = Logs::capture();
+    let logs = Logs::capture(tracing::Level::INFO);
     let mut redis = Redis::start();
     let port = redis.port;
     let deny = replica(&redis, TRAFFIC_AND_LIMITED, "deny").await;
@@ -490,7 +415,7 @@ async fn replicas_answer_at_once_while_redis_is_down_and_reconnect_after_any_out
         assert_limit_enforced(&deny, &allow, round as u64 + 1).await;
     }
     // Said once per outage by each replica, not once per request.
-    let said = logs.about(&redis);
+    let said = about(logs, &redis);
     let times = |what| said.iter().filter(|line| line.contains(what)).count();
     assert_eq!(times(WENT_DOWN), 6, "{said:#?}");
     assert_eq!(times(CAME_BACK), 6, "{said:#?}");
@@ -501,7 +426,7 @@ async fn replicas_answer_at_once_while_redis_is_down_and_reconnect_after_any_out
 /// connection is rebuilt once it answers again. Its password never reaches the log.
 #[tokio::test]
 async fn a_redis_that_stops_answering_is_taken_for_down_and_reconnected() {
-    let logs = Logs::capture();
+    let logs = Logs::capture(tracing::Level::INFO);
     let password = "pw-secret-11";
     let redis = Redis::start_with_password(password);
     let deny = replica(&redis, TRAFFIC_AND_LIMITED, "deny").await;
@@ -517,7 +442,7 @@ async fn a_redis_that_stops_answering_is_taken_for_down_and_reconnected() {
     eprintln!("after a 3 s freeze, both replicas counted again in {back:?}");
     assert_limit_enforced(&deny, &allow, 1).await;
 
-    let said = logs.about(&redis);
+    let said = about(logs, &redis);
     let times = |what| said.iter().filter(|line| line.contains(what)).count();
     assert_eq!(times(WENT_DOWN), 2, "{said:#?}");
     assert_eq!(times(CAME_BACK), 2, "{said:#?}");

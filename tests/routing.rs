@@ -6,7 +6,6 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use common::*;
 use serde_json::Value;
 
@@ -23,6 +22,18 @@ async fn two(extra: &str) -> (FakeUpstream, FakeUpstream, Gateway) {
         b.provider_toml("b")
     );
     (a.clone(), b.clone(), gateway(&toml).await)
+}
+
+/// `two` with the alias `smart` over `a/m`, then `b/m`; `settings` land in its table.
+async fn smart(settings: &str) -> (FakeUpstream, FakeUpstream, Gateway) {
+    two(&format!(
+        "[models.smart]\ntargets = [\"a/m\", \"b/m\"]\n{settings}"
+    ))
+    .await
+}
+
+fn ask() -> Value {
+    user("smart", "hi")
 }
 
 fn attempts(response: &reqwest::Response) -> (String, String) {
@@ -51,11 +62,7 @@ async fn fallback_moves_to_the_next_target_in_order() {
     let (a, b, gateway) = two("[models.smart]\ntargets = [\"a/m1\", \"b/m2\"]\n").await;
     a.always(fail(500));
     b.always(Reply::json(completion_json("from b")));
-    let response = gateway
-        .chat_json(&user("smart", "hi"))
-        .send()
-        .await
-        .unwrap();
+    let response = gateway.send(&ask()).await;
     assert_eq!(response.status(), 200);
     assert_eq!(attempts(&response), ("2".into(), "b/m2".into()));
     let body: Value = response.json().await.unwrap();
@@ -67,14 +74,10 @@ async fn fallback_moves_to_the_next_target_in_order() {
 
 #[tokio::test]
 async fn retries_each_target_then_falls_back() {
-    let (a, b, gateway) = two("[models.smart]\ntargets = [\"a/m\", \"b/m\"]\nretries = 2\n").await;
+    let (a, b, gateway) = smart("retries = 2\n").await;
     a.always(fail(503));
     b.always(Reply::json(completion_json("ok")));
-    let response = gateway
-        .chat_json(&user("smart", "hi"))
-        .send()
-        .await
-        .unwrap();
+    let response = gateway.send(&ask()).await;
     assert_eq!(response.status(), 200);
     assert_eq!(attempts(&response), ("4".into(), "b/m".into()));
     assert_eq!(a.requests().len(), 3, "one try and two retries");
@@ -86,59 +89,44 @@ async fn plain_keys_retry_per_provider() {
     let gateway = gateway(&format!("{}retries = 1\n{FAST}", a.provider_toml("a"))).await;
     a.push(fail(502))
         .push(Reply::json(completion_json("second time")));
-    let response = gateway.chat_json(&user("a/m", "hi")).send().await.unwrap();
+    let response = gateway.send(&user("a/m", "hi")).await;
     assert_eq!(response.status(), 200);
     assert_eq!(attempts(&response), ("2".into(), "a/m".into()));
 }
 
 #[tokio::test]
 async fn a_short_retry_after_is_waited_out_and_a_long_one_moves_on() {
-    let (a, b, gateway) = two("[models.smart]\ntargets = [\"a/m\", \"b/m\"]\nretries = 1\n").await;
-    a.push(Reply::Json {
-        status: 429,
-        headers: vec![("retry-after-ms", "300".to_owned())],
-        body: r#"{"error":{"message":"slow down"}}"#.into(),
-    });
+    let (a, b, gateway) = smart("retries = 1\n").await;
+    a.push(
+        Reply::status(429, r#"{"error":{"message":"slow down"}}"#).header("retry-after-ms", "300"),
+    );
     a.push(Reply::json(completion_json("after waiting")));
     let started = Instant::now();
-    let response = gateway
-        .chat_json(&user("smart", "hi"))
-        .send()
-        .await
-        .unwrap();
+    let response = gateway.send(&ask()).await;
     assert!(
         started.elapsed() >= Duration::from_millis(300),
         "retry-after was honoured"
     );
     assert_eq!(attempts(&response), ("2".into(), "a/m".into()));
 
-    a.push(Reply::Json {
-        status: 429,
-        headers: vec![("retry-after", "60".to_owned())],
-        body: r#"{"error":{"message":"come back in a minute"}}"#.into(),
-    });
+    a.push(
+        Reply::status(429, r#"{"error":{"message":"come back in a minute"}}"#)
+            .header("retry-after", "60"),
+    );
     b.push(Reply::json(completion_json("b instead")));
-    let response = tokio::time::timeout(
-        Duration::from_secs(10),
-        gateway.chat_json(&user("smart", "hi")).send(),
-    )
-    .await
-    .expect("a long retry-after is not waited out")
-    .unwrap();
+    let response = tokio::time::timeout(Duration::from_secs(10), gateway.send(&ask()))
+        .await
+        .expect("a long retry-after is not waited out");
     assert_eq!(attempts(&response), ("2".into(), "b/m".into()));
     assert_eq!(a.requests().len(), 3);
 }
 
 #[tokio::test]
 async fn non_retryable_errors_return_at_once() {
-    let (a, b, gateway) = two("[models.smart]\ntargets = [\"a/m\", \"b/m\"]\nretries = 2\n").await;
+    let (a, b, gateway) = smart("retries = 2\n").await;
     for status in [400u16, 401, 403, 404, 422] {
         a.push(fail(status));
-        let response = gateway
-            .chat_json(&user("smart", "hi"))
-            .send()
-            .await
-            .unwrap();
+        let response = gateway.send(&ask()).await;
         let seen = attempts(&response);
         let body = response.text().await.unwrap();
         assert_eq!(seen, ("1".into(), "a/m".into()), "{status}: {body}");
@@ -155,11 +143,7 @@ async fn weighted_targets_share_traffic_by_weight() {
     b.always(Reply::json(completion_json("b")));
     let total = 400;
     for _ in 0..total {
-        let response = gateway
-            .chat_json(&user("split", "hi"))
-            .send()
-            .await
-            .unwrap();
+        let response = gateway.send(&user("split", "hi")).await;
         assert_eq!(response.status(), 200);
     }
     let share = a.requests().len() as f64 / f64::from(total);
@@ -177,11 +161,7 @@ async fn weighted_targets_fall_back_to_the_others() {
     a.always(fail(500));
     b.always(Reply::json(completion_json("b")));
     for _ in 0..20 {
-        let response = gateway
-            .chat_json(&user("split", "hi"))
-            .send()
-            .await
-            .unwrap();
+        let response = gateway.send(&user("split", "hi")).await;
         assert_eq!(response.status(), 200);
         assert_eq!(attempts(&response).1, "b/m");
     }
@@ -191,30 +171,18 @@ async fn weighted_targets_fall_back_to_the_others() {
 async fn least_latency_prefers_the_fast_target() {
     let toml = "[models.quick]\nstrategy = \"least_latency\"\ntargets = [\"a/m\", \"b/m\"]\n";
     let (a, b, gateway) = two(toml).await;
-    let slow = Reply::Sse {
-        steps: vec![
-            Step::Sleep(Duration::from_millis(60)),
-            Step::Send(Bytes::from(completion_json("slow"))),
-        ],
-        end: End::Close,
-    };
-    a.always(slow);
+    a.always(Reply::after(
+        Duration::from_millis(60),
+        completion_json("slow"),
+    ));
     b.always(Reply::json(completion_json("fast")));
     // Warm up: both get measured.
     for _ in 0..6 {
-        gateway
-            .chat_json(&user("quick", "hi"))
-            .send()
-            .await
-            .unwrap();
+        gateway.send(&user("quick", "hi")).await;
     }
     let before = b.requests().len();
     for _ in 0..30 {
-        gateway
-            .chat_json(&user("quick", "hi"))
-            .send()
-            .await
-            .unwrap();
+        gateway.send(&user("quick", "hi")).await;
     }
     let fast_share = (b.requests().len() - before) as f64 / 30.0;
     assert!(
@@ -239,39 +207,23 @@ async fn a_failing_target_cools_down_then_one_probe_tries_it() {
     b.always(Reply::json(completion_json("b")));
 
     for _ in 0..2 {
-        let response = gateway
-            .chat_json(&user("smart", "hi"))
-            .send()
-            .await
-            .unwrap();
+        let response = gateway.send(&ask()).await;
         assert_eq!(attempts(&response), ("2".into(), "b/m".into()));
     }
     // Two failures in a row: `a` is skipped while it cools down.
-    let response = gateway
-        .chat_json(&user("smart", "hi"))
-        .send()
-        .await
-        .unwrap();
+    let response = gateway.send(&ask()).await;
     assert_eq!(attempts(&response), ("1".into(), "b/m".into()));
     assert_eq!(a.requests().len(), 2);
 
     tokio::time::sleep(Duration::from_millis(1100)).await;
     a.always(Reply::json(completion_json("a is back")));
-    let response = gateway
-        .chat_json(&user("smart", "hi"))
-        .send()
-        .await
-        .unwrap();
+    let response = gateway.send(&ask()).await;
     assert_eq!(
         attempts(&response),
         ("1".into(), "a/m".into()),
         "the half-open probe went to a"
     );
-    let response = gateway
-        .chat_json(&user("smart", "hi"))
-        .send()
-        .await
-        .unwrap();
+    let response = gateway.send(&ask()).await;
     assert_eq!(attempts(&response).1, "a/m", "a healthy again");
 }
 
@@ -285,31 +237,18 @@ async fn a_target_cooling_alone_is_still_tried() {
     .await;
     a.push(fail(500))
         .push(Reply::json(completion_json("still served")));
-    let first = gateway.chat_json(&user("a/m", "hi")).send().await.unwrap();
+    let first = gateway.send(&user("a/m", "hi")).await;
     assert_eq!(first.status(), 502);
-    let second = gateway.chat_json(&user("a/m", "hi")).send().await.unwrap();
+    let second = gateway.send(&user("a/m", "hi")).await;
     assert_eq!(second.status(), 200, "health alone never fails a request");
 }
 
 #[tokio::test]
 async fn a_stream_silent_past_the_first_token_timeout_moves_to_the_next_target() {
-    let toml = "[models.smart]\ntargets = [\"a/m\", \"b/m\"]\nfirst_token_timeout = \"200ms\"\n";
-    let (a, b, gateway) = two(toml).await;
-    a.push(Reply::Sse {
-        steps: vec![Step::Send(Bytes::from(content_chunk(None))), Step::Wait],
-        end: End::Hang,
-    });
-    b.push(Reply::sse(format!(
-        "{}{}{}data: [DONE]\n\n",
-        content_chunk(None),
-        content_chunk(Some("from b")),
-        finish_chunk("stop")
-    )));
-    let response = gateway
-        .chat_json(&user_stream("smart", "hi"))
-        .send()
-        .await
-        .unwrap();
+    let (a, b, gateway) = smart("first_token_timeout = \"200ms\"\n").await;
+    a.push(Reply::stuck_after(opening(&[])));
+    b.push(Reply::sse(format!("{}{DONE}", text_stream(&["from b"]))));
+    let response = gateway.send(&user_stream("smart", "hi")).await;
     assert_eq!(response.status(), 200);
     assert_eq!(attempts(&response), ("2".into(), "b/m".into()));
     let body = read_sse(response).await;
@@ -323,19 +262,14 @@ async fn a_stream_silent_past_the_first_token_timeout_moves_to_the_next_target()
 
 #[tokio::test]
 async fn no_retry_or_fallback_once_output_reached_the_client() {
-    let (a, b, gateway) = two("[models.smart]\ntargets = [\"a/m\", \"b/m\"]\nretries = 2\n").await;
+    let (a, b, gateway) = smart("retries = 2\n").await;
     let error = r#"{"error":{"message":"upstream broke","type":"server_error"}}"#;
     a.push(Reply::sse(format!(
-        "{}{}{}",
-        content_chunk(None),
-        content_chunk(Some("Partial")),
+        "{}{}",
+        opening(&["Partial"]).concat(),
         data(error)
     )));
-    let response = gateway
-        .chat_json(&user_stream("smart", "hi"))
-        .send()
-        .await
-        .unwrap();
+    let response = gateway.send(&user_stream("smart", "hi")).await;
     assert_eq!(response.status(), 200);
     let body = read_sse(response).await;
     assert_eq!(body.text(), "Partial");
@@ -350,53 +284,38 @@ async fn no_retry_or_fallback_once_output_reached_the_client() {
 
 #[tokio::test]
 async fn a_failure_before_output_falls_back_for_streams_too() {
-    let (a, b, gateway) = two("[models.smart]\ntargets = [\"a/m\", \"b/m\"]\n").await;
+    let (a, b, gateway) = smart("").await;
     a.push(Reply::sse(format!(
         "{}{}",
         content_chunk(None),
         data(r#"{"error":{"message":"overloaded"}}"#)
     )));
-    b.push(Reply::sse(format!(
-        "{}{}{}",
-        content_chunk(None),
-        content_chunk(Some("b streams")),
-        finish_chunk("stop")
-    )));
-    let response = gateway
-        .chat_json(&user_stream("smart", "hi"))
-        .send()
-        .await
-        .unwrap();
+    b.push(Reply::sse(text_stream(&["b streams"])));
+    let response = gateway.send(&user_stream("smart", "hi")).await;
     assert_eq!(attempts(&response), ("2".into(), "b/m".into()));
     assert_eq!(read_sse(response).await.text(), "b streams");
 }
 
 #[tokio::test]
 async fn one_deadline_bounds_the_whole_request() {
-    let (a, _b, gateway) = two("[models.smart]\ntargets = [\"a/m\", \"b/m\"]\n").await;
+    let (a, _b, gateway) = smart("").await;
     a.always(Reply::Silent);
     let started = Instant::now();
     let response = gateway
-        .chat_json(&user("smart", "hi"))
-        .header("x-switchyard-deadline-ms", "300")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 504);
+        .send_with(&ask(), &[("x-switchyard-deadline-ms", "300")])
+        .await;
     assert!(started.elapsed() < Duration::from_secs(10));
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["error"]["code"], "deadline_exceeded");
+    let error = error_of(response, 504).await;
+    assert_eq!(error["code"], "deadline_exceeded");
 }
 
 #[tokio::test]
 async fn a_hundred_parallel_requests_through_a_failing_target() {
-    let (a, b, gateway) = two("[models.smart]\ntargets = [\"a/m\", \"b/m\"]\n").await;
+    let (a, b, gateway) = smart("").await;
     a.always(fail(500));
     b.always(Reply::json(completion_json("b")));
-    let requests = (0..100).map(|_| {
-        let request = gateway.chat_json(&user("smart", "hi"));
-        async move { request.send().await.unwrap() }
-    });
+    let request = ask();
+    let requests = (0..100).map(|_| gateway.send(&request));
     let responses = futures_util::future::join_all(requests).await;
     for response in responses {
         assert_eq!(response.status(), 200);
@@ -428,7 +347,7 @@ async fn a_rate_limited_or_refused_key_moves_to_the_next_key() {
     for status in [429u16, 401, 403] {
         a.push(fail(status))
             .push(Reply::json(completion_json("other key")));
-        let response = gateway.chat_json(&user("a/m", "hi")).send().await.unwrap();
+        let response = gateway.send(&user("a/m", "hi")).await;
         assert_eq!(response.status(), 200, "after a {status}");
         assert_eq!(attempts(&response), ("2".into(), "a/m".into()));
         let sent = a.requests();
@@ -441,7 +360,7 @@ async fn a_rate_limited_or_refused_key_moves_to_the_next_key() {
     }
     // Both keys refused: the refusal is returned, not retried further.
     a.push(fail(401)).push(fail(401));
-    let response = gateway.chat_json(&user("a/m", "hi")).send().await.unwrap();
+    let response = gateway.send(&user("a/m", "hi")).await;
     assert_eq!(response.status(), 401);
     assert_eq!(attempts(&response).0, "2");
 }
@@ -451,13 +370,13 @@ async fn a_failing_key_cools_down_while_the_other_serves() {
     let (a, gateway) = two_keys("cooldown_failures = 1\ncooldown = \"60s\"\n").await;
     a.push(fail(429));
     a.always(Reply::json(completion_json("ok")));
-    let response = gateway.chat_json(&user("a/m", "hi")).send().await.unwrap();
+    let response = gateway.send(&user("a/m", "hi")).await;
     assert_eq!(response.status(), 200);
     let sent = a.requests();
     let (limited, good) = (key_of(&sent[0]), key_of(&sent[1]));
     assert_ne!(limited, good);
     for _ in 0..6 {
-        let response = gateway.chat_json(&user("a/m", "hi")).send().await.unwrap();
+        let response = gateway.send(&user("a/m", "hi")).await;
         assert_eq!(attempts(&response).0, "1");
         assert_eq!(
             key_of(&a.last_request()),
@@ -472,7 +391,7 @@ async fn keys_share_the_load_in_turn() {
     let (a, gateway) = two_keys("").await;
     a.always(Reply::json(completion_json("ok")));
     for _ in 0..6 {
-        gateway.chat_json(&user("a/m", "hi")).send().await.unwrap();
+        gateway.send(&user("a/m", "hi")).await;
     }
     let keys: Vec<String> = a.requests().iter().map(key_of).collect();
     let first = keys.iter().filter(|k| k.ends_with("key-one-aaaa")).count();
@@ -481,19 +400,12 @@ async fn keys_share_the_load_in_turn() {
 
 #[tokio::test]
 async fn a_wait_that_would_overrun_the_deadline_falls_back_at_once() {
-    let (a, b, gateway) = two("[models.smart]\ntargets = [\"a/m\", \"b/m\"]\nretries = 3\n").await;
-    a.push(Reply::Json {
-        status: 503,
-        headers: vec![("retry-after", "5".to_owned())],
-        body: r#"{"error":{"message":"busy"}}"#.into(),
-    });
+    let (a, b, gateway) = smart("retries = 3\n").await;
+    a.push(Reply::status(503, r#"{"error":{"message":"busy"}}"#).header("retry-after", "5"));
     b.push(Reply::json(completion_json("b")));
     let response = gateway
-        .chat_json(&user("smart", "hi"))
-        .header("x-switchyard-deadline-ms", "2000")
-        .send()
-        .await
-        .unwrap();
+        .send_with(&ask(), &[("x-switchyard-deadline-ms", "2000")])
+        .await;
     assert_eq!(response.status(), 200);
     assert_eq!(attempts(&response), ("2".into(), "b/m".into()));
 }

@@ -3,40 +3,17 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::logs::Logs;
 use common::*;
-
-/// Collects everything the gateway logs during a test on this thread.
-#[derive(Clone, Default)]
-struct LogBuffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for LogBuffer {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 #[tokio::test]
 async fn no_upstream_key_in_errors_headers_or_logs() {
-    let logs = LogBuffer::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish();
-    // The only test in this binary, so a global subscriber sees every line the gateway logs.
-    tracing::subscriber::set_global_default(subscriber).unwrap();
+    let logs = Logs::capture(tracing::Level::TRACE);
 
     let (upstream, gateway) = gateway_with_upstream("").await;
-    let key = "sk-upstream-secret-up";
+    let key = OPENAI.api_key;
     upstream.push(Reply::status(401, format!(r#"{{"error":{{"message":"Incorrect API key provided: {key}","code":"invalid_api_key"}}}}"#)));
     upstream.push(Reply::status(500, format!("internal failure for {key}")));
     upstream.push(Reply::sse(format!(
@@ -49,7 +26,7 @@ async fn no_upstream_key_in_errors_headers_or_logs() {
         user("up/m", "x"),
         user_stream("up/m", "x"),
     ] {
-        let response = gateway.chat_json(&request).send().await.unwrap();
+        let response = gateway.send(&request).await;
         let headers = format!("{:?}", response.headers());
         let body = response.text().await.unwrap();
         assert!(!headers.contains(key), "key in headers: {headers}");
@@ -61,8 +38,7 @@ async fn no_upstream_key_in_errors_headers_or_logs() {
     }
     // Requests that never reach a handler's own log line are logged too.
     let response = gateway
-        .http
-        .get(format!("{}/v1/nothing", gateway.url))
+        .get("/v1/nothing")
         .header("x-request-id", "req-unknown-route")
         .send()
         .await
@@ -70,27 +46,17 @@ async fn no_upstream_key_in_errors_headers_or_logs() {
     assert_eq!(response.status(), 404);
     upstream.push(Reply::json(completion_json("fine")));
     let response = gateway
-        .chat_json(&user("up/m", "x"))
-        .header("x-request-id", "req-chat-1")
-        .send()
-        .await
-        .unwrap();
+        .send_with(&user("up/m", "x"), &[("x-request-id", "req-chat-1")])
+        .await;
     assert_eq!(response.status(), 200);
     tokio::time::sleep(Duration::from_millis(50)).await;
-    let logged = String::from_utf8_lossy(&logs.0.lock().unwrap()).to_string();
+    let logged = logs.text();
     assert!(
         logged.contains("chat completion"),
         "the request lines were captured: {logged}"
     );
     assert!(!logged.contains(key), "key in logs: {logged}");
-    let line = |id: &str| {
-        logged
-            .lines()
-            .find(|l| l.contains(id))
-            .unwrap_or_default()
-            .to_owned()
-    };
-    let chat = line("request_id=req-chat-1");
+    let chat = logs.line_with("request_id=req-chat-1");
     for field in [
         "model=up/m",
         "served=\"up/m\"",
@@ -105,7 +71,7 @@ async fn no_upstream_key_in_errors_headers_or_logs() {
             "{field} missing from the chat line: {chat}"
         );
     }
-    let other = line("request_id=\"req-unknown-route\"");
+    let other = logs.line_with("request_id=\"req-unknown-route\"");
     for field in ["path=\"/v1/nothing\"", "status=404", "method=GET"] {
         assert!(other.contains(field), "{field} missing from: {other}");
     }
@@ -115,22 +81,20 @@ async fn no_upstream_key_in_errors_headers_or_logs() {
         common::gateway("[auth]\nkeys = [{ name = \"ci-bot\", key = \"gw-secret-key-9876\" }]\n")
             .await;
     let response = keyed
-        .chat_json(&user("echo/x", "hi"))
-        .bearer_auth("gw-secret-key-9876")
-        .header("x-request-id", "req-keyed")
-        .send()
-        .await
-        .unwrap();
+        .send_with(
+            &user("echo/x", "hi"),
+            &[
+                ("authorization", "Bearer gw-secret-key-9876"),
+                ("x-request-id", "req-keyed"),
+            ],
+        )
+        .await;
     assert_eq!(response.status(), 200);
     tokio::time::sleep(Duration::from_millis(50)).await;
-    let logged = String::from_utf8_lossy(&logs.0.lock().unwrap()).to_string();
-    let keyed_line = logged
-        .lines()
-        .find(|l| l.contains("request_id=req-keyed"))
-        .unwrap_or_default();
+    let keyed_line = logs.line_with("request_id=req-keyed");
     assert!(keyed_line.contains("key=\"ci-bot\""), "{keyed_line}");
     assert!(
-        !logged.contains("gw-secret-key-9876"),
+        !logs.text().contains("gw-secret-key-9876"),
         "a gateway key in the logs"
     );
 }

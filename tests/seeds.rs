@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use serde_json::{Value, json};
+use serde_json::json;
 
 const GATEWAY_KEY: &str = "inkeep-style-bearer-key";
 
@@ -33,12 +33,7 @@ fn authed(gateway: &Gateway, body: &str) -> reqwest::RequestBuilder {
 #[tokio::test]
 async fn martian_router_stream_with_a_provider_model_key() {
     let (upstream, gateway) = setup().await;
-    upstream.push(Reply::sse(format!(
-        "{}{}{}data: [DONE]\n\n",
-        content_chunk(None),
-        content_chunk(Some("Hello")),
-        finish_chunk("stop")
-    )));
+    upstream.push(Reply::sse(format!("{}{DONE}", text_stream(&["Hello"]))));
     let request = json!({"model": "openai/gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}], "stream": true});
     let body = read_sse(authed(&gateway, &request.to_string()).send().await.unwrap()).await;
     assert_eq!(body.text(), "Hello");
@@ -60,7 +55,7 @@ async fn inkeep_bearer_stream_through_an_alias_on_the_unversioned_path() {
     let content = r#"{"id":"chatcmpl-abc123","object":"chat.completion.chunk","created":1781913600,"model":"inkeep-qa-expert","choices":[{"index":0,"delta":{"content":"Hello"},"finish_reason":null}]}"#;
     let last = r#"{"id":"chatcmpl-abc123","object":"chat.completion.chunk","created":1781913600,"model":"inkeep-qa-expert","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#;
     upstream.push(Reply::sse(format!(
-        "{}{}{}data: [DONE]\n\n",
+        "{}{}{}{DONE}",
         data(opening),
         data(content),
         data(last)
@@ -100,14 +95,12 @@ async fn inkeep_bearer_stream_through_an_alias_on_the_unversioned_path() {
 async fn multimedia_request_passes_through_byte_for_byte() {
     let (upstream, gateway) = setup().await;
     upstream.push(Reply::sse(format!(
-        "{}{}{}data: [DONE]\n\n",
-        content_chunk(None),
-        content_chunk(Some("{\"text\":\"A cat.\"}")),
-        finish_chunk("stop")
+        "{}{DONE}",
+        text_stream(&["{\"text\":\"A cat.\"}"])
     )));
     let body = read_sse(authed(&gateway, MULTIMEDIA).send().await.unwrap()).await;
     assert_eq!(body.text(), "{\"text\":\"A cat.\"}");
-    let forwarded = String::from_utf8(upstream.last_request().body.to_vec()).unwrap();
+    let forwarded = upstream.last_request().text();
     // The alias `gpt-4o` targets openai/gpt-4o, so the upstream model name is the same string.
     assert_eq!(forwarded, MULTIMEDIA);
     assert!(
@@ -122,9 +115,7 @@ async fn multimedia_request_is_understood_by_the_echo_provider_too() {
     let request = MULTIMEDIA
         .replacen(r#""model":"gpt-4o""#, r#""model":"parrot""#, 1)
         .replacen(r#""stream":true"#, r#""stream":false"#, 1);
-    let response = authed(&gateway, &request).send().await.unwrap();
-    assert_eq!(response.status(), 200);
-    let body: Value = response.json().await.unwrap();
+    let body = json_of(authed(&gateway, &request).send().await.unwrap(), 200).await;
     assert_eq!(body["choices"][0]["message"]["content"], "Describe both.");
     assert_eq!(body["model"], "echo/parrot");
 }
@@ -133,12 +124,10 @@ async fn multimedia_request_is_understood_by_the_echo_provider_too() {
 async fn ark_request_with_thread_id() {
     let (upstream, gateway) = setup().await;
     upstream.push(Reply::json(completion_json("Monday: rest.")));
-    let response = authed(&gateway, ARK).send().await.unwrap();
-    assert_eq!(response.status(), 200);
-    let body: Value = response.json().await.unwrap();
+    let body = json_of(authed(&gateway, ARK).send().await.unwrap(), 200).await;
     assert_eq!(body["model"], "openai/ark-reason");
     assert_eq!(body["choices"][0]["message"]["content"], "Monday: rest.");
-    let forwarded = String::from_utf8(upstream.last_request().body.to_vec()).unwrap();
+    let forwarded = upstream.last_request().text();
     assert_eq!(
         forwarded, ARK,
         "the alias targets openai/ark-reason: every byte is the client's"

@@ -3,56 +3,34 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use common::*;
 use futures_util::StreamExt;
 use serde_json::Value;
-use switchyard::config::Config;
-use switchyard::state::AppState;
 
 #[tokio::test]
 async fn health_and_ready() {
     let gateway = gateway("").await;
-    let health = gateway
-        .http
-        .get(format!("{}/health", gateway.url))
-        .send()
-        .await
-        .unwrap();
+    let health = gateway.get("/health").send().await.unwrap();
     assert_eq!(health.status(), 200);
     assert_eq!(health.json::<Value>().await.unwrap()["status"], "ok");
-    let ready = gateway
-        .http
-        .get(format!("{}/ready", gateway.url))
-        .send()
-        .await
-        .unwrap();
+    let ready = gateway.get("/ready").send().await.unwrap();
     assert_eq!(ready.status(), 200);
     assert_eq!(ready.json::<Value>().await.unwrap()["status"], "ready");
-    gateway.state.lifecycle.start_draining();
-    let ready = gateway
-        .http
-        .get(format!("{}/ready", gateway.url))
-        .send()
-        .await
-        .unwrap();
+    gateway.start_draining();
+    let ready = gateway.get("/ready").send().await.unwrap();
     assert_eq!(ready.status(), 503);
 }
 
 #[tokio::test]
 async fn models_lists_aliases_and_known_keys() {
-    let upstream = FakeUpstream::start().await;
-    let toml = format!(
-        "{}models = [\"gpt-4.1\"]\n[models.smart]\ntargets = [\"up/gpt-4o\", \"echo/x\"]\n",
-        upstream.provider_toml("up")
-    );
-    let gateway = gateway(&toml).await;
+    let (_upstream, gateway) = gateway_with_upstream(
+        "models = [\"gpt-4.1\"]\n[models.smart]\ntargets = [\"up/gpt-4o\", \"echo/x\"]\n",
+    )
+    .await;
     let list: Value = gateway
-        .http
-        .get(format!("{}/v1/models", gateway.url))
+        .get("/v1/models")
         .send()
         .await
         .unwrap()
@@ -82,17 +60,10 @@ async fn models_lists_aliases_and_known_keys() {
 async fn request_ids_are_kept_or_made() {
     let gateway = gateway("").await;
     let response = gateway
-        .chat_json(&user("echo/x", "hi"))
-        .header("x-request-id", "req-123")
-        .send()
-        .await
-        .unwrap();
+        .send_with(&user("echo/x", "hi"), &[("x-request-id", "req-123")])
+        .await;
     assert_eq!(response.headers()["x-request-id"], "req-123");
-    let response = gateway
-        .chat_json(&user("nope/x", "hi"))
-        .send()
-        .await
-        .unwrap();
+    let response = gateway.send(&user("nope/x", "hi")).await;
     let id = response.headers()["x-request-id"]
         .to_str()
         .unwrap()
@@ -103,50 +74,25 @@ async fn request_ids_are_kept_or_made() {
 #[tokio::test]
 async fn shutdown_stops_accepting_and_lets_streams_finish() {
     let upstream = FakeUpstream::start().await;
-    let config = Config::from_toml(&upstream.provider_toml("up"), None, &|_| None).unwrap();
-    let state = Arc::new(AppState::new(config).unwrap());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(switchyard::server::run(
-        listener,
-        state.clone(),
-        async move {
-            let _ = stopped.await;
-        },
-    ));
+    let (gateway, mut shutdown) = stoppable_gateway(&upstream.provider_toml("up")).await;
 
-    upstream.push(Reply::Sse {
-        steps: vec![
-            Step::Send(Bytes::from(content_chunk(None))),
-            Step::Send(Bytes::from(content_chunk(Some("before")))),
-            Step::Wait,
-            Step::Send(Bytes::from(content_chunk(Some(" after")))),
-            Step::Send(Bytes::from(finish_chunk("stop"))),
-        ],
-        end: End::Close,
-    });
-    let http = reqwest::Client::new();
-    let response = http
-        .post(format!("{url}/v1/chat/completions"))
-        .body(user_stream("up/m", "hi").to_string())
-        .send()
-        .await
-        .unwrap();
+    upstream.push(Reply::held(&["before"], &[" after"]));
+    let response = gateway.send(&user_stream("up/m", "hi")).await;
     let mut body = response.bytes_stream();
     read_until(&mut body, "before").await;
 
-    stop.send(()).unwrap();
+    shutdown.begin();
     // Wait (bounded) for the drain to begin, then check new work is refused.
     for _ in 0..100 {
-        if state.lifecycle.is_draining() {
+        if gateway.is_draining() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert!(state.lifecycle.is_draining());
+    assert!(gateway.is_draining());
+    // A client of its own: the gateway's keeps the stream's connection, which is not new.
     let fresh = reqwest::Client::new()
-        .get(format!("{url}/health"))
+        .get(format!("{}/health", gateway.url))
         .send()
         .await;
     assert!(
@@ -160,8 +106,10 @@ async fn shutdown_stops_accepting_and_lets_streams_finish() {
         rest.contains("after"),
         "the in-flight stream finished: {rest}"
     );
-    let finished = tokio::time::timeout(Duration::from_secs(10), server).await;
-    assert!(finished.is_ok(), "the server exits once the stream is done");
+    assert!(
+        shutdown.returned_within(Duration::from_secs(10)).await,
+        "the server exits once the stream is done"
+    );
 }
 
 #[tokio::test]
@@ -171,31 +119,12 @@ async fn the_server_returns_when_the_grace_period_ends() {
         "[server]\nshutdown_grace = \"200ms\"\n{}",
         upstream.provider_toml("up")
     );
-    let config = Config::from_toml(&toml, None, &|_| None).unwrap();
-    let state = Arc::new(AppState::new(config).unwrap());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(switchyard::server::run(listener, state, async move {
-        let _ = stopped.await;
-    }));
-    upstream.push(Reply::Sse {
-        steps: vec![
-            Step::Send(Bytes::from(content_chunk(None))),
-            Step::Send(Bytes::from(content_chunk(Some("forever")))),
-            Step::Wait,
-        ],
-        end: End::Hang,
-    });
-    let response = reqwest::Client::new()
-        .post(format!("{url}/v1/chat/completions"))
-        .body(user_stream("up/m", "hi").to_string())
-        .send()
-        .await
-        .unwrap();
+    let (gateway, mut shutdown) = stoppable_gateway(&toml).await;
+    upstream.push(Reply::stuck_after(opening(&["forever"])));
+    let response = gateway.send(&user_stream("up/m", "hi")).await;
     let mut body = response.bytes_stream();
     read_until(&mut body, "forever").await;
-    stop.send(()).unwrap();
+    shutdown.begin();
     // The stream outliving the grace period ends as a failed stream does: an error event, no
     // [DONE], and a body that closes properly (no transport error).
     let rest = tokio::time::timeout(Duration::from_secs(10), async {
@@ -207,32 +136,20 @@ async fn the_server_returns_when_the_grace_period_ends() {
     })
     .await
     .expect("the stream ended");
-    let last = rest
-        .split("\n\n")
-        .filter_map(|event| event.strip_prefix("data: "))
-        .last()
-        .expect("an event after the grace period");
-    let last: serde_json::Value = serde_json::from_str(last).unwrap();
-    assert_eq!(last["error"]["code"], "shutting_down", "{rest}");
+    let events = SseBody::parse(rest.clone());
+    assert_eq!(events.error()["code"], "shutting_down", "{rest}");
     assert!(!rest.contains("[DONE]"), "{rest}");
-    let finished = tokio::time::timeout(Duration::from_secs(10), server).await;
     assert!(
-        finished.is_ok(),
+        shutdown.returned_within(Duration::from_secs(10)).await,
         "run() returns when the grace period is over"
     );
 }
 
 #[tokio::test]
 async fn ready_answers_503_through_the_ready_delay_while_requests_are_still_served() {
-    let toml = "[server]\nshutdown_ready_delay = \"700ms\"\n";
-    let config = Config::from_toml(toml, None, &|_| None).unwrap();
-    let state = Arc::new(AppState::new(config).unwrap());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(switchyard::server::run(listener, state, async move {
-        let _ = stopped.await;
-    }));
+    let (gateway, mut shutdown) =
+        stoppable_gateway("[server]\nshutdown_ready_delay = \"700ms\"\n").await;
+    let url = &gateway.url;
     // One kept-alive connection, as a load balancer's health checker holds.
     let checker = reqwest::Client::builder()
         .pool_max_idle_per_host(1)
@@ -240,7 +157,7 @@ async fn ready_answers_503_through_the_ready_delay_while_requests_are_still_serv
         .unwrap();
     let ready = checker.get(format!("{url}/ready")).send().await.unwrap();
     assert_eq!(ready.status(), 200);
-    stop.send(()).unwrap();
+    shutdown.begin();
     tokio::time::sleep(Duration::from_millis(100)).await;
     let ready = checker.get(format!("{url}/ready")).send().await.unwrap();
     assert_eq!(ready.status(), 503, "seen over the kept-alive connection");
@@ -252,8 +169,10 @@ async fn ready_answers_503_through_the_ready_delay_while_requests_are_still_serv
         .await
         .unwrap();
     assert_eq!(served.status(), 200);
-    let finished = tokio::time::timeout(Duration::from_secs(10), server).await;
-    assert!(finished.is_ok(), "run() returns after the delay");
+    assert!(
+        shutdown.returned_within(Duration::from_secs(10)).await,
+        "run() returns after the delay"
+    );
     let fresh = reqwest::Client::new()
         .get(format!("{url}/ready"))
         .send()
@@ -263,17 +182,13 @@ async fn ready_answers_503_through_the_ready_delay_while_requests_are_still_serv
 
 #[tokio::test]
 async fn every_answer_says_the_gateways_own_overhead_without_upstream_waiting() {
-    let upstream = FakeUpstream::start().await;
-    let gateway = gateway(&upstream.provider_toml("up")).await;
-    upstream.push(Reply::Sse {
-        steps: vec![
-            Step::Sleep(Duration::from_millis(500)),
-            Step::Send(Bytes::from(completion_json("slow upstream"))),
-        ],
-        end: End::Close,
-    });
+    let (upstream, gateway) = gateway_with_upstream("").await;
+    upstream.push(Reply::after(
+        Duration::from_millis(500),
+        completion_json("slow upstream"),
+    ));
     let started = std::time::Instant::now();
-    let response = gateway.chat_json(&user("up/m", "hi")).send().await.unwrap();
+    let response = gateway.send(&user("up/m", "hi")).await;
     let took = started.elapsed();
     let overhead: f64 = response.headers()["x-switchyard-overhead-ms"]
         .to_str()
@@ -286,16 +201,8 @@ async fn every_answer_says_the_gateways_own_overhead_without_upstream_waiting() 
         "the 500 ms upstream wait is not overhead: {overhead}"
     );
     // Streams and errors say it too.
-    let stream = gateway
-        .chat_json(&user_stream("echo/x", "hi"))
-        .send()
-        .await
-        .unwrap();
+    let stream = gateway.send(&user_stream("echo/x", "hi")).await;
     assert!(stream.headers().contains_key("x-switchyard-overhead-ms"));
-    let error = gateway
-        .chat_json(&user("nope/x", "hi"))
-        .send()
-        .await
-        .unwrap();
+    let error = gateway.send(&user("nope/x", "hi")).await;
     assert!(error.headers().contains_key("x-switchyard-overhead-ms"));
 }
