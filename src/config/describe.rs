@@ -59,8 +59,8 @@ fn aliases(out: &mut String, models: &BTreeMap<String, ModelAlias>) {
             .targets
             .iter()
             .map(|t| match (model.strategy, t.weight) {
-                (Strategy::Weighted, weight) => format!("{} (weight {weight})", t.key),
-                _ => t.key.clone(),
+                (Strategy::Weighted, weight) => format!("{} (weight {weight})", t.name),
+                _ => t.name.clone(),
             })
             .collect();
         let strategy = match model.strategy {

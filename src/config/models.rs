@@ -26,7 +26,7 @@ pub struct ModelAlias {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AliasTarget {
     /// The routing key as written, `provider/model-name`: reported back as `model`.
-    pub key: String,
+    pub name: String,
     /// A configured provider's name.
     pub provider: String,
     /// The upstream's own model name; may contain '/' itself (`meta-llama/Llama-3.3-70B`).
@@ -127,7 +127,7 @@ fn alias_target(
     Ok(AliasTarget {
         provider: provider.to_owned(),
         model: model.to_owned(),
-        key,
+        name: key,
         weight,
     })
 }

@@ -295,7 +295,7 @@ fn aliases_are_routing_policies() {
     assert_eq!(
         smart.targets[1],
         AliasTarget {
-            key: "echo/b".into(),
+            name: "echo/b".into(),
             provider: "echo".into(),
             model: "b".into(),
             weight: 3
@@ -430,7 +430,7 @@ fn alias_targets_are_split_at_load() {
     let target = &config.models["m"].targets[0];
     assert_eq!(
         (
-            target.key.as_str(),
+            target.name.as_str(),
             target.provider.as_str(),
             target.model.as_str()
         ),

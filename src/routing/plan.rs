@@ -99,7 +99,7 @@ impl Table {
             .iter()
             .map(|t| Candidate {
                 target: Target {
-                    name: t.key.clone(),
+                    name: t.name.clone(),
                     provider: t.provider.clone(),
                     model: t.model.clone(),
                 },
@@ -145,7 +145,7 @@ impl Table {
     pub fn limited_models(&self, model: &str) -> Vec<String> {
         let mut models = vec![model.to_owned()];
         if let Some(alias) = self.aliases.get(model) {
-            models.extend(alias.targets.iter().map(|t| t.key.clone()));
+            models.extend(alias.targets.iter().map(|t| t.name.clone()));
         }
         models
     }

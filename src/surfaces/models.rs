@@ -47,7 +47,7 @@ pub async fn list(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Res
     }
     for alias in state.config.models.values() {
         for target in &alias.targets {
-            keys.insert((target.key.clone(), target.provider.clone()));
+            keys.insert((target.name.clone(), target.provider.clone()));
         }
     }
     data.extend(keys.into_iter().map(|(id, owner)| entry(id, &owner)));
