@@ -9,6 +9,7 @@ mod openai_error;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::State;
 use axum::http::{HeaderMap, Method, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -31,38 +32,34 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-// Both fallbacks ask for a gateway key first: without one, an unknown path or a wrong method is
-// a 401 like any other request, so an unauthenticated caller learns nothing of the surface.
-async fn not_found(
-    axum::extract::State(state): axum::extract::State<Arc<AppState>>,
-    headers: HeaderMap,
-    uri: Uri,
-) -> Response {
-    let error = state
-        .pipeline()
-        .authenticate(&headers)
-        .err()
-        .unwrap_or_else(|| Error::RouteNotFound {
-            message: format!(
-                "Unknown path {}: switchyard serves POST /v1/chat/completions and GET /v1/models.",
-                uri.path()
-            ),
-        });
-    OpenAiError(error).into_response()
+async fn not_found(State(state): State<Arc<AppState>>, headers: HeaderMap, uri: Uri) -> Response {
+    refuse(&state, &headers, || Error::RouteNotFound {
+        message: format!(
+            "Unknown path {}: switchyard serves POST /v1/chat/completions and GET /v1/models.",
+            uri.path()
+        ),
+    })
 }
 
 async fn method_not_allowed(
-    axum::extract::State(state): axum::extract::State<Arc<AppState>>,
+    State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     method: Method,
     uri: Uri,
 ) -> Response {
+    refuse(&state, &headers, || Error::MethodNotAllowed {
+        message: format!("{method} is not allowed on {}.", uri.path()),
+    })
+}
+
+/// `error`, once the caller has shown a gateway key: without one, an unknown path or a wrong
+/// method is a 401 like any other request, so an unauthenticated caller learns nothing of the
+/// surface.
+fn refuse(state: &AppState, headers: &HeaderMap, error: impl FnOnce() -> Error) -> Response {
     let error = state
         .pipeline()
-        .authenticate(&headers)
+        .authenticate(headers)
         .err()
-        .unwrap_or_else(|| Error::MethodNotAllowed {
-            message: format!("{method} is not allowed on {}.", uri.path()),
-        });
+        .unwrap_or_else(error);
     OpenAiError(error).into_response()
 }

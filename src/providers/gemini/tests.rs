@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::*;
 use crate::completion::Chunk;
 use crate::providers::framing::Flow;
-use crate::providers::testkit;
+use crate::providers::testkit::{self, Assembled};
 use crate::transport;
 
 const TEXT_STREAM: &str = include_str!("../../../tests/fixtures/gemini/text_stream.sse");
@@ -59,96 +59,6 @@ fn chunks(out: &[Chunk]) -> Vec<Value> {
     out.iter().map(|c| value(&c.json)).collect()
 }
 
-/// What a client assembles from a stream: (content, reasoning, tool calls, finish, usage,
-/// reasoning_details).
-#[derive(Debug, PartialEq)]
-struct Assembled {
-    content: String,
-    reasoning: String,
-    calls: Vec<(String, String, String)>,
-    finish: Value,
-    usage: Value,
-    details: Vec<Value>,
-}
-
-fn assemble(chunks: &[Value]) -> Assembled {
-    let mut assembled = Assembled {
-        content: String::new(),
-        reasoning: String::new(),
-        calls: Vec::new(),
-        finish: Value::Null,
-        usage: Value::Null,
-        details: Vec::new(),
-    };
-    for chunk in chunks {
-        if !chunk["usage"].is_null() {
-            assembled.usage = chunk["usage"].clone();
-        }
-        let Some(choice) = chunk["choices"].get(0) else {
-            continue;
-        };
-        let delta = &choice["delta"];
-        assembled.content += delta["content"].as_str().unwrap_or_default();
-        assembled.reasoning += delta["reasoning_content"].as_str().unwrap_or_default();
-        for call in delta["tool_calls"].as_array().into_iter().flatten() {
-            let index = call["index"].as_u64().unwrap_or(u64::MAX) as usize;
-            if index == assembled.calls.len() {
-                assembled.calls.push(Default::default());
-            }
-            let slot = &mut assembled.calls[index];
-            slot.0 += call["id"].as_str().unwrap_or_default();
-            slot.1 += call["function"]["name"].as_str().unwrap_or_default();
-            slot.2 += call["function"]["arguments"].as_str().unwrap_or_default();
-        }
-        assembled.details.extend(
-            delta["reasoning_details"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default(),
-        );
-        if !choice["finish_reason"].is_null() {
-            assembled.finish = choice["finish_reason"].clone();
-        }
-    }
-    assembled
-}
-
-/// The same, from a whole `chat.completion`.
-fn assemble_whole(completion: &Value) -> Assembled {
-    let message = &completion["choices"][0]["message"];
-    Assembled {
-        content: message["content"].as_str().unwrap_or_default().to_owned(),
-        reasoning: message["reasoning_content"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned(),
-        calls: message["tool_calls"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|c| {
-                (
-                    c["id"].as_str().unwrap_or_default().to_owned(),
-                    c["function"]["name"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_owned(),
-                    c["function"]["arguments"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_owned(),
-                )
-            })
-            .collect(),
-        finish: completion["choices"][0]["finish_reason"].clone(),
-        usage: completion["usage"].clone(),
-        details: message["reasoning_details"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default(),
-    }
-}
-
 fn decode(fixture: &str) -> Value {
     let body = codec()
         .decode(fixture.as_bytes(), "gem/gemini-2.5-flash")
@@ -159,12 +69,20 @@ fn decode(fixture: &str) -> Value {
 /// Ids are fresh per answer; what they carry after the random part must agree.
 fn without_random_ids(mut assembled: Assembled) -> Assembled {
     for call in &mut assembled.calls {
-        assert!(call.0.starts_with("call_"), "{}", call.0);
-        call.0 = call
-            .0
+        assert!(call.id.starts_with("call_"), "{}", call.id);
+        call.id = call
+            .id
             .split_once("__thought__")
             .map(|(_, sig)| sig.to_owned())
             .unwrap_or_default();
     }
     assembled
+}
+
+fn assemble(chunks: &[Value]) -> Assembled {
+    Assembled::of_stream(chunks)
+}
+
+fn assemble_whole(completion: &Value) -> Assembled {
+    Assembled::of_whole(completion)
 }

@@ -4,7 +4,7 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::providers::framing::Flow;
-use crate::providers::testkit;
+use crate::providers::testkit::{self, Assembled};
 
 const TEXT_STREAM: &str = include_str!("../../../../tests/fixtures/anthropic/text_stream.sse");
 const TEXT: &str = include_str!("../../../../tests/fixtures/anthropic/text.json");
@@ -351,73 +351,6 @@ async fn a_stream_cut_before_message_stop_is_truncated() {
     assert!(matches!(flow, Err(Error::UpstreamFailed { .. })));
 }
 
-/// The answer a client assembles from chunks, or reads from a whole message: text, calls (with
-/// arguments parsed), reasoning, finish reason and usage.
-fn assembled_stream(chunks: &[Value]) -> Value {
-    let mut content = String::new();
-    let mut reasoning = String::new();
-    let mut details = Vec::new();
-    let mut calls: Vec<Value> = Vec::new();
-    let mut arguments: Vec<String> = Vec::new();
-    let mut finish = Value::Null;
-    let mut usage = Value::Null;
-    for chunk in chunks {
-        if let Some(u) = chunk.get("usage") {
-            usage = u.clone();
-        }
-        let Some(choice) = chunk["choices"].get(0) else {
-            continue;
-        };
-        if !choice["finish_reason"].is_null() {
-            finish = choice["finish_reason"].clone();
-        }
-        let delta = &choice["delta"];
-        content.push_str(delta["content"].as_str().unwrap_or_default());
-        reasoning.push_str(delta["reasoning_content"].as_str().unwrap_or_default());
-        details.extend(
-            delta["reasoning_details"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default(),
-        );
-        for call in delta["tool_calls"].as_array().cloned().unwrap_or_default() {
-            let index = call["index"].as_u64().unwrap_or_default() as usize;
-            if index == calls.len() {
-                calls.push(json!({"id": call["id"], "name": call["function"]["name"]}));
-                arguments.push(String::new());
-            }
-            arguments[index].push_str(call["function"]["arguments"].as_str().unwrap_or_default());
-        }
-    }
-    for (call, arguments) in calls.iter_mut().zip(arguments) {
-        call["arguments"] = serde_json::from_str(&arguments).unwrap_or_default();
-    }
-    json!({"content": content, "reasoning": reasoning, "details": details, "calls": calls, "finish": finish, "usage": usage})
-}
-
-fn assembled_whole(answer: &Value) -> Value {
-    let message = &answer["choices"][0]["message"];
-    let calls: Vec<Value> = message["tool_calls"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .iter()
-        .map(|c| {
-            let arguments: Value =
-                serde_json::from_str(c["function"]["arguments"].as_str().unwrap_or_default())
-                    .unwrap_or_default();
-            json!({"id": c["id"], "name": c["function"]["name"], "arguments": arguments})
-        })
-        .collect();
-    let content = message["content"].as_str().unwrap_or_default();
-    // A JSON answer streams as the upstream spaced it; compare its value.
-    let content = serde_json::from_str::<Value>(content)
-        .map_or_else(|_| content.to_owned(), |v| v.to_string());
-    json!({"content": content, "reasoning": message["reasoning_content"].as_str().unwrap_or_default(),
-           "details": message["reasoning_details"].as_array().cloned().unwrap_or_default(),
-           "calls": calls, "finish": answer["choices"][0]["finish_reason"], "usage": answer["usage"]})
-}
-
 #[tokio::test]
 async fn stream_and_whole_give_the_same_answer() {
     let pairs = [
@@ -431,14 +364,9 @@ async fn stream_and_whole_give_the_same_answer() {
     for (stream, whole, answer_tool) in pairs {
         let (chunks, flow) = run(stream, true, answer_tool).await;
         assert_eq!(flow.ok(), Some(Flow::Done));
-        let mut streamed = assembled_stream(&chunks);
-        if answer_tool.is_some() {
-            let text: Value =
-                serde_json::from_str(streamed["content"].as_str().unwrap_or_default())
-                    .unwrap_or_default();
-            streamed["content"] = Value::String(text.to_string());
-        }
-        assert_eq!(streamed, assembled_whole(&decode(whole, answer_tool)));
+        let streamed = Assembled::of_stream(&chunks).normalized();
+        let decoded = Assembled::of_whole(&decode(whole, answer_tool)).normalized();
+        assert_eq!(streamed, decoded);
     }
 }
 
