@@ -162,10 +162,16 @@ impl<'a> Pipeline<'a> {
         routed.result
     }
 
-    /// A whole answer, `tokens` counted against the caller's key.
-    pub fn whole(&self, mut trip: Trip, body: Bytes, tokens: u64) -> Response {
+    /// A whole answer; when the caller's key counts tokens, `tokens` reads them from the body
+    /// (only then: it is a parse of the whole answer).
+    pub fn whole(
+        &self,
+        mut trip: Trip,
+        body: Bytes,
+        tokens: impl FnOnce(&[u8]) -> u64,
+    ) -> Response {
         if let Some(account) = trip.account.take() {
-            account.record(tokens);
+            account.record(tokens(&body));
         }
         trip.log.first_byte();
         trip.log.complete();

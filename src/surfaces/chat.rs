@@ -31,10 +31,7 @@ pub async fn chat_completions(
         Ok(ChatAnswer { ready, dropped }) => {
             trip.dropped(dropped);
             match ready {
-                Ready::Whole(json) => {
-                    let tokens = usage_of(&json);
-                    pipeline.whole(trip, json, tokens)
-                }
+                Ready::Whole(json) => pipeline.whole(trip, json, usage_of),
                 Ready::Stream(held) => pipeline.stream(trip, held, ChatFraming),
             }
         }

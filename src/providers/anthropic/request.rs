@@ -62,61 +62,13 @@ pub fn translate<'a>(
     settings: &Settings<'_>,
 ) -> Result<Translation<'a>, Error> {
     let (system, messages) = conversation(&params.messages, settings)?;
-    let mut tools = tools(params, settings)?;
-    let answer = answer_tool(params.response_format.as_ref());
-    let answer_tool = answer.as_ref().map(|tool| tool.name);
-    if let Some(name) = answer_tool
-        && tools.iter().any(|tool| tool.name == name)
-    {
-        return Err(Error::invalid(
-            format!(
-                "The response_format name '{name}' is also the name of a tool; Anthropic receives structured output as a tool, so the names must differ."
-            ),
-            Some("response_format.json_schema.name"),
-        ));
-    }
-    let client_tools = !tools.is_empty();
-    let mut tool_choice = tool_choice(params, client_tools, answer_tool);
-    if !client_tools {
-        let past = history_tools(&messages, answer_tool);
-        if !past.is_empty() {
-            // Anthropic refuses a history with tool calls unless tools are declared, where
-            // OpenAI does not: the tools the history used are declared, and not offered.
-            tool_choice.get_or_insert(ToolChoice {
-                kind: "none",
-                name: None,
-                disable_parallel_tool_use: None,
-            });
-            tools.extend(past);
-        }
-    }
-    tools.extend(answer);
-
+    let Offered {
+        tools,
+        tool_choice,
+        answer_tool,
+    } = offered(params, &messages, settings)?;
     let budget = thinking_budget(params.reasoning_effort.as_deref())?;
-    if budget.is_some() && answer_tool.is_some() {
-        return Err(Error::InvalidRequest {
-            message: format!(
-                "Provider '{}' (anthropic) cannot combine response_format with reasoning_effort: structured output needs a forced tool call, which Anthropic does not allow while thinking.",
-                settings.provider
-            ),
-            param: Some("response_format".to_owned()),
-            code: Some("unsupported_parameter"),
-        });
-    }
-    if budget.is_some()
-        && tool_choice
-            .as_ref()
-            .is_some_and(|choice| matches!(choice.kind, "any" | "tool"))
-    {
-        return Err(Error::InvalidRequest {
-            message: format!(
-                "Provider '{}' (anthropic) cannot combine a forced tool_choice (required or a named function) with reasoning_effort: Anthropic allows only auto or none while thinking.",
-                settings.provider
-            ),
-            param: Some("tool_choice".to_owned()),
-            code: Some("unsupported_parameter"),
-        });
-    }
+    allowed_while_thinking(budget, answer_tool, tool_choice.as_ref(), settings)?;
     let (max_tokens, thinking) = max_tokens(params, budget, settings.default_max_tokens)?;
     let (stop_sequences, dropped) = stop_sequences(params.stop.as_ref(), settings)?;
 
@@ -144,6 +96,91 @@ pub fn translate<'a>(
         dropped,
         answer_tool,
     })
+}
+
+/// The tools the model is offered, how it may use them, and the synthetic tool (if any) that
+/// carries a structured answer.
+struct Offered<'a> {
+    tools: Vec<ToolDef<'a>>,
+    tool_choice: Option<ToolChoice<'a>>,
+    answer_tool: Option<&'a str>,
+}
+
+/// The client's tools, the answer tool of a `response_format`, and the tools a history used
+/// when the client declares none.
+fn offered<'a>(
+    params: &'a ChatParams,
+    messages: &[Turn<'a>],
+    settings: &Settings<'_>,
+) -> Result<Offered<'a>, Error> {
+    let mut tools = tools(params, settings)?;
+    let answer = answer_tool(params.response_format.as_ref());
+    let answer_tool = answer.as_ref().map(|tool| tool.name);
+    if let Some(name) = answer_tool
+        && tools.iter().any(|tool| tool.name == name)
+    {
+        return Err(Error::invalid(
+            format!(
+                "The response_format name '{name}' is also the name of a tool; Anthropic receives structured output as a tool, so the names must differ."
+            ),
+            Some("response_format.json_schema.name"),
+        ));
+    }
+    let client_tools = !tools.is_empty();
+    let mut tool_choice = tool_choice(params, client_tools, answer_tool);
+    if !client_tools {
+        let past = history_tools(messages, answer_tool);
+        if !past.is_empty() {
+            // Anthropic refuses a history with tool calls unless tools are declared, where
+            // OpenAI does not: the tools the history used are declared, and not offered.
+            tool_choice.get_or_insert(ToolChoice {
+                kind: "none",
+                name: None,
+                disable_parallel_tool_use: None,
+            });
+            tools.extend(past);
+        }
+    }
+    tools.extend(answer);
+    Ok(Offered {
+        tools,
+        tool_choice,
+        answer_tool,
+    })
+}
+
+/// While thinking, Anthropic allows only `auto` or `none` tool use: no forced tool, so no
+/// structured answer either.
+fn allowed_while_thinking(
+    budget: Option<u64>,
+    answer_tool: Option<&str>,
+    tool_choice: Option<&ToolChoice<'_>>,
+    settings: &Settings<'_>,
+) -> Result<(), Error> {
+    if budget.is_none() {
+        return Ok(());
+    }
+    if answer_tool.is_some() {
+        return Err(Error::InvalidRequest {
+            message: format!(
+                "Provider '{}' (anthropic) cannot combine response_format with reasoning_effort: structured output needs a forced tool call, which Anthropic does not allow while thinking.",
+                settings.provider
+            ),
+            param: Some("response_format".to_owned()),
+            code: Some("unsupported_parameter"),
+        });
+    }
+    if tool_choice.is_some_and(|choice| matches!(choice.kind, "any" | "tool")) {
+        return Err(Error::InvalidRequest {
+            message: format!(
+                "Provider '{}' (anthropic) cannot combine a forced tool_choice (required or a named function) with reasoning_effort: Anthropic allows only auto or none while thinking.",
+                settings.provider
+            ),
+            param: Some("tool_choice".to_owned()),
+            code: Some("unsupported_parameter"),
+        });
+    }
+    Ok(())
 }
 
 fn tools<'a>(params: &'a ChatParams, settings: &Settings<'_>) -> Result<Vec<ToolDef<'a>>, Error> {
