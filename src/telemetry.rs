@@ -54,6 +54,12 @@ pub struct Escaped<W>(pub W);
 
 impl<W: std::fmt::Write> std::fmt::Write for Escaped<W> {
     fn write_str(&mut self, text: &str) -> std::fmt::Result {
+        // Nearly every value is printable ASCII: one pass over its bytes, then one write. Only
+        // text with a control byte or any non-ASCII byte (which may start a C1 control or a
+        // line separator) is looked at a character at a time.
+        if !text.bytes().any(|b| b < 0x20 || b >= 0x7f) {
+            return self.0.write_str(text);
+        }
         let mut rest = text;
         // Runs of plain text go through whole; the common case is one run.
         while let Some(at) = rest.find(needs_escape) {
@@ -198,4 +204,30 @@ pub async fn log_requests(request: Request, next: Next) -> Response {
         }
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fmt::Write as _;
+
+    use super::Escaped;
+
+    fn escaped(text: &str) -> String {
+        let mut out = Escaped(String::new());
+        let _ = out.write_str(text);
+        out.0
+    }
+
+    #[test]
+    fn printable_text_goes_through_and_controls_are_escaped() {
+        assert_eq!(escaped("plain model-name/x 1.5"), "plain model-name/x 1.5");
+        assert_eq!(escaped("café ☃"), "café ☃");
+        assert_eq!(escaped("a\nb\r\tc"), "a\\nb\\r\\tc");
+        assert_eq!(escaped("red\u{1b}[31m"), "red\\u{1b}[31m");
+        assert_eq!(escaped("del\u{7f}"), "del\\u{7f}");
+        assert_eq!(
+            escaped("c1\u{85}ls\u{2028}ps\u{2029}"),
+            "c1\\u{85}ls\\u{2028}ps\\u{2029}"
+        );
+    }
 }
