@@ -57,7 +57,7 @@ impl<W: std::fmt::Write> std::fmt::Write for Escaped<W> {
         // Nearly every value is printable ASCII: one pass over its bytes, then one write. Only
         // text with a control byte or any non-ASCII byte (which may start a C1 control or a
         // line separator) is looked at a character at a time.
-        if !text.bytes().any(|b| b < 0x20 || b >= 0x7f) {
+        if text.bytes().all(|b| (0x20..0x7f).contains(&b)) {
             return self.0.write_str(text);
         }
         let mut rest = text;
