@@ -2,11 +2,15 @@
 //! the bench measures. The `model` of a request picks the answer: `json` (or any non-stream
 //! request) gets one `chat.completion`; `c{N}d{D}` streams N content chunks, D ms apart, and a
 //! suffix breaks the stream on purpose (`wire::Fault`: reset, stall, invalid event, trickle).
+//! It speaks HTTP/1.1, and HTTP/2 to a client that opens with its preface (no proxy here does:
+//! nginx's `proxy_pass` speaks HTTP/1.x, switchyard negotiates HTTP/2 by ALPN, over TLS only; by
+//! hand, `curl --http2-prior-knowledge`).
 //! `GET /stats` says how many streams are open, were started, and were dropped before their end
 //! (by the peer leaving, or a stall's connection being closed); `GET /close-idle` closes every
 //! connection open at that moment once it is idle (a pulse: later connections stay open).
 
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -15,11 +19,11 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use http_body_util::{BodyExt, Either, Full, StreamBody};
 use hyper::body::{Frame, Incoming};
-use hyper::server::conn::http1;
+use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::TcpListener;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::net::{TcpListener, TcpStream};
 
 use crate::wire::{self, Fault, Profile};
 
@@ -46,34 +50,56 @@ pub async fn serve(listener: TcpListener, keep_alive: Option<Duration>) {
         let close_idle = close_idle.clone();
         let mut generation = generation.clone();
         tokio::spawn(async move {
+            let born = *generation.borrow_and_update();
+            let service = service_fn(move |request| answer(request, close_idle.clone()));
+            if opens_http2(&tcp).await {
+                let connection = http2::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(tcp), service);
+                return until_closed(connection, |c| c.graceful_shutdown(), generation, born).await;
+            }
             let mut builder = http1::Builder::new();
             if let Some(idle) = keep_alive {
                 // hyper's header-read timeout runs while a connection waits for its next
                 // request: an idle timeout.
                 builder.timer(TokioTimer::new()).header_read_timeout(idle);
             }
-            let born = *generation.borrow_and_update();
-            let service = service_fn(move |request| answer(request, close_idle.clone()));
             let connection = builder.serve_connection(TokioIo::new(tcp), service);
-            let mut connection = std::pin::pin!(connection);
-            loop {
-                tokio::select! {
-                    _ = connection.as_mut() => return,
-                    changed = generation.changed() => {
-                        if changed.is_err() {
-                            let _ = connection.await;
-                            return;
-                        }
-                        if *generation.borrow_and_update() > born {
-                            // Ends the connection once its answer in flight (if any) is done.
-                            connection.as_mut().graceful_shutdown();
-                            let _ = connection.await;
-                            return;
-                        }
-                    }
+            until_closed(connection, |c| c.graceful_shutdown(), generation, born).await;
+        });
+    }
+}
+
+/// Whether the client opened with HTTP/2's preface: cleartext HTTP/2 with prior knowledge (as
+/// `curl --http2-prior-knowledge` speaks it). No HTTP/1.1 method starts with `PRI`.
+async fn opens_http2(tcp: &TcpStream) -> bool {
+    let mut head = [0u8; 3];
+    matches!(tcp.peek(&mut head).await, Ok(3)) && &head == b"PRI"
+}
+
+/// Serves `connection` to its end, or until a `GET /close-idle` after it was born.
+async fn until_closed<C: Future>(
+    connection: C,
+    shutdown: impl FnOnce(Pin<&mut C>),
+    mut generation: tokio::sync::watch::Receiver<u64>,
+    born: u64,
+) {
+    let mut connection = std::pin::pin!(connection);
+    loop {
+        tokio::select! {
+            _ = connection.as_mut() => return,
+            changed = generation.changed() => {
+                if changed.is_err() {
+                    let _ = connection.await;
+                    return;
+                }
+                if *generation.borrow_and_update() > born {
+                    // Ends the connection once its answer in flight (if any) is done.
+                    shutdown(connection.as_mut());
+                    let _ = connection.await;
+                    return;
                 }
             }
-        });
+        }
     }
 }
 
