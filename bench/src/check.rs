@@ -2,7 +2,7 @@
 //! then the finish chunk and `[DONE]`, and nothing after; and what a broken stream must look
 //! like instead: the tokens before the break, then one OpenAI-shaped error event, and no `[DONE]`.
 
-use crate::wire::{Checksum, find};
+use crate::wire::{Checksum, find, stamp_of};
 
 /// Reads a stream's bytes as they come, in whatever pieces the network makes of them.
 #[derive(Debug, Default)]
@@ -19,9 +19,21 @@ pub struct StreamCheck {
     content: Checksum,
     /// Data events seen (`[DONE]` included).
     pub events: u32,
+    /// When kept: the write time each JSON event carried (`wire::stamped`), in the order they
+    /// came, for the reader to take as it reads. Without one such an event breaks the stream: a
+    /// proxy that dropped the field would otherwise just go unmeasured.
+    pub stamps: Option<Vec<u64>>,
 }
 
 impl StreamCheck {
+    /// A check that also keeps every event's stamp.
+    pub fn stamped() -> Self {
+        Self {
+            stamps: Some(Vec::new()),
+            ..Self::default()
+        }
+    }
+
     /// Takes the next piece of the body; true when the first token arrived in it.
     pub fn feed(&mut self, piece: &[u8]) -> bool {
         let had_token = self.next_token > 0;
@@ -62,6 +74,12 @@ impl StreamCheck {
         if find(data, b"\"error\"").is_some() {
             self.error = Some(String::from_utf8_lossy(data).into_owned());
             return;
+        }
+        if let Some(stamps) = &mut self.stamps {
+            match stamp_of(data) {
+                Some(stamp) => stamps.push(stamp),
+                None => return self.fail("an event without its write time".into()),
+            }
         }
         if let Some(at) = find(data, b"\"content\":\"") {
             let text = &data[at + 11..];
@@ -245,6 +263,24 @@ mod tests {
             check.feed(body.as_bytes());
             assert!(check.verdict(3).is_err(), "{name} passed");
         }
+    }
+
+    #[test]
+    fn a_stamped_check_wants_every_json_event_stamped() {
+        let mut body = wire::stamped(&wire::role_event(), 7);
+        for i in 0..3 {
+            body.push_str(&wire::stamped(&wire::token_event(i), 10 + u64::from(i)));
+        }
+        body.push_str(&wire::stamped(wire::finish_event(), 20));
+        body.push_str(wire::DONE_EVENT);
+        let mut check = StreamCheck::stamped();
+        check.feed(body.as_bytes());
+        assert_eq!(check.verdict_with_checksum(3), Ok(()));
+        assert_eq!(check.stamps, Some(vec![7, 10, 11, 12, 20]));
+
+        let mut check = StreamCheck::stamped();
+        check.feed(&stream(3));
+        assert!(check.verdict(3).is_err(), "unstamped events passed");
     }
 
     #[test]

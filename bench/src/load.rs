@@ -81,6 +81,21 @@ pub struct Outcome {
     /// The gateway's `x-switchyard-overhead-ms`.
     pub overhead_ms: Option<f64>,
     pub error: Option<String>,
+    /// With a `Window`: the events that arrived within it.
+    pub window_events: u64,
+    /// With a `Window` that measures lags: for each stamped event that arrived within it, the
+    /// time from the upstream's write to this read, in milliseconds.
+    pub lags_ms: Vec<f64>,
+}
+
+/// Counting by arrival, for streams that outlast the window or run many at once (counted by
+/// the stream, a thousand streams in step would come in lumps): the events read between `from`
+/// and `until`, and, with `lags`, each stamped event's time from its write to its read.
+#[derive(Clone, Copy, Debug)]
+pub struct Window {
+    pub from: Instant,
+    pub until: Instant,
+    pub lags: bool,
 }
 
 enum Sender {
@@ -121,7 +136,12 @@ async fn connect_h2(addr: SocketAddr) -> Result<http2::SendRequest<Full<Bytes>>,
 
 /// Sends one request and reads the whole answer, checking it. `opened` is told when the
 /// response head arrived.
-async fn shoot(sender: &mut Sender, prepared: &Prepared, opened: impl FnOnce()) -> Outcome {
+async fn shoot(
+    sender: &mut Sender,
+    prepared: &Prepared,
+    opened: impl FnOnce(),
+    window: Option<Window>,
+) -> Outcome {
     let start = Instant::now();
     let mut outcome = Outcome::default();
     let response = match sender {
@@ -150,7 +170,10 @@ async fn shoot(sender: &mut Sender, prepared: &Prepared, opened: impl FnOnce()) 
     let status = response.status();
     let mut body = response.into_body();
     let mut whole = Vec::new();
-    let mut check = StreamCheck::default();
+    let mut check = match window {
+        Some(window) if window.lags => StreamCheck::stamped(),
+        _ => StreamCheck::default(),
+    };
     loop {
         match body.frame().await {
             None => break,
@@ -165,8 +188,28 @@ async fn shoot(sender: &mut Sender, prepared: &Prepared, opened: impl FnOnce()) 
                 match prepared.shot {
                     Shot::Json => whole.extend_from_slice(&data),
                     Shot::Stream(_) => {
+                        // When the piece was read, taken before the check parses it: on the
+                        // clock the stamps came from, and whether within the window.
+                        let read = window.map(|window| {
+                            let now = Instant::now();
+                            (wire::now_nanos(), now >= window.from && now < window.until)
+                        });
+                        let before = check.events;
                         if check.feed(&data) {
                             outcome.first_token = Some(start.elapsed());
+                        }
+                        if let Some((read, inside)) = read {
+                            if inside {
+                                outcome.window_events += u64::from(check.events - before);
+                            }
+                            if let Some(stamps) = check.stamps.as_mut() {
+                                if inside {
+                                    outcome.lags_ms.extend(
+                                        stamps.iter().map(|&w| read.saturating_sub(w) as f64 / 1e6),
+                                    );
+                                }
+                                stamps.clear();
+                            }
                         }
                     }
                 }
@@ -238,7 +281,7 @@ pub async fn closed(
                         continue;
                     }
                 };
-                let outcome = shoot(s, &prepared, || {}).await;
+                let outcome = shoot(s, &prepared, || {}, None).await;
                 let now = Instant::now();
                 if !outcome.ok {
                     sender = None;
@@ -264,6 +307,99 @@ pub async fn closed(
         }
     }
     totals
+}
+
+/// What a relay run came to: events counted by arrival, every stream checked.
+#[derive(Debug, Default, Clone)]
+pub struct Relay {
+    /// Streams intact, wherever they ended.
+    pub streams: u64,
+    /// Events read within the window.
+    pub events: u64,
+    pub errors: u64,
+    pub first_error: Option<String>,
+    /// Write-to-read times of the stamped events read within the window, in milliseconds.
+    pub lags_ms: Vec<f64>,
+}
+
+impl Relay {
+    fn fail(&mut self, why: String) {
+        self.errors += 1;
+        self.first_error.get_or_insert(why);
+    }
+}
+
+/// `conns` connections, each sending the next stream as soon as the last ended until
+/// `window.until`, connection j starting `j * stagger` after the first (so that streams paced by
+/// the same delay do not all tick at once); the first requests open at most `opening`
+/// connections at a time (a thousand connects at once overflow a listen backlog, and a dropped
+/// SYN waits a second). Every stream is checked: those of the warm-up and those that end after
+/// the window too.
+pub async fn relay(
+    target: &Target,
+    profile: Profile,
+    conns: usize,
+    stagger: Duration,
+    opening: usize,
+    window: Window,
+) -> Relay {
+    let prepared = Prepared::new(target, Shot::Stream(profile));
+    let gate = Arc::new(tokio::sync::Semaphore::new(opening));
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for j in 0..conns {
+        let prepared = prepared.clone();
+        let gate = gate.clone();
+        let addr = target.addr;
+        tasks.push(tokio::spawn(async move {
+            tokio::time::sleep_until(start + stagger * j as u32).await;
+            let mut relay = Relay::default();
+            let mut sender = None;
+            while Instant::now() < window.until {
+                let mut permit = None;
+                if sender.is_none() {
+                    permit = gate.clone().acquire_owned().await.ok();
+                    match connect_h1(addr).await {
+                        Ok(s) => sender = Some(s),
+                        Err(e) => {
+                            relay.fail(e);
+                            tokio::time::sleep(Duration::from_millis(10)).await;
+                            continue;
+                        }
+                    }
+                }
+                let Some(s) = sender.as_mut() else {
+                    continue;
+                };
+                let outcome = shoot(s, &prepared, || drop(permit.take()), Some(window)).await;
+                relay.events += outcome.window_events;
+                relay.lags_ms.extend(outcome.lags_ms);
+                if outcome.ok {
+                    relay.streams += 1;
+                } else {
+                    relay.fail(outcome.error.unwrap_or_default());
+                    sender = None;
+                }
+            }
+            relay
+        }));
+    }
+    let mut all = Relay::default();
+    for task in tasks {
+        match task.await {
+            Ok(relay) => {
+                all.streams += relay.streams;
+                all.events += relay.events;
+                all.errors += relay.errors;
+                all.lags_ms.extend(relay.lags_ms);
+                if all.first_error.is_none() {
+                    all.first_error = relay.first_error;
+                }
+            }
+            Err(e) => all.fail(e.to_string()),
+        }
+    }
+    all
 }
 
 /// Requests at a fixed rate spread over `conns` connections, each sent on its schedule (never
@@ -303,7 +439,7 @@ pub async fn paced(
                         continue;
                     }
                 };
-                let outcome = shoot(s, &prepared, || {}).await;
+                let outcome = shoot(s, &prepared, || {}, None).await;
                 if !outcome.ok {
                     sender = None;
                 }
@@ -369,11 +505,16 @@ pub async fn crowd(
                 None => connect_h1(addr).await?,
             };
             let mut permit = permit;
-            let outcome = shoot(&mut sender, &prepared, || {
-                permit.take();
-                let now = open.fetch_add(1, Ordering::Relaxed) + 1;
-                peak.fetch_max(now, Ordering::Relaxed);
-            })
+            let outcome = shoot(
+                &mut sender,
+                &prepared,
+                || {
+                    permit.take();
+                    let now = open.fetch_add(1, Ordering::Relaxed) + 1;
+                    peak.fetch_max(now, Ordering::Relaxed);
+                },
+                None,
+            )
             .await;
             open.fetch_sub(1, Ordering::Relaxed);
             match outcome.ok {

@@ -17,10 +17,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 const USAGE: &str =
-    "usage: switchyard-bench run [--quick] [--gateway PATH] [--nginx PATH] [--out PATH]
+    "usage: switchyard-bench run [--quick] [--cases NAME,..] [--gateway PATH] [--nginx PATH] [--out PATH]
        switchyard-bench soak [--quick] [--streams N] [--minutes M] [--delay-ms D] [--only KIND,..] [--gateway PATH] [--out PATH]
        switchyard-bench upstream [--listen ADDR] [--keep-alive SECS]
-       switchyard-bench drive --to ADDR [--gateway] [--case json|relay|crowd] [--seconds N] [--streams N]";
+       switchyard-bench drive --to ADDR [--gateway] [--case json|relay|framed|crowd] [--seconds N] [--streams N]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -83,7 +83,14 @@ fn bench(args: &[String]) -> Result<(), String> {
         } else {
             vec![1_000, 10_000]
         },
+        cases: match flag(args, "--cases") {
+            Some(list) => run::Case::parse_list(list)?,
+            None => run::Case::ALL.to_vec(),
+        },
     };
+    if flag(args, "--out").is_some() && !options.whole() {
+        return Err("--out writes a whole run; --cases runs a part of one (it prints only)".into());
+    }
     let results = run::run(&options)?;
     let markdown = report::markdown(&results, &options);
     print!("{markdown}");
@@ -168,6 +175,43 @@ fn drive(args: &[String]) -> Result<(), String> {
     let shot = match flag(args, "--case").unwrap_or("json") {
         "json" => load::Shot::Json,
         "relay" => load::Shot::Stream(run::RELAY_PROFILE),
+        "framed" => {
+            // As the run measures it: counted by arrival, over N streams at once.
+            let streams = flag(args, "--streams")
+                .unwrap_or("32")
+                .parse()
+                .map_err(|e| format!("--streams: {e}"))?;
+            let relay = runtime.block_on(async {
+                let from = tokio::time::Instant::now() + Duration::from_secs(1);
+                let until = from + Duration::from_secs_f64(seconds);
+                let window = load::Window {
+                    from,
+                    until,
+                    lags: false,
+                };
+                let profile = run::FRAMED_PROFILE;
+                load::relay(
+                    &target,
+                    profile,
+                    streams,
+                    Duration::ZERO,
+                    run::OPENING,
+                    window,
+                )
+                .await
+            });
+            println!(
+                "{:.0} chunks/s after 1 s of warm-up, {} streams intact, {} broken{}",
+                relay.events as f64 / seconds,
+                relay.streams,
+                relay.errors,
+                relay
+                    .first_error
+                    .map(|e| format!(" (the first: {e})"))
+                    .unwrap_or_default()
+            );
+            return Ok(());
+        }
         "crowd" => {
             let streams = flag(args, "--streams")
                 .unwrap_or("1000")
@@ -183,7 +227,7 @@ fn drive(args: &[String]) -> Result<(), String> {
             println!("{crowd:?}");
             return Ok(());
         }
-        other => return Err(format!("--case {other}: json, relay or crowd")),
+        other => return Err(format!("--case {other}: json, relay, framed or crowd")),
     };
     let from = tokio::time::Instant::now();
     let until = from + Duration::from_secs_f64(seconds);

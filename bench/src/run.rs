@@ -10,7 +10,7 @@ use tokio::time::Instant;
 
 use crate::load::{self, Shot, Target};
 use crate::procs::{self, Proc, Result};
-use crate::wire::Profile;
+use crate::wire::{Fault, Profile};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Via {
@@ -38,6 +38,92 @@ pub struct Options {
     pub warmup: Duration,
     pub window: Duration,
     pub crowds: Vec<u32>,
+    /// The cases to run: all of them, unless `--cases` names some.
+    pub cases: Vec<Case>,
+}
+
+impl Options {
+    pub fn runs(&self, case: Case) -> bool {
+        self.cases.contains(&case)
+    }
+
+    /// Whether every case runs: only then is the report a whole RESULTS.md.
+    pub fn whole(&self) -> bool {
+        Case::ALL.iter().all(|case| self.runs(*case))
+    }
+}
+
+/// The cases, by the names `--cases` takes (README's table, in its order).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Case {
+    Saturation,
+    FixedRate,
+    FirstToken,
+    Relay,
+    Framed,
+    FramedCrowd,
+    FramedPaced,
+    Crowds,
+    ColdStart,
+}
+
+impl Case {
+    pub const ALL: [Case; 9] = [
+        Case::Saturation,
+        Case::FixedRate,
+        Case::FirstToken,
+        Case::Relay,
+        Case::Framed,
+        Case::FramedCrowd,
+        Case::FramedPaced,
+        Case::Crowds,
+        Case::ColdStart,
+    ];
+    /// `--cases framing`: every case whose upstream writes each event as its own frame.
+    pub const FRAMING: [Case; 3] = [Case::Framed, Case::FramedCrowd, Case::FramedPaced];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Case::Saturation => "saturation",
+            Case::FixedRate => "fixed-rate",
+            Case::FirstToken => "first-token",
+            Case::Relay => "relay",
+            Case::Framed => "framed",
+            Case::FramedCrowd => "framed-1000",
+            Case::FramedPaced => "framed-paced",
+            Case::Crowds => "crowds",
+            Case::ColdStart => "cold-start",
+        }
+    }
+
+    /// Names separated by commas; `framing` stands for the three framed cases.
+    pub fn parse_list(list: &str) -> Result<Vec<Case>> {
+        let mut cases = Vec::new();
+        for word in list.split(',').map(str::trim).filter(|w| !w.is_empty()) {
+            let named: &[Case] = match word {
+                "framing" => &Case::FRAMING,
+                _ => match Case::ALL.iter().find(|c| c.name() == word) {
+                    Some(case) => std::slice::from_ref(case),
+                    None => {
+                        let names: Vec<&str> = Case::ALL.iter().map(|c| c.name()).collect();
+                        return Err(format!(
+                            "--cases: no case {word} (there are {}, and framing)",
+                            names.join(", ")
+                        ));
+                    }
+                },
+            };
+            for case in named {
+                if !cases.contains(case) {
+                    cases.push(*case);
+                }
+            }
+        }
+        if cases.is_empty() {
+            return Err("--cases: name at least one case".into());
+        }
+        Ok(cases)
+    }
 }
 
 /// Everything measured: per figure and target, one sample per round.
@@ -83,6 +169,12 @@ pub mod figure {
     pub const CPU_PER_CHUNK: &str = "CPU us/chunk";
     pub const OVERHEAD_P50: &str = "overhead header p50 ms";
     pub const OVERHEAD_P99: &str = "overhead header p99 ms";
+    pub const FRAMED_CHUNKS: &str = "framed chunks/s, 32 streams";
+    pub const FRAMED_CPU_PER_CHUNK: &str = "framed CPU us/chunk, 32 streams";
+    pub const FRAMED_CROWD_CHUNKS: &str = "framed chunks/s, 1000 streams";
+    pub const FRAMED_CROWD_CPU_PER_CHUNK: &str = "framed CPU us/chunk, 1000 streams";
+    pub const LAG_P50: &str = "framed write-to-read p50 ms";
+    pub const LAG_P99: &str = "framed write-to-read p99 ms";
 }
 
 /// The fixed rate of the latency case, and of the first-token case.
@@ -93,6 +185,15 @@ pub const CONNS: usize = 32;
 pub const TTFT_PROFILE: Profile = Profile::new(4, 10);
 /// A long answer, as fast as it can go.
 pub const RELAY_PROFILE: Profile = Profile::new(200, 0);
+/// The relay's answer with every event its own frame and write, as providers send them.
+pub const FRAMED_PROFILE: Profile = RELAY_PROFILE.with(Fault::Framed);
+/// Streams at once in the second framed case: the events of many wait in buffers together.
+pub const FRAMED_CROWD: usize = 1_000;
+/// Framed at a token's pace: 50 tokens 20 ms apart (a fast model's 50 a second), a second long.
+pub const PACED_PROFILE: Profile = Profile::new(50, 20).with(Fault::Framed);
+/// Streams at once at that pace: about 3,400 events a second, a moderate load for either proxy
+/// (the relay cases push a few hundred thousand).
+pub const PACED_STREAMS: usize = 64;
 /// A slow answer: 50 ms between chunks, 10 s in all, long enough for 10,000 to be open at once.
 pub const SLOW_PROFILE: Profile = Profile::new(200, 50);
 /// Streams of a crowd being opened at once (connect, request, wait for the head).
@@ -132,7 +233,12 @@ pub fn run(options: &Options) -> Result<Results> {
     drop(gateway);
     drop(nginx);
 
-    for &streams in &options.crowds {
+    let crowds = if options.runs(Case::Crowds) {
+        &options.crowds[..]
+    } else {
+        &[]
+    };
+    for &streams in crowds {
         for via in [Via::Nginx, Via::Gateway] {
             let http2 = streams > H1_CROWD_LIMIT;
             let (proc, addr) = match via {
@@ -185,7 +291,8 @@ pub fn run(options: &Options) -> Result<Results> {
         }
     }
 
-    for _ in 0..5 {
+    let cold_starts = if options.runs(Case::ColdStart) { 5 } else { 0 };
+    for _ in 0..cold_starts {
         let (_gateway, ready) = procs::gateway(&options.gateway, &dir, upstream.addr)?;
         results.cold_starts_ms.push(ready.as_secs_f64() * 1e3);
     }
@@ -216,8 +323,13 @@ fn rounds(
     for round in 0..options.rounds {
         let mut order = Via::ALL;
         order.rotate_left(round % Via::ALL.len());
+        // The targets in this round's order; none for a case not run.
+        let in_order = |case: Case| {
+            let runs = options.runs(case);
+            order.into_iter().filter(move |_| runs)
+        };
         eprintln!("round {} of {}", round + 1, options.rounds);
-        for via in order {
+        for via in in_order(Case::Saturation) {
             let pids = procs_of(via).map(Proc::pids).unwrap_or_default();
             let (totals, ticks) =
                 runtime.block_on(saturate(&target(via), Shot::Json, options, &pids));
@@ -230,7 +342,7 @@ fn rounds(
                 results.add(figure::CPU_PER_REQUEST, via, ticks / totals.count as f64);
             }
         }
-        for via in order {
+        for via in in_order(Case::FixedRate) {
             let outcomes = runtime.block_on(load::paced(
                 &target(via),
                 Shot::Json,
@@ -262,7 +374,7 @@ fn rounds(
                 results.add(figure::OVERHEAD_P99, via, percentile(&overhead, 0.99));
             }
         }
-        for via in order {
+        for via in in_order(Case::FirstToken) {
             let outcomes = runtime.block_on(load::paced(
                 &target(via),
                 Shot::Stream(TTFT_PROFILE),
@@ -287,7 +399,7 @@ fn rounds(
             results.add(figure::TTFT_P50, via, summary.p50);
             results.add(figure::TTFT_P99, via, summary.p99);
         }
-        for via in order {
+        for via in in_order(Case::Relay) {
             let pids = procs_of(via).map(Proc::pids).unwrap_or_default();
             let (totals, ticks) = runtime.block_on(saturate(
                 &target(via),
@@ -309,7 +421,126 @@ fn rounds(
                 results.add(figure::CPU_PER_CHUNK, via, ticks / totals.events as f64);
             }
         }
+        let framed = [
+            (
+                Case::Framed,
+                CONNS,
+                figure::FRAMED_CHUNKS,
+                figure::FRAMED_CPU_PER_CHUNK,
+            ),
+            (
+                Case::FramedCrowd,
+                FRAMED_CROWD,
+                figure::FRAMED_CROWD_CHUNKS,
+                figure::FRAMED_CROWD_CPU_PER_CHUNK,
+            ),
+        ];
+        for (case, streams, chunks_figure, cpu_figure) in framed {
+            for via in in_order(case) {
+                let pids = procs_of(via).map(Proc::pids).unwrap_or_default();
+                let (relay, cpu_us) = runtime.block_on(relay(
+                    &target(via),
+                    FRAMED_PROFILE,
+                    streams,
+                    false,
+                    options,
+                    &pids,
+                ));
+                let chunks_per_s = relay.events as f64 / options.window.as_secs_f64();
+                let cpu_per_chunk = cpu_us / relay.events as f64;
+                eprintln!(
+                    "  {:<10} {:<12} {:>9.0} chunks/s{}",
+                    via.name(),
+                    case.name(),
+                    chunks_per_s,
+                    if via == Via::Direct {
+                        String::new()
+                    } else {
+                        format!("  {cpu_per_chunk:.3} us/chunk")
+                    }
+                );
+                if relay.errors > 0 {
+                    results.fail(format!(
+                        "{} {}: {} of {} streams broken, the first: {}",
+                        via.name(),
+                        case.name(),
+                        relay.errors,
+                        relay.errors + relay.streams,
+                        relay.first_error.unwrap_or_default()
+                    ));
+                }
+                results.add(chunks_figure, via, chunks_per_s);
+                if via != Via::Direct && relay.events > 0 {
+                    results.add(cpu_figure, via, cpu_per_chunk);
+                }
+            }
+        }
+        for via in in_order(Case::FramedPaced) {
+            let (relay, _) = runtime.block_on(relay(
+                &target(via),
+                PACED_PROFILE,
+                PACED_STREAMS,
+                true,
+                options,
+                &[],
+            ));
+            let mut lags = relay.lags_ms;
+            lags.sort_by(f64::total_cmp);
+            let (p50, p99) = (percentile(&lags, 0.50), percentile(&lags, 0.99));
+            eprintln!(
+                "  {:<10} {:<12} p50 {p50:.3} ms  p99 {p99:.3} ms  ({:.0} chunks/s, {} timed)",
+                via.name(),
+                Case::FramedPaced.name(),
+                relay.events as f64 / options.window.as_secs_f64(),
+                lags.len()
+            );
+            if relay.errors > 0 || lags.is_empty() {
+                results.fail(format!(
+                    "{} {}: {} of {} streams broken, the first: {}; {} chunks timed",
+                    via.name(),
+                    Case::FramedPaced.name(),
+                    relay.errors,
+                    relay.errors + relay.streams,
+                    relay.first_error.unwrap_or_default(),
+                    lags.len()
+                ));
+            }
+            results.add(figure::LAG_P50, via, p50);
+            results.add(figure::LAG_P99, via, p99);
+        }
     }
+}
+
+/// `streams` framed streams at once, each connection starting the next as the last ends, counted
+/// by arrival in the window (with `lags`, each stamped chunk timed from its write); also the CPU
+/// the proxy (`pids`) spent in the window, in microseconds. Connections start a tick's share
+/// apart, so that paced streams do not all tick together.
+async fn relay(
+    target: &Target,
+    profile: Profile,
+    streams: usize,
+    lags: bool,
+    options: &Options,
+    pids: &[u32],
+) -> (load::Relay, f64) {
+    let from = Instant::now() + options.warmup;
+    let until = from + options.window;
+    let window = load::Window { from, until, lags };
+    let cpu = cpu_between(pids, from, until);
+    let stagger = profile.delay / streams as u32;
+    tokio::join!(
+        load::relay(target, profile, streams, stagger, OPENING, window),
+        cpu
+    )
+}
+
+/// The CPU time `pids` spend between two instants, in microseconds.
+async fn cpu_between(pids: &[u32], from: Instant, until: Instant) -> f64 {
+    tokio::time::sleep_until(from).await;
+    let before = procs::cpu_ticks(pids);
+    tokio::time::sleep_until(until).await;
+    let after = procs::cpu_ticks(pids);
+    (after - before) as f64 / procs::ticks_per_second() * 1e6
 }
 
 pub fn target(via: Via, addr: SocketAddr) -> Target {
@@ -344,13 +575,7 @@ async fn saturate(
 ) -> (Saturation, f64) {
     let from = Instant::now() + options.warmup;
     let until = from + options.window;
-    let cpu = async {
-        tokio::time::sleep_until(from).await;
-        let before = procs::cpu_ticks(pids);
-        tokio::time::sleep_until(until).await;
-        let after = procs::cpu_ticks(pids);
-        (after - before) as f64 / procs::ticks_per_second() * 1e6
-    };
+    let cpu = cpu_between(pids, from, until);
     let (totals, cpu_us) = tokio::join!(load::closed(target, shot, CONNS, from, until), cpu);
     let seconds = options.window.as_secs_f64();
     let error = (totals.errors > 0).then(|| {

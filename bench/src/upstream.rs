@@ -1,12 +1,16 @@
 //! The fake OpenAI upstream: as fast as a server can answer, so the proxy in front of it is what
 //! the bench measures. The `model` of a request picks the answer: `json` (or any non-stream
 //! request) gets one `chat.completion`; `c{N}d{D}` streams N content chunks, D ms apart, and a
-//! suffix breaks the stream on purpose (`wire::Fault`: reset, stall, invalid event, trickle).
+//! suffix breaks the stream on purpose (`wire::Fault`: reset, stall, invalid event, trickle) or
+//! writes every event as its own frame (`f`). It speaks HTTP/1.1, and HTTP/2 to a client that
+//! opens with its preface (no proxy here does: nginx's `proxy_pass` speaks HTTP/1.x, switchyard
+//! negotiates HTTP/2 by ALPN, over TLS only; by hand, `curl --http2-prior-knowledge`).
 //! `GET /stats` says how many streams are open, were started, and were dropped before their end
 //! (by the peer leaving, or a stall's connection being closed); `GET /close-idle` closes every
 //! connection open at that moment once it is idle (a pulse: later connections stay open).
 
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -15,11 +19,11 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use http_body_util::{BodyExt, Either, Full, StreamBody};
 use hyper::body::{Frame, Incoming};
-use hyper::server::conn::http1;
+use hyper::server::conn::{http1, http2};
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::TcpListener;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::net::{TcpListener, TcpStream};
 
 use crate::wire::{self, Fault, Profile};
 
@@ -46,34 +50,56 @@ pub async fn serve(listener: TcpListener, keep_alive: Option<Duration>) {
         let close_idle = close_idle.clone();
         let mut generation = generation.clone();
         tokio::spawn(async move {
+            let born = *generation.borrow_and_update();
+            let service = service_fn(move |request| answer(request, close_idle.clone()));
+            if opens_http2(&tcp).await {
+                let connection = http2::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(tcp), service);
+                return until_closed(connection, |c| c.graceful_shutdown(), generation, born).await;
+            }
             let mut builder = http1::Builder::new();
             if let Some(idle) = keep_alive {
                 // hyper's header-read timeout runs while a connection waits for its next
                 // request: an idle timeout.
                 builder.timer(TokioTimer::new()).header_read_timeout(idle);
             }
-            let born = *generation.borrow_and_update();
-            let service = service_fn(move |request| answer(request, close_idle.clone()));
             let connection = builder.serve_connection(TokioIo::new(tcp), service);
-            let mut connection = std::pin::pin!(connection);
-            loop {
-                tokio::select! {
-                    _ = connection.as_mut() => return,
-                    changed = generation.changed() => {
-                        if changed.is_err() {
-                            let _ = connection.await;
-                            return;
-                        }
-                        if *generation.borrow_and_update() > born {
-                            // Ends the connection once its answer in flight (if any) is done.
-                            connection.as_mut().graceful_shutdown();
-                            let _ = connection.await;
-                            return;
-                        }
-                    }
+            until_closed(connection, |c| c.graceful_shutdown(), generation, born).await;
+        });
+    }
+}
+
+/// Whether the client opened with HTTP/2's preface: cleartext HTTP/2 with prior knowledge (as
+/// `curl --http2-prior-knowledge` speaks it). No HTTP/1.1 method starts with `PRI`.
+async fn opens_http2(tcp: &TcpStream) -> bool {
+    let mut head = [0u8; 3];
+    matches!(tcp.peek(&mut head).await, Ok(3)) && &head == b"PRI"
+}
+
+/// Serves `connection` to its end, or until a `GET /close-idle` after it was born.
+async fn until_closed<C: Future>(
+    connection: C,
+    shutdown: impl FnOnce(Pin<&mut C>),
+    mut generation: tokio::sync::watch::Receiver<u64>,
+    born: u64,
+) {
+    let mut connection = std::pin::pin!(connection);
+    loop {
+        tokio::select! {
+            _ = connection.as_mut() => return,
+            changed = generation.changed() => {
+                if changed.is_err() {
+                    let _ = connection.await;
+                    return;
+                }
+                if *generation.borrow_and_update() > born {
+                    // Ends the connection once its answer in flight (if any) is done.
+                    shutdown(connection.as_mut());
+                    let _ = connection.await;
+                    return;
                 }
             }
-        });
+        }
     }
 }
 
@@ -199,6 +225,9 @@ enum Step {
 /// step the finish chunk and `[DONE]` too), each step a delay after the last; a fault after K
 /// chunks takes the place of step K.
 fn stream_body(profile: Profile) -> Body {
+    if profile.fault == Fault::Framed {
+        return framed_body(profile);
+    }
     if profile.delay.is_zero() && profile.fault == Fault::None {
         let mut all = Vec::new();
         all.extend_from_slice(wire::role_event().as_bytes());
@@ -278,6 +307,38 @@ fn stream_body(profile: Profile) -> Body {
     };
     Either::Right(StreamBody::new(Box::pin(Tallied {
         frames,
+        tally: Tally::new(),
+    })))
+}
+
+/// `f`: every event its own frame (the role chunk, each token, the finish chunk, `[DONE]`), as a
+/// provider flushes each event when its token is produced. Tokens after the first wait the delay;
+/// every other event yields to the runtime first, because hyper gathers all the frames a body has
+/// ready into one write (that is how the unframed stream goes out as one): a frame that is not
+/// ready yet makes it write what it holds. Each JSON event is stamped as it is handed to hyper,
+/// which writes it in that same poll.
+fn framed_body(profile: Profile) -> Body {
+    let n = profile.chunks;
+    // Event e: 0 the role chunk, 1..=n token e - 1, n + 1 the finish chunk, n + 2 `[DONE]`.
+    let frames = futures_util::stream::unfold(0u32, move |e| async move {
+        if e > n + 2 {
+            return None;
+        }
+        if (2..=n).contains(&e) && !profile.delay.is_zero() {
+            tokio::time::sleep(profile.delay).await;
+        } else if e > 0 {
+            tokio::task::yield_now().await;
+        }
+        let data = match e {
+            0 => Bytes::from(wire::stamped(&wire::role_event(), wire::now_nanos())),
+            e if e <= n => Bytes::from(wire::stamped(&wire::token_event(e - 1), wire::now_nanos())),
+            e if e == n + 1 => Bytes::from(wire::stamped(wire::finish_event(), wire::now_nanos())),
+            _ => Bytes::from_static(wire::DONE_EVENT.as_bytes()),
+        };
+        Some((Ok(Frame::data(data)), e + 1))
+    });
+    Either::Right(StreamBody::new(Box::pin(Tallied {
+        frames: Box::pin(frames),
         tally: Tally::new(),
     })))
 }
@@ -398,6 +459,154 @@ mod tests {
         let text = String::from_utf8_lossy(&bytes);
         let tail = format!("{}{}", wire::INVALID_EVENT, wire::finish_events());
         assert!(text.ends_with(&tail), "{text}");
+    }
+
+    /// One end of an in-memory connection that counts the writes made on it: on a socket, each
+    /// is a `write` or `writev` of its own.
+    struct Counted {
+        io: tokio::io::DuplexStream,
+        writes: Arc<AtomicU64>,
+    }
+
+    impl tokio::io::AsyncRead for Counted {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+            buf: &mut tokio::io::ReadBuf<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            Pin::new(&mut self.io).poll_read(cx, buf)
+        }
+    }
+
+    impl tokio::io::AsyncWrite for Counted {
+        fn poll_write(
+            mut self: Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+            buf: &[u8],
+        ) -> std::task::Poll<std::io::Result<usize>> {
+            let written = Pin::new(&mut self.io).poll_write(cx, buf);
+            if matches!(written, std::task::Poll::Ready(Ok(_))) {
+                self.writes.fetch_add(1, Ordering::Relaxed);
+            }
+            written
+        }
+
+        fn poll_flush(
+            mut self: Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            Pin::new(&mut self.io).poll_flush(cx)
+        }
+
+        fn poll_shutdown(
+            mut self: Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            Pin::new(&mut self.io).poll_shutdown(cx)
+        }
+    }
+
+    /// Serves one connection over HTTP/1.1 (or HTTP/2) and asks it for a stream of `model`: the
+    /// body's frames as the client read them, and how many writes the upstream made.
+    async fn served(model: &str, http2: bool) -> (Vec<Bytes>, u64) {
+        let (client, server) = tokio::io::duplex(1 << 20);
+        let writes = Arc::new(AtomicU64::new(0));
+        let server = Counted {
+            io: server,
+            writes: writes.clone(),
+        };
+        let close_idle = Arc::new(tokio::sync::watch::channel(0u64).0);
+        let service = service_fn(move |request| answer(request, close_idle.clone()));
+        let request = Request::post("/v1/chat/completions")
+            .body(Full::new(Bytes::from(wire::request(model, true))))
+            .unwrap_or_default();
+        let response = if http2 {
+            let serving = http2::Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(server), service);
+            tokio::spawn(serving);
+            let handshake =
+                hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(client));
+            let Ok((mut sender, connection)) = handshake.await else {
+                return (Vec::new(), 0);
+            };
+            tokio::spawn(connection);
+            sender.send_request(request).await
+        } else {
+            tokio::spawn(http1::Builder::new().serve_connection(TokioIo::new(server), service));
+            let Ok((mut sender, connection)) =
+                hyper::client::conn::http1::handshake(TokioIo::new(client)).await
+            else {
+                return (Vec::new(), 0);
+            };
+            tokio::spawn(connection);
+            sender.send_request(request).await
+        };
+        let mut frames = Vec::new();
+        if let Ok(response) = response {
+            let mut body = response.into_body();
+            while let Some(Ok(frame)) = body.frame().await {
+                if let Ok(data) = frame.into_data() {
+                    frames.push(data);
+                }
+            }
+        }
+        (frames, writes.load(Ordering::Relaxed))
+    }
+
+    #[tokio::test]
+    async fn a_framed_stream_writes_each_event_on_its_own() {
+        // 20 tokens and the role chunk, the finish chunk, [DONE]: 23 events.
+        let (frames, writes) = served("c20d0f", false).await;
+        let mut check = StreamCheck::stamped();
+        check.feed(&frames.concat());
+        assert_eq!(check.verdict_with_checksum(20), Ok(()));
+        assert_eq!(check.stamps.as_ref().map(Vec::len), Some(22));
+        // The response head goes with the role chunk, the end of the body with [DONE].
+        assert_eq!(writes, 23, "{writes} writes for 23 events");
+
+        let (frames, writes) = served("c20d0", false).await;
+        let mut check = StreamCheck::default();
+        check.feed(&frames.concat());
+        assert_eq!(check.verdict(20), Ok(()));
+        assert_eq!(writes, 1, "the unframed stream is one write");
+    }
+
+    #[tokio::test]
+    async fn over_http2_a_framed_stream_is_a_data_frame_per_event() {
+        let (frames, _) = served("c20d0f", true).await;
+        let events: Vec<&Bytes> = frames.iter().filter(|f| !f.is_empty()).collect();
+        assert_eq!(events.len(), 23);
+        for event in &events {
+            assert!(
+                event.ends_with(b"\n\n") && wire::find(event, b"\n\n") == Some(event.len() - 2)
+            );
+        }
+        let mut check = StreamCheck::stamped();
+        check.feed(&frames.concat());
+        assert_eq!(check.verdict_with_checksum(20), Ok(()));
+    }
+
+    #[tokio::test]
+    async fn a_paced_framed_stream_waits_before_each_token_after_the_first() {
+        let started = tokio::time::Instant::now();
+        let (frames, writes) = served("c4d20f", false).await;
+        let took = started.elapsed();
+        assert_eq!(writes, 7);
+        assert!(took >= Duration::from_millis(60) && took < Duration::from_millis(500));
+        let mut check = StreamCheck::stamped();
+        check.feed(&frames.concat());
+        assert_eq!(check.verdict(4), Ok(()));
+        let stamps = check.stamps.unwrap_or_default();
+        // Role and token 0 together, then 20 ms a token; the finish right after the last.
+        let gaps: Vec<u64> = stamps
+            .windows(2)
+            .map(|w| w[1].saturating_sub(w[0]) / 1_000_000)
+            .collect();
+        assert!(gaps[0] < 5 && gaps[4] < 5, "{gaps:?}");
+        assert!(
+            gaps[1..4].iter().all(|&ms| (19..100).contains(&ms)),
+            "{gaps:?}"
+        );
     }
 
     #[test]

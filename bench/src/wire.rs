@@ -28,6 +28,10 @@ pub enum Fault {
     /// `t`: the whole stream, trickled: each event's first 8 and last 4 bytes one write each
     /// (`upstream::trickled`).
     Trickle,
+    /// `f`: no fault either, but every event its own HTTP/1.1 chunk (or HTTP/2 DATA frame) and
+    /// its own write, stamped with the time the upstream wrote it (`stamp`), as real providers
+    /// flush each event as a token is produced (`upstream::framed_body`).
+    Framed,
 }
 
 impl Profile {
@@ -52,6 +56,7 @@ impl Profile {
         let fault = match suffix.as_bytes().first() {
             None => Fault::None,
             Some(b't') if suffix.len() == 1 => Fault::Trickle,
+            Some(b'f') if suffix.len() == 1 => Fault::Framed,
             Some(b'r') => Fault::Reset(after(suffix)?),
             Some(b's') => Fault::Stall(after(suffix)?),
             Some(b'x') => Fault::Invalid(after(suffix)?),
@@ -71,6 +76,7 @@ impl Profile {
             Fault::Stall(k) => format!("s{k}"),
             Fault::Invalid(k) => format!("x{k}"),
             Fault::Trickle => "t".to_owned(),
+            Fault::Framed => "f".to_owned(),
         };
         format!("c{}d{}{fault}", self.chunks, self.delay.as_millis())
     }
@@ -79,7 +85,7 @@ impl Profile {
     pub fn cut_after(&self) -> Option<u32> {
         match self.fault {
             Fault::Reset(k) | Fault::Stall(k) | Fault::Invalid(k) => Some(k.min(self.chunks)),
-            Fault::None | Fault::Trickle => None,
+            Fault::None | Fault::Trickle | Fault::Framed => None,
         }
     }
 }
@@ -185,6 +191,44 @@ impl Checksum {
     }
 }
 
+/// The last event of a stream.
+pub const DONE_EVENT: &str = "data: [DONE]\n\n";
+
+/// The finish chunk alone.
+pub fn finish_event() -> &'static str {
+    let both = finish_events();
+    &both[..both.len() - DONE_EVENT.len()]
+}
+
+/// The key a framed stream's chunks carry their write time in. OpenAI's own chunks carry an
+/// `obfuscation` string of random characters (padding against length side channels, on unless
+/// `stream_options.include_obfuscation` is false), so a proxy passes it on like any field of a
+/// chunk, and the gateway's splice of `model` is the one it makes on real traffic.
+pub const STAMP_KEY: &str = "\"obfuscation\":\"";
+
+/// `event` (a JSON chunk's `data: {...}\n\n`) carrying `nanos` as its last field.
+pub fn stamped(event: &str, nanos: u64) -> String {
+    let open = event.strip_suffix("}\n\n").unwrap_or(event);
+    format!("{open},{STAMP_KEY}{nanos}\"}}\n\n")
+}
+
+/// The stamp in an event's data, if it carries one.
+pub fn stamp_of(data: &[u8]) -> Option<u64> {
+    let at = find(data, STAMP_KEY.as_bytes())? + STAMP_KEY.len();
+    let digits = &data[at..];
+    let len = digits.iter().take_while(|b| b.is_ascii_digit()).count();
+    std::str::from_utf8(&digits[..len]).ok()?.parse().ok()
+}
+
+/// The real-time clock in nanoseconds since the epoch: the upstream and the driver are two
+/// processes on one machine, so one clock both read, and monotonic enough over a millisecond
+/// (a step of the clock mid-run would show as one wild sample, never as a shift of them all).
+pub fn now_nanos() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
 /// The finish chunk and `[DONE]`.
 pub fn finish_events() -> &'static str {
     concat!(
@@ -210,9 +254,15 @@ mod tests {
             Fault::Stall(0),
             Fault::Invalid(59),
             Fault::Trickle,
+            Fault::Framed,
         ] {
             assert_eq!(Profile::parse(&p.with(fault).model()), Some(p.with(fault)));
         }
+        assert_eq!(
+            Profile::parse("c200d0f").map(|p| p.fault),
+            Some(Fault::Framed)
+        );
+        assert_eq!(Profile::parse("c5d1ff"), None);
         assert_eq!(
             Profile::parse("c60d50r40").map(|p| p.fault),
             Some(Fault::Reset(40))
@@ -237,6 +287,18 @@ mod tests {
         swapped.update(b"t1 t0 ");
         assert_ne!(swapped, sum);
         assert_ne!(Checksum::of_tokens(3), sum);
+    }
+
+    #[test]
+    fn a_stamp_rides_at_the_end_of_a_chunk() {
+        let event = stamped(&token_event(3), 1_764_000_000_123_456_789);
+        assert!(
+            event.ends_with("null}],\"obfuscation\":\"1764000000123456789\"}\n\n"),
+            "{event}"
+        );
+        assert_eq!(stamp_of(event.as_bytes()), Some(1_764_000_000_123_456_789));
+        assert_eq!(stamp_of(token_event(3).as_bytes()), None);
+        assert_eq!(format!("{}{DONE_EVENT}", finish_event()), finish_events());
     }
 
     #[test]
