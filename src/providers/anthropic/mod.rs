@@ -27,7 +27,7 @@ use request::{HONOURED, Settings, translate};
 
 pub struct Anthropic {
     upstream: Arc<Upstream>,
-    url: transport::Url,
+    url: axum::http::Uri,
     headers: HeaderMap,
     default_max_tokens: u64,
     policy: UnsupportedParams,
