@@ -93,18 +93,10 @@ pub fn markdown(results: &Results, options: &Options) -> String {
             Some(1.0),
         ),
     ] {
-        if !has(figure) {
-            continue;
+        if has(figure) {
+            let added = (added(figure, Via::Gateway), added(figure, Via::Nginx));
+            added_row(&mut row, name, added, limit);
         }
-        let (ours, theirs) = (added(figure, Via::Gateway), added(figure, Via::Nginx));
-        row(
-            name,
-            format!("{ours:+.3} ms"),
-            format!("{theirs:+.3} ms"),
-            format!("{:+.3} ms", ours - theirs),
-            &limit.map_or("-".to_owned(), |l| format!("<= {l} ms")),
-            limit.is_none_or(|l| ours <= l),
-        );
     }
     if has(figure::CHUNKS) {
         let chunks = (
@@ -169,18 +161,10 @@ pub fn markdown(results: &Results, options: &Options) -> String {
             Some(0.2),
         ),
     ] {
-        if !has(figure) {
-            continue;
+        if has(figure) {
+            let added = (added(figure, Via::Gateway), added(figure, Via::Nginx));
+            added_row(&mut row, name, added, limit);
         }
-        let (ours, theirs) = (added(figure, Via::Gateway), added(figure, Via::Nginx));
-        row(
-            name,
-            format!("{ours:+.3} ms"),
-            format!("{theirs:+.3} ms"),
-            format!("{:+.3} ms", ours - theirs),
-            &limit.map_or("-".to_owned(), |l| format!("<= {l} ms")),
-            limit.is_none_or(|l| ours <= l),
-        );
     }
     for streams in [1_000, 10_000] {
         let find = |via| {
@@ -368,4 +352,19 @@ fn first_line(program: &str, args: &[&str]) -> String {
                 .to_owned()
         })
         .unwrap_or_else(|| "unknown".into())
+}
+
+/// Writes a row of the targets table: figure, switchyard, nginx, the comparison, the target, met.
+type Row<'a> = dyn FnMut(&str, String, String, String, &str, bool) + 'a;
+
+/// A row of what each proxy adds over direct, in milliseconds, against an upper limit if any.
+fn added_row(row: &mut Row<'_>, name: &str, (ours, theirs): (f64, f64), limit: Option<f64>) {
+    row(
+        name,
+        format!("{ours:+.3} ms"),
+        format!("{theirs:+.3} ms"),
+        format!("{:+.3} ms", ours - theirs),
+        &limit.map_or("-".to_owned(), |l| format!("<= {l} ms")),
+        limit.is_none_or(|l| ours <= l),
+    );
 }
