@@ -65,3 +65,41 @@ impl UsageWanted {
         self.by_client || !chunk.usage_only
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk(usage_only: bool) -> Chunk {
+        Chunk {
+            json: "{}".into(),
+            output: !usage_only,
+            usage: usage_only.then_some(3),
+            usage_only,
+        }
+    }
+
+    #[test]
+    fn usage_is_asked_for_counted_and_shown_as_each_party_wants() {
+        let wanted = |by_client, by_gateway| UsageWanted {
+            by_client,
+            by_gateway,
+        };
+        // (client, gateway) -> (ask upstream, strip from chunks, show a usage-only chunk)
+        for ((client, gateway), expected) in [
+            ((false, false), (false, false, false)),
+            ((true, false), (true, false, true)),
+            ((false, true), (true, true, false)),
+            ((true, true), (true, false, true)),
+        ] {
+            let usage = wanted(client, gateway);
+            let got = (
+                usage.from_upstream(),
+                usage.strip_from_chunks(),
+                usage.shows(&chunk(true)),
+            );
+            assert_eq!(got, expected, "client {client}, gateway {gateway}");
+            assert!(usage.shows(&chunk(false)), "output is always shown");
+        }
+    }
+}

@@ -200,3 +200,38 @@ pub struct UpstreamStatus {
     /// `retry-after` (or `retry-after-ms`) as a wait, for the router.
     pub wait: Option<Duration>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_error_names_who_is_at_fault() {
+        let provider = |detail: &str| Error::UpstreamFailed {
+            provider: "p".into(),
+            detail: detail.into(),
+        };
+        let cases = [
+            (Error::invalid("bad", None), Fault::Caller),
+            (Error::Unauthorized("no key"), Fault::Caller),
+            (Error::PayloadTooLarge { limit: 1 }, Fault::Caller),
+            (
+                Error::Forbidden {
+                    message: "m".into(),
+                },
+                Fault::Policy,
+            ),
+            (Error::LimitsUnavailable, Fault::Policy),
+            (provider("503"), Fault::Provider),
+            (
+                Error::DeadlineExceeded(Duration::from_secs(1)),
+                Fault::Provider,
+            ),
+            (Error::ShuttingDown, Fault::Gateway),
+            (Error::Internal("bug".into()), Fault::Gateway),
+        ];
+        for (error, fault) in cases {
+            assert_eq!(error.fault(), fault, "{error:?}");
+        }
+    }
+}

@@ -332,19 +332,15 @@ impl Account {
 
 /// `x-ratelimit-{limit,remaining,reset}-<unit>`, as OpenAI sends them.
 pub fn write_quota(quota: &Quota, unit: &str, headers: &mut HeaderMap) {
-    {
-        let pairs = [
-            ("limit", quota.limit.to_string()),
-            ("remaining", quota.remaining.to_string()),
-            ("reset", format!("{}s", quota.reset.as_secs())),
-        ];
-        for (field, value) in pairs {
-            let name = format!("x-ratelimit-{field}-{unit}");
-            if let (Ok(name), Ok(value)) =
-                (HeaderName::try_from(name), HeaderValue::from_str(&value))
-            {
-                headers.insert(name, value);
-            }
+    let pairs = [
+        ("limit", quota.limit.to_string()),
+        ("remaining", quota.remaining.to_string()),
+        ("reset", format!("{}s", quota.reset.as_secs())),
+    ];
+    for (field, value) in pairs {
+        let name = format!("x-ratelimit-{field}-{unit}");
+        if let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::from_str(&value)) {
+            headers.insert(name, value);
         }
     }
 }

@@ -21,6 +21,17 @@ pub struct Event {
     pub data: Option<String>,
 }
 
+impl Event {
+    /// The event's data without surrounding whitespace; `None` when it has none, which a
+    /// stream decoder skips (a keep-alive, an event of only a type).
+    pub fn payload(&self) -> Option<&str> {
+        self.data
+            .as_deref()
+            .map(str::trim)
+            .filter(|data| !data.is_empty())
+    }
+}
+
 /// An event over the size limit: the stream cannot go on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("sent an event larger than {limit} bytes")]

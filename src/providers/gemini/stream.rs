@@ -132,12 +132,9 @@ impl StreamState {
 
 impl EventDecoder for StreamState {
     fn map(&mut self, event: &Event, out: &mut Vec<Chunk>) -> Result<Flow, Error> {
-        let Some(data) = event.data.as_deref().map(str::trim) else {
+        let Some(data) = event.payload() else {
             return Ok(Flow::Continue);
         };
-        if data.is_empty() {
-            return Ok(Flow::Continue);
-        }
         // Errors may come wrapped in a one-element array, as on Gemini's other stream form.
         let responses = if data.starts_with('[') {
             serde_json::from_str::<Vec<GenerateContentResponse>>(data)

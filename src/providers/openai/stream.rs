@@ -111,12 +111,9 @@ impl StreamState {
 
 impl EventDecoder for StreamState {
     fn map(&mut self, event: &Event, out: &mut Vec<Chunk>) -> Result<Flow, Error> {
-        let Some(data) = event.data.as_deref().map(str::trim) else {
+        let Some(data) = event.payload() else {
             return Ok(Flow::Continue);
         };
-        if data.is_empty() {
-            return Ok(Flow::Continue);
-        }
         if data == "[DONE]" {
             return Ok(Flow::Done);
         }

@@ -277,3 +277,15 @@ fn progress_is_any_byte_of_an_event_and_never_comments_or_blank_lines() {
     }
     assert!(feed(b"\n"), "the blank line that dispatches");
 }
+
+#[test]
+fn the_payload_is_the_data_trimmed_and_none_when_empty() {
+    let event = |data: Option<&str>| Event {
+        event: Some("message".into()),
+        data: data.map(str::to_owned),
+    };
+    assert_eq!(event(Some("  {\"a\":1}\n")).payload(), Some("{\"a\":1}"));
+    assert_eq!(event(Some(" \n ")).payload(), None);
+    assert_eq!(event(Some("")).payload(), None);
+    assert_eq!(event(None).payload(), None);
+}
