@@ -131,17 +131,23 @@ fn raise_open_file_limit() {
 
 /// 0 when the gateway at `url` answers 200 within a few seconds, 1 otherwise.
 async fn health(url: &str) -> ExitCode {
-    use hyper_util::client::legacy::{Client, connect::HttpConnector};
-    let client: Client<HttpConnector, http_body_util::Empty<bytes::Bytes>> =
-        Client::builder(hyper_util::rt::TokioExecutor::new()).build_http();
-    let uri = match url.parse::<axum::http::Uri>() {
-        Ok(uri) if uri.scheme_str() == Some("http") => uri,
+    let uri = match reqwest::Url::parse(url) {
+        Ok(uri) if uri.scheme() == "http" => uri,
         _ => {
             eprintln!("health: {url} is not an http:// URL");
             return ExitCode::FAILURE;
         }
     };
-    let answer = tokio::time::timeout(std::time::Duration::from_secs(3), client.get(uri)).await;
+    // A probe of the gateway on its own host: no proxy from the environment applies.
+    let client = match reqwest::Client::builder().no_proxy().build() {
+        Ok(client) => client,
+        Err(error) => {
+            eprintln!("health: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let answer =
+        tokio::time::timeout(std::time::Duration::from_secs(3), client.get(uri).send()).await;
     match answer {
         Ok(Ok(response)) if response.status().is_success() => ExitCode::SUCCESS,
         Ok(Ok(response)) => {

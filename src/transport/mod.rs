@@ -1,41 +1,32 @@
-//! The one way out to providers: the shared HTTP client, deadlines, and turning an upstream
-//! failure into the gateway's error.
+//! The one way out to providers: the shared HTTP client (`client.rs`), deadlines, and turning an
+//! upstream failure into the gateway's error.
 
 use std::time::Duration;
 
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::proxy::matcher::Matcher;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 
-mod connector;
+mod client;
 mod error_body;
 
-pub use connector::Connector;
+pub use client::Http;
 
-use crate::config::{Config, Secret, UpstreamBounds};
+use crate::config::{Config, Secret, UpstreamBounds, process_env};
 use crate::error::{Error, UpstreamStatus};
 use error_body::parse_error_body;
 
+/// An upstream URL, parsed once per provider where it can be.
+pub type Url = reqwest::Url;
+
 /// A request ready to send, as a codec encodes it.
 pub struct UpstreamRequest {
-    /// Parsed once per provider where it can be (cloning a `Uri` shares its bytes).
-    pub url: Uri,
+    pub url: Url,
     pub headers: HeaderMap,
     pub body: Bytes,
 }
 
-/// The client every provider shares: hyper's pooled client over `connector::Connector`, with
-/// nothing between it and the gateway (no redirect or retry layer: routing is the one place
-/// that retries, and a provider that redirects a POST is misconfigured).
-pub type Http = Client<HttpsConnector<Connector>, Full<Bytes>>;
-
 /// A provider's response, its body not yet read.
-pub type Response = axum::http::Response<Incoming>;
+pub type Response = reqwest::Response;
 
 /// Who is being called, for error messages and redaction.
 pub struct Upstream {
@@ -82,19 +73,13 @@ const ERROR_BODY_LIMIT: usize = 64 << 10;
 const BODY_LIMIT: usize = 64 << 20;
 
 /// `url` parsed, or the error a misconfigured provider URL gets.
-pub fn parse_url(url: &str) -> Result<Uri, Error> {
-    url.parse()
-        .map_err(|e| Error::Internal(format!("invalid upstream URL {url:?}: {e}")))
+pub fn parse_url(url: &str) -> Result<Url, Error> {
+    Url::parse(url).map_err(|e| Error::Internal(format!("invalid upstream URL {url:?}: {e}")))
 }
 
+/// The shared client, with the proxies the process environment names.
 pub fn client(config: &Config) -> Result<Http, Error> {
-    let connector = Connector::new(config.connect_timeout, Matcher::from_env())
-        .with_tls()
-        .map_err(Error::Internal)?;
-    Ok(Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(Duration::from_secs(90))
-        .pool_timer(TokioTimer::new())
-        .build(connector))
+    client::build(config.connect_timeout, &process_env)
 }
 
 /// Sends `request` and waits for the response head. A non-2xx answer becomes an `Error`.
@@ -103,15 +88,14 @@ pub async fn send(
     upstream: &Upstream,
     request: UpstreamRequest,
 ) -> Result<Response, Error> {
-    let mut outgoing = axum::http::Request::post(request.url)
-        .body(Full::new(request.body))
-        .map_err(|e| Error::Internal(format!("cannot build the upstream request: {e}")))?;
+    let mut outgoing = reqwest::Request::new(Method::POST, request.url);
     *outgoing.headers_mut() = request.headers;
     outgoing.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    let pending = http.request(outgoing);
+    *outgoing.body_mut() = Some(request.body.into());
+    let pending = http.execute(outgoing);
     let response = match tokio::time::timeout(upstream.bounds.first_byte, pending).await {
         Err(_) => {
             return Err(Error::UpstreamTimeout {
@@ -155,25 +139,21 @@ pub async fn read_body(response: Response, upstream: &Upstream) -> Result<Bytes,
 
 enum ReadError {
     Idle,
-    Http(hyper::Error),
+    Http(reqwest::Error),
 }
 
 async fn read_limited(
-    response: Response,
+    mut response: Response,
     idle: Duration,
     limit: usize,
 ) -> Result<Bytes, ReadError> {
     let mut body = Vec::new();
-    let mut incoming = response.into_body();
     loop {
-        match tokio::time::timeout(idle, incoming.frame()).await {
+        match tokio::time::timeout(idle, response.chunk()).await {
             Err(_) => return Err(ReadError::Idle),
-            Ok(None) => return Ok(body.into()),
-            Ok(Some(Err(e))) => return Err(ReadError::Http(e)),
-            Ok(Some(Ok(frame))) => {
-                let Ok(bytes) = frame.into_data() else {
-                    continue; // trailers
-                };
+            Ok(Ok(None)) => return Ok(body.into()),
+            Ok(Err(e)) => return Err(ReadError::Http(e)),
+            Ok(Ok(Some(bytes))) => {
                 let room = limit.saturating_sub(body.len());
                 body.extend_from_slice(&bytes[..bytes.len().min(room)]);
                 if body.len() >= limit {
@@ -187,8 +167,8 @@ async fn read_limited(
 /// A transport failure (connect, reset, TLS, a connect timeout) as the gateway's error.
 pub fn request_error(upstream: &Upstream, error: &(dyn std::error::Error + 'static)) -> Error {
     let connect = error
-        .downcast_ref::<hyper_util::client::legacy::Error>()
-        .is_some_and(hyper_util::client::legacy::Error::is_connect);
+        .downcast_ref::<reqwest::Error>()
+        .is_some_and(reqwest::Error::is_connect);
     let what = if connect {
         "could not connect"
     } else {
@@ -210,7 +190,10 @@ fn failure(upstream: &Upstream, what: &str, error: &(dyn std::error::Error + 'st
     while let Some(error) = cause {
         timed_out |= error
             .downcast_ref::<std::io::Error>()
-            .is_some_and(|e| e.kind() == std::io::ErrorKind::TimedOut);
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::TimedOut)
+            || error
+                .downcast_ref::<reqwest::Error>()
+                .is_some_and(reqwest::Error::is_timeout);
         let text = error.to_string();
         // hyper's outer errors say only what kind of thing failed; the causes say why.
         if !detail.ends_with(&text) {

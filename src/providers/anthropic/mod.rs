@@ -27,7 +27,7 @@ use request::{HONOURED, Settings, translate};
 
 pub struct Anthropic {
     upstream: Arc<Upstream>,
-    url: axum::http::Uri,
+    url: transport::Url,
     headers: HeaderMap,
     default_max_tokens: u64,
     policy: UnsupportedParams,

@@ -38,7 +38,7 @@ fn deployment_url(
     base: &str,
     api_version: &str,
     deployment: &str,
-) -> Result<axum::http::Uri, Error> {
+) -> Result<transport::Url, Error> {
     if !is_deployment_name(deployment) {
         return Err(Error::invalid(
             format!(

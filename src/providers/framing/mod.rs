@@ -12,7 +12,6 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
-use http_body_util::BodyDataStream;
 
 use crate::completion::{Chunk, ChunkStream};
 use crate::error::Error;
@@ -51,7 +50,7 @@ impl Framing {
         decoder: impl EventDecoder,
         upstream: Arc<Upstream>,
     ) -> ChunkStream {
-        let reads = BodyDataStream::new(response.into_body());
+        let reads = response.bytes_stream();
         match self {
             Self::Sse => Box::pin(decode(reads, decoder, upstream)),
         }

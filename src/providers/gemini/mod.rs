@@ -73,7 +73,7 @@ impl Gemini {
         })
     }
 
-    fn url(&self, model: &str, stream: bool) -> Result<axum::http::Uri, Error> {
+    fn url(&self, model: &str, stream: bool) -> Result<transport::Url, Error> {
         // The model goes into the path as it is: anything beyond a name would change the URL.
         let plain = !model.is_empty()
             && model

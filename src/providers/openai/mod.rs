@@ -8,7 +8,7 @@ mod stream;
 mod view;
 use std::sync::Arc;
 
-use axum::http::{HeaderMap, Uri};
+use axum::http::HeaderMap;
 use bytes::Bytes;
 
 pub use stream::StreamState;
@@ -18,7 +18,7 @@ use crate::completion::UsageWanted;
 use crate::config::ProviderConfig;
 use crate::error::Error;
 use crate::openai::request::ChatRequest;
-use crate::transport::{self, Upstream, UpstreamRequest};
+use crate::transport::{self, Upstream, UpstreamRequest, Url};
 
 pub struct OpenAi {
     upstream: Arc<Upstream>,
@@ -29,14 +29,14 @@ pub struct OpenAi {
 /// Where requests go.
 pub enum Endpoint {
     /// `{base_url}/chat/completions`.
-    Fixed(Uri),
+    Fixed(Url),
     /// A URL made from the upstream model (Azure's deployments), which refuses a model that
     /// cannot be one.
     PerModel(UrlFor),
 }
 
 /// Makes the URL for an upstream model.
-pub type UrlFor = Box<dyn Fn(&str) -> Result<Uri, Error> + Send + Sync>;
+pub type UrlFor = Box<dyn Fn(&str) -> Result<Url, Error> + Send + Sync>;
 
 impl OpenAi {
     pub fn new(config: &ProviderConfig, upstream: Arc<Upstream>) -> Result<Self, Error> {
