@@ -3,9 +3,12 @@
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
-use axum::extract::Request;
-use axum::middleware::Next;
-use axum::response::Response;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use axum::http::{HeaderValue, Method, Uri};
+use tower::Service;
 
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::field::MakeExt;
@@ -182,28 +185,89 @@ pub struct Logged;
 
 /// One line for every request that does not log itself: rejected keys, unknown routes, models.
 /// Health and readiness probes log at debug level, as load balancers call them constantly.
-pub async fn log_requests(request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = request.method().clone();
-    let uri = request.uri().clone();
-    let request_id = request
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    let response = next.run(request).await;
-    if response.extensions().get::<Logged>().is_none() {
-        let status = response.status().as_u16();
-        let latency_ms = millis(started.elapsed());
-        let path = uri.path();
+///
+/// A plain service around the routes rather than `axum::middleware::from_fn`, which boxes the
+/// inner service and its future on every request, chat requests included, that log themselves.
+#[derive(Clone)]
+pub struct LogRequests<S>(pub S);
+
+impl<S, B, R> Service<axum::http::Request<B>> for LogRequests<S>
+where
+    S: Service<axum::http::Request<B>, Response = axum::http::Response<R>>,
+{
+    type Response = axum::http::Response<R>;
+    type Error = S::Error;
+    type Future = Logging<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: axum::http::Request<B>) -> Self::Future {
+        let seen = Seen {
+            started: Instant::now(),
+            method: request.method().clone(),
+            uri: request.uri().clone(),
+            request_id: request.headers().get("x-request-id").cloned(),
+        };
+        Logging {
+            inner: self.0.call(request),
+            seen: Some(seen),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The routes' future, logging its response unless the response says it was logged.
+    pub struct Logging<F> {
+        #[pin]
+        inner: F,
+        seen: Option<Seen>,
+    }
+}
+
+/// What the line says of the request, kept while it is served.
+pub struct Seen {
+    started: Instant,
+    method: Method,
+    uri: Uri,
+    request_id: Option<HeaderValue>,
+}
+
+impl<F, R, E> Future for Logging<F>
+where
+    F: Future<Output = Result<axum::http::Response<R>, E>>,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let result = std::task::ready!(this.inner.poll(cx));
+        if let (Ok(response), Some(seen)) = (&result, this.seen.take())
+            && response.extensions().get::<Logged>().is_none()
+        {
+            seen.log(response.status().as_u16());
+        }
+        Poll::Ready(result)
+    }
+}
+
+impl Seen {
+    fn log(self, status: u16) {
+        let request_id = self
+            .request_id
+            .as_ref()
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        let latency_ms = millis(self.started.elapsed());
+        let method = &self.method;
+        let path = self.uri.path();
         if matches!(path, "/health" | "/ready") {
             tracing::debug!(request_id, %method, path, status, latency_ms, "request");
         } else {
             tracing::info!(request_id, %method, path, status, latency_ms, "request");
         }
     }
-    response
 }
 
 #[cfg(test)]

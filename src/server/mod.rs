@@ -75,11 +75,12 @@ pub async fn run(
         .map_request(|request: axum::http::Request<hyper::body::Incoming>| {
             request.map(axum::body::Body::new)
         })
+        .map_response(IntoResponse::into_response)
         // Outermost: the id is set (or the client's kept) before anything else sees the request,
         // and echoed on every response.
         .layer(SetRequestIdLayer::new(REQUEST_ID, RandomRequestId))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(axum::middleware::from_fn(telemetry::log_requests))
+        .layer_fn(telemetry::LogRequests)
         .layer(CatchPanicLayer::custom(panic_response))
         .service(surfaces::router(state.clone()));
     let acceptor = Acceptor {
