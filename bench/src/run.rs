@@ -135,6 +135,8 @@ pub struct Results {
     pub cold_starts_ms: Vec<f64>,
     pub binary_bytes: u64,
     pub idle_rss_kib: u64,
+    /// The gateway's and nginx's RSS once the non-stream and chunk rounds are over and idle.
+    pub after_load_rss_kib: Option<(u64, u64)>,
     pub failures: Vec<String>,
     pub seconds: f64,
 }
@@ -248,6 +250,15 @@ pub fn run(options: &Options) -> Result<Results> {
             &nginx,
             &mut results,
         );
+        if phase == 0 {
+            // Long enough for every connection the rounds opened to have been dropped or gone
+            // idle, as after a burst of traffic.
+            std::thread::sleep(std::time::Duration::from_secs(2));
+            results.after_load_rss_kib = Some((
+                procs::status_kib(&gateway.pids(), "VmRSS"),
+                procs::status_kib(&nginx.pids(), "VmRSS"),
+            ));
+        }
     }
     let upstream = procs::upstream()?;
 
