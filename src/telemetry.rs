@@ -1,6 +1,7 @@
 //! Tracing setup, and the one structured line logged per chat request.
 
 use std::fmt::Write as _;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use std::future::Future;
@@ -12,7 +13,7 @@ use tower::Service;
 
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::field::MakeExt;
-use tracing_subscriber::fmt::format;
+use tracing_subscriber::fmt::{FormatFields, format};
 
 use crate::error::Error;
 
@@ -30,25 +31,31 @@ pub fn init(format: LogFormat) {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     let _ = match format {
-        // The same `name=value` fields as the default, written without its per-field styling
-        // (which costs even when colour is off): the request log line is on every request's path.
-        LogFormat::Text => builder
-            .fmt_fields(
-                format::debug_fn(|writer, field, value| {
-                    // A value from a client or a provider (a model name, an upstream's text)
-                    // could otherwise end the line and forge the next one, or drive the
-                    // operator's terminal.
-                    let mut writer = Escaped(writer);
-                    match field.name() {
-                        "message" => write!(writer, "{value:?}"),
-                        name => write!(writer, "{name}={value:?}"),
-                    }
-                })
-                .delimited(" "),
-            )
-            .try_init(),
+        LogFormat::Text => {
+            TEXT.store(true, Ordering::Relaxed);
+            builder.fmt_fields(text_fields()).try_init()
+        }
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
+}
+
+/// Whether the text format was chosen: the request line then comes with its fields written
+/// already (`RequestLog::write`).
+static TEXT: AtomicBool = AtomicBool::new(false);
+
+/// The same `name=value` fields as the default, written without its per-field styling (which
+/// costs even when colour is off): the request log line is on every request's path.
+fn text_fields() -> impl for<'w> FormatFields<'w> + Send + Sync + 'static {
+    format::debug_fn(|writer, field, value| {
+        // A value from a client or a provider (a model name, an upstream's text) could otherwise
+        // end the line and forge the next one, or drive the operator's terminal.
+        let mut writer = Escaped(writer);
+        match field.name() {
+            "message" => write!(writer, "{value:?}"),
+            name => write!(writer, "{name}={value:?}"),
+        }
+    })
+    .delimited(" ")
 }
 
 /// Writes text with every control character (line ends, escape sequences, C1 controls) and
@@ -154,23 +161,82 @@ impl RequestLog {
 
 impl Drop for RequestLog {
     fn drop(&mut self) {
-        let outcome = match (self.error, self.complete || !self.stream) {
-            (Some(error), _) => error,
-            (None, true) => "ok",
-            (None, false) => "client_closed",
-        };
-        tracing::info!(
-            request_id = %self.request_id,
-            model = %self.model,
-            key = self.key.as_deref().unwrap_or("-"),
-            served = self.served.as_deref().unwrap_or("-"),
-            stream = self.stream,
-            status = self.status,
+        self.write(TEXT.load(Ordering::Relaxed));
+    }
+}
+
+impl RequestLog {
+    /// What the line says, measured now.
+    fn line(&self) -> Line<'_> {
+        Line {
+            log: self,
+            outcome: match (self.error, self.complete || !self.stream) {
+                (Some(error), _) => error,
+                (None, true) => "ok",
+                (None, false) => "client_closed",
+            },
+            latency_ms: millis(self.started.elapsed()),
+            first_byte_ms: self.first_byte.map(millis),
+        }
+    }
+
+    fn write(&self, text: bool) {
+        self.line().emit(text);
+    }
+}
+
+struct Line<'a> {
+    log: &'a RequestLog,
+    outcome: &'static str,
+    latency_ms: f64,
+    first_byte_ms: Option<f64>,
+}
+
+impl Line<'_> {
+    /// Logs the line. For the text format its fields are written here, in one pass, and logged
+    /// as the message: the subscriber's field visitor, one `dyn Debug` call and one escaping
+    /// writer per field, cost more than half the line (bench/PROFILE.md). The text is the same
+    /// either way (a test compares them); JSON keeps one field per value.
+    fn emit(&self, text: bool) {
+        let Self {
+            log,
             outcome,
-            latency_ms = millis(self.started.elapsed()),
-            first_byte_ms = self.first_byte.map(millis),
-            "chat completion"
+            latency_ms,
+            first_byte_ms,
+        } = self;
+        let key = log.key.as_deref().unwrap_or("-");
+        let served = log.served.as_deref().unwrap_or("-");
+        if !text {
+            tracing::info!(
+                request_id = %log.request_id,
+                model = %log.model,
+                key,
+                served,
+                stream = log.stream,
+                status = log.status,
+                outcome,
+                latency_ms,
+                first_byte_ms,
+                "chat completion"
+            );
+            return;
+        }
+        if !tracing::enabled!(tracing::Level::INFO) {
+            return;
+        }
+        let mut fields = String::with_capacity(192);
+        // As the text formatter writes them: `%` values bare, strings quoted as `Debug` does,
+        // an absent option left out. The message is escaped as a whole by that formatter.
+        let _ = write!(
+            fields,
+            "request_id={} model={} key={key:?} served={served:?} stream={} status={} \
+             outcome={outcome:?} latency_ms={latency_ms:?}",
+            log.request_id, log.model, log.stream, log.status,
         );
+        if let Some(first_byte_ms) = first_byte_ms {
+            let _ = write!(fields, " first_byte_ms={first_byte_ms:?}");
+        }
+        tracing::info!("chat completion {fields}");
     }
 }
 
@@ -274,12 +340,82 @@ impl Seen {
 mod tests {
     use std::fmt::Write as _;
 
-    use super::Escaped;
+    use super::{Escaped, Line, RequestLog, text_fields};
 
     fn escaped(text: &str) -> String {
         let mut out = Escaped(String::new());
         let _ = out.write_str(text);
         out.0
+    }
+
+    /// What `emit` logs through the text format's formatter, the timestamp left out.
+    fn logged(line: &Line<'_>, text: bool) -> String {
+        let out = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
+        let sink = out.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .fmt_fields(text_fields())
+            .with_writer(move || Sink(sink.clone()))
+            .finish();
+        tracing::subscriber::with_default(subscriber, || line.emit(text));
+        let bytes = out.lock().map(|b| b.clone()).unwrap_or_default();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        text.split_once(' ')
+            .map(|(_, rest)| rest.to_owned())
+            .unwrap_or(text)
+    }
+
+    struct Sink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Sink {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            if let Ok(mut out) = self.0.lock() {
+                out.extend_from_slice(bytes);
+            }
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_request_line_written_in_one_pass_is_the_line_the_formatter_writes() {
+        let mut log = RequestLog::new("req-\"1\"".to_owned());
+        log.request("up/m\nforged=1 \u{1b}[31m", true);
+        log.key("ci \"bot\"");
+        log.served("up/m");
+        log.first_byte();
+        log.complete();
+        let line = log.line();
+        let structured = logged(&line, false);
+        assert!(
+            structured.contains("chat completion request_id="),
+            "{structured}"
+        );
+        assert!(structured.contains("first_byte_ms="), "{structured}");
+        assert_eq!(
+            structured.matches('\n').count(),
+            1,
+            "one line: {structured}"
+        );
+        assert!(
+            structured.contains("up/m\\nforged=1 \\u{1b}[31m"),
+            "{structured}"
+        );
+        assert_eq!(logged(&line, true), structured);
+
+        // Without a first byte, the field is left out by both.
+        let mut cut = RequestLog::new(String::new());
+        cut.request("m", true);
+        let line = cut.line();
+        let structured = logged(&line, false);
+        assert!(!structured.contains("first_byte_ms"), "{structured}");
+        assert!(
+            structured.contains("outcome=\"client_closed\""),
+            "{structured}"
+        );
+        assert_eq!(logged(&line, true), structured);
     }
 
     #[test]
