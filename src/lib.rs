@@ -13,6 +13,7 @@ pub mod completion;
 pub mod config;
 pub mod error;
 pub mod limits;
+pub mod metrics;
 pub mod openai;
 pub mod pipeline;
 pub mod providers;

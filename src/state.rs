@@ -1,4 +1,4 @@
-//! The composition root: the config, and the router, limiter and lifecycle built from it,
+//! The composition root: the config, and the router, limiter, lifecycle and metrics built from it,
 //! wired together for the surfaces. Nothing below the surfaces sees it.
 
 use std::sync::Arc;
@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::config::Config;
 use crate::error::Error;
 use crate::limits::Limiter;
+use crate::metrics::Metrics;
 use crate::pipeline::{Lifecycle, Pipeline};
 use crate::routing::Router;
 
@@ -15,15 +16,18 @@ pub struct AppState {
     /// Per-key request and token counters.
     pub limits: Arc<Limiter>,
     pub lifecycle: Lifecycle,
+    pub metrics: Arc<Metrics>,
 }
 
 impl AppState {
     pub fn new(config: Config) -> Result<Self, Error> {
+        let metrics = Arc::new(Metrics::new(&config));
         Ok(Self {
-            router: Router::new(&config)?,
+            router: Router::new(&config, metrics.clone())?,
             limits: Arc::new(Limiter::new(&config.limits)),
             config,
             lifecycle: Lifecycle::default(),
+            metrics,
         })
     }
 
@@ -35,6 +39,7 @@ impl AppState {
             keys: &self.config.auth.keys,
             server: &self.config.server,
             lifecycle: &self.lifecycle,
+            metrics: &self.metrics,
         }
     }
 }

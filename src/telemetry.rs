@@ -1,6 +1,7 @@
 //! Tracing setup, and the one structured line logged per chat request.
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -15,7 +16,8 @@ use tracing_subscriber::EnvFilter;
 use tracing_subscriber::field::MakeExt;
 use tracing_subscriber::fmt::{FormatFields, format};
 
-use crate::error::Error;
+use crate::error::{Error, Fault};
+use crate::metrics::{Finished, Metrics};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
@@ -106,7 +108,10 @@ pub struct RequestLog {
     status: u16,
     first_byte: Option<Duration>,
     error: Option<&'static str>,
+    fault: Option<Fault>,
     complete: bool,
+    /// Where the line is also counted, under this surface.
+    metrics: Option<(Arc<Metrics>, &'static str)>,
 }
 
 impl RequestLog {
@@ -121,8 +126,16 @@ impl RequestLog {
             status: 200,
             first_byte: None,
             error: None,
+            fault: None,
             complete: false,
+            metrics: None,
         }
+    }
+
+    /// Counts the request in `metrics` too, under `surface`, when the line is written.
+    pub fn counted(mut self, metrics: &Arc<Metrics>, surface: &'static str) -> Self {
+        self.metrics = Some((metrics.clone(), surface));
+        self
     }
 
     pub fn request(&mut self, model: &str, stream: bool) {
@@ -147,11 +160,13 @@ impl RequestLog {
     pub fn reject(&mut self, error: &Error) {
         self.status = error.status().as_u16();
         self.error = Some(error.label());
+        self.fault = Some(error.fault());
     }
 
     /// Failed after a stream was committed: the status stays 200, the error is recorded.
     pub fn fail(&mut self, error: &Error) {
         self.error = Some(error.label());
+        self.fault = Some(error.fault());
     }
 
     pub fn complete(&mut self) {
@@ -181,7 +196,24 @@ impl RequestLog {
     }
 
     fn write(&self, text: bool) {
-        self.line().emit(text);
+        let line = self.line();
+        line.emit(text);
+        if let Some((metrics, surface)) = &self.metrics {
+            metrics.finished(&Finished {
+                surface,
+                model: &self.model,
+                key: self.key.as_deref(),
+                status: self.status,
+                outcome: match (self.error, line.outcome) {
+                    (Some(_), _) => "error",
+                    (None, outcome) => outcome,
+                },
+                fault: self.fault,
+                stream: self.stream,
+                duration: self.started.elapsed(),
+                first_token: self.first_byte,
+            });
+        }
     }
 }
 
@@ -255,7 +287,10 @@ pub struct Logged;
 /// A plain service around the routes rather than `axum::middleware::from_fn`, which boxes the
 /// inner service and its future on every request, chat requests included, that log themselves.
 #[derive(Clone)]
-pub struct LogRequests<S>(pub S);
+pub struct LogRequests<S> {
+    pub inner: S,
+    pub metrics: Arc<Metrics>,
+}
 
 impl<S, B, R> Service<axum::http::Request<B>> for LogRequests<S>
 where
@@ -266,7 +301,7 @@ where
     type Future = Logging<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
-        self.0.poll_ready(cx)
+        self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, request: axum::http::Request<B>) -> Self::Future {
@@ -277,8 +312,9 @@ where
             request_id: request.headers().get("x-request-id").cloned(),
         };
         Logging {
-            inner: self.0.call(request),
+            inner: self.inner.call(request),
             seen: Some(seen),
+            metrics: self.metrics.clone(),
         }
     }
 }
@@ -289,6 +325,7 @@ pin_project_lite::pin_project! {
         #[pin]
         inner: F,
         seen: Option<Seen>,
+        metrics: Arc<Metrics>,
     }
 }
 
@@ -312,14 +349,14 @@ where
         if let (Ok(response), Some(seen)) = (&result, this.seen.take())
             && response.extensions().get::<Logged>().is_none()
         {
-            seen.log(response.status().as_u16());
+            seen.log(response.status().as_u16(), this.metrics);
         }
         Poll::Ready(result)
     }
 }
 
 impl Seen {
-    fn log(self, status: u16) {
+    fn log(self, status: u16, metrics: &Metrics) {
         let request_id = self
             .request_id
             .as_ref()
@@ -333,6 +370,29 @@ impl Seen {
         } else {
             tracing::info!(request_id, %method, path, status, latency_ms, "request");
         }
+        // Only the status is known here, not the error: its class says whose fault it was.
+        let fault = match status {
+            429 | 403 => Some(Fault::Policy),
+            400..=499 => Some(Fault::Caller),
+            500.. => Some(Fault::Gateway),
+            _ => None,
+        };
+        metrics.finished(&Finished {
+            surface: match path {
+                "/v1/models" | "/models" => "models",
+                "/health" | "/ready" => "health",
+                "/metrics" => "metrics",
+                _ => "other",
+            },
+            model: "",
+            key: None,
+            status,
+            outcome: if fault.is_some() { "error" } else { "ok" },
+            fault,
+            stream: false,
+            duration: self.started.elapsed(),
+            first_token: None,
+        });
     }
 }
 

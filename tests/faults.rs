@@ -268,14 +268,14 @@ async fn an_idle_kept_alive_connection_is_closed_and_a_busy_one_never() {
 }
 
 #[tokio::test]
-async fn without_a_key_every_path_but_health_and_ready_is_401() {
+async fn without_a_key_every_path_but_health_ready_and_metrics_is_401() {
     let gateway = gateway("[auth]\nkeys = [{ name = \"ci\", key = \"gw-key-123456\" }]\n").await;
     let http = &gateway.http;
     let url = &gateway.url;
     for (method, path) in [
         ("GET", "/nope"),
         ("GET", "/v1/nope"),
-        ("GET", "/metrics"),
+        ("POST", "/metrics"),
         ("GET", "/v1/chat/completions"),
         ("DELETE", "/v1/models"),
         ("POST", "/v1/models"),
@@ -292,7 +292,8 @@ async fn without_a_key_every_path_but_health_and_ready_is_401() {
         let error = error_of(response, 401).await;
         assert_eq!(error["code"], "invalid_api_key", "{method} {path}");
     }
-    for path in ["/health", "/ready"] {
+    // The scrape is open unless `[metrics] require_key` says otherwise (tests/metrics.rs).
+    for path in ["/health", "/ready", "/metrics"] {
         let response = gateway.get(path).send().await.unwrap();
         assert_eq!(response.status(), 200, "{path}");
     }

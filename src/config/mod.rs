@@ -10,6 +10,7 @@ mod gateway_key;
 mod glob;
 mod invalid;
 mod limits;
+mod metrics;
 mod models;
 mod provider_kind;
 mod providers;
@@ -33,6 +34,7 @@ pub use env::{EnvLookup, process_env};
 pub use gateway_key::KeyDigest;
 pub use glob::Glob;
 pub use limits::{LimitsBackend, LimitsConfig};
+pub use metrics::MetricsConfig;
 pub use models::{AliasTarget, ModelAlias};
 pub use provider_kind::{KindName, ProviderKind};
 pub use providers::{ProviderConfig, UnsupportedParams};
@@ -54,6 +56,7 @@ pub struct Config {
     pub routing: RoutingConfig,
     pub auth: AuthConfig,
     pub limits: LimitsConfig,
+    pub metrics: MetricsConfig,
 }
 
 /// A config problem: which file, which key, what is wrong.
@@ -93,6 +96,8 @@ struct RawConfig {
     auth: auth::RawAuth,
     #[serde(default)]
     limits: limits::RawLimits,
+    #[serde(default)]
+    metrics: metrics::RawMetrics,
 }
 
 impl Config {
@@ -175,6 +180,7 @@ fn validate(raw: RawConfig, env: EnvLookup<'_>) -> Result<Config, Invalid> {
         auth: auth::validate(raw.auth)?,
         limits: limits::validate(raw.limits)?,
         routing: routing::validate(raw.routing),
+        metrics: metrics::validate(raw.metrics)?,
     })
 }
 

@@ -513,6 +513,7 @@ fn the_reference_config_shows_every_key() {
         "[routing]\nzz_unknown = 1",
         "[limits]\nzz_unknown = 1",
         "[auth]\nzz_unknown = 1",
+        "[metrics]\nzz_unknown = 1",
         "[providers.p]\nzz_unknown = 1",
         "[models.m]\nzz_unknown = 1",
     ];

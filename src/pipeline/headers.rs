@@ -18,10 +18,7 @@ const OVERHEAD: HeaderName = HeaderName::from_static("x-switchyard-overhead-ms")
 /// A client's own deadline for the whole request, in milliseconds (the config's is the cap).
 const DEADLINE_MS: &str = "x-switchyard-deadline-ms";
 
-pub fn write(trip: &Trip, headers: &mut HeaderMap) {
-    // The gateway's own time: everything but waiting on providers (for a stream, up to the
-    // moment its first bytes go out).
-    let overhead = trip.received.elapsed().saturating_sub(trip.waited);
+pub fn write(trip: &Trip, overhead: Duration, headers: &mut HeaderMap) {
     if let Ok(value) = HeaderValue::from_str(&format!("{:.3}", overhead.as_secs_f64() * 1e3)) {
         headers.insert(OVERHEAD, value);
     }

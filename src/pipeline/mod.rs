@@ -28,6 +28,7 @@ use crate::completion::UsageWanted;
 use crate::config::{GatewayKey, ServerConfig};
 use crate::error::Error;
 use crate::limits::{Account, Limiter, Quotas};
+use crate::metrics::Metrics;
 use crate::routing::{Attempt, Held, Router, Target};
 use crate::telemetry::{Logged, RequestLog};
 use meter::Meter;
@@ -41,11 +42,14 @@ pub struct Pipeline<'a> {
     pub keys: &'a [GatewayKey],
     pub server: &'a ServerConfig,
     pub lifecycle: &'a Lifecycle,
+    pub metrics: &'a Arc<Metrics>,
 }
 
 /// One request's way through the pipeline: what each step learned, for the response headers,
 /// the meter and the log line.
 pub struct Trip {
+    /// The inbound API, as metrics name it (`chat`).
+    surface: &'static str,
     received: Instant,
     log: RequestLog,
     quotas: Quotas,
@@ -75,16 +79,18 @@ impl Trip {
 }
 
 impl<'a> Pipeline<'a> {
-    /// A trip for a request that has just arrived with `headers`.
-    pub fn begin(&self, headers: &HeaderMap) -> Trip {
+    /// A trip for a request to `surface` (its name in metrics) that has just arrived with
+    /// `headers`.
+    pub fn begin(&self, surface: &'static str, headers: &HeaderMap) -> Trip {
         let request_id = headers
             .get("x-request-id")
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
             .to_owned();
         Trip {
+            surface,
             received: Instant::now(),
-            log: RequestLog::new(request_id),
+            log: RequestLog::new(request_id).counted(self.metrics, surface),
             quotas: Quotas::default(),
             account: None,
             usage: UsageWanted::default(),
@@ -137,7 +143,15 @@ impl<'a> Pipeline<'a> {
         trip.log.key(&key.name);
         caller.check_model(model)?;
         let models = self.router.limited_models(model);
-        trip.quotas = self.limits.admit(key, &models).await?;
+        trip.quotas = match self.limits.admit(key, &models).await {
+            Ok(quotas) => quotas,
+            Err(error) => {
+                if matches!(error, Error::RateLimited { .. }) {
+                    self.metrics.rate_limited(&key.name);
+                }
+                return Err(error);
+            }
+        };
         if key.counts_tokens() {
             trip.usage.by_gateway = true;
             trip.account = Some(self.limits.account(key, &models));
@@ -153,6 +167,9 @@ impl<'a> Pipeline<'a> {
         attempt: &A,
     ) -> Result<A::Output, Error> {
         let routed = self.router.route(model, trip.deadline, attempt).await;
+        if routed.attempts > 0 {
+            self.metrics.routed(trip.surface, routed.attempts);
+        }
         trip.attempts = routed.attempts;
         trip.waited = routed.waited;
         if let Some(target) = &routed.target {
@@ -189,8 +206,9 @@ impl<'a> Pipeline<'a> {
     /// A committed stream, framed by the surface.
     pub fn stream(&self, trip: Trip, held: Held, framing: impl Framing) -> Response {
         let mut headers = HeaderMap::new();
-        headers::write(&trip, &mut headers);
+        headers::write(&trip, self.overhead(&trip), &mut headers);
         let Trip {
+            surface,
             log,
             account,
             usage,
@@ -203,6 +221,7 @@ impl<'a> Pipeline<'a> {
             meter: account.map(|account| Meter::new(account, prompt_estimate)),
             usage,
             cut: self.lifecycle.cut_signal(),
+            in_flight: self.metrics.stream_started(surface),
         };
         let mut response = relay::respond(held, framing, relay);
         response.headers_mut().extend(headers);
@@ -223,9 +242,17 @@ impl<'a> Pipeline<'a> {
 
     /// The headers every answer carries.
     fn finish(&self, trip: Trip, mut response: Response) -> Response {
-        headers::write(&trip, response.headers_mut());
+        headers::write(&trip, self.overhead(&trip), response.headers_mut());
         // The log line is written here, after the headers, as `trip` drops.
         response.extensions_mut().insert(Logged);
         response
+    }
+
+    /// The gateway's own time on the request so far: everything but waiting on providers (for
+    /// a stream, up to the moment its first bytes go out). Counted as it is reported.
+    fn overhead(&self, trip: &Trip) -> Duration {
+        let overhead = trip.received.elapsed().saturating_sub(trip.waited);
+        self.metrics.overhead(trip.surface, overhead);
+        overhead
     }
 }

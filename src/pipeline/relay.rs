@@ -15,6 +15,7 @@ use super::meter::Meter;
 use super::sse::KEEP_ALIVE;
 use crate::completion::{Chunk, UsageWanted};
 use crate::error::Error;
+use crate::metrics::StreamInFlight;
 use crate::routing::Held;
 use crate::telemetry::RequestLog;
 
@@ -34,6 +35,8 @@ pub struct Relay {
     pub usage: UsageWanted,
     /// Turns true when the shutdown grace period is over: the stream ends as a failed one does.
     pub cut: tokio::sync::watch::Receiver<bool>,
+    /// Counts the stream in flight until it ends.
+    pub in_flight: StreamInFlight,
 }
 
 /// Commits the 200 and relays the rest as it arrives. A usage report the client did not ask
@@ -48,6 +51,7 @@ pub fn respond(held: Held, mut framing: impl Framing, relay: Relay) -> Response 
         mut meter,
         usage,
         mut cut,
+        in_flight,
     } = relay;
     let (chunks, rest) = held.into_parts();
     // Every chunk is counted; the client sees what it should.
@@ -58,6 +62,7 @@ pub fn respond(held: Held, mut framing: impl Framing, relay: Relay) -> Response 
         usage.shows(chunk)
     };
     let frames = async_stream::stream! {
+        let _in_flight = in_flight;
         log.first_byte();
         let mut frame = BytesMut::new();
         for chunk in chunks.iter().filter(|c| shown(c)) {

@@ -2,15 +2,17 @@
 //! each target's health, and the one attempt loop every surface's requests go through.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::attempt::{Attempt, Call, Routed};
 use super::balance;
 use super::health::{Health, Pass};
-use super::plan::{Candidate, Plan, Table};
+use super::plan::{Candidate, Plan, Table, Target};
 use super::retry;
 use crate::config::{Config, RoutingConfig};
 use crate::error::Error;
+use crate::metrics::{AttemptResult, Metrics};
 use crate::providers::Provider;
 use crate::transport::{self, Http};
 
@@ -22,10 +24,11 @@ pub struct Router {
     health: Health,
     config: RoutingConfig,
     hold_back: Duration,
+    metrics: Arc<Metrics>,
 }
 
 impl Router {
-    pub fn new(config: &Config) -> Result<Self, Error> {
+    pub fn new(config: &Config, metrics: Arc<Metrics>) -> Result<Self, Error> {
         let providers = config
             .providers
             .iter()
@@ -38,6 +41,7 @@ impl Router {
             health: Health::new(&config.routing),
             config: config.routing.clone(),
             hold_back: config.server.stream_hold_back,
+            metrics,
         })
     }
 
@@ -68,10 +72,20 @@ impl Router {
         let budget = deadline.map_or(self.config.deadline, |d| d.min(self.config.deadline));
         let mut routed = Routed::failed(Error::Internal("no attempt was made".into()));
         let deadline = tokio::time::Instant::now() + budget;
-        for index in self.order(&plan) {
+        let order = self.order(&plan);
+        for (position, &index) in order.iter().enumerate() {
             let candidate = &plan.candidates[index];
+            let last = position + 1 == order.len();
             if self
-                .try_target(&plan, candidate, deadline, budget, attempt, &mut routed)
+                .try_target(
+                    &plan,
+                    candidate,
+                    deadline,
+                    budget,
+                    attempt,
+                    last,
+                    &mut routed,
+                )
                 .await
                 .is_break()
             {
@@ -98,7 +112,9 @@ impl Router {
     }
 
     /// Attempts on one target until one succeeds (break), the request cannot succeed anywhere
-    /// (break), or this target is given up on (continue with the next).
+    /// (break), or this target is given up on (continue with the next, unless it is the
+    /// `last`).
+    #[allow(clippy::too_many_arguments)]
     async fn try_target<A: Attempt>(
         &self,
         plan: &Plan,
@@ -106,6 +122,7 @@ impl Router {
         deadline: tokio::time::Instant,
         budget: Duration,
         attempt: &A,
+        last: bool,
         routed: &mut Routed<A::Output>,
     ) -> std::ops::ControlFlow<()> {
         use std::ops::ControlFlow::{Break, Continue};
@@ -139,15 +156,19 @@ impl Router {
                 first_token_timeout: plan.first_token_timeout,
             };
             let started = Instant::now();
+            // Counted as cancelled unless a verdict comes: the client left during the attempt.
+            let counted = Counted::new(&self.metrics, target);
             // On the deadline (or the client leaving), the passes drop and give back any probe.
             let outcome = tokio::time::timeout_at(deadline, attempt.run(call)).await;
             routed.waited += started.elapsed();
             let Ok(outcome) = outcome else {
+                counted.verdict(AttemptResult::TimedOut);
                 routed.result = Err(Error::DeadlineExceeded(budget));
                 return Break(());
             };
             let error = match outcome {
                 Ok(output) => {
+                    counted.verdict(AttemptResult::Success);
                     target_pass.success(started.elapsed());
                     if let Some(pass) = api_key_pass {
                         pass.success(started.elapsed());
@@ -165,6 +186,12 @@ impl Router {
                 (retry, candidate.retries),
                 deadline,
             );
+            counted.verdict(match (&error, &next) {
+                (Error::UpstreamTimeout { .. }, _) => AttemptResult::TimedOut,
+                (_, Next::ApiKey(_) | Next::Retry(_)) => AttemptResult::Retried,
+                (_, Next::Target) if !last => AttemptResult::FellBack,
+                _ => AttemptResult::Failed,
+            });
             routed.result = Err(error);
             let wait = match next {
                 Next::ApiKey(next) => {
@@ -233,6 +260,41 @@ impl Router {
             .into_iter()
             .partition(|&k| self.health.available(&api_key_id(name, k), now));
         if ready.is_empty() { cooling } else { ready }
+    }
+}
+
+/// One attempt in the metrics: its verdict when one comes, cancelled when it is dropped first.
+struct Counted<'a> {
+    metrics: &'a Metrics,
+    target: &'a Target,
+    done: bool,
+}
+
+impl<'a> Counted<'a> {
+    fn new(metrics: &'a Metrics, target: &'a Target) -> Self {
+        Self {
+            metrics,
+            target,
+            done: false,
+        }
+    }
+
+    fn verdict(mut self, result: AttemptResult) {
+        self.done = true;
+        self.metrics
+            .attempt(&self.target.provider, &self.target.name, result);
+    }
+}
+
+impl Drop for Counted<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.metrics.attempt(
+                &self.target.provider,
+                &self.target.name,
+                AttemptResult::Cancelled,
+            );
+        }
     }
 }
 

@@ -64,6 +64,18 @@ pub async fn run(
 ) -> std::io::Result<()> {
     let server = &state.config.server;
     let (grace, ready_delay) = (server.shutdown_grace, server.shutdown_ready_delay);
+    let metrics = &state.config.metrics;
+    if let (true, Some(listen)) = (metrics.enabled, metrics.listen) {
+        // A plain listener: a scrape port sees one client, Prometheus, a few times a minute.
+        let listener = TcpListener::bind(listen).await?;
+        let scrapes = surfaces::metrics_router(state.clone());
+        tokio::spawn(async move {
+            if let Err(error) = axum::serve(listener, scrapes).await {
+                tracing::error!("the metrics listener failed: {error}");
+            }
+        });
+        tracing::info!(address = %listen, "metrics listening");
+    }
     let limits = connection::Limits {
         header: server.header_read_timeout,
         idle: server.idle_timeout,
@@ -80,7 +92,10 @@ pub async fn run(
         // and echoed on every response.
         .layer(SetRequestIdLayer::new(REQUEST_ID, RandomRequestId))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer_fn(telemetry::LogRequests)
+        .layer_fn(|inner| telemetry::LogRequests {
+            inner,
+            metrics: state.metrics.clone(),
+        })
         .layer(CatchPanicLayer::custom(panic_response))
         .service(surfaces::router(state.clone()));
     let acceptor = Acceptor {

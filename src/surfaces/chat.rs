@@ -26,7 +26,7 @@ pub async fn chat_completions(
     body: Body,
 ) -> Response {
     let pipeline = state.pipeline();
-    let mut trip = pipeline.begin(&headers);
+    let mut trip = pipeline.begin("chat", &headers);
     match serve(&pipeline, &mut trip, &headers, body).await {
         Ok(ChatAnswer { ready, dropped }) => {
             trip.dropped(dropped);

@@ -3,6 +3,7 @@
 
 mod chat;
 mod health;
+mod metrics;
 mod models;
 mod openai_error;
 
@@ -19,16 +20,28 @@ use crate::state::AppState;
 use openai_error::OpenAiError;
 
 pub fn router(state: Arc<AppState>) -> Router {
-    let api = Router::new()
+    let mut api = Router::new()
         .route("/v1/chat/completions", post(chat::chat_completions))
         .route("/chat/completions", post(chat::chat_completions))
         .route("/v1/models", get(models::list));
+    let metrics = &state.config.metrics;
+    if metrics.enabled && metrics.listen.is_none() {
+        api = api.route("/metrics", get(metrics::scrape));
+    }
     Router::new()
         .merge(api)
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+}
+
+/// `/metrics` alone, for a listener of its own (`[metrics] listen`).
+pub fn metrics_router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics::scrape))
+        .fallback(not_found)
         .with_state(state)
 }
 

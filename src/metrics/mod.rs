@@ -1,0 +1,309 @@
+//! The gateway's Prometheus metrics: what every request and every upstream attempt adds, in
+//! one registry, written in Prometheus's text format for `GET /metrics`. Every label value
+//! comes from the config (provider, alias, model and key names) or from a closed vocabulary
+//! (surface, outcome, error type, attempt result), never from what a client typed: a model
+//! the config does not name is `unknown`, so no client can grow the series without bound.
+
+mod names;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::{Registry, Unit};
+
+use crate::config::Config;
+use crate::error::Fault;
+use names::Names;
+
+/// The `Content-Type` of what `render` writes.
+pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
+
+/// Whole requests and streams, in seconds: from a few milliseconds to a long generation.
+const SECONDS: [f64; 15] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
+];
+/// The gateway's own time on a request, in seconds: microseconds when all is well.
+const OVERHEAD_SECONDS: [f64; 13] = [
+    0.000_005, 0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005,
+    0.01, 0.025, 0.1,
+];
+/// Retries (attempts after the first) per request.
+const RETRIES: [f64; 6] = [0.0, 1.0, 2.0, 3.0, 5.0, 10.0];
+
+type Histograms<L> = Family<L, Histogram, fn() -> Histogram>;
+
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    duration: Histograms<StreamLabels>,
+    first_token: Histograms<SurfaceLabels>,
+    overhead: Histograms<SurfaceLabels>,
+    retries: Histograms<SurfaceLabels>,
+    attempts: Family<AttemptLabels, Counter>,
+    streams: Family<SurfaceLabels, Gauge>,
+    rate_limited: Family<KeyLabels, Counter>,
+    names: Names,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    surface: &'static str,
+    model: Arc<str>,
+    key: Arc<str>,
+    status_class: &'static str,
+    outcome: &'static str,
+    error_type: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StreamLabels {
+    surface: &'static str,
+    stream: bool,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SurfaceLabels {
+    surface: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AttemptLabels {
+    provider: Arc<str>,
+    target: Arc<str>,
+    result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KeyLabels {
+    key: Arc<str>,
+}
+
+/// One finished request, as its log line tells it.
+pub struct Finished<'a> {
+    pub surface: &'static str,
+    /// The model asked for, as the client named it (counted under its name only if the config
+    /// has it).
+    pub model: &'a str,
+    /// The gateway key's name.
+    pub key: Option<&'a str>,
+    pub status: u16,
+    /// `ok`, `error` or `client_closed`.
+    pub outcome: &'static str,
+    pub fault: Option<Fault>,
+    pub stream: bool,
+    pub duration: Duration,
+    pub first_token: Option<Duration>,
+}
+
+/// What became of one upstream attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptResult {
+    Success,
+    /// The same target again: with another API key, or after a wait.
+    Retried,
+    /// Routing moved on to the next target.
+    FellBack,
+    /// The attempt ran out of time (the provider's timeouts or the request's deadline).
+    TimedOut,
+    /// The client left while the attempt ran.
+    Cancelled,
+    /// Nothing followed: the request failed with this attempt's error.
+    Failed,
+}
+
+impl AttemptResult {
+    fn label(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::Retried => "retried",
+            Self::FellBack => "fell_back",
+            Self::TimedOut => "timed_out",
+            Self::Cancelled => "cancelled",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+impl Metrics {
+    pub fn new(config: &Config) -> Self {
+        let mut registry = Registry::with_prefix("switchyard");
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "requests",
+            "Requests answered, by surface, model asked, gateway key, status class, outcome and whose fault an error was",
+            requests.clone(),
+        );
+        let duration: Histograms<StreamLabels> =
+            Family::new_with_constructor(|| Histogram::new(SECONDS));
+        registry.register_with_unit(
+            "request_duration",
+            "Time from a request's arrival to its last byte (a stream's end)",
+            Unit::Seconds,
+            duration.clone(),
+        );
+        let first_token: Histograms<SurfaceLabels> =
+            Family::new_with_constructor(|| Histogram::new(SECONDS));
+        registry.register_with_unit(
+            "time_to_first_token",
+            "Time from a stream's arrival to its first output sent to the client",
+            Unit::Seconds,
+            first_token.clone(),
+        );
+        let overhead: Histograms<SurfaceLabels> =
+            Family::new_with_constructor(|| Histogram::new(OVERHEAD_SECONDS));
+        registry.register_with_unit(
+            "overhead",
+            "The gateway's own time on a request, waiting on providers excluded (x-switchyard-overhead-ms)",
+            Unit::Seconds,
+            overhead.clone(),
+        );
+        let retries: Histograms<SurfaceLabels> =
+            Family::new_with_constructor(|| Histogram::new(RETRIES));
+        registry.register(
+            "request_retries",
+            "Upstream attempts after the first, per routed request (retries and fallbacks)",
+            retries.clone(),
+        );
+        let attempts = Family::<AttemptLabels, Counter>::default();
+        registry.register(
+            "upstream_attempts",
+            "Upstream attempts by provider, target and what became of them",
+            attempts.clone(),
+        );
+        let streams = Family::<SurfaceLabels, Gauge>::default();
+        registry.register(
+            "streams_in_flight",
+            "Streams being relayed to clients now",
+            streams.clone(),
+        );
+        let rate_limited = Family::<KeyLabels, Counter>::default();
+        registry.register(
+            "rate_limited",
+            "Requests refused by a gateway key's limits, by key",
+            rate_limited.clone(),
+        );
+        Self {
+            registry,
+            requests,
+            duration,
+            first_token,
+            overhead,
+            retries,
+            attempts,
+            streams,
+            rate_limited,
+            names: Names::new(config),
+        }
+    }
+
+    /// Everything, in Prometheus's text format.
+    pub fn render(&self) -> String {
+        let mut text = String::with_capacity(8 << 10);
+        // Writing to a String cannot fail.
+        let _ = prometheus_client::encoding::prometheus_text::encode(&mut text, &self.registry);
+        text
+    }
+
+    pub fn finished(&self, request: &Finished<'_>) {
+        let labels = RequestLabels {
+            surface: request.surface,
+            model: self.names.model(request.model),
+            key: self.names.key(request.key),
+            status_class: status_class(request.status),
+            outcome: request.outcome,
+            error_type: match request.fault {
+                None => "none",
+                Some(Fault::Caller) => "caller",
+                Some(Fault::Policy) => "policy",
+                Some(Fault::Provider) => "provider",
+                Some(Fault::Gateway) => "gateway",
+            },
+        };
+        self.requests.get_or_create(&labels).inc();
+        self.duration
+            .get_or_create(&StreamLabels {
+                surface: request.surface,
+                stream: request.stream,
+            })
+            .observe(request.duration.as_secs_f64());
+        if let (true, Some(first_token)) = (request.stream, request.first_token) {
+            self.first_token
+                .get_or_create(&SurfaceLabels {
+                    surface: request.surface,
+                })
+                .observe(first_token.as_secs_f64());
+        }
+    }
+
+    pub fn overhead(&self, surface: &'static str, overhead: Duration) {
+        self.overhead
+            .get_or_create(&SurfaceLabels { surface })
+            .observe(overhead.as_secs_f64());
+    }
+
+    /// A routed request took `attempts` attempts.
+    pub fn routed(&self, surface: &'static str, attempts: u32) {
+        self.retries
+            .get_or_create(&SurfaceLabels { surface })
+            .observe(f64::from(attempts.saturating_sub(1)));
+    }
+
+    pub fn attempt(&self, provider: &str, target: &str, result: AttemptResult) {
+        self.attempts
+            .get_or_create(&AttemptLabels {
+                provider: self.names.provider(provider),
+                target: self.names.model(target),
+                result: result.label(),
+            })
+            .inc();
+    }
+
+    pub fn rate_limited(&self, key: &str) {
+        self.rate_limited
+            .get_or_create(&KeyLabels {
+                key: self.names.key(Some(key)),
+            })
+            .inc();
+    }
+
+    /// A stream now being relayed; it stops counting when the guard drops.
+    pub fn stream_started(self: &Arc<Self>, surface: &'static str) -> StreamInFlight {
+        self.streams.get_or_create(&SurfaceLabels { surface }).inc();
+        StreamInFlight {
+            metrics: self.clone(),
+            surface,
+        }
+    }
+}
+
+/// Counts one stream in flight while it lives.
+pub struct StreamInFlight {
+    metrics: Arc<Metrics>,
+    surface: &'static str,
+}
+
+impl Drop for StreamInFlight {
+    fn drop(&mut self) {
+        self.metrics
+            .streams
+            .get_or_create(&SurfaceLabels {
+                surface: self.surface,
+            })
+            .dec();
+    }
+}
+
+fn status_class(status: u16) -> &'static str {
+    match status {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    }
+}

@@ -1,0 +1,375 @@
+//! `GET /metrics` after scripted traffic: the exact values of the requests, attempts, retries,
+//! streams and rate-limit series, and label values that never come from what a client typed.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use common::*;
+
+/// Fast backoff so retries cost milliseconds.
+const FAST: &str = "[routing]\nbackoff_base = \"1ms\"\nbackoff_max = \"5ms\"\n";
+
+/// One sample line of the text format: its name, its labels, its value.
+#[derive(Debug)]
+struct Sample {
+    name: String,
+    labels: BTreeMap<String, String>,
+    value: f64,
+}
+
+fn samples(text: &str) -> Vec<Sample> {
+    text.lines()
+        .filter(|line| !line.starts_with('#') && !line.trim().is_empty())
+        .map(|line| {
+            let (series, value) = line.rsplit_once(' ').unwrap();
+            let (name, labels) = match series.split_once('{') {
+                Some((name, rest)) => (name, rest.trim_end_matches('}')),
+                None => (series, ""),
+            };
+            let labels = labels
+                .split("\",")
+                .filter(|pair| !pair.is_empty())
+                .map(|pair| {
+                    let (key, value) = pair.split_once("=\"").unwrap();
+                    (key.to_owned(), value.trim_end_matches('"').to_owned())
+                })
+                .collect();
+            Sample {
+                name: name.to_owned(),
+                labels,
+                value: value.parse().unwrap(),
+            }
+        })
+        .collect()
+}
+
+/// The value of the one series of `name` with exactly `labels`, or 0 if there is none yet.
+fn value(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    let wanted: BTreeMap<String, String> = labels
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    let found: Vec<Sample> = samples(text)
+        .into_iter()
+        .filter(|s| s.name == name && s.labels == wanted)
+        .collect();
+    assert!(found.len() <= 1, "{name} {labels:?} twice: {found:?}");
+    found.first().map_or(0.0, |s| s.value)
+}
+
+async fn scrape(gateway: &Gateway) -> String {
+    let response = gateway.get("/metrics").send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
+    response.text().await.unwrap()
+}
+
+fn requests<'a>(
+    model: &'a str,
+    key: &'a str,
+    status_class: &'a str,
+    outcome: &'a str,
+    error_type: &'a str,
+) -> [(&'a str, &'a str); 6] {
+    [
+        ("surface", "chat"),
+        ("model", model),
+        ("key", key),
+        ("status_class", status_class),
+        ("outcome", outcome),
+        ("error_type", error_type),
+    ]
+}
+
+fn attempt<'a>(provider: &'a str, target: &'a str, result: &'a str) -> [(&'a str, &'a str); 3] {
+    [
+        ("provider", provider),
+        ("target", target),
+        ("result", result),
+    ]
+}
+
+#[tokio::test]
+async fn scripted_traffic_gives_exact_counts() {
+    let a = FakeUpstream::start().await;
+    let b = FakeUpstream::start().await;
+    let toml = format!(
+        "{}{}{FAST}[models.smart]\ntargets = [\"a/m\", \"b/m\"]\nretries = 1\n\
+         [auth]\nkeys = [{{ name = \"ci\", key = \"ci-key\" }}, {{ name = \"tight\", key = \"tight-key\", rpm = 1 }}]\n",
+        a.provider_toml("a"),
+        b.provider_toml("b"),
+    );
+    let gateway = gateway(&toml).await;
+
+    // Retried on a, then fell back to b, which answers.
+    a.push(Reply::status(503, r#"{"error":{"message":"busy"}}"#));
+    a.push(Reply::status(503, r#"{"error":{"message":"busy"}}"#));
+    b.push(Reply::json(completion_json("from b")));
+    let response = gateway.send_as("ci-key", &user("smart", "hi")).await;
+    assert_eq!(response.status(), 200);
+
+    // A request the provider refuses: no retry, the caller's 400 passed on.
+    a.push(Reply::status(400, r#"{"error":{"message":"bad"}}"#));
+    let response = gateway.send_as("ci-key", &user("a/m", "hi")).await;
+    assert_eq!(response.status(), 400);
+
+    // A model the config does not name is counted as `unknown`, never by its name.
+    a.push(Reply::json(completion_json("fine")));
+    let response = gateway
+        .send_as("ci-key", &user("a/made-up-by-a-client", "hi"))
+        .await;
+    assert_eq!(response.status(), 200);
+
+    // No key; then a key over its limit.
+    let response = gateway.send(&user("smart", "hi")).await;
+    assert_eq!(response.status(), 401);
+    b.push(Reply::json(completion_json("once")));
+    assert_eq!(
+        gateway
+            .send_as("tight-key", &user("b/m", "hi"))
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        gateway
+            .send_as("tight-key", &user("b/m", "hi"))
+            .await
+            .status(),
+        429
+    );
+
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let text = scrape(&gateway).await;
+    let total = "switchyard_requests_total";
+    assert_eq!(
+        value(&text, total, &requests("smart", "ci", "2xx", "ok", "none")),
+        1.0
+    );
+    assert_eq!(
+        value(
+            &text,
+            total,
+            &requests("a/m", "ci", "4xx", "error", "provider")
+        ),
+        1.0,
+        "a provider's 400 is the provider's answer, not the gateway's judgement"
+    );
+    assert_eq!(
+        value(
+            &text,
+            total,
+            &requests("unknown", "ci", "2xx", "ok", "none")
+        ),
+        1.0
+    );
+    assert_eq!(
+        value(
+            &text,
+            total,
+            &requests("unknown", "none", "4xx", "error", "caller")
+        ),
+        1.0
+    );
+    assert_eq!(
+        value(&text, total, &requests("b/m", "tight", "2xx", "ok", "none")),
+        1.0
+    );
+    assert_eq!(
+        value(
+            &text,
+            total,
+            &requests("b/m", "tight", "4xx", "error", "policy")
+        ),
+        1.0
+    );
+    assert!(
+        !text.contains("made-up-by-a-client"),
+        "a client's model name became a label"
+    );
+
+    let attempts = "switchyard_upstream_attempts_total";
+    assert_eq!(value(&text, attempts, &attempt("a", "a/m", "retried")), 1.0);
+    assert_eq!(
+        value(&text, attempts, &attempt("a", "a/m", "fell_back")),
+        1.0
+    );
+    assert_eq!(value(&text, attempts, &attempt("b", "b/m", "success")), 2.0);
+    assert_eq!(value(&text, attempts, &attempt("a", "a/m", "failed")), 1.0);
+    assert_eq!(
+        value(&text, attempts, &attempt("a", "unknown", "success")),
+        1.0
+    );
+
+    // Four routed requests: one with two retries, three with none.
+    let retries = [("surface", "chat")];
+    assert_eq!(
+        value(&text, "switchyard_request_retries_count", &retries),
+        4.0
+    );
+    assert_eq!(
+        value(&text, "switchyard_request_retries_sum", &retries),
+        2.0
+    );
+    assert_eq!(
+        value(
+            &text,
+            "switchyard_request_retries_bucket",
+            &[("surface", "chat"), ("le", "0")]
+        ),
+        3.0
+    );
+
+    assert_eq!(
+        value(&text, "switchyard_rate_limited_total", &[("key", "tight")]),
+        1.0
+    );
+    // Six chat requests, each with its overhead; the durations of all six, none a stream.
+    assert_eq!(
+        value(&text, "switchyard_overhead_seconds_count", &retries),
+        6.0
+    );
+    assert_eq!(
+        value(
+            &text,
+            "switchyard_request_duration_seconds_count",
+            &[("surface", "chat"), ("stream", "false")]
+        ),
+        6.0
+    );
+}
+
+#[tokio::test]
+async fn a_stream_is_in_flight_until_it_ends_and_a_client_leaving_is_counted() {
+    let (upstream, gateway) = gateway_with_upstream("").await;
+    upstream.push(Reply::held(&["first"], &["second"]));
+    let in_flight =
+        |text: &str| value(text, "switchyard_streams_in_flight", &[("surface", "chat")]);
+
+    let response = gateway
+        .chat_json(&user_stream("up/m", "hi"))
+        .send()
+        .await
+        .unwrap();
+    let mut body = response.bytes_stream();
+    read_until(&mut body, "first").await;
+    assert_eq!(in_flight(&scrape(&gateway).await), 1.0);
+    upstream.release();
+    read_until(&mut body, "[DONE]").await;
+    drop(body);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let text = scrape(&gateway).await;
+    assert_eq!(in_flight(&text), 0.0);
+    assert_eq!(
+        value(
+            &text,
+            "switchyard_time_to_first_token_seconds_count",
+            &[("surface", "chat")]
+        ),
+        1.0
+    );
+
+    // A client that leaves mid-stream: an outcome of its own, and the stream no longer counted.
+    upstream.push(Reply::stuck_after(opening(&["going"])));
+    let response = gateway
+        .chat_json(&user_stream("up/m", "hi"))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        upstream
+            .released_when_client_leaves(response, "going")
+            .await
+    );
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let text = scrape(&gateway).await;
+    assert_eq!(in_flight(&text), 0.0);
+    assert_eq!(
+        value(
+            &text,
+            "switchyard_requests_total",
+            &requests("unknown", "none", "2xx", "client_closed", "none")
+        ),
+        1.0
+    );
+    assert_eq!(
+        value(
+            &text,
+            "switchyard_requests_total",
+            &requests("unknown", "none", "2xx", "ok", "none")
+        ),
+        1.0
+    );
+}
+
+#[tokio::test]
+async fn an_attempt_the_client_leaves_is_cancelled() {
+    let (upstream, gateway) = gateway_with_upstream("").await;
+    upstream.push(Reply::after(
+        Duration::from_secs(30),
+        completion_json("late"),
+    ));
+    let request = gateway.chat_json(&user("up/m", "hi")).send();
+    // The client gives up before the provider answers.
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), request)
+            .await
+            .is_err()
+    );
+    assert!(upstream.wait_abandoned(Duration::from_secs(1)).await);
+    let text = scrape(&gateway).await;
+    assert_eq!(
+        value(
+            &text,
+            "switchyard_upstream_attempts_total",
+            &attempt("up", "unknown", "cancelled")
+        ),
+        1.0
+    );
+}
+
+#[tokio::test]
+async fn metrics_can_be_off_keyed_or_on_a_port_of_their_own() {
+    let off = gateway("[metrics]\nenabled = false\n").await;
+    assert_eq!(off.get("/metrics").send().await.unwrap().status(), 404);
+
+    let keyed = gateway("[auth]\nkeys = [\"scrape-key\"]\n[metrics]\nrequire_key = true\n").await;
+    assert_eq!(keyed.get("/metrics").send().await.unwrap().status(), 401);
+    let response = keyed
+        .get("/metrics")
+        .bearer_auth("scrape-key")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+
+    // Open by default, even where API calls need a key.
+    let open = gateway("[auth]\nkeys = [\"api-key\"]\n").await;
+    assert_eq!(open.get("/metrics").send().await.unwrap().status(), 200);
+
+    let port = process::free_port();
+    let own = gateway(&format!("[metrics]\nlisten = \"127.0.0.1:{port}\"\n")).await;
+    assert_eq!(own.get("/metrics").send().await.unwrap().status(), 404);
+    own.whole(&user("echo/x", "hi")).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let text = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(
+        value(
+            &text,
+            "switchyard_requests_total",
+            &requests("unknown", "none", "2xx", "ok", "none")
+        ),
+        1.0
+    );
+}
