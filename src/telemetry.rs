@@ -134,7 +134,9 @@ impl RequestLog {
 
     /// Counts the request in `metrics` too, under `surface`, when the line is written.
     pub fn counted(mut self, metrics: &Arc<Metrics>, surface: &'static str) -> Self {
-        self.metrics = Some((metrics.clone(), surface));
+        if metrics.on() {
+            self.metrics = Some((metrics.clone(), surface));
+        }
         self
     }
 

@@ -38,6 +38,8 @@ const RETRIES: [f64; 6] = [0.0, 1.0, 2.0, 3.0, 5.0, 10.0];
 type Histograms<L> = Family<L, Histogram, fn() -> Histogram>;
 
 pub struct Metrics {
+    /// `[metrics] enabled = false`: nothing is counted, so the request path pays nothing.
+    on: bool,
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     duration: Histograms<StreamLabels>,
@@ -188,6 +190,7 @@ impl Metrics {
             rate_limited.clone(),
         );
         Self {
+            on: config.metrics.enabled,
             registry,
             requests,
             duration,
@@ -201,6 +204,11 @@ impl Metrics {
         }
     }
 
+    /// Whether anything is counted.
+    pub fn on(&self) -> bool {
+        self.on
+    }
+
     /// Everything, in Prometheus's text format.
     pub fn render(&self) -> String {
         let mut text = String::with_capacity(8 << 10);
@@ -210,6 +218,9 @@ impl Metrics {
     }
 
     pub fn finished(&self, request: &Finished<'_>) {
+        if !self.on {
+            return;
+        }
         let labels = RequestLabels {
             surface: request.surface,
             model: self.names.model(request.model),
@@ -241,6 +252,9 @@ impl Metrics {
     }
 
     pub fn overhead(&self, surface: &'static str, overhead: Duration) {
+        if !self.on {
+            return;
+        }
         self.overhead
             .get_or_create(&SurfaceLabels { surface })
             .observe(overhead.as_secs_f64());
@@ -248,12 +262,18 @@ impl Metrics {
 
     /// A routed request took `attempts` attempts.
     pub fn routed(&self, surface: &'static str, attempts: u32) {
+        if !self.on {
+            return;
+        }
         self.retries
             .get_or_create(&SurfaceLabels { surface })
             .observe(f64::from(attempts.saturating_sub(1)));
     }
 
     pub fn attempt(&self, provider: &str, target: &str, result: AttemptResult) {
+        if !self.on {
+            return;
+        }
         self.attempts
             .get_or_create(&AttemptLabels {
                 provider: self.names.provider(provider),
@@ -264,6 +284,9 @@ impl Metrics {
     }
 
     pub fn rate_limited(&self, key: &str) {
+        if !self.on {
+            return;
+        }
         self.rate_limited
             .get_or_create(&KeyLabels {
                 key: self.names.key(Some(key)),
@@ -272,29 +295,26 @@ impl Metrics {
     }
 
     /// A stream now being relayed; it stops counting when the guard drops.
-    pub fn stream_started(self: &Arc<Self>, surface: &'static str) -> StreamInFlight {
-        self.streams.get_or_create(&SurfaceLabels { surface }).inc();
-        StreamInFlight {
-            metrics: self.clone(),
-            surface,
+    pub fn stream_started(&self, surface: &'static str) -> StreamInFlight {
+        if !self.on {
+            return StreamInFlight(None);
         }
+        let gauge = self
+            .streams
+            .get_or_create_owned(&SurfaceLabels { surface });
+        gauge.inc();
+        StreamInFlight(Some(gauge))
     }
 }
 
 /// Counts one stream in flight while it lives.
-pub struct StreamInFlight {
-    metrics: Arc<Metrics>,
-    surface: &'static str,
-}
+pub struct StreamInFlight(Option<Gauge>);
 
 impl Drop for StreamInFlight {
     fn drop(&mut self) {
-        self.metrics
-            .streams
-            .get_or_create(&SurfaceLabels {
-                surface: self.surface,
-            })
-            .dec();
+        if let Some(gauge) = &self.0 {
+            gauge.dec();
+        }
     }
 }
 
