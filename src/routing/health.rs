@@ -23,6 +23,8 @@ struct TargetHealth {
 const EWMA_ALPHA: f64 = 0.3;
 /// The latency sample a failure counts as, so least_latency stops preferring a failing target.
 const FAILURE_PENALTY_MS: f64 = 5_000.0;
+/// How many targets and API keys are remembered before those at rest are forgotten.
+const REMEMBERED: usize = 10_000;
 
 pub struct Health {
     failures_to_cool: u32,
@@ -119,13 +121,39 @@ impl Health {
         self.with(name, |health| health.ewma_ms)
     }
 
+    /// Every name remembered, and whether it is cooling down at `now`.
+    pub fn cooling(&self, now: Instant) -> Vec<(String, bool)> {
+        self.lock()
+            .iter()
+            .map(|(name, health)| {
+                (
+                    name.clone(),
+                    health.cooling_until.is_some_and(|until| until > now),
+                )
+            })
+            .collect()
+    }
+
     fn with<T>(&self, name: &str, f: impl FnOnce(&mut TargetHealth) -> T) -> T {
-        // A panic while holding this lock cannot leave the map inconsistent: use it anyway.
-        let mut targets = self
-            .targets
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut targets = self.lock();
+        if targets.len() >= REMEMBERED && !targets.contains_key(name) {
+            // Routing keys name models freely, so a client could make the map grow without
+            // end: past the bound, what is not cooling down or being probed is forgotten (its
+            // latency average and failures short of a cooldown), and when even that leaves no
+            // room, a new name is judged as it is but not remembered.
+            targets.retain(|_, health| health.cooling_until.is_some() || health.probing);
+            if targets.len() >= REMEMBERED {
+                return f(&mut TargetHealth::default());
+            }
+        }
         f(targets.entry(name.to_owned()).or_default())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, TargetHealth>> {
+        // A panic while holding this lock cannot leave the map inconsistent: use it anyway.
+        self.targets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -245,6 +273,23 @@ mod tests {
         health.success("a/m", Duration::from_millis(10));
         health.failure("a/m", None, Instant::now());
         assert!(health.latency_ms("a/m").is_some_and(|ms| ms > 1000.0));
+    }
+
+    #[test]
+    fn names_at_rest_are_forgotten_past_the_bound_and_cooldowns_are_kept() {
+        let health = health();
+        let now = Instant::now();
+        for _ in 0..3 {
+            health.failure("cooling", None, now);
+        }
+        assert!(!health.available("cooling", now));
+        for i in 0..REMEMBERED + 10 {
+            health.success(&format!("client-named-{i}"), Duration::from_millis(1));
+        }
+        let remembered = health.cooling(now);
+        assert!(remembered.len() <= REMEMBERED, "{}", remembered.len());
+        assert!(remembered.contains(&("cooling".to_owned(), true)));
+        assert!(!health.available("cooling", now), "a cooldown was forgotten");
     }
 
     #[test]
