@@ -373,3 +373,35 @@ async fn metrics_can_be_off_keyed_or_on_a_port_of_their_own() {
         1.0
     );
 }
+
+#[tokio::test]
+async fn cooldowns_of_targets_and_api_keys_are_gauges() {
+    let a = FakeUpstream::start().await;
+    let b = FakeUpstream::start().await;
+    let toml = format!(
+        "[providers.a]\nkind = \"openai\"\nbase_url = \"{}\"\napi_key = [\"key-one-aaaa\", \"key-two-bbbb\"]\n\
+         {}{FAST}cooldown_failures = 1\ncooldown = \"60s\"\n[models.smart]\ntargets = [\"b/m\", \"a/m\"]\n",
+        a.base_url,
+        b.provider_toml("b"),
+    );
+    let gateway = gateway(&toml).await;
+    // b fails and cools down; a's first key is rate limited and cools down, its second serves.
+    b.push(Reply::status(503, r#"{"error":{"message":"down"}}"#));
+    a.push(Reply::status(429, r#"{"error":{"message":"slow down"}}"#));
+    a.push(Reply::json(completion_json("from a")));
+    let response = gateway.send(&user("smart", "hi")).await;
+    assert_eq!(response.status(), 200);
+
+    let text = scrape(&gateway).await;
+    let cooling = |target: &str| value(&text, "switchyard_targets_cooling", &[("target", target)]);
+    assert_eq!(cooling("b/m"), 1.0);
+    assert_eq!(cooling("a/m"), 0.0);
+    assert_eq!(
+        value(&text, "switchyard_api_keys_cooling", &[("provider", "a")]),
+        1.0
+    );
+    assert!(
+        text.contains("switchyard_targets_cooling{target=\"a/m\"} 0"),
+        "a target at rest shows 0: {text}"
+    );
+}

@@ -193,6 +193,23 @@ async fn an_unreachable_redis_from_the_start_follows_the_setting_too() {
     assert_eq!(ask(&allow, "ci-key", "hi").await.status(), 200);
     let deny = gateway(&toml("deny")).await;
     assert_eq!(ask(&deny, "ci-key", "hi").await.status(), 503);
+    // Each failed call to Redis is counted, whatever the setting made of it.
+    for gateway in [&allow, &deny] {
+        let metrics = gateway
+            .get("/metrics")
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            metrics
+                .lines()
+                .any(|l| l == "switchyard_redis_errors_total 1"),
+            "{metrics}"
+        );
+    }
 }
 
 #[tokio::test]

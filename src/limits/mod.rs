@@ -24,6 +24,8 @@ pub struct Limiter {
     allow_on_error: bool,
     /// Unix seconds to use instead of the system clock (0: the system clock), for tests.
     pinned_now: AtomicU64,
+    /// Calls to the shared backend that failed, for the metrics.
+    backend_errors: AtomicU64,
 }
 
 enum Backend {
@@ -107,6 +109,7 @@ impl Limiter {
             backend,
             allow_on_error: config.allow_on_backend_error,
             pinned_now: AtomicU64::new(0),
+            backend_errors: AtomicU64::new(0),
         }
     }
 
@@ -147,16 +150,21 @@ impl Limiter {
         for scope in scopes {
             match &self.backend {
                 Backend::Memory(counters) => counters.record(scope, windows, tokens),
-                Backend::Redis(counters) => match counters.record(scope, windows, tokens).await {
-                    Ok(()) => {}
-                    // Said once when Redis went down, not once per request.
-                    Err(redis::Unavailable::Down) => {
-                        tracing::debug!(scope, tokens, "could not count tokens: redis is down");
+                Backend::Redis(counters) => {
+                    let Err(error) = counters.record(scope, windows, tokens).await else {
+                        continue;
+                    };
+                    self.failed();
+                    match error {
+                        // Said once when Redis went down, not once per request.
+                        redis::Unavailable::Down => {
+                            tracing::debug!(scope, tokens, "could not count tokens: redis is down");
+                        }
+                        error => {
+                            tracing::warn!(%error, scope, tokens, "could not count tokens in redis");
+                        }
                     }
-                    Err(error) => {
-                        tracing::warn!(%error, scope, tokens, "could not count tokens in redis");
-                    }
-                },
+                }
             }
         }
     }
@@ -174,6 +182,7 @@ impl Limiter {
             Ok((verdict, counts)) => return report(scope, limits, verdict, &counts, windows),
             Err(error) => error,
         };
+        self.failed();
         let fallback = fallback(self.allow_on_error);
         match error {
             // Said once when Redis went down, not once per request.
@@ -189,6 +198,15 @@ impl Limiter {
         } else {
             Err(Error::LimitsUnavailable)
         }
+    }
+
+    /// How many calls to the shared backend (Redis) have failed since the start.
+    pub fn backend_errors(&self) -> u64 {
+        self.backend_errors.load(Ordering::Relaxed)
+    }
+
+    fn failed(&self) {
+        self.backend_errors.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Uses `unix_secs` as the time from now on (tests).

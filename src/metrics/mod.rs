@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
@@ -81,8 +81,27 @@ struct AttemptLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TargetLabels {
+    target: Arc<str>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ProviderLabels {
+    provider: Arc<str>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct KeyLabels {
     key: Arc<str>,
+}
+
+/// Every target and API key the router remembers, and whether each is cooling down now.
+#[derive(Debug, Default)]
+pub struct Cooling {
+    /// Target names (`provider/model`).
+    pub targets: Vec<(String, bool)>,
+    /// Each API key by its provider's name.
+    pub api_keys: Vec<(String, bool)>,
 }
 
 /// One finished request, as its log line tells it.
@@ -209,11 +228,48 @@ impl Metrics {
         self.on
     }
 
-    /// Everything, in Prometheus's text format.
-    pub fn render(&self) -> String {
+    /// Everything, in Prometheus's text format, with the cooldowns as they are now and the
+    /// limits backend's failures so far.
+    pub fn render(&self, cooling: &Cooling, redis_errors: u64) -> String {
+        use prometheus_client::encoding::prometheus_text::encode;
+        // Gauges of state held elsewhere, read when scraped rather than kept up to date on
+        // every request.
+        let mut now = Registry::with_prefix("switchyard");
+        let targets = Family::<TargetLabels, Gauge>::default();
+        for (name, cooling) in &cooling.targets {
+            targets
+                .get_or_create(&TargetLabels {
+                    target: self.names.model(name),
+                })
+                .inc_by(i64::from(*cooling));
+        }
+        now.register(
+            "targets_cooling",
+            "Targets in a cooldown now (routing passes them over while another can serve); an unnamed model's count under 'unknown'",
+            targets,
+        );
+        let api_keys = Family::<ProviderLabels, Gauge>::default();
+        for (provider, cooling) in &cooling.api_keys {
+            api_keys
+                .get_or_create(&ProviderLabels {
+                    provider: self.names.provider(provider),
+                })
+                .inc_by(i64::from(*cooling));
+        }
+        now.register(
+            "api_keys_cooling",
+            "A provider's API keys in a cooldown now (rate limited or refused; the next key is used)",
+            api_keys,
+        );
+        now.register(
+            "redis_errors",
+            "Calls to the Redis limits backend that failed (then on_backend_error decides)",
+            ConstCounter::new(redis_errors),
+        );
         let mut text = String::with_capacity(8 << 10);
         // Writing to a String cannot fail.
-        let _ = prometheus_client::encoding::prometheus_text::encode(&mut text, &self.registry);
+        let _ = encode(&mut text, &self.registry);
+        let _ = encode(&mut text, &now);
         text
     }
 
@@ -299,9 +355,7 @@ impl Metrics {
         if !self.on {
             return StreamInFlight(None);
         }
-        let gauge = self
-            .streams
-            .get_or_create_owned(&SurfaceLabels { surface });
+        let gauge = self.streams.get_or_create_owned(&SurfaceLabels { surface });
         gauge.inc();
         StreamInFlight(Some(gauge))
     }

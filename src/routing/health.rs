@@ -289,7 +289,10 @@ mod tests {
         let remembered = health.cooling(now);
         assert!(remembered.len() <= REMEMBERED, "{}", remembered.len());
         assert!(remembered.contains(&("cooling".to_owned(), true)));
-        assert!(!health.available("cooling", now), "a cooldown was forgotten");
+        assert!(
+            !health.available("cooling", now),
+            "a cooldown was forgotten"
+        );
     }
 
     #[test]

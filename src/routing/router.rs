@@ -12,7 +12,7 @@ use super::plan::{Candidate, Plan, Table, Target};
 use super::retry;
 use crate::config::{Config, RoutingConfig};
 use crate::error::Error;
-use crate::metrics::{AttemptResult, Metrics};
+use crate::metrics::{AttemptResult, Cooling, Metrics};
 use crate::providers::Provider;
 use crate::transport::{self, Http};
 
@@ -48,6 +48,21 @@ impl Router {
     /// The configured providers' names.
     pub fn provider_names(&self) -> impl Iterator<Item = &String> {
         self.providers.keys()
+    }
+
+    /// Which targets and API keys are cooling down now.
+    pub fn cooling(&self) -> Cooling {
+        let mut cooling = Cooling::default();
+        for (name, cool) in self.health.cooling(Instant::now()) {
+            match name.split_once(API_KEY_MARK) {
+                // A target is `provider/model`, and its model may hold anything.
+                Some((provider, _)) if !provider.contains('/') => {
+                    cooling.api_keys.push((provider.to_owned(), cool));
+                }
+                _ => cooling.targets.push((name, cool)),
+            }
+        }
+        cooling
     }
 
     /// See `Table::limited_models`.
@@ -312,5 +327,8 @@ enum Next {
 
 /// API keys are cooled down like targets, under a name no target can have.
 fn api_key_id(provider: &str, key: usize) -> String {
-    format!("{provider}#key{key}")
+    format!("{provider}{API_KEY_MARK}{key}")
 }
+
+/// What follows the provider's name in an API key's (a target's starts `provider/`).
+const API_KEY_MARK: &str = "#key";

@@ -19,7 +19,9 @@ pub async fn scrape(State(state): State<Arc<AppState>>, headers: HeaderMap) -> R
     }
     (
         [(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE))],
-        state.metrics.render(),
+        state
+            .metrics
+            .render(&state.router.cooling(), state.limits.backend_errors()),
     )
         .into_response()
 }
