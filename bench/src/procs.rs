@@ -104,6 +104,21 @@ api_key = "sk-bench-upstream"
     gateway_with(binary, dir, &provider)
 }
 
+/// As `gateway`, counting no metrics (`[metrics] enabled = false`).
+pub fn gateway_quiet(binary: &Path, dir: &Path, upstream: SocketAddr) -> Result<(Proc, Duration)> {
+    let provider = format!(
+        r#"[metrics]
+enabled = false
+
+[providers.bench]
+kind = "openai"
+base_url = "http://{upstream}/v1"
+api_key = "sk-bench-upstream"
+"#
+    );
+    gateway_with(binary, dir, &provider)
+}
+
 /// switchyard with one client key and the `providers` given (TOML tables).
 pub fn gateway_with(binary: &Path, dir: &Path, providers: &str) -> Result<(Proc, Duration)> {
     let port = free_port()?;

@@ -79,6 +79,21 @@ pub fn markdown(results: &Results, options: &Options) -> String {
             cpu.0 / cpu.1 <= 1.5,
         );
     }
+    if has(figure::RPS_METRICS_OFF) {
+        // Issue 14: counting metrics may cost a few percent, no more.
+        let rps = (
+            m(figure::RPS, Via::Gateway),
+            m(figure::RPS_METRICS_OFF, Via::Gateway),
+        );
+        row(
+            "Non-stream throughput with metrics (default) against metrics off",
+            format!("{:.0} req/s", rps.0),
+            format!("{:.0} req/s off", rps.1),
+            format!("{:.2}x", rps.0 / rps.1),
+            ">= 0.95x",
+            rps.0 / rps.1 >= 0.95,
+        );
+    }
     for (name, figure, limit) in [
         ("Latency added over direct, p50", figure::P50, None),
         ("Latency added over direct, p99", figure::P99, Some(1.0)),

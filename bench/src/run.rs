@@ -164,6 +164,9 @@ impl Results {
 pub mod figure {
     pub const RPS: &str = "requests/s";
     pub const CPU_PER_REQUEST: &str = "CPU us/request";
+    /// The same saturation against a second gateway with `[metrics] enabled = false`.
+    pub const RPS_METRICS_OFF: &str = "requests/s, metrics off";
+    pub const CPU_PER_REQUEST_METRICS_OFF: &str = "CPU us/request, metrics off";
     pub const P50: &str = "latency p50 ms";
     pub const P99: &str = "latency p99 ms";
     pub const TTFT_P50: &str = "first token p50 ms";
@@ -242,11 +245,17 @@ pub fn run(options: &Options) -> Result<Results> {
             results.idle_rss_kib = procs::status_kib(&gateway.pids(), "VmRSS");
         }
         let (nginx, _) = procs::nginx(&options.nginx, &dir, upstream.addr)?;
+        // What counting metrics costs: the saturation case also runs against a gateway that
+        // counts nothing, idle the rest of the time.
+        let quiet = match phase {
+            0 => Some(procs::gateway_quiet(&options.gateway, &dir, upstream.addr)?.0),
+            _ => None,
+        };
         rounds(
             &runtime,
             &phase_options,
             upstream.addr,
-            &gateway,
+            (&gateway, quiet.as_ref()),
             &nginx,
             &mut results,
         );
@@ -336,7 +345,7 @@ fn rounds(
     runtime: &tokio::runtime::Runtime,
     options: &Options,
     upstream: SocketAddr,
-    gateway: &Proc,
+    (gateway, quiet): (&Proc, Option<&Proc>),
     nginx: &Proc,
     results: &mut Results,
 ) {
@@ -347,6 +356,7 @@ fn rounds(
             Via::Gateway => Some(gateway),
         }
     };
+    let quiet_target = quiet.map(|quiet| target(Via::Gateway, quiet.addr));
     let target = |via: Via| target(via, procs_of(via).map_or(upstream, |p| p.addr));
 
     for round in 0..options.rounds {
@@ -369,6 +379,27 @@ fn rounds(
             results.add(figure::RPS, via, totals.rps);
             if via != Via::Direct && totals.count > 0 {
                 results.add(figure::CPU_PER_REQUEST, via, ticks / totals.count as f64);
+            }
+        }
+        if let (true, Some(quiet), Some(quiet_target)) =
+            (options.runs(Case::Saturation), quiet, &quiet_target)
+        {
+            let (totals, ticks) =
+                runtime.block_on(saturate(quiet_target, Shot::Json, options, &quiet.pids()));
+            eprintln!(
+                "  {:<10} json     {:>9.0} req/s (metrics off)",
+                "switchyard", totals.rps
+            );
+            if let Some(error) = totals.error {
+                results.fail(format!("switchyard (metrics off) saturation: {error}"));
+            }
+            results.add(figure::RPS_METRICS_OFF, Via::Gateway, totals.rps);
+            if totals.count > 0 {
+                results.add(
+                    figure::CPU_PER_REQUEST_METRICS_OFF,
+                    Via::Gateway,
+                    ticks / totals.count as f64,
+                );
             }
         }
         for via in in_order(Case::FixedRate) {
