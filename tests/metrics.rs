@@ -87,6 +87,22 @@ fn requests<'a>(
     ]
 }
 
+/// `switchyard_requests_total` of the chat surface with these labels.
+fn chat_requests(
+    text: &str,
+    model: &str,
+    key: &str,
+    status_class: &str,
+    outcome: &str,
+    error_type: &str,
+) -> f64 {
+    value(
+        text,
+        "switchyard_requests_total",
+        &requests(model, key, status_class, outcome, error_type),
+    )
+}
+
 fn attempt<'a>(provider: &'a str, target: &'a str, result: &'a str) -> [(&'a str, &'a str); 3] {
     [
         ("provider", provider),
@@ -147,65 +163,43 @@ async fn scripted_traffic_gives_exact_counts() {
 
     tokio::time::sleep(Duration::from_millis(50)).await;
     let text = scrape(&gateway).await;
-    let total = "switchyard_requests_total";
-    assert_eq!(
-        value(&text, total, &requests("smart", "ci", "2xx", "ok", "none")),
-        1.0
-    );
-    assert_eq!(
-        value(
-            &text,
-            total,
-            &requests("a/m", "ci", "4xx", "error", "provider")
-        ),
-        1.0,
-        "a provider's 400 is the provider's answer, not the gateway's judgement"
-    );
-    assert_eq!(
-        value(
-            &text,
-            total,
-            &requests("unknown", "ci", "2xx", "ok", "none")
-        ),
-        1.0
-    );
-    assert_eq!(
-        value(
-            &text,
-            total,
-            &requests("unknown", "none", "4xx", "error", "caller")
-        ),
-        1.0
-    );
-    assert_eq!(
-        value(&text, total, &requests("b/m", "tight", "2xx", "ok", "none")),
-        1.0
-    );
-    assert_eq!(
-        value(
-            &text,
-            total,
-            &requests("b/m", "tight", "4xx", "error", "policy")
-        ),
-        1.0
-    );
+    // One request each; a provider's 400 is the provider's answer, not the gateway's judgement.
+    for [model, key, status_class, outcome, error_type] in [
+        ["smart", "ci", "2xx", "ok", "none"],
+        ["a/m", "ci", "4xx", "error", "provider"],
+        ["unknown", "ci", "2xx", "ok", "none"],
+        ["unknown", "none", "4xx", "error", "caller"],
+        ["b/m", "tight", "2xx", "ok", "none"],
+        ["b/m", "tight", "4xx", "error", "policy"],
+    ] {
+        assert_eq!(
+            chat_requests(&text, model, key, status_class, outcome, error_type),
+            1.0,
+            "{model} {key} {status_class} {outcome} {error_type}"
+        );
+    }
     assert!(
         !text.contains("made-up-by-a-client"),
         "a client's model name became a label"
     );
 
-    let attempts = "switchyard_upstream_attempts_total";
-    assert_eq!(value(&text, attempts, &attempt("a", "a/m", "retried")), 1.0);
-    assert_eq!(
-        value(&text, attempts, &attempt("a", "a/m", "fell_back")),
-        1.0
-    );
-    assert_eq!(value(&text, attempts, &attempt("b", "b/m", "success")), 2.0);
-    assert_eq!(value(&text, attempts, &attempt("a", "a/m", "failed")), 1.0);
-    assert_eq!(
-        value(&text, attempts, &attempt("a", "unknown", "success")),
-        1.0
-    );
+    for (provider, target, result, count) in [
+        ("a", "a/m", "retried", 1.0),
+        ("a", "a/m", "fell_back", 1.0),
+        ("b", "b/m", "success", 2.0),
+        ("a", "a/m", "failed", 1.0),
+        ("a", "unknown", "success", 1.0),
+    ] {
+        assert_eq!(
+            value(
+                &text,
+                "switchyard_upstream_attempts_total",
+                &attempt(provider, target, result)
+            ),
+            count,
+            "{provider} {target} {result}"
+        );
+    }
 
     // Four routed requests: one with two retries, three with none.
     let retries = [("surface", "chat")];
@@ -291,19 +285,11 @@ async fn a_stream_is_in_flight_until_it_ends_and_a_client_leaving_is_counted() {
     let text = scrape(&gateway).await;
     assert_eq!(in_flight(&text), 0.0);
     assert_eq!(
-        value(
-            &text,
-            "switchyard_requests_total",
-            &requests("unknown", "none", "2xx", "client_closed", "none")
-        ),
+        chat_requests(&text, "unknown", "none", "2xx", "client_closed", "none"),
         1.0
     );
     assert_eq!(
-        value(
-            &text,
-            "switchyard_requests_total",
-            &requests("unknown", "none", "2xx", "ok", "none")
-        ),
+        chat_requests(&text, "unknown", "none", "2xx", "ok", "none"),
         1.0
     );
 }
@@ -365,11 +351,7 @@ async fn metrics_can_be_off_keyed_or_on_a_port_of_their_own() {
         .await
         .unwrap();
     assert_eq!(
-        value(
-            &text,
-            "switchyard_requests_total",
-            &requests("unknown", "none", "2xx", "ok", "none")
-        ),
+        chat_requests(&text, "unknown", "none", "2xx", "ok", "none"),
         1.0
     );
 }
