@@ -387,3 +387,74 @@ async fn cooldowns_of_targets_and_api_keys_are_gauges() {
         "a target at rest shows 0: {text}"
     );
 }
+
+#[tokio::test]
+async fn the_grafana_dashboard_asks_only_for_series_the_gateway_serves() {
+    let dashboard: serde_json::Value =
+        serde_json::from_str(include_str!("../deploy/grafana/switchyard.json")).unwrap();
+    let a = FakeUpstream::start().await;
+    let toml = format!(
+        "[providers.a]\nkind = \"openai\"\nbase_url = \"{}\"\napi_key = [\"key-one-aaaa\", \"key-two-bbbb\"]\n\
+         [auth]\nkeys = [{{ name = \"ci\", key = \"ci-key\", rpm = 2 }}]\n",
+        a.base_url
+    );
+    let gateway = gateway(&toml).await;
+    // Traffic that makes every family show: a whole answer, a stream, a refusal by limits.
+    a.push(Reply::json(completion_json("whole")));
+    assert_eq!(
+        gateway.send_as("ci-key", &user("a/m", "hi")).await.status(),
+        200
+    );
+    let stream = gateway
+        .chat_json(&user_stream("echo/x", "a stream"))
+        .bearer_auth("ci-key")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    stream.text().await.unwrap();
+    assert_eq!(
+        gateway.send_as("ci-key", &user("a/m", "hi")).await.status(),
+        429
+    );
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let text = scrape(&gateway).await;
+    let families: Vec<(&str, &str)> = text
+        .lines()
+        .filter_map(|line| line.strip_prefix("# TYPE "))
+        .filter_map(|rest| rest.split_once(' '))
+        .collect();
+
+    let mut asked = 0;
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            let expr = target["expr"].as_str().unwrap();
+            for name in expr
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .filter(|word| word.starts_with("switchyard_"))
+            {
+                asked += 1;
+                let served = families.iter().any(|(family, kind)| {
+                    *family == name
+                        || (*kind == "histogram"
+                            && ["_bucket", "_sum", "_count"]
+                                .iter()
+                                .any(|suffix| name.strip_suffix(suffix) == Some(family)))
+                });
+                assert!(
+                    served,
+                    "panel {:?} asks for {name}, which /metrics does not serve",
+                    panel["title"]
+                );
+                assert!(
+                    samples(&text).iter().any(|s| s.name.starts_with(name)),
+                    "{name} has no sample after the traffic"
+                );
+            }
+        }
+    }
+    assert!(
+        asked >= 15,
+        "the dashboard's queries were not read: {asked}"
+    );
+}
