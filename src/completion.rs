@@ -15,9 +15,33 @@ pub struct Answer {
 }
 
 pub enum Completion {
-    /// A complete `chat.completion` JSON body, `model` already set to the key that served.
-    Whole(Bytes),
+    Whole(Whole),
     Stream(ChunkStream),
+}
+
+/// A complete `chat.completion` JSON body, `model` already set to the key that served, and the
+/// tokens its `usage` reports, read as the body was.
+#[derive(Debug)]
+pub struct Whole {
+    pub json: Bytes,
+    pub tokens: Option<Tokens>,
+}
+
+/// The tokens an answer or a stream reports, by kind, as OpenAI's `usage` carries them
+/// (`prompt_tokens_details`, `completion_tokens_details`; translated answers carry Anthropic's
+/// cache writes as `cache_write_tokens`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tokens {
+    pub prompt: u64,
+    pub completion: u64,
+    /// `total_tokens`, or prompt + completion when it is missing.
+    pub total: u64,
+    /// Prompt tokens read from the provider's cache (part of `prompt`).
+    pub cached_read: u64,
+    /// Prompt tokens written to the provider's cache (part of `prompt`).
+    pub cache_write: u64,
+    /// Completion tokens spent reasoning (part of `completion`).
+    pub reasoning: u64,
 }
 
 /// Chunks in order. An `Err` ends the stream; a clean end is the stream simply ending.
@@ -30,8 +54,8 @@ pub struct Chunk {
     /// Carries real output (content, a tool call, a refusal, reasoning, a finish): the point at
     /// which a held-back stream may be committed to the client.
     pub output: bool,
-    /// The tokens (prompt + completion) the chunk reports, when it carries `usage`.
-    pub usage: Option<u64>,
+    /// The tokens the chunk reports, when it carries `usage`.
+    pub usage: Option<Tokens>,
     /// Only a usage report, no choices: dropped when the client did not ask for usage (the
     /// gateway may have asked upstream for it, to count tokens).
     pub usage_only: bool,
@@ -46,12 +70,25 @@ pub struct UsageWanted {
     pub by_client: bool,
     /// The gateway counts the tokens of the calling key.
     pub by_gateway: bool,
+    /// The metrics count tokens: a stream's usage is read where it costs the upstream nothing
+    /// (a translated stream always reports it), never asked for on the metrics' account.
+    pub by_metrics: bool,
 }
 
 impl UsageWanted {
     /// The upstream is asked to report usage at the end of a stream.
     pub fn from_upstream(self) -> bool {
         self.by_client || self.by_gateway
+    }
+
+    /// Someone counts the answer's tokens: the gateway for the key, or the metrics.
+    pub fn counted(self) -> bool {
+        self.by_gateway || self.by_metrics
+    }
+
+    /// A translating decoder writes the usage its upstream reported as a chunk of its own.
+    pub fn reported(self) -> bool {
+        self.from_upstream() || self.by_metrics
     }
 
     /// The usage the gateway asked for on its own account is read from the chunks, and taken
@@ -74,7 +111,10 @@ mod tests {
         Chunk {
             json: "{}".into(),
             output: !usage_only,
-            usage: usage_only.then_some(3),
+            usage: usage_only.then_some(Tokens {
+                total: 3,
+                ..Tokens::default()
+            }),
             usage_only,
         }
     }
@@ -84,6 +124,7 @@ mod tests {
         let wanted = |by_client, by_gateway| UsageWanted {
             by_client,
             by_gateway,
+            by_metrics: false,
         };
         // (client, gateway) -> (ask upstream, strip from chunks, show a usage-only chunk)
         for ((client, gateway), expected) in [

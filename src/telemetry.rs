@@ -16,6 +16,7 @@ use tracing_subscriber::EnvFilter;
 use tracing_subscriber::field::MakeExt;
 use tracing_subscriber::fmt::{FormatFields, format};
 
+use crate::completion::Tokens;
 use crate::error::{Error, Fault};
 use crate::metrics::{Finished, Metrics};
 
@@ -104,6 +105,8 @@ pub struct RequestLog {
     /// The gateway key's name (never the key).
     key: Option<String>,
     served: Option<String>,
+    provider: Option<String>,
+    tokens: Option<Tokens>,
     stream: bool,
     status: u16,
     first_byte: Option<Duration>,
@@ -122,6 +125,8 @@ impl RequestLog {
             model: String::new(),
             key: None,
             served: None,
+            provider: None,
+            tokens: None,
             stream: false,
             status: 200,
             first_byte: None,
@@ -149,8 +154,15 @@ impl RequestLog {
         self.key = Some(name.to_owned());
     }
 
-    pub fn served(&mut self, key: &str) {
-        self.served = Some(key.to_owned());
+    /// The target that served (or was tried last), and its provider.
+    pub fn served(&mut self, provider: &str, target: &str) {
+        self.served = Some(target.to_owned());
+        self.provider = Some(provider.to_owned());
+    }
+
+    /// The tokens the answer reported (for a stream, its last report so far).
+    pub fn tokens(&mut self, tokens: Tokens) {
+        self.tokens = Some(tokens);
     }
 
     pub fn first_byte(&mut self) {
@@ -205,6 +217,8 @@ impl RequestLog {
                 surface,
                 model: &self.model,
                 key: self.key.as_deref(),
+                served: self.provider.as_deref().zip(self.served.as_deref()),
+                tokens: self.tokens,
                 status: self.status,
                 outcome: match (self.error, line.outcome) {
                     (Some(_), _) => "error",
@@ -388,6 +402,8 @@ impl Seen {
             },
             model: "",
             key: None,
+            served: None,
+            tokens: None,
             status,
             outcome: if fault.is_some() { "error" } else { "ok" },
             fault,
@@ -446,7 +462,7 @@ mod tests {
         let mut log = RequestLog::new("req-\"1\"".to_owned());
         log.request("up/m\nforged=1 \u{1b}[31m", true);
         log.key("ci \"bot\"");
-        log.served("up/m");
+        log.served("up", "up/m");
         log.first_byte();
         log.complete();
         let line = log.line();

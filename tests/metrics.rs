@@ -458,3 +458,67 @@ async fn the_grafana_dashboard_asks_only_for_series_the_gateway_serves() {
         "the dashboard's queries were not read: {asked}"
     );
 }
+
+#[tokio::test]
+async fn tokens_are_counted_by_kind_for_whole_answers_and_streams() {
+    use common::fixtures::{anthropic, openai};
+    let (upstream, gateway) = gateway_for_all(&[&OPENAI, &ANTHROPIC], "").await;
+    let tokens = |text: &str, provider: &str, kind: &str| {
+        value(
+            text,
+            "switchyard_tokens_total",
+            &[
+                ("provider", provider),
+                ("target", "unknown"),
+                ("kind", kind),
+            ],
+        )
+    };
+
+    // A whole answer: its usage, read as the answer is relayed.
+    upstream.push(Reply::json(completion_json("whole")));
+    gateway.whole(&user("up/m", "hi")).await;
+    // A translated stream the client asked no usage of: the provider reports it anyway, and the
+    // client still sees none.
+    upstream.push(Reply::sse(anthropic::TEXT_STREAM));
+    let body = gateway
+        .sse(&user_stream("claude/claude-sonnet-4-5", "hi"))
+        .await;
+    assert!(
+        body.chunks().iter().all(|c| c.get("usage").is_none()),
+        "usage the client did not ask for was sent"
+    );
+    // An OpenAI stream whose client asked for usage.
+    upstream.push(Reply::sse(openai::TEXT_STREAM));
+    gateway.sse(&with_usage(user_stream("up/m", "hi"))).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+
+    let text = scrape(&gateway).await;
+    let stream_usage = body_usage(openai::TEXT_STREAM);
+    assert_eq!(tokens(&text, "up", "prompt"), 3.0 + stream_usage.0);
+    assert_eq!(tokens(&text, "up", "completion"), 2.0 + stream_usage.1);
+    // Anthropic's 21 fresh + 188 written + 1,024 read prompt tokens, and 23 of output.
+    assert_eq!(tokens(&text, "claude", "prompt"), 1233.0);
+    assert_eq!(tokens(&text, "claude", "completion"), 23.0);
+    assert_eq!(tokens(&text, "claude", "cached_read"), 1024.0);
+    assert_eq!(tokens(&text, "claude", "cache_write"), 188.0);
+    assert!(
+        !text.contains("kind=\"reasoning\""),
+        "a part no provider reported shows as zero"
+    );
+}
+
+/// The prompt and completion tokens of the last usage in a recorded OpenAI stream.
+fn body_usage(sse: &str) -> (f64, f64) {
+    let usage = sse
+        .lines()
+        .rev()
+        .filter_map(|line| line.strip_prefix("data: "))
+        .filter_map(|data| serde_json::from_str::<serde_json::Value>(data).ok())
+        .find_map(|chunk| chunk.get("usage").filter(|u| !u.is_null()).cloned())
+        .expect("the recorded stream reports usage");
+    (
+        usage["prompt_tokens"].as_f64().unwrap(),
+        usage["completion_tokens"].as_f64().unwrap(),
+    )
+}

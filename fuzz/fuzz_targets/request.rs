@@ -23,6 +23,8 @@ fuzz_target!(|data: &[u8]| {
         let usage = UsageWanted {
             by_client: request.include_usage,
             by_gateway: count_usage,
+            // Counted by the metrics or not, a forwarded request is the same.
+            by_metrics: true,
         };
         let body = request.body_with_model(harness::MODEL, usage);
         let forwarded = harness::fields(&body, "the forwarded body");

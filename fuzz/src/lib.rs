@@ -148,6 +148,7 @@ pub const COUNT_USAGE: u8 = 2;
 pub const TOOLS: u8 = 4;
 pub const JSON_SCHEMA: u8 = 8;
 pub const JSON_OBJECT: u8 = 16;
+pub const METRICS: u8 = 32;
 
 /// A request shaped by `flags`: what the decoders read of it is whether it streams, whether
 /// usage is wanted (by the client or by the gateway), and for Anthropic whether a structured
@@ -187,6 +188,7 @@ pub fn usage(flags: u8) -> UsageWanted {
     UsageWanted {
         by_client: flags & INCLUDE_USAGE != 0,
         by_gateway: flags & COUNT_USAGE != 0,
+        by_metrics: flags & METRICS != 0,
     }
 }
 
@@ -200,7 +202,7 @@ pub fn whole(fixture: &Fixture, flags: u8, body: &[u8]) {
         .expect("a provider with a wire");
     match exchange.decoders.whole(body) {
         Ok(answer) => {
-            let fields = check_answer(&answer, &fixture.served);
+            let fields = check_answer(&answer.json, &fixture.served);
             if fixture.relays {
                 let head = ["id", "object", "created", "model"];
                 check_relayed(body, &fields, &head, &[], Relayed::Answer);

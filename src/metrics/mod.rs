@@ -16,6 +16,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 
+use crate::completion::Tokens;
 use crate::config::Config;
 use crate::error::Fault;
 use names::Names;
@@ -48,6 +49,7 @@ pub struct Metrics {
     retries: Histograms<SurfaceLabels>,
     attempts: Family<AttemptLabels, Counter>,
     streams: Family<SurfaceLabels, Gauge>,
+    tokens: Family<TokenLabels, Counter>,
     rate_limited: Family<KeyLabels, Counter>,
     names: Names,
 }
@@ -78,6 +80,13 @@ struct AttemptLabels {
     provider: Arc<str>,
     target: Arc<str>,
     result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TokenLabels {
+    provider: Arc<str>,
+    target: Arc<str>,
+    kind: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -112,6 +121,10 @@ pub struct Finished<'a> {
     pub model: &'a str,
     /// The gateway key's name.
     pub key: Option<&'a str>,
+    /// The provider and target that served (or were tried last).
+    pub served: Option<(&'a str, &'a str)>,
+    /// The tokens the answer reported.
+    pub tokens: Option<Tokens>,
     pub status: u16,
     /// `ok`, `error` or `client_closed`.
     pub outcome: &'static str,
@@ -202,6 +215,12 @@ impl Metrics {
             "Streams being relayed to clients now",
             streams.clone(),
         );
+        let tokens = Family::<TokenLabels, Counter>::default();
+        registry.register(
+            "tokens",
+            "Tokens providers reported, by provider, target and kind (prompt, completion; cached_read, cache_write and reasoning are parts of those)",
+            tokens.clone(),
+        );
         let rate_limited = Family::<KeyLabels, Counter>::default();
         registry.register(
             "rate_limited",
@@ -218,6 +237,7 @@ impl Metrics {
             retries,
             attempts,
             streams,
+            tokens,
             rate_limited,
             names: Names::new(config),
         }
@@ -298,6 +318,27 @@ impl Metrics {
                 stream: request.stream,
             })
             .observe(request.duration.as_secs_f64());
+        if let (Some((provider, target)), Some(tokens)) = (request.served, request.tokens) {
+            let (provider, target) = (self.names.provider(provider), self.names.model(target));
+            for (kind, count) in [
+                ("prompt", tokens.prompt),
+                ("completion", tokens.completion),
+                ("cached_read", tokens.cached_read),
+                ("cache_write", tokens.cache_write),
+                ("reasoning", tokens.reasoning),
+            ] {
+                // The parts a provider does not report stay absent rather than zero.
+                if count > 0 || matches!(kind, "prompt" | "completion") {
+                    self.tokens
+                        .get_or_create(&TokenLabels {
+                            provider: provider.clone(),
+                            target: target.clone(),
+                            kind,
+                        })
+                        .inc_by(count);
+                }
+            }
+        }
         if let (true, Some(first_token)) = (request.stream, request.first_token) {
             self.first_token
                 .get_or_create(&SurfaceLabels {

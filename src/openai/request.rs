@@ -310,6 +310,7 @@ mod tests {
         let counted = UsageWanted {
             by_client: false,
             by_gateway: true,
+            by_metrics: false,
         };
         assert_eq!(
             request.body_with_model("m", UsageWanted::default()),

@@ -4,7 +4,10 @@
 use serde::Serialize;
 
 use super::message::{ReasoningDetail, ToolCall};
-use crate::completion::Chunk;
+use bytes::Bytes;
+
+use crate::completion::{Chunk, Tokens, Whole};
+use crate::error::Error;
 
 pub const CHAT_COMPLETION: &str = "chat.completion";
 pub const CHAT_COMPLETION_CHUNK: &str = "chat.completion.chunk";
@@ -21,6 +24,16 @@ pub struct ChatCompletion {
 }
 
 impl ChatCompletion {
+    /// The completion serialized, with the tokens its usage reports.
+    pub fn whole(&self) -> Result<Whole, Error> {
+        let json = serde_json::to_vec(self)
+            .map_err(|e| Error::Internal(format!("cannot serialize a completion: {e}")))?;
+        Ok(Whole {
+            json: Bytes::from(json),
+            tokens: self.usage.as_ref().map(Tokens::from),
+        })
+    }
+
     /// One assistant message as a fresh `chat.completion`, `model` the key that served.
     pub fn single(
         served: &str,
@@ -225,7 +238,7 @@ impl ChunkWriter {
 
     fn write(&self, choices: Vec<ChunkChoice<'_>>, usage: Option<Usage>, output: bool) -> Chunk {
         let usage_only = choices.is_empty() && usage.is_some();
-        let tokens = usage.map(|u| u.total_tokens);
+        let tokens = usage.as_ref().map(Tokens::from);
         let chunk = ChatCompletionChunk {
             id: &self.id,
             object: CHAT_COMPLETION_CHUNK,
@@ -256,16 +269,114 @@ pub fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// `total_tokens` (or prompt + completion) of a raw `usage` object.
-pub fn total_tokens(usage: &serde_json::value::RawValue) -> Option<u64> {
-    #[derive(serde::Deserialize)]
-    struct Counts {
-        total_tokens: Option<u64>,
-        prompt_tokens: Option<u64>,
-        completion_tokens: Option<u64>,
+/// The tokens of a raw `usage` object; `None` when it is not one.
+pub fn tokens(usage: &serde_json::value::RawValue) -> Option<Tokens> {
+    serde_json::from_str::<UsageCounts>(usage.get())
+        .ok()?
+        .tokens()
+}
+
+/// A `usage` object as read, before it is made `Tokens`.
+#[derive(serde::Deserialize)]
+pub struct UsageCounts {
+    total_tokens: Option<u64>,
+    prompt_tokens: Option<u64>,
+    completion_tokens: Option<u64>,
+    prompt_tokens_details: Option<PromptDetails>,
+    completion_tokens_details: Option<CompletionDetails>,
+}
+
+#[derive(serde::Deserialize)]
+struct PromptDetails {
+    cached_tokens: Option<u64>,
+    cache_write_tokens: Option<u64>,
+}
+
+#[derive(serde::Deserialize)]
+struct CompletionDetails {
+    reasoning_tokens: Option<u64>,
+}
+
+impl UsageCounts {
+    /// `None` without `total_tokens` or `prompt_tokens`: not a usage report.
+    pub fn tokens(self) -> Option<Tokens> {
+        let counts = self;
+        let prompt = counts.prompt_tokens.unwrap_or(0);
+        let completion = counts.completion_tokens.unwrap_or(0);
+        let total = match counts.total_tokens {
+            Some(total) => total,
+            None => counts.prompt_tokens? + completion,
+        };
+        let details = counts.prompt_tokens_details;
+        Some(Tokens {
+            prompt,
+            completion,
+            total,
+            cached_read: details.as_ref().and_then(|d| d.cached_tokens).unwrap_or(0),
+            cache_write: details.and_then(|d| d.cache_write_tokens).unwrap_or(0),
+            reasoning: counts
+                .completion_tokens_details
+                .and_then(|d| d.reasoning_tokens)
+                .unwrap_or(0),
+        })
     }
-    let counts: Counts = serde_json::from_str(usage.get()).ok()?;
-    counts
-        .total_tokens
-        .or_else(|| Some(counts.prompt_tokens? + counts.completion_tokens.unwrap_or(0)))
+}
+
+impl From<&Usage> for Tokens {
+    fn from(usage: &Usage) -> Self {
+        let details = usage.prompt_tokens_details.unwrap_or_default();
+        Self {
+            prompt: usage.prompt_tokens,
+            completion: usage.completion_tokens,
+            total: usage.total_tokens,
+            cached_read: details.cached_tokens,
+            cache_write: details.cache_write_tokens.unwrap_or(0),
+            reasoning: usage
+                .completion_tokens_details
+                .map_or(0, |d| d.reasoning_tokens),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::value::RawValue;
+
+    use super::*;
+
+    fn read(json: &str) -> Option<Tokens> {
+        tokens(&RawValue::from_string(json.to_owned()).unwrap_or_else(|e| unreachable!("{e}")))
+    }
+
+    #[test]
+    fn usage_is_read_with_its_details() {
+        let full = r#"{"prompt_tokens":1233,"completion_tokens":80,"total_tokens":1313,
+            "prompt_tokens_details":{"cached_tokens":1024,"cache_write_tokens":188,"audio_tokens":0},
+            "completion_tokens_details":{"reasoning_tokens":57,"accepted_prediction_tokens":0}}"#;
+        assert_eq!(
+            read(full),
+            Some(Tokens {
+                prompt: 1233,
+                completion: 80,
+                total: 1313,
+                cached_read: 1024,
+                cache_write: 188,
+                reasoning: 57,
+            })
+        );
+        let plain = read(r#"{"prompt_tokens":3,"completion_tokens":2}"#);
+        assert_eq!(plain.map(|t| (t.total, t.cached_read)), Some((5, 0)));
+        assert_eq!(read(r#"{"total_tokens":9}"#).map(|t| t.total), Some(9));
+        assert_eq!(
+            read(r#"{"completion_tokens":2}"#),
+            None,
+            "no prompt, no total"
+        );
+        assert_eq!(read(r#""not usage""#), None);
+        assert_eq!(
+            read(r#"{"prompt_tokens":3,"completion_tokens":2,"prompt_tokens_details":null}"#)
+                .map(|t| t.total),
+            Some(5)
+        );
+    }
 }

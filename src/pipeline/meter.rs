@@ -26,7 +26,7 @@ impl Meter {
     pub fn see(&mut self, chunk: &Chunk) {
         if let Some(tokens) = chunk.usage {
             // Usage is cumulative: the last report is the total.
-            self.reported = Some(tokens);
+            self.reported = Some(tokens.total);
         }
         if chunk.output {
             self.estimate += 1;

@@ -24,7 +24,7 @@ pub use auth::Caller;
 pub use lifecycle::Lifecycle;
 pub use relay::Framing;
 
-use crate::completion::UsageWanted;
+use crate::completion::{UsageWanted, Whole};
 use crate::config::{GatewayKey, ServerConfig};
 use crate::error::Error;
 use crate::limits::{Account, Limiter, Quotas};
@@ -136,6 +136,7 @@ impl<'a> Pipeline<'a> {
     ) -> Result<(), Error> {
         trip.log.request(model, stream);
         trip.usage.by_client = client_usage;
+        trip.usage.by_metrics = self.metrics.on();
         trip.prompt_estimate = size as u64 / 4;
         let Some(key) = caller.key else {
             return Ok(());
@@ -173,22 +174,20 @@ impl<'a> Pipeline<'a> {
         trip.attempts = routed.attempts;
         trip.waited = routed.waited;
         if let Some(target) = &routed.target {
-            trip.log.served(&target.name);
+            trip.log.served(&target.provider, &target.name);
         }
         trip.target = routed.target;
         routed.result
     }
 
-    /// A whole answer; when the caller's key counts tokens, `tokens` reads them from the body
-    /// (only then: it is a parse of the whole answer).
-    pub fn whole(
-        &self,
-        mut trip: Trip,
-        body: Bytes,
-        tokens: impl FnOnce(&[u8]) -> u64,
-    ) -> Response {
+    /// A whole answer, its tokens counted against the caller's key and in the metrics.
+    pub fn whole(&self, mut trip: Trip, whole: Whole) -> Response {
+        let Whole { json: body, tokens } = whole;
         if let Some(account) = trip.account.take() {
-            account.record(tokens(&body));
+            account.record(tokens.map_or(0, |t| t.total));
+        }
+        if let Some(tokens) = tokens {
+            trip.log.tokens(tokens);
         }
         trip.log.first_byte();
         trip.log.complete();

@@ -55,9 +55,13 @@ pub fn respond(held: Held, mut framing: impl Framing, relay: Relay) -> Response 
     } = relay;
     let (chunks, rest) = held.into_parts();
     // Every chunk is counted; the client sees what it should.
-    let mut shown = move |chunk: &Chunk| {
+    let mut shown = move |chunk: &Chunk, log: &mut RequestLog| {
         if let Some(meter) = meter.as_mut() {
             meter.see(chunk);
+        }
+        if let Some(tokens) = chunk.usage {
+            // Usage is cumulative: the last report is the total.
+            log.tokens(tokens);
         }
         usage.shows(chunk)
     };
@@ -65,8 +69,10 @@ pub fn respond(held: Held, mut framing: impl Framing, relay: Relay) -> Response 
         let _in_flight = in_flight;
         log.first_byte();
         let mut frame = BytesMut::new();
-        for chunk in chunks.iter().filter(|c| shown(c)) {
-            framing.chunk(chunk, &mut frame);
+        for chunk in &chunks {
+            if shown(chunk, &mut log) {
+                framing.chunk(chunk, &mut frame);
+            }
         }
         if !frame.is_empty() {
             yield Ok::<_, Infallible>(frame.split().freeze());
@@ -96,7 +102,7 @@ pub fn respond(held: Held, mut framing: impl Framing, relay: Relay) -> Response 
             for item in batch {
                 match item {
                     Ok(chunk) => {
-                        if shown(&chunk) {
+                        if shown(&chunk, &mut log) {
                             framing.chunk(&chunk, &mut frame);
                         }
                     }

@@ -17,9 +17,7 @@ mod testkit;
 
 use std::sync::Arc;
 
-use bytes::Bytes;
-
-use crate::completion::{Answer, Chunk, Completion, UsageWanted};
+use crate::completion::{Answer, Chunk, Completion, UsageWanted, Whole};
 use crate::config::{ProviderConfig, ProviderKind, Secret};
 use crate::error::Error;
 use crate::openai::request::ChatRequest;
@@ -218,9 +216,9 @@ enum Wire<'a> {
 
 impl Decoders<'_> {
     /// A whole (non-stream) answer body as an OpenAI `chat.completion`.
-    pub fn whole(&self, body: &[u8]) -> Result<Bytes, Error> {
+    pub fn whole(&self, body: &[u8]) -> Result<Whole, Error> {
         match &self.wire {
-            Wire::OpenAi(codec) => codec.decode(body, self.served),
+            Wire::OpenAi(codec) => codec.decode(body, self.served, self.usage.counted()),
             Wire::Gemini(codec) => codec.decode(body, self.served),
             Wire::Anthropic(codec, shape) => codec.decode(body, self.served, shape),
         }
@@ -234,13 +232,11 @@ impl Decoders<'_> {
                 StreamDecoder::OpenAi(codec.stream_state(self.served, usage.strip_from_chunks()))
             }
             Wire::Gemini(codec) => {
-                StreamDecoder::Gemini(codec.stream_state(self.served, usage.from_upstream()))
+                StreamDecoder::Gemini(codec.stream_state(self.served, usage.reported()))
             }
-            Wire::Anthropic(codec, shape) => StreamDecoder::Anthropic(codec.stream_state(
-                self.served,
-                usage.from_upstream(),
-                shape,
-            )),
+            Wire::Anthropic(codec, shape) => {
+                StreamDecoder::Anthropic(codec.stream_state(self.served, usage.reported(), shape))
+            }
         }
     }
 

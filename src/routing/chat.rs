@@ -1,11 +1,9 @@
 //! A chat-completions attempt: the request encoded for the target's provider and sent with
 //! the call's key, then a whole answer, or a stream held to its commit point.
 
-use bytes::Bytes;
-
 use super::attempt::{Attempt, Call};
 use super::hold::{Held, hold};
-use crate::completion::{Completion, UsageWanted};
+use crate::completion::{Completion, UsageWanted, Whole};
 use crate::error::Error;
 use crate::openai::request::ChatRequest;
 
@@ -23,7 +21,7 @@ pub struct ChatAnswer {
 
 /// Whole, or a stream whose first real output is in hand.
 pub enum Ready {
-    Whole(Bytes),
+    Whole(Whole),
     Stream(Held),
 }
 
@@ -43,7 +41,7 @@ impl Attempt for ChatAttempt<'_> {
             )
             .await?;
         let ready = match answer.completion {
-            Completion::Whole(body) => Ready::Whole(body),
+            Completion::Whole(whole) => Ready::Whole(whole),
             Completion::Stream(stream) => Ready::Stream(hold(stream, &call).await?),
         };
         Ok(ChatAnswer {

@@ -14,7 +14,6 @@ use super::openai_error::OpenAiError;
 use crate::completion::Chunk;
 use crate::error::Error;
 use crate::openai::request::ChatRequest;
-use crate::openai::response::total_tokens;
 use crate::pipeline::sse::push_event;
 use crate::pipeline::{Framing, Pipeline, Trip};
 use crate::routing::{ChatAnswer, ChatAttempt, Ready};
@@ -31,7 +30,7 @@ pub async fn chat_completions(
         Ok(ChatAnswer { ready, dropped }) => {
             trip.dropped(dropped);
             match ready {
-                Ready::Whole(json) => pipeline.whole(trip, json, usage_of),
+                Ready::Whole(whole) => pipeline.whole(trip, whole),
                 Ready::Stream(held) => pipeline.stream(trip, held, ChatFraming),
             }
         }
@@ -80,18 +79,4 @@ impl Framing for ChatFraming {
     fn end(&mut self, frame: &mut BytesMut) {
         push_event(frame, None, "[DONE]");
     }
-}
-
-/// The tokens a whole `chat.completion` body reports.
-fn usage_of(json: &[u8]) -> u64 {
-    #[derive(serde::Deserialize)]
-    struct Body<'a> {
-        #[serde(borrow)]
-        usage: Option<&'a serde_json::value::RawValue>,
-    }
-    serde_json::from_slice::<Body<'_>>(json)
-        .ok()
-        .and_then(|body| body.usage)
-        .and_then(total_tokens)
-        .unwrap_or(0)
 }

@@ -19,6 +19,7 @@ pub use stream::StreamState;
 
 use super::auth::provider_headers;
 use super::{Encoded, params};
+use crate::completion::Whole;
 use crate::config::{ProviderConfig, UnsupportedParams};
 use crate::error::Error;
 use crate::openai::request::ChatRequest;
@@ -97,7 +98,7 @@ impl Anthropic {
     }
 
     /// A whole Messages answer as a `chat.completion` with `model` set to `served`.
-    pub fn decode(&self, body: &[u8], served: &str, shape: &Shape) -> Result<Bytes, Error> {
+    pub fn decode(&self, body: &[u8], served: &str, shape: &Shape) -> Result<Whole, Error> {
         response::decode(body, served, shape.answer_tool.as_deref(), &self.upstream)
     }
 

@@ -1,11 +1,11 @@
 //! A whole Anthropic answer as an OpenAI `chat.completion`.
 
-use bytes::Bytes;
 use serde_json::value::RawValue;
 
 use super::mapping::{
     embedded_error, finish_reason, malformed, redacted_detail, thinking_detail, usage,
 };
+use crate::completion::Whole;
 use crate::error::Error;
 use crate::openai::message::{FunctionCall, ToolCall};
 use crate::openai::response::{ChatCompletion, ResponseMessage};
@@ -18,7 +18,7 @@ pub fn decode(
     served: &str,
     answer_tool: Option<&str>,
     upstream: &Upstream,
-) -> Result<Bytes, Error> {
+) -> Result<Whole, Error> {
     let response: MessagesResponse = serde_json::from_slice(body).map_err(|e| {
         malformed(
             upstream,
@@ -33,10 +33,7 @@ pub fn decode(
             &String::from_utf8_lossy(body),
         ));
     }
-    let completion = completion(response, served, answer_tool);
-    serde_json::to_vec(&completion)
-        .map(Bytes::from)
-        .map_err(|e| Error::Internal(format!("cannot serialize a completion: {e}")))
+    completion(response, served, answer_tool).whole()
 }
 
 /// Text blocks (and the answer tool's input) make the content; other tool uses the calls;

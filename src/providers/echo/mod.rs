@@ -1,7 +1,6 @@
 //! The built-in offline provider: answers with the last user message, word by word when
 //! streaming. Deterministic, free, and always there, for first runs, demos and load tests.
 
-use bytes::Bytes;
 use futures_util::stream;
 
 use crate::completion::{Completion, UsageWanted};
@@ -34,9 +33,7 @@ pub fn complete(
             ..ResponseMessage::default()
         };
         let completion = ChatCompletion::single(served, message, "stop", usage);
-        let json =
-            serde_json::to_vec(&completion).map_err(|e| Error::Internal(format!("echo: {e}")))?;
-        return Ok(Completion::Whole(Bytes::from(json)));
+        return completion.whole().map(Completion::Whole);
     }
 
     let mut chunks = vec![writer.role()];
@@ -47,7 +44,7 @@ pub fn complete(
         }));
     }
     chunks.push(writer.finish("stop"));
-    if wanted.from_upstream() {
+    if wanted.reported() {
         chunks.push(writer.usage(usage));
     }
     Ok(Completion::Stream(Box::pin(stream::iter(

@@ -18,6 +18,7 @@ pub use stream::StreamState;
 
 use super::auth::provider_headers;
 use super::{Encoded, params};
+use crate::completion::Whole;
 use crate::config::{ProviderConfig, UnsupportedParams};
 use crate::error::Error;
 use crate::openai::request::ChatRequest;
@@ -103,7 +104,7 @@ impl Gemini {
     }
 
     /// A whole answer as a `chat.completion` with `model` set to `served`.
-    pub fn decode(&self, body: &[u8], served: &str) -> Result<Bytes, Error> {
+    pub fn decode(&self, body: &[u8], served: &str) -> Result<Whole, Error> {
         let malformed = |what: String| Error::UpstreamFailed {
             provider: self.upstream.provider.clone(),
             detail: what,
@@ -115,11 +116,9 @@ impl Gemini {
         if let Some(error) = response.error.as_ref().filter(|e| !e.is_null()) {
             return Err(response::embedded_error(&self.upstream, text, error));
         }
-        let completion = response::completion(&response, served)
-            .ok_or_else(|| malformed("sent an answer without candidates".into()))?;
-        let json = serde_json::to_vec(&completion)
-            .map_err(|e| Error::Internal(format!("cannot serialize a completion: {e}")))?;
-        Ok(Bytes::from(json))
+        response::completion(&response, served)
+            .ok_or_else(|| malformed("sent an answer without candidates".into()))?
+            .whole()
     }
 
     pub fn stream_state(&self, served: &str, include_usage: bool) -> StreamState {

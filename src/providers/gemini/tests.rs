@@ -63,7 +63,7 @@ fn decode(fixture: &str) -> Value {
     let body = codec()
         .decode(fixture.as_bytes(), "gem/gemini-2.5-flash")
         .unwrap_or_else(|e| unreachable!("{e}"));
-    serde_json::from_slice(&body).unwrap_or_else(|e| unreachable!("{e}"))
+    serde_json::from_slice(&body.json).unwrap_or_else(|e| unreachable!("{e}"))
 }
 
 /// Ids are fresh per answer; what they carry after the random part must agree.

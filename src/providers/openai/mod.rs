@@ -9,12 +9,12 @@ mod view;
 use std::sync::Arc;
 
 use axum::http::HeaderMap;
-use bytes::Bytes;
 
 pub use stream::StreamState;
 
 use super::auth::provider_headers;
 use crate::completion::UsageWanted;
+use crate::completion::Whole;
 use crate::config::ProviderConfig;
 use crate::error::Error;
 use crate::openai::request::ChatRequest;
@@ -78,8 +78,9 @@ impl OpenAi {
     }
 
     /// A whole `chat.completion` from upstream, with `model` set to `served`.
-    pub fn decode(&self, body: &[u8], served: &str) -> Result<Bytes, Error> {
-        response::decode(&self.upstream, body, served)
+    /// `counted`: the tokens are read from the answer's usage (a parse of its own).
+    pub fn decode(&self, body: &[u8], served: &str, counted: bool) -> Result<Whole, Error> {
+        response::decode(&self.upstream, body, served, counted)
     }
 
     /// `strip_usage`: the gateway asked upstream for usage the client did not ask for; it is

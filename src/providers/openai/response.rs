@@ -7,21 +7,32 @@ use bytes::Bytes;
 use serde_json::value::RawValue;
 
 use super::view;
+use crate::completion::{Tokens, Whole};
 use crate::error::Error;
 use crate::openai::raw::{RawObject, is_empty_value, json_string};
-use crate::openai::response::{CHAT_COMPLETION, new_completion_id, unix_now};
+use crate::openai::response::{CHAT_COMPLETION, UsageCounts, new_completion_id, tokens, unix_now};
 use crate::transport::{self, Upstream};
 
 /// A whole `chat.completion` from upstream, with `model` set to `served`.
-pub fn decode(upstream: &Upstream, body: &[u8], served: &str) -> Result<Bytes, Error> {
+pub fn decode(
+    upstream: &Upstream,
+    body: &[u8],
+    served: &str,
+    counted: bool,
+) -> Result<Whole, Error> {
     let text = std::str::from_utf8(body)
         .map_err(|_| malformed(upstream, "a response body that is not UTF-8"))?
         .trim_start();
-    if let Some(json) = view::read::<view::AnswerView<'_>>(text)
-        .and_then(|answer| splice_answer(text, &answer, served))
-    {
-        return Ok(Bytes::from(json));
+    // The usage is read in the same pass, and only when someone counts the tokens.
+    let relayed = if counted {
+        relayed::<UsageCounts>(text, served, UsageCounts::tokens)
+    } else {
+        relayed::<&RawValue>(text, served, |_| None)
+    };
+    if let Some(whole) = relayed {
+        return Ok(whole);
     }
+    let counted = |usage: Option<&RawValue>| usage.filter(|_| counted).and_then(tokens);
     let object = RawObject::parse(text)
         .map_err(|_| malformed(upstream, "a response body that is not a JSON object"))?;
     if object.get("error").is_some_and(|e| !is_empty_value(e)) {
@@ -42,7 +53,10 @@ pub fn decode(upstream: &Upstream, body: &[u8], served: &str) -> Result<Bytes, E
         &[],
         &mut out,
     );
-    Ok(Bytes::from(out))
+    Ok(Whole {
+        json: Bytes::from(out),
+        tokens: counted(object.get("usage")),
+    })
 }
 
 fn malformed(upstream: &Upstream, what: &str) -> Error {
@@ -52,9 +66,24 @@ fn malformed(upstream: &Upstream, what: &str) -> Error {
     }
 }
 
+/// The common case in one pass: the answer with only `model` replaced, and its usage read as
+/// `U`; `None` leaves it to the general path.
+fn relayed<'a, U: serde::Deserialize<'a>>(
+    text: &'a str,
+    served: &str,
+    tokens: impl FnOnce(U) -> Option<Tokens>,
+) -> Option<Whole> {
+    let answer = view::read::<view::AnswerView<'_, U>>(text)?;
+    let json = splice_answer(text, &answer, served)?;
+    Some(Whole {
+        json: Bytes::from(json),
+        tokens: answer.usage.and_then(tokens),
+    })
+}
+
 /// A whole answer that already has its id, object and created time, with only `model`
 /// replaced; `None` leaves it to the general path.
-fn splice_answer(text: &str, answer: &view::AnswerView<'_>, served: &str) -> Option<String> {
+fn splice_answer<U>(text: &str, answer: &view::AnswerView<'_, U>, served: &str) -> Option<String> {
     let id = answer.id?.get();
     let created = answer.created?.get();
     let usable = answer.error.is_none_or(is_empty_value)

@@ -12,7 +12,7 @@ use super::view;
 use crate::completion::Chunk;
 use crate::error::Error;
 use crate::openai::raw::{RawObject, is_empty_value, json_string};
-use crate::openai::response::total_tokens;
+use crate::openai::response::tokens;
 use crate::openai::response::{CHAT_COMPLETION_CHUNK, new_completion_id};
 use crate::providers::framing::sse::Event;
 use crate::providers::framing::{EventDecoder, Flow};
@@ -99,7 +99,7 @@ impl StreamState {
             self.choices.see(choice.index.unwrap_or(0), finished);
             output |= finished || choice.delta.as_ref().is_some_and(|d| d.0);
         }
-        let usage = chunk.usage.and_then(total_tokens);
+        let usage = chunk.usage.and_then(tokens);
         Some(Chunk {
             json,
             output,
@@ -168,7 +168,7 @@ impl EventDecoder for StreamState {
         let mut json = String::with_capacity(data.len() + 48);
         let skip: &[&str] = if self.strip_usage { &["usage"] } else { &[] };
         object.write_with_head(head, skip, &mut json);
-        let usage = object.get("usage").and_then(total_tokens);
+        let usage = object.get("usage").and_then(tokens);
         let usage_only = usage.is_some() && choices.is_none_or(|c| c.get().trim() == "[]");
         out.push(Chunk {
             json,

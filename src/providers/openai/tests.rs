@@ -203,22 +203,32 @@ fn whole_response_keeps_every_field_but_model() {
     let codec =
         OpenAi::new(&config.providers["up"], upstream()).unwrap_or_else(|e| unreachable!("{e}"));
     let body = codec
-        .decode(format!("\n\n{COMPLETION}").as_bytes(), "up/gpt-4o")
+        .decode(format!("\n\n{COMPLETION}").as_bytes(), "up/gpt-4o", true)
         .unwrap_or_else(|e| unreachable!("{e}"));
-    let decoded: Value = serde_json::from_slice(&body).unwrap_or_default();
+    let decoded: Value = serde_json::from_slice(&body.json).unwrap_or_default();
     let mut expected: Value = serde_json::from_str(COMPLETION).unwrap_or_default();
     expected["model"] = "up/gpt-4o".into();
     assert_eq!(decoded, expected);
+    assert_eq!(
+        body.tokens.map(|t| (t.prompt, t.completion, t.total)),
+        Some((44, 16, 60)),
+        "read as the answer was relayed"
+    );
+    let uncounted = codec
+        .decode(COMPLETION.as_bytes(), "up/gpt-4o", false)
+        .unwrap_or_else(|e| unreachable!("{e}"));
+    assert_eq!(uncounted.tokens, None, "nobody counts them: not parsed");
 
     let error = codec.decode(
         br#"{"error":{"message":"quota","type":"insufficient_quota","code":"insufficient_quota"}}"#,
         "up/x",
+        true,
     );
     assert!(
         matches!(error, Err(Error::UpstreamFailed { .. })),
         "{error:?}"
     );
-    assert!(codec.decode(b"<html>", "up/x").is_err());
+    assert!(codec.decode(b"<html>", "up/x", true).is_err());
 }
 
 #[tokio::test]
@@ -280,7 +290,7 @@ fn usage_the_client_did_not_ask_for_is_stripped_however_its_key_is_spelled() {
     }
     assert_eq!(out.len(), 2);
     for chunk in &out {
-        assert_eq!(chunk.usage, Some(3), "counted");
+        assert_eq!(chunk.usage.map(|t| t.total), Some(3), "counted");
         assert!(chunk.usage_only);
         let json = json(chunk);
         assert!(json.get("usage").is_none(), "not sent on: {json}");

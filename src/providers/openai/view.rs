@@ -11,9 +11,11 @@ use serde_json::value::RawValue;
 
 use crate::openai::raw::is_empty_value;
 
-/// The top level of a whole `chat.completion`.
+/// The top level of a whole `chat.completion`, its `usage` as `U`: the raw value when nobody
+/// counts the tokens, the counts read in the same pass when someone does.
 #[derive(Deserialize)]
-pub struct AnswerView<'a> {
+#[serde(bound(deserialize = "U: Deserialize<'de>, 'de: 'a"))]
+pub struct AnswerView<'a, U> {
     #[serde(borrow)]
     pub id: Option<&'a RawValue>,
     #[serde(borrow)]
@@ -24,6 +26,7 @@ pub struct AnswerView<'a> {
     pub model: Option<&'a RawValue>,
     #[serde(borrow)]
     pub error: Option<&'a RawValue>,
+    pub usage: Option<U>,
 }
 
 /// The top level of a `chat.completion.chunk`, with what each choice says.
@@ -146,7 +149,9 @@ mod tests {
         // A struct in array form, which serde would take: found by fuzzing.
         let array = r#"["x","chat.completion.chunk",1,"m",null,null,[]]"#;
         assert!(read::<ChunkView<'_>>(array).is_none());
-        assert!(read::<AnswerView<'_>>(r#"["x","chat.completion",1,"m",null]"#).is_none());
+        assert!(
+            read::<AnswerView<'_, &RawValue>>(r#"["x","chat.completion",1,"m",null]"#).is_none()
+        );
         assert!(read::<ChunkView<'_>>(r#" {"id":"x"}"#).is_some());
     }
 }

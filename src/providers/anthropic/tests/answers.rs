@@ -32,7 +32,7 @@ fn decode(body: &str, answer_tool: Option<&str>) -> Value {
     let bytes = codec()
         .decode(body.as_bytes(), "claude/x", &shape)
         .unwrap_or_else(|e| unreachable!("{e}"));
-    serde_json::from_slice(&bytes).unwrap_or_default()
+    serde_json::from_slice(&bytes.json).unwrap_or_default()
 }
 
 #[test]
