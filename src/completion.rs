@@ -81,11 +81,6 @@ impl UsageWanted {
         self.by_client || self.by_gateway
     }
 
-    /// Someone counts the answer's tokens: the gateway for the key, or the metrics.
-    pub fn counted(self) -> bool {
-        self.by_gateway || self.by_metrics
-    }
-
     /// A translating decoder writes the usage its upstream reported as a chunk of its own.
     pub fn reported(self) -> bool {
         self.from_upstream() || self.by_metrics

@@ -16,6 +16,7 @@ pub mod limits;
 pub mod metrics;
 pub mod openai;
 pub mod pipeline;
+pub mod pricing;
 pub mod providers;
 pub mod routing;
 pub mod server;

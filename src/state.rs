@@ -1,4 +1,5 @@
-//! The composition root: the config, and the router, limiter, lifecycle and metrics built from it,
+//! The composition root: the config, and the router, limiter, lifecycle, metrics and prices built
+//! from it,
 //! wired together for the surfaces. Nothing below the surfaces sees it.
 
 use std::sync::Arc;
@@ -8,6 +9,7 @@ use crate::error::Error;
 use crate::limits::Limiter;
 use crate::metrics::Metrics;
 use crate::pipeline::{Lifecycle, Pipeline};
+use crate::pricing::Pricing;
 use crate::routing::Router;
 
 pub struct AppState {
@@ -17,17 +19,21 @@ pub struct AppState {
     pub limits: Arc<Limiter>,
     pub lifecycle: Lifecycle,
     pub metrics: Arc<Metrics>,
+    /// Model prices, for the cost of answers.
+    pub pricing: Arc<Pricing>,
 }
 
 impl AppState {
     pub fn new(config: Config) -> Result<Self, Error> {
-        let metrics = Arc::new(Metrics::new(&config));
+        let pricing = Arc::new(Pricing::new(&config));
+        let metrics = Arc::new(Metrics::new(&config, pricing.clone()));
         Ok(Self {
             router: Router::new(&config, metrics.clone())?,
             limits: Arc::new(Limiter::new(&config.limits)),
             config,
             lifecycle: Lifecycle::default(),
             metrics,
+            pricing,
         })
     }
 
@@ -40,6 +46,7 @@ impl AppState {
             server: &self.config.server,
             lifecycle: &self.lifecycle,
             metrics: &self.metrics,
+            pricing: &self.pricing,
         }
     }
 }

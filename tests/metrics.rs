@@ -522,3 +522,71 @@ fn body_usage(sse: &str) -> (f64, f64) {
         usage["completion_tokens"].as_f64().unwrap(),
     )
 }
+
+/// The embedded catalog's price of `model` at `provider`: [input, output, cache read, cache write].
+fn catalog_price(provider: &str, model: &str) -> [f64; 4] {
+    let catalog: serde_json::Value =
+        serde_json::from_str(include_str!("../src/pricing/catalog.json")).unwrap();
+    let price = &catalog["prices"][provider][model];
+    let input = price[0].as_f64().unwrap();
+    let or_input = |v: &serde_json::Value| v.as_f64().unwrap_or(input);
+    [
+        input,
+        price[1].as_f64().unwrap(),
+        or_input(&price[2]),
+        or_input(&price[3]),
+    ]
+}
+
+#[tokio::test]
+async fn answers_are_priced_by_the_catalog_and_unpriced_ones_are_counted() {
+    use common::fixtures::anthropic;
+    let (upstream, gateway) = gateway_for_all(&[&OPENAI, &ANTHROPIC], "").await;
+    let [input, output, read, write] = catalog_price("anthropic", "claude-sonnet-4-5");
+    // 21 fresh, 188 written and 1,024 read prompt tokens, and 23 of output.
+    let expected = 21.0 * input + 188.0 * write + 1024.0 * read + 23.0 * output;
+
+    upstream.push(Reply::json(anthropic::TEXT));
+    let response = gateway.send(&user("claude/claude-sonnet-4-5", "hi")).await;
+    assert_eq!(response.status(), 200);
+    let header: f64 = response.headers()["x-switchyard-cost-usd"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (header - expected).abs() < 1e-9,
+        "{header} against {expected}"
+    );
+
+    // The same answer streamed: no header by then, but the same dollars in the metrics.
+    upstream.push(Reply::sse(anthropic::TEXT_STREAM));
+    gateway
+        .sse(&user_stream("claude/claude-sonnet-4-5", "hi"))
+        .await;
+    // A provider on a host the catalog does not know: its answers are unpriced, never guessed.
+    upstream.push(Reply::json(completion_json("fine")));
+    let response = gateway.send(&user("up/gpt-4o", "hi")).await;
+    assert!(response.headers().get("x-switchyard-cost-usd").is_none());
+    tokio::time::sleep(Duration::from_millis(50)).await;
+
+    let text = scrape(&gateway).await;
+    let cost = value(
+        &text,
+        "switchyard_cost_usd_total",
+        &[
+            ("provider", "claude"),
+            ("target", "unknown"),
+            ("key", "none"),
+        ],
+    );
+    assert!((cost - 2.0 * expected).abs() < 1e-9, "{cost}");
+    assert_eq!(
+        value(
+            &text,
+            "switchyard_unpriced_answers_total",
+            &[("provider", "up"), ("target", "unknown")]
+        ),
+        1.0
+    );
+}

@@ -7,6 +7,7 @@
 mod names;
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -19,6 +20,7 @@ use prometheus_client::registry::{Registry, Unit};
 use crate::completion::Tokens;
 use crate::config::Config;
 use crate::error::Fault;
+use crate::pricing::Pricing;
 use names::Names;
 
 /// The `Content-Type` of what `render` writes.
@@ -50,6 +52,9 @@ pub struct Metrics {
     attempts: Family<AttemptLabels, Counter>,
     streams: Family<SurfaceLabels, Gauge>,
     tokens: Family<TokenLabels, Counter>,
+    cost: Family<CostLabels, Counter<f64, AtomicU64>>,
+    unpriced: Family<TargetOfLabels, Counter>,
+    pricing: Arc<Pricing>,
     rate_limited: Family<KeyLabels, Counter>,
     names: Names,
 }
@@ -87,6 +92,19 @@ struct TokenLabels {
     provider: Arc<str>,
     target: Arc<str>,
     kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CostLabels {
+    provider: Arc<str>,
+    target: Arc<str>,
+    key: Arc<str>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TargetOfLabels {
+    provider: Arc<str>,
+    target: Arc<str>,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -164,7 +182,7 @@ impl AttemptResult {
 }
 
 impl Metrics {
-    pub fn new(config: &Config) -> Self {
+    pub fn new(config: &Config, pricing: Arc<Pricing>) -> Self {
         let mut registry = Registry::with_prefix("switchyard");
         let requests = Family::<RequestLabels, Counter>::default();
         registry.register(
@@ -221,6 +239,18 @@ impl Metrics {
             "Tokens providers reported, by provider, target and kind (prompt, completion; cached_read, cache_write and reasoning are parts of those)",
             tokens.clone(),
         );
+        let cost = Family::<CostLabels, Counter<f64, AtomicU64>>::default();
+        registry.register(
+            "cost_usd",
+            "Dollars the answers cost by the price catalog (or the operator's prices), by provider, target and gateway key",
+            cost.clone(),
+        );
+        let unpriced = Family::<TargetOfLabels, Counter>::default();
+        registry.register(
+            "unpriced_answers",
+            "Answers that reported tokens for a model without a price, which cost nothing here",
+            unpriced.clone(),
+        );
         let rate_limited = Family::<KeyLabels, Counter>::default();
         registry.register(
             "rate_limited",
@@ -238,6 +268,9 @@ impl Metrics {
             attempts,
             streams,
             tokens,
+            cost,
+            unpriced,
+            pricing,
             rate_limited,
             names: Names::new(config),
         }
@@ -318,8 +351,32 @@ impl Metrics {
                 stream: request.stream,
             })
             .observe(request.duration.as_secs_f64());
-        if let (Some((provider, target)), Some(tokens)) = (request.served, request.tokens) {
-            let (provider, target) = (self.names.provider(provider), self.names.model(target));
+        if let (Some((provider_name, target_name)), Some(tokens)) = (request.served, request.tokens)
+        {
+            let (provider, target) = (
+                self.names.provider(provider_name),
+                self.names.model(target_name),
+            );
+            let model = target_name.split_once('/').map_or(target_name, |(_, m)| m);
+            match self.pricing.price(provider_name, model) {
+                Some(price) => {
+                    self.cost
+                        .get_or_create(&CostLabels {
+                            provider: provider.clone(),
+                            target: target.clone(),
+                            key: self.names.key(request.key),
+                        })
+                        .inc_by(price.cost(&tokens));
+                }
+                None => {
+                    self.unpriced
+                        .get_or_create(&TargetOfLabels {
+                            provider: provider.clone(),
+                            target: target.clone(),
+                        })
+                        .inc();
+                }
+            }
             for (kind, count) in [
                 ("prompt", tokens.prompt),
                 ("completion", tokens.completion),

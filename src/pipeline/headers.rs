@@ -15,6 +15,8 @@ const ATTEMPTS: HeaderName = HeaderName::from_static("x-switchyard-attempts");
 const TARGET: HeaderName = HeaderName::from_static("x-switchyard-target");
 /// The time the gateway itself spent on the request, in milliseconds.
 const OVERHEAD: HeaderName = HeaderName::from_static("x-switchyard-overhead-ms");
+/// What a whole answer cost in US dollars, by the price of its model (absent when unpriced).
+const COST: HeaderName = HeaderName::from_static("x-switchyard-cost-usd");
 /// A client's own deadline for the whole request, in milliseconds (the config's is the cap).
 const DEADLINE_MS: &str = "x-switchyard-deadline-ms";
 
@@ -37,6 +39,13 @@ pub fn write(trip: &Trip, overhead: Duration, headers: &mut HeaderMap) {
         && let Ok(value) = HeaderValue::from_str(&trip.dropped.join(", "))
     {
         headers.insert(DROPPED_PARAMS, value);
+    }
+}
+
+/// `x-switchyard-cost-usd`: dollars in plain decimal (`0.000123`), never an exponent.
+pub fn write_cost(cost: f64, headers: &mut HeaderMap) {
+    if let Ok(value) = HeaderValue::from_str(&format!("{cost}")) {
+        headers.insert(COST, value);
     }
 }
 

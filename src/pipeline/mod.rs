@@ -29,6 +29,7 @@ use crate::config::{GatewayKey, ServerConfig};
 use crate::error::Error;
 use crate::limits::{Account, Limiter, Quotas};
 use crate::metrics::Metrics;
+use crate::pricing::Pricing;
 use crate::routing::{Attempt, Held, Router, Target};
 use crate::telemetry::{Logged, RequestLog};
 use meter::Meter;
@@ -43,6 +44,7 @@ pub struct Pipeline<'a> {
     pub server: &'a ServerConfig,
     pub lifecycle: &'a Lifecycle,
     pub metrics: &'a Arc<Metrics>,
+    pub pricing: &'a Pricing,
 }
 
 /// One request's way through the pipeline: what each step learned, for the response headers,
@@ -186,12 +188,18 @@ impl<'a> Pipeline<'a> {
         if let Some(account) = trip.account.take() {
             account.record(tokens.map_or(0, |t| t.total));
         }
+        let cost = tokens
+            .zip(trip.target.as_ref())
+            .and_then(|(tokens, target)| {
+                let price = self.pricing.price(&target.provider, &target.model)?;
+                Some(price.cost(&tokens))
+            });
         if let Some(tokens) = tokens {
             trip.log.tokens(tokens);
         }
         trip.log.first_byte();
         trip.log.complete();
-        let response = (
+        let mut response = (
             [(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/json"),
@@ -199,6 +207,9 @@ impl<'a> Pipeline<'a> {
             body,
         )
             .into_response();
+        if let Some(cost) = cost {
+            headers::write_cost(cost, response.headers_mut());
+        }
         self.finish(trip, response)
     }
 

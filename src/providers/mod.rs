@@ -218,7 +218,7 @@ impl Decoders<'_> {
     /// A whole (non-stream) answer body as an OpenAI `chat.completion`.
     pub fn whole(&self, body: &[u8]) -> Result<Whole, Error> {
         match &self.wire {
-            Wire::OpenAi(codec) => codec.decode(body, self.served, self.usage.counted()),
+            Wire::OpenAi(codec) => codec.decode(body, self.served),
             Wire::Gemini(codec) => codec.decode(body, self.served),
             Wire::Anthropic(codec, shape) => codec.decode(body, self.served, shape),
         }

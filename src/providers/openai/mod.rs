@@ -78,9 +78,8 @@ impl OpenAi {
     }
 
     /// A whole `chat.completion` from upstream, with `model` set to `served`.
-    /// `counted`: the tokens are read from the answer's usage (a parse of its own).
-    pub fn decode(&self, body: &[u8], served: &str, counted: bool) -> Result<Whole, Error> {
-        response::decode(&self.upstream, body, served, counted)
+    pub fn decode(&self, body: &[u8], served: &str) -> Result<Whole, Error> {
+        response::decode(&self.upstream, body, served)
     }
 
     /// `strip_usage`: the gateway asked upstream for usage the client did not ask for; it is

@@ -7,32 +7,20 @@ use bytes::Bytes;
 use serde_json::value::RawValue;
 
 use super::view;
-use crate::completion::{Tokens, Whole};
+use crate::completion::Whole;
 use crate::error::Error;
 use crate::openai::raw::{RawObject, is_empty_value, json_string};
 use crate::openai::response::{CHAT_COMPLETION, UsageCounts, new_completion_id, tokens, unix_now};
 use crate::transport::{self, Upstream};
 
 /// A whole `chat.completion` from upstream, with `model` set to `served`.
-pub fn decode(
-    upstream: &Upstream,
-    body: &[u8],
-    served: &str,
-    counted: bool,
-) -> Result<Whole, Error> {
+pub fn decode(upstream: &Upstream, body: &[u8], served: &str) -> Result<Whole, Error> {
     let text = std::str::from_utf8(body)
         .map_err(|_| malformed(upstream, "a response body that is not UTF-8"))?
         .trim_start();
-    // The usage is read in the same pass, and only when someone counts the tokens.
-    let relayed = if counted {
-        relayed::<UsageCounts>(text, served, UsageCounts::tokens)
-    } else {
-        relayed::<&RawValue>(text, served, |_| None)
-    };
-    if let Some(whole) = relayed {
+    if let Some(whole) = relayed(text, served) {
         return Ok(whole);
     }
-    let counted = |usage: Option<&RawValue>| usage.filter(|_| counted).and_then(tokens);
     let object = RawObject::parse(text)
         .map_err(|_| malformed(upstream, "a response body that is not a JSON object"))?;
     if object.get("error").is_some_and(|e| !is_empty_value(e)) {
@@ -55,7 +43,7 @@ pub fn decode(
     );
     Ok(Whole {
         json: Bytes::from(out),
-        tokens: counted(object.get("usage")),
+        tokens: object.get("usage").and_then(tokens),
     })
 }
 
@@ -66,24 +54,21 @@ fn malformed(upstream: &Upstream, what: &str) -> Error {
     }
 }
 
-/// The common case in one pass: the answer with only `model` replaced, and its usage read as
-/// `U`; `None` leaves it to the general path.
-fn relayed<'a, U: serde::Deserialize<'a>>(
-    text: &'a str,
-    served: &str,
-    tokens: impl FnOnce(U) -> Option<Tokens>,
-) -> Option<Whole> {
-    let answer = view::read::<view::AnswerView<'_, U>>(text)?;
+/// The common case in one pass: the answer with only `model` replaced, and its usage read
+/// (for the key's token count, the metrics and the answer's cost) in the same pass; `None`
+/// leaves it to the general path.
+fn relayed(text: &str, served: &str) -> Option<Whole> {
+    let answer = view::read::<view::AnswerView<'_>>(text)?;
     let json = splice_answer(text, &answer, served)?;
     Some(Whole {
         json: Bytes::from(json),
-        tokens: answer.usage.and_then(tokens),
+        tokens: answer.usage.and_then(UsageCounts::tokens),
     })
 }
 
 /// A whole answer that already has its id, object and created time, with only `model`
 /// replaced; `None` leaves it to the general path.
-fn splice_answer<U>(text: &str, answer: &view::AnswerView<'_, U>, served: &str) -> Option<String> {
+fn splice_answer(text: &str, answer: &view::AnswerView<'_>, served: &str) -> Option<String> {
     let id = answer.id?.get();
     let created = answer.created?.get();
     let usable = answer.error.is_none_or(is_empty_value)

@@ -203,7 +203,7 @@ fn whole_response_keeps_every_field_but_model() {
     let codec =
         OpenAi::new(&config.providers["up"], upstream()).unwrap_or_else(|e| unreachable!("{e}"));
     let body = codec
-        .decode(format!("\n\n{COMPLETION}").as_bytes(), "up/gpt-4o", true)
+        .decode(format!("\n\n{COMPLETION}").as_bytes(), "up/gpt-4o")
         .unwrap_or_else(|e| unreachable!("{e}"));
     let decoded: Value = serde_json::from_slice(&body.json).unwrap_or_default();
     let mut expected: Value = serde_json::from_str(COMPLETION).unwrap_or_default();
@@ -214,21 +214,16 @@ fn whole_response_keeps_every_field_but_model() {
         Some((44, 16, 60)),
         "read as the answer was relayed"
     );
-    let uncounted = codec
-        .decode(COMPLETION.as_bytes(), "up/gpt-4o", false)
-        .unwrap_or_else(|e| unreachable!("{e}"));
-    assert_eq!(uncounted.tokens, None, "nobody counts them: not parsed");
 
     let error = codec.decode(
         br#"{"error":{"message":"quota","type":"insufficient_quota","code":"insufficient_quota"}}"#,
         "up/x",
-        true,
     );
     assert!(
         matches!(error, Err(Error::UpstreamFailed { .. })),
         "{error:?}"
     );
-    assert!(codec.decode(b"<html>", "up/x", true).is_err());
+    assert!(codec.decode(b"<html>", "up/x").is_err());
 }
 
 #[tokio::test]
