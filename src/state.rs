@@ -25,7 +25,7 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(config: Config) -> Result<Self, Error> {
-        let pricing = Arc::new(Pricing::new(&config));
+        let pricing = Pricing::new(&config).map_err(Error::Internal)?;
         let metrics = Arc::new(Metrics::new(&config, pricing.clone()));
         Ok(Self {
             router: Router::new(&config, metrics.clone())?,

@@ -12,6 +12,7 @@ mod invalid;
 mod limits;
 mod metrics;
 mod models;
+mod pricing;
 mod provider_kind;
 mod providers;
 mod routing;
@@ -36,6 +37,7 @@ pub use glob::Glob;
 pub use limits::{LimitsBackend, LimitsConfig};
 pub use metrics::MetricsConfig;
 pub use models::{AliasTarget, ModelAlias};
+pub use pricing::PricingConfig;
 pub use provider_kind::{KindName, ProviderKind};
 pub use providers::{ProviderConfig, UnsupportedParams};
 pub use routing::{RoutingConfig, Strategy};
@@ -57,6 +59,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub limits: LimitsConfig,
     pub metrics: MetricsConfig,
+    pub pricing: PricingConfig,
 }
 
 /// A config problem: which file, which key, what is wrong.
@@ -98,6 +101,8 @@ struct RawConfig {
     limits: limits::RawLimits,
     #[serde(default)]
     metrics: metrics::RawMetrics,
+    #[serde(default)]
+    pricing: pricing::RawPricing,
 }
 
 impl Config {
@@ -160,6 +165,13 @@ impl Config {
         validate(raw, env)
             .map(|mut config| {
                 config.source = source.map(Path::to_path_buf);
+                // Files the config names are found beside it.
+                if let (Some(file), Some(dir)) =
+                    (config.pricing.file.as_mut(), source.and_then(Path::parent))
+                    && file.is_relative()
+                {
+                    *file = dir.join(&*file);
+                }
                 config
             })
             .map_err(|(path, message)| fail(path, message))
@@ -181,6 +193,7 @@ fn validate(raw: RawConfig, env: EnvLookup<'_>) -> Result<Config, Invalid> {
         limits: limits::validate(raw.limits)?,
         routing: routing::validate(raw.routing),
         metrics: metrics::validate(raw.metrics)?,
+        pricing: pricing::validate(raw.pricing)?,
     })
 }
 

@@ -514,6 +514,7 @@ fn the_reference_config_shows_every_key() {
         "[limits]\nzz_unknown = 1",
         "[auth]\nzz_unknown = 1",
         "[metrics]\nzz_unknown = 1",
+        "[pricing]\nzz_unknown = 1",
         "[providers.p]\nzz_unknown = 1",
         "[models.m]\nzz_unknown = 1",
     ];

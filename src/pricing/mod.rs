@@ -1,8 +1,12 @@
 //! Dollars per answer: the model price catalog the binary embeds (`catalog.json`, reduced from
-//! LiteLLM's by `scripts/update-prices`) and the cost of the tokens an answer reports. A model
-//! without a price costs nothing and is said to be unpriced; a price is never guessed.
+//! LiteLLM's by `scripts/update-prices`), the operator's own prices over it (`operator.rs`), and
+//! the cost of the tokens an answer reports. A model without a price costs nothing and is said
+//! to be unpriced; a price is never guessed.
+
+mod operator;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde::Deserialize;
 
@@ -59,6 +63,8 @@ struct Catalog {
 }
 
 pub struct Pricing {
+    /// The operator's prices, which win.
+    operator: Option<operator::Operator>,
     /// Which catalog provider each configured provider is priced as; absent: unpriced.
     priced_as: HashMap<String, String>,
     prices: HashMap<String, HashMap<String, Price>>,
@@ -66,7 +72,23 @@ pub struct Pricing {
 }
 
 impl Pricing {
-    pub fn new(config: &Config) -> Self {
+    /// The catalog and the operator's prices; a prices file that does not read stops the start.
+    /// Changes to that file are picked up while serving (a task looks at it, within a runtime).
+    pub fn new(config: &Config) -> Result<Arc<Self>, String> {
+        let operator = config
+            .pricing
+            .file
+            .as_deref()
+            .map(operator::Operator::load)
+            .transpose()?;
+        let pricing = Arc::new(Self::with(config, operator));
+        if pricing.operator.is_some() {
+            operator::watch(Arc::downgrade(&pricing));
+        }
+        Ok(pricing)
+    }
+
+    fn with(config: &Config, operator: Option<operator::Operator>) -> Self {
         // The catalog is checked by a test; a broken one prices nothing rather than stopping.
         let catalog: Catalog = serde_json::from_str(EMBEDDED).unwrap_or_else(|_| Catalog {
             version: "none".into(),
@@ -96,14 +118,22 @@ impl Pricing {
             })
             .collect();
         Self {
+            operator,
             priced_as,
             prices: catalog.prices,
             version: catalog.version,
         }
     }
 
-    /// The price of `model` at `provider` (a configured provider's name), if the catalog has it.
+    /// The price of `model` at `provider` (a configured provider's name): the operator's for
+    /// the routing key, else for the model, else the catalog's.
     pub fn price(&self, provider: &str, model: &str) -> Option<Price> {
+        if let Some(operator) = &self.operator {
+            let routing_key = format!("{provider}/{model}");
+            if let Some(price) = operator.get(&routing_key).or_else(|| operator.get(model)) {
+                return Some(price);
+            }
+        }
         let catalog = self.priced_as.get(provider)?;
         self.prices.get(catalog)?.get(model).copied()
     }
@@ -127,7 +157,7 @@ mod tests {
     fn pricing(toml: &str) -> Pricing {
         let config =
             Config::from_toml(toml, None, &|_| None).unwrap_or_else(|e| unreachable!("{e}"));
-        Pricing::new(&config)
+        Pricing::with(&config, None)
     }
 
     #[test]
