@@ -197,12 +197,20 @@ impl Drop for RequestLog {
 impl RequestLog {
     /// What the line says, measured now.
     fn line(&self) -> Line<'_> {
+        // Neither answered nor failed: the client left first (a whole answer still pending, or
+        // a stream before its end), which nginx logs as 499 where no status was sent.
+        let left = self.error.is_none() && !self.complete;
         Line {
             log: self,
-            outcome: match (self.error, self.complete || !self.stream) {
+            outcome: match (self.error, left) {
                 (Some(error), _) => error,
-                (None, true) => "ok",
-                (None, false) => "client_closed",
+                (None, false) => "ok",
+                (None, true) => "client_closed",
+            },
+            status: if left && !self.stream {
+                CLIENT_CLOSED
+            } else {
+                self.status
             },
             latency_ms: millis(self.started.elapsed()),
             first_byte_ms: self.first_byte.map(millis),
@@ -219,7 +227,7 @@ impl RequestLog {
                 key: self.key.as_deref(),
                 served: self.provider.as_deref().zip(self.served.as_deref()),
                 tokens: self.tokens,
-                status: self.status,
+                status: line.status,
                 outcome: match (self.error, line.outcome) {
                     (Some(_), _) => "error",
                     (None, outcome) => outcome,
@@ -236,6 +244,7 @@ impl RequestLog {
 struct Line<'a> {
     log: &'a RequestLog,
     outcome: &'static str,
+    status: u16,
     latency_ms: f64,
     first_byte_ms: Option<f64>,
 }
@@ -249,6 +258,7 @@ impl Line<'_> {
         let Self {
             log,
             outcome,
+            status,
             latency_ms,
             first_byte_ms,
         } = self;
@@ -261,7 +271,7 @@ impl Line<'_> {
                 key,
                 served,
                 stream = log.stream,
-                status = log.status,
+                status,
                 outcome,
                 latency_ms,
                 first_byte_ms,
@@ -279,7 +289,7 @@ impl Line<'_> {
             fields,
             "request_id={} model={} key={key:?} served={served:?} stream={} status={} \
              outcome={outcome:?} latency_ms={latency_ms:?}",
-            log.request_id, log.model, log.stream, log.status,
+            log.request_id, log.model, log.stream, status,
         );
         if let Some(first_byte_ms) = first_byte_ms {
             let _ = write!(fields, " first_byte_ms={first_byte_ms:?}");
@@ -287,6 +297,9 @@ impl Line<'_> {
         tracing::info!("chat completion {fields}");
     }
 }
+
+/// The status logged and counted for a request whose client left before any was sent.
+const CLIENT_CLOSED: u16 = 499;
 
 /// Milliseconds to the microsecond, as logged.
 fn millis(duration: Duration) -> f64 {

@@ -309,6 +309,7 @@ async fn an_attempt_the_client_leaves_is_cancelled() {
             .is_err()
     );
     assert!(upstream.wait_abandoned(Duration::from_secs(1)).await);
+    tokio::time::sleep(Duration::from_millis(50)).await;
     let text = scrape(&gateway).await;
     assert_eq!(
         value(
@@ -317,6 +318,16 @@ async fn an_attempt_the_client_leaves_is_cancelled() {
             &attempt("up", "unknown", "cancelled")
         ),
         1.0
+    );
+    // The request itself: the client left, no status was sent (499), nobody's fault.
+    assert_eq!(
+        chat_requests(&text, "unknown", "none", "4xx", "client_closed", "none"),
+        1.0
+    );
+    assert_eq!(
+        chat_requests(&text, "unknown", "none", "2xx", "ok", "none"),
+        0.0,
+        "an abandoned request counted as answered"
     );
 }
 

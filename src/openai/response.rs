@@ -106,7 +106,7 @@ impl Usage {
         Self {
             prompt_tokens,
             completion_tokens,
-            total_tokens: prompt_tokens + completion_tokens,
+            total_tokens: prompt_tokens.saturating_add(completion_tokens),
             ..Self::default()
         }
     }
@@ -305,7 +305,7 @@ impl UsageCounts {
         let completion = counts.completion_tokens.unwrap_or(0);
         let total = match counts.total_tokens {
             Some(total) => total,
-            None => counts.prompt_tokens? + completion,
+            None => counts.prompt_tokens?.saturating_add(completion),
         };
         let details = counts.prompt_tokens_details;
         Some(Tokens {

@@ -82,7 +82,8 @@ impl Pricing {
             .map(operator::Operator::load)
             .transpose()?;
         let pricing = Arc::new(Self::with(config, operator));
-        if pricing.operator.is_some() {
+        // Outside a runtime (a tool reading the config) there is no serving to keep fresh.
+        if pricing.operator.is_some() && tokio::runtime::Handle::try_current().is_ok() {
             operator::watch(Arc::downgrade(&pricing));
         }
         Ok(pricing)
@@ -103,13 +104,13 @@ impl Pricing {
                     ProviderKind::Gemini => Some("gemini"),
                     ProviderKind::Azure { .. } => Some("azure"),
                     ProviderKind::Echo => None,
-                    // An OpenAI-compatible provider is priced as the catalog's provider of its
-                    // name, or of its host: a provider behind another URL may charge anything.
+                    // An OpenAI-compatible provider is priced as the catalog's provider at its
+                    // host, whatever its name: `[providers.openai]` pointed at a local server
+                    // or another proxy may charge anything.
                     ProviderKind::Openai => CATALOG
                         .iter()
-                        .find(|entry| {
-                            entry.name == name || host(entry.base_url) == host(&provider.base_url)
-                        })
+                        .filter(|entry| catalog.prices.contains_key(entry.name))
+                        .find(|entry| host(entry.base_url) == host(&provider.base_url))
                         .map(|entry| entry.name),
                 };
                 by_kind
@@ -207,7 +208,8 @@ mod tests {
             "[providers.claude]\nkind = \"anthropic\"\nbase_url = \"https://api.anthropic.com\"\napi_key = \"k\"\n\
              [providers.proxied]\nkind = \"openai\"\nbase_url = \"https://api.openai.com/v1\"\napi_key = \"k\"\n\
              [providers.local]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:8000/v1\"\n\
-             [providers.openai]\napi_key = \"k\"\n",
+             [providers.openai]\napi_key = \"k\"\n\
+             [providers.groq]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:9000/v1\"\napi_key = \"k\"\n",
         );
         assert!(pricing.price("claude", "claude-sonnet-4-5").is_some());
         assert!(pricing.price("proxied", "gpt-4o").is_some(), "by host");
@@ -219,6 +221,11 @@ mod tests {
             pricing.price("local", "gpt-4o"),
             None,
             "another host: unpriced"
+        );
+        assert_eq!(
+            pricing.price("groq", "openai/gpt-oss-120b"),
+            None,
+            "a catalog name at another host: unpriced"
         );
         assert_eq!(pricing.price("openai", "gpt-4o-made-up"), None);
         assert_eq!(pricing.price("echo", "x"), None);

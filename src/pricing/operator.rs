@@ -31,19 +31,24 @@ struct PerMillion {
     cache_write: Option<f64>,
 }
 
-/// The prices read from the file, and when it was last changed.
+/// The prices read from the file, and the file's stamp when it was read.
 pub struct Operator {
     pub path: PathBuf,
-    prices: RwLock<(HashMap<String, Price>, Option<SystemTime>)>,
+    prices: RwLock<(HashMap<String, Price>, Stamp)>,
 }
+
+/// When the file last changed, and its length: a rewrite within one tick of the clock still
+/// changes the length nearly always.
+type Stamp = Option<(SystemTime, u64)>;
 
 impl Operator {
     /// Reads `path`; an unreadable or invalid file is an error at start.
     pub fn load(path: &Path) -> Result<Self, String> {
+        let stamp = stamp(path);
         let prices = read(path)?;
         Ok(Self {
             path: path.to_owned(),
-            prices: RwLock::new((prices, modified(path))),
+            prices: RwLock::new((prices, stamp)),
         })
     }
 
@@ -54,16 +59,21 @@ impl Operator {
     }
 
     /// Reads the file again if it changed since; a file that no longer reads keeps the prices
-    /// it had, and says why once.
+    /// it had, and says why once. It is read outside the lock, and used only if it did not
+    /// change while it was read (a half-written file is read again on the next look).
     fn refresh(&self) {
-        let now = modified(&self.path);
-        let unchanged = self.prices.read().is_ok_and(|prices| prices.1 == now);
+        let before = stamp(&self.path);
+        let unchanged = self.prices.read().is_ok_and(|prices| prices.1 == before);
         if unchanged {
             return;
         }
+        let read = read(&self.path);
+        if stamp(&self.path) != before {
+            return;
+        }
         let mut prices = self.prices.write().unwrap_or_else(|e| e.into_inner());
-        prices.1 = now;
-        match read(&self.path) {
+        prices.1 = before;
+        match read {
             Ok(fresh) => {
                 tracing::info!(file = %self.path.display(), prices = fresh.len(), "prices reloaded");
                 prices.0 = fresh;
@@ -129,6 +139,7 @@ fn read(path: &Path) -> Result<HashMap<String, Price>, String> {
         .collect()
 }
 
-fn modified(path: &Path) -> Option<SystemTime> {
-    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+fn stamp(path: &Path) -> Stamp {
+    let meta = std::fs::metadata(path).ok()?;
+    Some((meta.modified().ok()?, meta.len()))
 }

@@ -3,7 +3,7 @@
 //! a moving average of time to first byte.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::config::RoutingConfig;
@@ -25,12 +25,16 @@ const EWMA_ALPHA: f64 = 0.3;
 const FAILURE_PENALTY_MS: f64 = 5_000.0;
 /// How many targets and API keys are remembered before those at rest are forgotten.
 const REMEMBERED: usize = 10_000;
+/// The least time between two sweeps of a full map.
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
 pub struct Health {
     failures_to_cool: u32,
     cooldown: Duration,
     cooldown_max: Duration,
     targets: Mutex<HashMap<String, TargetHealth>>,
+    /// When the map was last swept of what it need not remember.
+    swept: Mutex<Option<Instant>>,
 }
 
 impl Health {
@@ -40,6 +44,7 @@ impl Health {
             cooldown: config.cooldown,
             cooldown_max: config.cooldown_max,
             targets: Mutex::new(HashMap::new()),
+            swept: Mutex::new(None),
         }
     }
 
@@ -138,10 +143,18 @@ impl Health {
         let mut targets = self.lock();
         if targets.len() >= REMEMBERED && !targets.contains_key(name) {
             // Routing keys name models freely, so a client could make the map grow without
-            // end: past the bound, what is not cooling down or being probed is forgotten (its
-            // latency average and failures short of a cooldown), and when even that leaves no
-            // room, a new name is judged as it is but not remembered.
-            targets.retain(|_, health| health.cooling_until.is_some() || health.probing);
+            // end: past the bound, what is not cooling down now or being probed is forgotten
+            // (its latency average, failures short of a cooldown, a cooldown that is over),
+            // at most once a second; when that leaves no room, a new name is judged as it is
+            // but not remembered.
+            let now = Instant::now();
+            let mut swept = self.swept.lock().unwrap_or_else(PoisonError::into_inner);
+            if swept.is_none_or(|at| now.duration_since(at) >= SWEEP_EVERY) {
+                *swept = Some(now);
+                targets.retain(|_, health| {
+                    health.probing || health.cooling_until.is_some_and(|until| until > now)
+                });
+            }
             if targets.len() >= REMEMBERED {
                 return f(&mut TargetHealth::default());
             }
@@ -151,9 +164,7 @@ impl Health {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, TargetHealth>> {
         // A panic while holding this lock cannot leave the map inconsistent: use it anyway.
-        self.targets
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.targets.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -195,6 +206,7 @@ mod tests {
             cooldown: Duration::from_secs(10),
             cooldown_max: Duration::from_secs(25),
             targets: Mutex::new(HashMap::new()),
+            swept: Mutex::new(None),
         }
     }
 
@@ -283,12 +295,21 @@ mod tests {
             health.failure("cooling", None, now);
         }
         assert!(!health.available("cooling", now));
+        // A cooldown long over holds nothing worth keeping.
+        let long_ago = now - Duration::from_secs(100);
+        for _ in 0..3 {
+            health.failure("recovered", None, long_ago);
+        }
         for i in 0..REMEMBERED + 10 {
             health.success(&format!("client-named-{i}"), Duration::from_millis(1));
         }
         let remembered = health.cooling(now);
         assert!(remembered.len() <= REMEMBERED, "{}", remembered.len());
         assert!(remembered.contains(&("cooling".to_owned(), true)));
+        assert!(
+            !remembered.iter().any(|(name, _)| name == "recovered"),
+            "an expired cooldown was kept"
+        );
         assert!(
             !health.available("cooling", now),
             "a cooldown was forgotten"

@@ -29,7 +29,12 @@ pub fn finish_reason(stop_reason: Option<&str>, has_tool_calls: bool) -> &'stati
 pub fn usage(native: &NativeUsage) -> Usage {
     let cache_read = native.cache_read_input_tokens.unwrap_or(0);
     let cache_write = native.cache_creation_input_tokens;
-    let prompt = native.input_tokens.unwrap_or(0) + cache_read + cache_write.unwrap_or(0);
+    // Counts from upstream are not trusted to be small: they saturate rather than overflow.
+    let prompt = native
+        .input_tokens
+        .unwrap_or(0)
+        .saturating_add(cache_read)
+        .saturating_add(cache_write.unwrap_or(0));
     Usage {
         prompt_tokens_details: Some(PromptTokensDetails {
             cached_tokens: cache_read,

@@ -77,9 +77,12 @@ pub fn finish_reason(reason: Option<&str>, called: bool) -> &'static str {
 pub const BLOCKED: &str = "content_filter";
 
 pub fn usage(meta: &UsageMetadata) -> Usage {
+    // Counts from upstream are not trusted to be small: they saturate rather than overflow.
     let mut usage = Usage::new(
-        meta.prompt_token_count + meta.tool_use_prompt_token_count,
-        meta.candidates_token_count + meta.thoughts_token_count,
+        meta.prompt_token_count
+            .saturating_add(meta.tool_use_prompt_token_count),
+        meta.candidates_token_count
+            .saturating_add(meta.thoughts_token_count),
     );
     usage.prompt_tokens_details = Some(PromptTokensDetails {
         cached_tokens: meta.cached_content_token_count,
