@@ -15,7 +15,7 @@ use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
-use prometheus_client::registry::{Registry, Unit};
+use prometheus_client::registry::{Metric, Registry, Unit};
 
 use crate::completion::Tokens;
 use crate::config::Config;
@@ -184,78 +184,83 @@ impl AttemptResult {
 impl Metrics {
     pub fn new(config: &Config, pricing: Arc<Pricing>) -> Self {
         let mut registry = Registry::with_prefix("switchyard");
-        let requests = Family::<RequestLabels, Counter>::default();
-        registry.register(
+        let r = &mut registry;
+        let requests = registered(
+            r,
             "requests",
+            None,
+            Family::default(),
             "Requests answered, by surface, model asked, gateway key, status class, outcome and whose fault an error was",
-            requests.clone(),
         );
-        let duration: Histograms<StreamLabels> =
-            Family::new_with_constructor(|| Histogram::new(SECONDS));
-        registry.register_with_unit(
+        let duration = registered(
+            r,
             "request_duration",
+            Some(Unit::Seconds),
+            histograms(|| Histogram::new(SECONDS)),
             "Time from a request's arrival to its last byte (a stream's end)",
-            Unit::Seconds,
-            duration.clone(),
         );
-        let first_token: Histograms<SurfaceLabels> =
-            Family::new_with_constructor(|| Histogram::new(SECONDS));
-        registry.register_with_unit(
+        let first_token = registered(
+            r,
             "time_to_first_token",
+            Some(Unit::Seconds),
+            histograms(|| Histogram::new(SECONDS)),
             "Time from a stream's arrival to its first output sent to the client",
-            Unit::Seconds,
-            first_token.clone(),
         );
-        let overhead: Histograms<SurfaceLabels> =
-            Family::new_with_constructor(|| Histogram::new(OVERHEAD_SECONDS));
-        registry.register_with_unit(
+        let overhead = registered(
+            r,
             "overhead",
+            Some(Unit::Seconds),
+            histograms(|| Histogram::new(OVERHEAD_SECONDS)),
             "The gateway's own time on a request, waiting on providers excluded (x-switchyard-overhead-ms)",
-            Unit::Seconds,
-            overhead.clone(),
         );
-        let retries: Histograms<SurfaceLabels> =
-            Family::new_with_constructor(|| Histogram::new(RETRIES));
-        registry.register(
+        let retries = registered(
+            r,
             "request_retries",
+            None,
+            histograms(|| Histogram::new(RETRIES)),
             "Upstream attempts after the first, per routed request (retries and fallbacks)",
-            retries.clone(),
         );
-        let attempts = Family::<AttemptLabels, Counter>::default();
-        registry.register(
+        let attempts = registered(
+            r,
             "upstream_attempts",
+            None,
+            Family::default(),
             "Upstream attempts by provider, target and what became of them",
-            attempts.clone(),
         );
-        let streams = Family::<SurfaceLabels, Gauge>::default();
-        registry.register(
+        let streams = registered(
+            r,
             "streams_in_flight",
+            None,
+            Family::default(),
             "Streams being relayed to clients now",
-            streams.clone(),
         );
-        let tokens = Family::<TokenLabels, Counter>::default();
-        registry.register(
+        let tokens = registered(
+            r,
             "tokens",
+            None,
+            Family::default(),
             "Tokens providers reported, by provider, target and kind (prompt, completion; cached_read, cache_write and reasoning are parts of those)",
-            tokens.clone(),
         );
-        let cost = Family::<CostLabels, Counter<f64, AtomicU64>>::default();
-        registry.register(
+        let cost = registered(
+            r,
             "cost_usd",
+            None,
+            Family::default(),
             "Dollars the answers cost by the price catalog (or the operator's prices), by provider, target and gateway key",
-            cost.clone(),
         );
-        let unpriced = Family::<TargetOfLabels, Counter>::default();
-        registry.register(
+        let unpriced = registered(
+            r,
             "unpriced_answers",
+            None,
+            Family::default(),
             "Answers that reported tokens for a model without a price, which cost nothing here",
-            unpriced.clone(),
         );
-        let rate_limited = Family::<KeyLabels, Counter>::default();
-        registry.register(
+        let rate_limited = registered(
+            r,
             "rate_limited",
+            None,
+            Family::default(),
             "Requests refused by a gateway key's limits, by key",
-            rate_limited.clone(),
         );
         Self {
             on: config.metrics.enabled,
@@ -468,6 +473,27 @@ impl Drop for StreamInFlight {
             gauge.dec();
         }
     }
+}
+
+/// `metric`, registered under `name` (its unit, if any, added to the name), handed back to be
+/// counted in.
+fn registered<M: Metric + Clone>(
+    registry: &mut Registry,
+    name: &str,
+    unit: Option<Unit>,
+    metric: M,
+    help: &str,
+) -> M {
+    match unit {
+        Some(unit) => registry.register_with_unit(name, help, unit, metric.clone()),
+        None => registry.register(name, help, metric.clone()),
+    }
+    metric
+}
+
+/// A family of histograms, each made by `new` (its buckets).
+fn histograms<L: Clone + std::hash::Hash + Eq>(new: fn() -> Histogram) -> Histograms<L> {
+    Family::new_with_constructor(new)
 }
 
 fn status_class(status: u16) -> &'static str {
