@@ -601,3 +601,34 @@ async fn answers_are_priced_by_the_catalog_and_unpriced_ones_are_counted() {
         1.0
     );
 }
+
+#[tokio::test]
+async fn routes_that_do_not_log_themselves_are_counted_under_their_surface() {
+    let gateway = gateway("").await;
+    assert_eq!(
+        gateway.get("/v1/models").send().await.unwrap().status(),
+        200
+    );
+    assert_eq!(
+        gateway.get("/v1/nothing").send().await.unwrap().status(),
+        404
+    );
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let text = scrape(&gateway).await;
+    let counted = |surface, class, outcome, error_type| {
+        value(
+            &text,
+            "switchyard_requests_total",
+            &[
+                ("surface", surface),
+                ("model", "unknown"),
+                ("key", "none"),
+                ("status_class", class),
+                ("outcome", outcome),
+                ("error_type", error_type),
+            ],
+        )
+    };
+    assert_eq!(counted("models", "2xx", "ok", "none"), 1.0);
+    assert_eq!(counted("other", "4xx", "error", "caller"), 1.0);
+}

@@ -163,19 +163,17 @@ mod tests {
         let body = post(&http, format!("http://{upstream}/v1/chat/completions")).await;
         assert_eq!(body.ok().as_deref(), Some("hello"));
         assert_eq!(seen().len(), 1, "{:?}", seen());
-        assert!(
-            seen()[0].starts_with(&format!(
-                "POST http://{upstream}/v1/chat/completions HTTP/1.1"
-            )),
-            "{:?}",
-            seen()
-        );
-        assert!(
-            seen()[0]
-                .to_ascii_lowercase()
-                .contains("proxy-authorization: basic dxnlcjpwdw=="),
-            "{:?}",
-            seen()
+        let sent_with_credentials = |head: &str, starts: &str| {
+            assert!(head.starts_with(starts), "{head:?}");
+            assert!(
+                head.to_ascii_lowercase()
+                    .contains("proxy-authorization: basic dxnlcjpwdw=="),
+                "{head:?}"
+            );
+        };
+        sent_with_credentials(
+            &seen()[0],
+            &format!("POST http://{upstream}/v1/chat/completions HTTP/1.1"),
         );
 
         // An https provider is reached through a CONNECT tunnel, credentials sent; the fake
@@ -188,18 +186,7 @@ mod tests {
         let failed = post(&http, format!("https://{upstream}/v1/chat/completions")).await;
         assert!(failed.is_err());
         assert_eq!(seen().len(), 2, "{:?}", seen());
-        assert!(
-            seen()[1].starts_with(&format!("CONNECT {upstream} HTTP/1.1")),
-            "{:?}",
-            seen()
-        );
-        assert!(
-            seen()[1]
-                .to_ascii_lowercase()
-                .contains("proxy-authorization: basic dxnlcjpwdw=="),
-            "{:?}",
-            seen()
-        );
+        sent_with_credentials(&seen()[1], &format!("CONNECT {upstream} HTTP/1.1"));
 
         let http = build(
             Duration::from_secs(5),
