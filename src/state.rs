@@ -26,7 +26,7 @@ pub struct AppState {
 impl AppState {
     pub fn new(config: Config) -> Result<Self, Error> {
         let pricing = Pricing::new(&config).map_err(Error::Internal)?;
-        let metrics = Arc::new(Metrics::new(&config, pricing.clone()));
+        let metrics = Arc::new(Metrics::new(&config));
         Ok(Self {
             router: Router::new(&config, metrics.clone())?,
             limits: Arc::new(Limiter::new(&config.limits)),

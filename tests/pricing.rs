@@ -7,7 +7,7 @@ mod common;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use common::fixtures::anthropic;
+use common::fixtures::{anthropic, openai};
 use common::*;
 
 /// A prices file of its own for each test, in the system's temporary directory.
@@ -129,4 +129,71 @@ fn a_prices_file_that_does_not_read_stops_the_start() {
         .map(|e| e.to_string())
         .unwrap_or_default();
     assert!(refused.contains("cannot read the prices"), "{refused}");
+}
+
+#[tokio::test]
+async fn a_key_over_its_dollar_budget_is_refused_until_the_day_turns() {
+    // A dollar per million tokens, in and out.
+    let path = prices_file("budget", "[prices.\"up/m\"]\ninput = 1.0\noutput = 1.0\n");
+    let upstream = FakeUpstream::start().await;
+    let toml = format!(
+        "{}[pricing]\nfile = \"{}\"\n[auth]\nkeys = [{{ name = \"ci\", key = \"ci-key\", usd_per_day = 0.00002 }}]\n",
+        upstream.table(&OPENAI),
+        path.display()
+    );
+    let gateway = gateway(&toml).await;
+    gateway.pin_clock(T0);
+    let usd = |response: &reqwest::Response, field: &str| {
+        response
+            .headers()
+            .get(format!("x-ratelimit-{field}-usd"))
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+
+    // 5 tokens: $0.000005. The headers say what was left when the request was admitted.
+    upstream.push(Reply::json(completion_json("one")));
+    let response = gateway.send_as("ci-key", &user("up/m", "hi")).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(usd(&response, "limit").as_deref(), Some("0.00002"));
+    assert_eq!(usd(&response, "remaining").as_deref(), Some("0.00002"));
+    assert_eq!(usd(&response, "reset").as_deref(), Some("64780s"));
+    assert_eq!(
+        response.headers()["x-switchyard-cost-usd"]
+            .to_str()
+            .unwrap(),
+        "0.000005"
+    );
+
+    // A stream's usage report (13 tokens: $0.000013) is charged when it ends.
+    upstream.push(Reply::sse(openai::TEXT_STREAM));
+    let stream = read_sse(gateway.send_as("ci-key", &user_stream("up/m", "hi")).await).await;
+    assert_eq!(stream.done_count(), 1);
+
+    // $0.000018 spent, less than the budget: admitted, and charged in full when it ends.
+    upstream.push(Reply::json(completion_json("three")));
+    let response = gateway.send_as("ci-key", &user("up/m", "hi")).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(usd(&response, "remaining").as_deref(), Some("0.000002"));
+
+    // $0.000023 spent: refused until the day turns, in OpenAI's 429 with the budget's headers.
+    let response = gateway.send_as("ci-key", &user("up/m", "hi")).await;
+    assert_eq!(usd(&response, "remaining").as_deref(), Some("0"));
+    assert_eq!(response.headers()["retry-after"], "64780");
+    let error = error_of(response, 429).await;
+    assert_eq!(
+        message(&error),
+        "The key 'ci' is over its dollar budget of $0.00002 per day."
+    );
+    assert_eq!(
+        upstream.requests().len(),
+        3,
+        "the refused request went nowhere"
+    );
+
+    gateway.pin_clock(T0 - T0 % 86_400 + 86_400);
+    upstream.push(Reply::json(completion_json("next day")));
+    let response = gateway.send_as("ci-key", &user("up/m", "hi")).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(usd(&response, "remaining").as_deref(), Some("0.00002"));
+    let _ = std::fs::remove_file(&path);
 }

@@ -156,6 +156,45 @@ async fn two_replicas_share_a_token_budget() {
 }
 
 #[tokio::test]
+async fn two_replicas_share_a_dollar_budget() {
+    let redis = Redis::start();
+    let prices = std::env::temp_dir().join(format!(
+        "switchyard-prices-{}-redis-budget.toml",
+        std::process::id()
+    ));
+    // A dollar per million tokens, in and out.
+    std::fs::write(&prices, "[prices.\"echo/x\"]\ninput = 1.0\noutput = 1.0\n").unwrap();
+    let toml = format!(
+        "[pricing]\nfile = \"{}\"\n[auth]\nkeys = [{{ name = \"app\", key = \"app-key\", usd_per_month = 0.00001 }}]\n[limits]\nbackend = \"redis\"\nredis_url = \"{}\"\non_backend_error = \"deny\"\n",
+        prices.display(),
+        redis.url()
+    );
+    let (a, b) = (gateway(&toml).await, gateway(&toml).await);
+    a.pin_clock(T0);
+    b.pin_clock(T0);
+    // 10 tokens: $0.00001, spent on replica a.
+    let response = ask(&a, "app-key", "one two three four five").await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-switchyard-cost-usd"], "0.00001");
+    // Counted on its own task after the answer: wait until replica b sees it.
+    let mut response = ask(&b, "app-key", "hi").await;
+    for _ in 0..50 {
+        if response.status() == 429 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        response = ask(&b, "app-key", "hi").await;
+    }
+    assert_eq!(response.headers()["x-ratelimit-remaining-usd"], "0");
+    let error = error_of(response, 429).await;
+    assert!(
+        message(&error).contains("dollar budget of $0.00001 per month"),
+        "{error}"
+    );
+    let _ = std::fs::remove_file(&prices);
+}
+
+#[tokio::test]
 async fn redis_going_away_follows_on_backend_error() {
     let mut redis = Redis::start();
     let keys = "{ name = \"ci\", key = \"ci-key\", rpm = 100 }";

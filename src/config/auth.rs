@@ -34,12 +34,19 @@ pub struct KeyLimits {
     pub tpm: Option<u64>,
     pub tokens_per_day: Option<u64>,
     pub tokens_per_month: Option<u64>,
+    /// Dollar budgets, in millionths of a dollar (counters stay integers, in Redis too).
+    pub micro_usd_per_day: Option<u64>,
+    pub micro_usd_per_month: Option<u64>,
 }
 
 impl KeyLimits {
-    /// Some limit counts tokens: the key's usage must be measured.
+    /// Some limit counts tokens or dollars: the key's usage must be measured.
     pub fn counts_tokens(&self) -> bool {
-        self.tpm.is_some() || self.tokens_per_day.is_some() || self.tokens_per_month.is_some()
+        self.tpm.is_some()
+            || self.tokens_per_day.is_some()
+            || self.tokens_per_month.is_some()
+            || self.micro_usd_per_day.is_some()
+            || self.micro_usd_per_month.is_some()
     }
 }
 
@@ -96,6 +103,8 @@ pub(super) struct NamedKey {
     tpm: Option<u64>,
     tokens_per_day: Option<u64>,
     tokens_per_month: Option<u64>,
+    usd_per_day: Option<f64>,
+    usd_per_month: Option<f64>,
     #[serde(default)]
     model_limits: std::collections::BTreeMap<String, RawLimits>,
 }
@@ -107,6 +116,8 @@ pub(super) struct RawLimits {
     tpm: Option<u64>,
     tokens_per_day: Option<u64>,
     tokens_per_month: Option<u64>,
+    usd_per_day: Option<f64>,
+    usd_per_month: Option<f64>,
 }
 
 pub(super) fn validate(raw: RawAuth) -> Result<AuthConfig, Invalid> {
@@ -162,6 +173,8 @@ fn named_key(named: NamedKey, path: &str) -> Result<GatewayKey, Invalid> {
             tpm: named.tpm,
             tokens_per_day: named.tokens_per_day,
             tokens_per_month: named.tokens_per_month,
+            usd_per_day: named.usd_per_day,
+            usd_per_month: named.usd_per_month,
         },
         path,
     )?;
@@ -207,6 +220,8 @@ fn validate_limits(raw: RawLimits, path: &str) -> Result<KeyLimits, Invalid> {
         tpm: raw.tpm,
         tokens_per_day: raw.tokens_per_day,
         tokens_per_month: raw.tokens_per_month,
+        micro_usd_per_day: micro_usd(raw.usd_per_day, &format!("{path}.usd_per_day"))?,
+        micro_usd_per_month: micro_usd(raw.usd_per_month, &format!("{path}.usd_per_month"))?,
     };
     for (field, value) in [
         ("rpm", limits.rpm),
@@ -222,6 +237,22 @@ fn validate_limits(raw: RawLimits, path: &str) -> Result<KeyLimits, Invalid> {
         }
     }
     Ok(limits)
+}
+
+/// A dollar budget in millionths of a dollar: at least one of them, at most a trillion dollars.
+fn micro_usd(usd: Option<f64>, path: &str) -> Result<Option<u64>, Invalid> {
+    let Some(usd) = usd else {
+        return Ok(None);
+    };
+    let micros = (usd * 1e6).round();
+    if !(1.0..=1e18).contains(&micros) {
+        return Err((
+            path.to_owned(),
+            "must be a dollar amount of at least 0.000001 (leave it out for no budget)".into(),
+        ));
+    }
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    Ok(Some(micros as u64))
 }
 
 fn plain(key: &str, path: &str) -> Result<KeyDigest, Invalid> {

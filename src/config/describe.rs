@@ -104,6 +104,14 @@ fn limits(limits: &KeyLimits) -> String {
     ]
     .into_iter()
     .filter_map(|(name, value)| value.map(|v| format!("{name} {v}")))
+    .chain(
+        [
+            ("usd_per_day", limits.micro_usd_per_day),
+            ("usd_per_month", limits.micro_usd_per_month),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| value.map(|v| format!("{name} ${}", v as f64 / 1e6))),
+    )
     .collect();
     if parts.is_empty() {
         String::new()

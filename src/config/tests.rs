@@ -355,7 +355,9 @@ fn named_keys_with_models_and_limits() {
             rpm: Some(60),
             tpm: None,
             tokens_per_day: None,
-            tokens_per_month: None
+            tokens_per_month: None,
+            micro_usd_per_day: None,
+            micro_usd_per_month: None,
         }
     );
     assert_eq!(config.auth.keys[0].name, "key-0");

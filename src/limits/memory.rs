@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use super::{Snapshot, Verdict, Windows, decide};
+use super::{Snapshot, Usage, Verdict, Windows, decide};
 use crate::config::KeyLimits;
 
 #[derive(Default)]
@@ -30,10 +30,12 @@ impl Scope {
         if self.day != w.day {
             self.day = w.day;
             self.counts.day_tokens = 0;
+            self.counts.day_micro_usd = 0;
         }
         if self.month != w.month {
             self.month = w.month;
             self.counts.month_tokens = 0;
+            self.counts.month_micro_usd = 0;
         }
     }
 }
@@ -49,11 +51,13 @@ impl Counters {
         })
     }
 
-    pub fn record(&self, scope: &str, w: Windows, tokens: u64) {
+    pub fn record(&self, scope: &str, w: Windows, usage: Usage) {
         self.with(scope, w, |counts| {
-            counts.minute_tokens += tokens;
-            counts.day_tokens += tokens;
-            counts.month_tokens += tokens;
+            counts.minute_tokens += usage.tokens;
+            counts.day_tokens += usage.tokens;
+            counts.month_tokens += usage.tokens;
+            counts.day_micro_usd += usage.micro_usd;
+            counts.month_micro_usd += usage.micro_usd;
         });
     }
 

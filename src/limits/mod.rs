@@ -1,5 +1,6 @@
-//! Per-key limits: requests and tokens per minute in fixed one-minute windows, and token
-//! budgets per UTC day and month, with the `x-ratelimit-*` headers OpenAI clients read.
+//! Per-key limits: requests and tokens per minute in fixed one-minute windows, and token and
+//! dollar budgets per UTC day and month, with the `x-ratelimit-*` headers OpenAI clients read.
+//! Dollars are counted in millionths (`micro_usd`), so every counter is an integer.
 //! Counters live in this process (`memory`) or in Redis, shared by every replica (`redis`).
 
 mod calendar;
@@ -54,23 +55,44 @@ impl Windows {
 }
 
 /// A scope's counts: requests this minute (after admitting this one, if it was), tokens this
-/// minute, day and month.
+/// minute, day and month, and millionths of a dollar spent this day and month.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct Snapshot {
     requests: u64,
     minute_tokens: u64,
     day_tokens: u64,
     month_tokens: u64,
+    day_micro_usd: u64,
+    month_micro_usd: u64,
 }
 
-/// Which limit refused a request. The order of the checks (tokens per minute, day, month, then
-/// requests, which are counted only when admitted) is the same in every backend.
+/// What one request used: its tokens, and what they cost in millionths of a dollar.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub tokens: u64,
+    pub micro_usd: u64,
+}
+
+impl Usage {
+    /// `tokens` that cost `usd` (none when unpriced).
+    pub fn of(tokens: u64, usd: Option<f64>) -> Self {
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let micro_usd = usd.map_or(0, |usd| (usd * 1e6).round().max(0.0) as u64);
+        Self { tokens, micro_usd }
+    }
+}
+
+/// Which limit refused a request. The order of the checks (tokens per minute, day, month,
+/// dollars per day, month, then requests, which are counted only when admitted) is the same in
+/// every backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Verdict {
     Admit,
     TokensPerMinute,
     TokensPerDay,
     TokensPerMonth,
+    UsdPerDay,
+    UsdPerMonth,
     RequestsPerMinute,
 }
 
@@ -82,6 +104,10 @@ fn decide(limits: &KeyLimits, counts: &Snapshot) -> Verdict {
         Verdict::TokensPerDay
     } else if over(limits.tokens_per_month, counts.month_tokens) {
         Verdict::TokensPerMonth
+    } else if over(limits.micro_usd_per_day, counts.day_micro_usd) {
+        Verdict::UsdPerDay
+    } else if over(limits.micro_usd_per_month, counts.month_micro_usd) {
+        Verdict::UsdPerMonth
     } else if over(limits.rpm, counts.requests) {
         Verdict::RequestsPerMinute
     } else {
@@ -94,6 +120,8 @@ fn decide(limits: &KeyLimits, counts: &Snapshot) -> Verdict {
 pub struct Quotas {
     pub requests: Option<Quota>,
     pub tokens: Option<Quota>,
+    /// The dollar budget (of the day or the month) with the least left, in millionths.
+    pub usd: Option<Quota>,
 }
 
 impl Limiter {
@@ -128,6 +156,7 @@ impl Limiter {
         Ok(Quotas {
             requests: whole.requests.or(quotas.requests),
             tokens: whole.tokens.or(quotas.tokens),
+            usd: whole.usd.or(quotas.usd),
         })
     }
 
@@ -140,18 +169,19 @@ impl Limiter {
         }
     }
 
-    /// Counts `tokens` a request of `key` for `models` used, and returns once counted.
-    pub async fn record(&self, key: &GatewayKey, models: &[String], tokens: u64) {
-        self.record_in(&scopes(key, models), tokens).await;
+    /// Counts what a request of `key` for `models` used, and returns once counted.
+    pub async fn record(&self, key: &GatewayKey, models: &[String], usage: Usage) {
+        self.record_in(&scopes(key, models), usage).await;
     }
 
-    async fn record_in(&self, scopes: &[String], tokens: u64) {
+    async fn record_in(&self, scopes: &[String], usage: Usage) {
         let windows = Windows::at(self.now());
+        let tokens = usage.tokens;
         for scope in scopes {
             match &self.backend {
-                Backend::Memory(counters) => counters.record(scope, windows, tokens),
+                Backend::Memory(counters) => counters.record(scope, windows, usage),
                 Backend::Redis(counters) => {
-                    let Err(error) = counters.record(scope, windows, tokens).await else {
+                    let Err(error) = counters.record(scope, windows, usage).await else {
                         continue;
                     };
                     self.failed();
@@ -297,6 +327,26 @@ fn report(
                 "tokens",
             )
         }
+        Verdict::UsdPerDay => {
+            let budget = limit(limits.micro_usd_per_day);
+            let reset = Duration::from_secs(w.day + DAY - w.now);
+            refuse(
+                format!("dollar budget of ${} per day", dollars(budget)),
+                budget,
+                reset,
+                "usd",
+            )
+        }
+        Verdict::UsdPerMonth => {
+            let budget = limit(limits.micro_usd_per_month);
+            let reset = calendar::to_next_month(w.now);
+            refuse(
+                format!("dollar budget of ${} per month", dollars(budget)),
+                budget,
+                reset,
+                "usd",
+            )
+        }
         Verdict::RequestsPerMinute => {
             let rpm = limit(limits.rpm);
             refuse(
@@ -317,42 +367,81 @@ fn report(
                 remaining: tpm.saturating_sub(counts.minute_tokens),
                 reset: to_next_minute,
             }),
+            usd: usd_quota(limits, counts, w),
         }),
     }
 }
 
-/// The tokens one request used, counted where its key's limits read them.
+/// The dollar budget with the least left: the day's or the month's.
+fn usd_quota(limits: &KeyLimits, counts: &Snapshot, w: Windows) -> Option<Quota> {
+    let day = limits.micro_usd_per_day.map(|budget| Quota {
+        limit: budget,
+        remaining: budget.saturating_sub(counts.day_micro_usd),
+        reset: Duration::from_secs(w.day + DAY - w.now),
+    });
+    let month = limits.micro_usd_per_month.map(|budget| Quota {
+        limit: budget,
+        remaining: budget.saturating_sub(counts.month_micro_usd),
+        reset: calendar::to_next_month(w.now),
+    });
+    match (day, month) {
+        (Some(day), Some(month)) if month.remaining < day.remaining => Some(month),
+        (day, month) => day.or(month),
+    }
+}
+
+/// Millionths of a dollar as dollars, without trailing zeros (`50`, `0.25`).
+fn dollars(micro_usd: u64) -> String {
+    let whole = micro_usd / 1_000_000;
+    let fraction = micro_usd % 1_000_000;
+    if fraction == 0 {
+        whole.to_string()
+    } else {
+        let digits = format!("{fraction:06}");
+        format!("{whole}.{}", digits.trim_end_matches('0'))
+    }
+}
+
+/// What one request used, counted where its key's limits read them.
 pub struct Account {
     limiter: std::sync::Arc<Limiter>,
     scopes: Vec<String>,
 }
 
 impl Account {
-    /// Counts `tokens`, on its own task when the backend is remote (so a client that leaves,
+    /// Counts `usage`, on its own task when the backend is remote (so a client that leaves,
     /// or a drop that cannot wait, never loses the count), at once when it is local.
-    pub fn record(self, tokens: u64) {
-        if tokens == 0 {
+    pub fn record(self, usage: Usage) {
+        if usage == Usage::default() {
             return;
         }
         match &self.limiter.backend {
             Backend::Memory(counters) => {
                 let windows = Windows::at(self.limiter.now());
                 for scope in &self.scopes {
-                    counters.record(scope, windows, tokens);
+                    counters.record(scope, windows, usage);
                 }
             }
             Backend::Redis(_) => {
-                tokio::spawn(async move { self.limiter.record_in(&self.scopes, tokens).await });
+                tokio::spawn(async move { self.limiter.record_in(&self.scopes, usage).await });
             }
         }
     }
 }
 
-/// `x-ratelimit-{limit,remaining,reset}-<unit>`, as OpenAI sends them.
+/// `x-ratelimit-{limit,remaining,reset}-<unit>`, as OpenAI sends them; dollars (`usd`, counted
+/// in millionths) as decimal dollars.
 pub fn write_quota(quota: &Quota, unit: &str, headers: &mut HeaderMap) {
+    let amount = |value: u64| {
+        if unit == "usd" {
+            dollars(value)
+        } else {
+            value.to_string()
+        }
+    };
     let pairs = [
-        ("limit", quota.limit.to_string()),
-        ("remaining", quota.remaining.to_string()),
+        ("limit", amount(quota.limit)),
+        ("remaining", amount(quota.remaining)),
         ("reset", format!("{}s", quota.reset.as_secs())),
     ];
     for (field, value) in pairs {
@@ -371,6 +460,9 @@ impl Quotas {
         }
         if let Some(tokens) = self.tokens {
             write_quota(&tokens, "tokens", headers);
+        }
+        if let Some(usd) = self.usd {
+            write_quota(&usd, "usd", headers);
         }
     }
 }

@@ -20,7 +20,7 @@ use tokio::sync::watch;
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
-use super::{Snapshot, Verdict, Windows};
+use super::{Snapshot, Usage, Verdict, Windows};
 use crate::config::KeyLimits;
 
 /// Longest wait for Redis on one admission or count, and on one connection attempt: a Redis that
@@ -36,17 +36,21 @@ const LAST_RETRY: Duration = Duration::from_secs(2);
 const ADMIT: &str = r"
 local function count(key) return tonumber(redis.call('GET', key) or '0') end
 local requests, minute, day, month = count(KEYS[1]), count(KEYS[2]), count(KEYS[3]), count(KEYS[4])
+local day_usd, month_usd = count(KEYS[5]), count(KEYS[6])
 local rpm, tpm, per_day, per_month = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local usd_per_day, usd_per_month = tonumber(ARGV[6]), tonumber(ARGV[7])
 local verdict = 0
 if tpm >= 0 and minute >= tpm then verdict = 1
 elseif per_day >= 0 and day >= per_day then verdict = 2
 elseif per_month >= 0 and month >= per_month then verdict = 3
+elseif usd_per_day >= 0 and day_usd >= usd_per_day then verdict = 5
+elseif usd_per_month >= 0 and month_usd >= usd_per_month then verdict = 6
 elseif rpm >= 0 and requests >= rpm then verdict = 4
 elseif rpm >= 0 then
   requests = redis.call('INCR', KEYS[1])
   redis.call('EXPIRE', KEYS[1], ARGV[5])
 end
-return {verdict, requests, minute, day, month}
+return {verdict, requests, minute, day, month, day_usd, month_usd}
 ";
 
 pub struct Counters {
@@ -91,6 +95,8 @@ struct Keys {
     minute: String,
     day: String,
     month: String,
+    day_usd: String,
+    month_usd: String,
 }
 
 impl Keys {
@@ -100,6 +106,8 @@ impl Keys {
             minute: format!("switchyard:{scope}:minute:{}:tokens", w.minute),
             day: format!("switchyard:{scope}:day:{}:tokens", w.day),
             month: format!("switchyard:{scope}:month:{}:tokens", w.month),
+            day_usd: format!("switchyard:{scope}:day:{}:micro_usd", w.day),
+            month_usd: format!("switchyard:{scope}:month:{}:micro_usd", w.month),
         }
     }
 }
@@ -144,15 +152,28 @@ impl Counters {
             .key(&keys.minute)
             .key(&keys.day)
             .key(&keys.month)
+            .key(&keys.day_usd)
+            .key(&keys.month_usd)
             .arg(limit(limits.rpm))
             .arg(limit(limits.tpm))
             .arg(limit(limits.tokens_per_day))
             .arg(limit(limits.tokens_per_month))
-            .arg(MINUTE_TTL);
+            .arg(MINUTE_TTL)
+            .arg(limit(limits.micro_usd_per_day))
+            .arg(limit(limits.micro_usd_per_month));
         let outcome =
             tokio::time::timeout_at(deadline, invocation.invoke_async(&mut connection)).await;
         let reply: Vec<u64> = self.settle(generation, outcome)?;
-        let [verdict, requests, minute_tokens, day_tokens, month_tokens] = reply[..] else {
+        let [
+            verdict,
+            requests,
+            minute_tokens,
+            day_tokens,
+            month_tokens,
+            day_micro_usd,
+            month_micro_usd,
+        ] = reply[..]
+        else {
             return Err(Unavailable::Failed(format!(
                 "unexpected reply from the limits script: {reply:?}"
             )));
@@ -162,6 +183,8 @@ impl Counters {
             1 => Verdict::TokensPerMinute,
             2 => Verdict::TokensPerDay,
             3 => Verdict::TokensPerMonth,
+            5 => Verdict::UsdPerDay,
+            6 => Verdict::UsdPerMonth,
             _ => Verdict::RequestsPerMinute,
         };
         Ok((
@@ -171,23 +194,31 @@ impl Counters {
                 minute_tokens,
                 day_tokens,
                 month_tokens,
+                day_micro_usd,
+                month_micro_usd,
             },
         ))
     }
 
-    pub async fn record(&self, scope: &str, w: Windows, tokens: u64) -> Result<(), Unavailable> {
+    pub async fn record(&self, scope: &str, w: Windows, usage: Usage) -> Result<(), Unavailable> {
         let deadline = Instant::now() + DEADLINE;
         let keys = Keys::of(scope, w);
         let (mut connection, generation) = self.connection(deadline).await?;
         let mut pipe = redis::pipe();
         pipe.atomic();
-        for (key, ttl) in [
-            (&keys.minute, MINUTE_TTL),
-            (&keys.day, DAY_TTL),
-            (&keys.month, MONTH_TTL),
+        for (key, amount, ttl) in [
+            (&keys.minute, usage.tokens, MINUTE_TTL),
+            (&keys.day, usage.tokens, DAY_TTL),
+            (&keys.month, usage.tokens, MONTH_TTL),
+            (&keys.day_usd, usage.micro_usd, DAY_TTL),
+            (&keys.month_usd, usage.micro_usd, MONTH_TTL),
         ] {
-            pipe.cmd("INCRBY").arg(key).arg(tokens).ignore();
-            pipe.cmd("EXPIRE").arg(key).arg(ttl).ignore();
+            // Counters that nothing adds to are not written: a key without a price spends no
+            // dollars, and should cost Redis no keys.
+            if amount > 0 {
+                pipe.cmd("INCRBY").arg(key).arg(amount).ignore();
+                pipe.cmd("EXPIRE").arg(key).arg(ttl).ignore();
+            }
         }
         let outcome = tokio::time::timeout_at(deadline, pipe.query_async(&mut connection)).await;
         self.settle(generation, outcome)

@@ -20,7 +20,6 @@ use prometheus_client::registry::{Metric, Registry, Unit};
 use crate::completion::Tokens;
 use crate::config::Config;
 use crate::error::Fault;
-use crate::pricing::Pricing;
 use names::Names;
 
 /// The `Content-Type` of what `render` writes.
@@ -54,7 +53,6 @@ pub struct Metrics {
     tokens: Family<TokenLabels, Counter>,
     cost: Family<CostLabels, Counter<f64, AtomicU64>>,
     unpriced: Family<TargetOfLabels, Counter>,
-    pricing: Arc<Pricing>,
     rate_limited: Family<KeyLabels, Counter>,
     names: Names,
 }
@@ -143,6 +141,8 @@ pub struct Finished<'a> {
     pub served: Option<(&'a str, &'a str)>,
     /// The tokens the answer reported.
     pub tokens: Option<Tokens>,
+    /// What they cost; none when the target has no price.
+    pub cost: Option<f64>,
     pub status: u16,
     /// `ok`, `error` or `client_closed`.
     pub outcome: &'static str,
@@ -182,7 +182,7 @@ impl AttemptResult {
 }
 
 impl Metrics {
-    pub fn new(config: &Config, pricing: Arc<Pricing>) -> Self {
+    pub fn new(config: &Config) -> Self {
         let mut registry = Registry::with_prefix("switchyard");
         let r = &mut registry;
         let requests = registered(
@@ -275,7 +275,6 @@ impl Metrics {
             tokens,
             cost,
             unpriced,
-            pricing,
             rate_limited,
             names: Names::new(config),
         }
@@ -362,16 +361,15 @@ impl Metrics {
                 self.names.provider(provider_name),
                 self.names.model(target_name),
             );
-            let model = target_name.split_once('/').map_or(target_name, |(_, m)| m);
-            match self.pricing.price(provider_name, model) {
-                Some(price) => {
+            match request.cost {
+                Some(cost) => {
                     self.cost
                         .get_or_create(&CostLabels {
                             provider: provider.clone(),
                             target: target.clone(),
                             key: self.names.key(request.key),
                         })
-                        .inc_by(price.cost(&tokens));
+                        .inc_by(cost);
                 }
                 None => {
                     self.unpriced

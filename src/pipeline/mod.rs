@@ -8,7 +8,6 @@ mod auth;
 mod body;
 mod headers;
 mod lifecycle;
-mod meter;
 mod relay;
 pub mod sse;
 
@@ -27,12 +26,11 @@ pub use relay::Framing;
 use crate::completion::{UsageWanted, Whole};
 use crate::config::{GatewayKey, ServerConfig};
 use crate::error::Error;
-use crate::limits::{Account, Limiter, Quotas};
+use crate::limits::{Limiter, Quotas};
 use crate::metrics::Metrics;
 use crate::pricing::Pricing;
 use crate::routing::{Attempt, Held, Router, Target};
 use crate::telemetry::{Logged, RequestLog};
-use meter::Meter;
 use relay::Relay;
 
 /// The shared parts a request goes through, borrowed from the composition root for one request.
@@ -55,11 +53,7 @@ pub struct Trip {
     received: Instant,
     log: RequestLog,
     quotas: Quotas,
-    /// Where the request's tokens are counted, when its key counts tokens.
-    account: Option<Account>,
     usage: UsageWanted,
-    /// For a stream cut before it reports usage: about four bytes of request per prompt token.
-    prompt_estimate: u64,
     target: Option<Target>,
     attempts: u32,
     /// Time spent waiting on providers: what the gateway's own overhead excludes.
@@ -94,9 +88,7 @@ impl<'a> Pipeline<'a> {
             received: Instant::now(),
             log: RequestLog::new(request_id).counted(self.metrics, surface),
             quotas: Quotas::default(),
-            account: None,
             usage: UsageWanted::default(),
-            prompt_estimate: 0,
             target: None,
             attempts: 0,
             waited: Duration::ZERO,
@@ -139,7 +131,6 @@ impl<'a> Pipeline<'a> {
         trip.log.request(model, stream);
         trip.usage.by_client = client_usage;
         trip.usage.by_metrics = self.metrics.on();
-        trip.prompt_estimate = size as u64 / 4;
         let Some(key) = caller.key else {
             return Ok(());
         };
@@ -157,7 +148,10 @@ impl<'a> Pipeline<'a> {
         };
         if key.counts_tokens() {
             trip.usage.by_gateway = true;
-            trip.account = Some(self.limits.account(key, &models));
+            // A stream cut before it reports usage: about four bytes of request per prompt
+            // token.
+            trip.log
+                .account(self.limits.account(key, &models), size as u64 / 4);
         }
         Ok(())
     }
@@ -176,27 +170,21 @@ impl<'a> Pipeline<'a> {
         trip.attempts = routed.attempts;
         trip.waited = routed.waited;
         if let Some(target) = &routed.target {
-            trip.log.served(&target.provider, &target.name);
+            let price = self.pricing.price(&target.provider, &target.model);
+            trip.log.served(&target.provider, &target.name, price);
         }
         trip.target = routed.target;
         routed.result
     }
 
-    /// A whole answer, its tokens counted against the caller's key and in the metrics.
+    /// A whole answer, its tokens and cost counted against the caller's key and in the
+    /// metrics as the trip ends.
     pub fn whole(&self, mut trip: Trip, whole: Whole) -> Response {
         let Whole { json: body, tokens } = whole;
-        if let Some(account) = trip.account.take() {
-            account.record(tokens.map_or(0, |t| t.total));
-        }
-        let cost = tokens
-            .zip(trip.target.as_ref())
-            .and_then(|(tokens, target)| {
-                let price = self.pricing.price(&target.provider, &target.model)?;
-                Some(price.cost(&tokens))
-            });
         if let Some(tokens) = tokens {
             trip.log.tokens(tokens);
         }
+        let cost = trip.log.cost();
         trip.log.first_byte();
         trip.log.complete();
         let mut response = (
@@ -220,15 +208,12 @@ impl<'a> Pipeline<'a> {
         let Trip {
             surface,
             log,
-            account,
             usage,
-            prompt_estimate,
             ..
         } = trip;
         let relay = Relay {
             keep_alive: self.server.keep_alive,
             log,
-            meter: account.map(|account| Meter::new(account, prompt_estimate)),
             usage,
             cut: self.lifecycle.cut_signal(),
             in_flight: self.metrics.stream_started(surface),

@@ -11,7 +11,6 @@ use axum::response::{IntoResponse, Response};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 
-use super::meter::Meter;
 use super::sse::KEEP_ALIVE;
 use crate::completion::{Chunk, UsageWanted};
 use crate::error::Error;
@@ -31,7 +30,6 @@ pub trait Framing: Send + 'static {
 pub struct Relay {
     pub keep_alive: Duration,
     pub log: RequestLog,
-    pub meter: Option<Meter>,
     pub usage: UsageWanted,
     /// Turns true when the shutdown grace period is over: the stream ends as a failed one does.
     pub cut: tokio::sync::watch::Receiver<bool>,
@@ -48,21 +46,14 @@ pub fn respond(held: Held, mut framing: impl Framing, relay: Relay) -> Response 
     let Relay {
         keep_alive,
         mut log,
-        mut meter,
         usage,
         mut cut,
         in_flight,
     } = relay;
     let (chunks, rest) = held.into_parts();
     // Every chunk is counted; the client sees what it should.
-    let mut shown = move |chunk: &Chunk, log: &mut RequestLog| {
-        if let Some(meter) = meter.as_mut() {
-            meter.see(chunk);
-        }
-        if let Some(tokens) = chunk.usage {
-            // Usage is cumulative: the last report is the total.
-            log.tokens(tokens);
-        }
+    let shown = move |chunk: &Chunk, log: &mut RequestLog| {
+        log.see(chunk);
         usage.shows(chunk)
     };
     let frames = async_stream::stream! {

@@ -1,102 +1,19 @@
-//! Tracing setup, and the one structured line logged per chat request.
+//! What happened to one request that reports itself (chat completions), reported once when it
+//! ends: the log line, the metrics, and the tokens and dollars its gateway key is charged.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
-
-use axum::http::{HeaderValue, Method, Uri};
-use tower::Service;
-
-use tracing_subscriber::EnvFilter;
-use tracing_subscriber::field::MakeExt;
-use tracing_subscriber::fmt::{FormatFields, format};
-
-use crate::completion::Tokens;
+use super::{TEXT, millis};
+use crate::completion::{Chunk, Tokens};
 use crate::error::{Error, Fault};
+use crate::limits::{Account, Usage};
 use crate::metrics::{Finished, Metrics};
+use crate::pricing::Price;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum LogFormat {
-    Text,
-    Json,
-}
-
-/// Logs to stderr; `RUST_LOG` filters (default `info`).
-pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
-    let _ = match format {
-        LogFormat::Text => {
-            TEXT.store(true, Ordering::Relaxed);
-            builder.fmt_fields(text_fields()).try_init()
-        }
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
-    };
-}
-
-/// Whether the text format was chosen: the request line then comes with its fields written
-/// already (`RequestLog::write`).
-static TEXT: AtomicBool = AtomicBool::new(false);
-
-/// The same `name=value` fields as the default, written without its per-field styling (which
-/// costs even when colour is off): the request log line is on every request's path.
-fn text_fields() -> impl for<'w> FormatFields<'w> + Send + Sync + 'static {
-    format::debug_fn(|writer, field, value| {
-        // A value from a client or a provider (a model name, an upstream's text) could otherwise
-        // end the line and forge the next one, or drive the operator's terminal.
-        let mut writer = Escaped(writer);
-        match field.name() {
-            "message" => write!(writer, "{value:?}"),
-            name => write!(writer, "{name}={value:?}"),
-        }
-    })
-    .delimited(" ")
-}
-
-/// Writes text with every control character (line ends, escape sequences, C1 controls) and
-/// Unicode line separator escaped as `\n`, `\r`, `\t` or `\u{…}`, so one event is one line.
-pub struct Escaped<W>(pub W);
-
-impl<W: std::fmt::Write> std::fmt::Write for Escaped<W> {
-    fn write_str(&mut self, text: &str) -> std::fmt::Result {
-        // Nearly every value is printable ASCII: one pass over its bytes, then one write. Only
-        // text with a control byte or any non-ASCII byte (which may start a C1 control or a
-        // line separator) is looked at a character at a time.
-        if text.bytes().all(|b| (0x20..0x7f).contains(&b)) {
-            return self.0.write_str(text);
-        }
-        let mut rest = text;
-        // Runs of plain text go through whole; the common case is one run.
-        while let Some(at) = rest.find(needs_escape) {
-            self.0.write_str(&rest[..at])?;
-            let Some(c) = rest[at..].chars().next() else {
-                break;
-            };
-            match c {
-                '\n' => self.0.write_str("\\n")?,
-                '\r' => self.0.write_str("\\r")?,
-                '\t' => self.0.write_str("\\t")?,
-                c => write!(self.0, "\\u{{{:x}}}", u32::from(c))?,
-            }
-            rest = &rest[at + c.len_utf8()..];
-        }
-        self.0.write_str(rest)
-    }
-}
-
-fn needs_escape(c: char) -> bool {
-    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}')
-}
-
-/// Collects what happened to one chat request and logs it once, when dropped: at the response
+/// Collects what happened to one request and reports it once, when dropped: at the response
 /// for whole answers, at the end of the stream (or the client leaving) for streams.
 pub struct RequestLog {
     request_id: String,
@@ -106,7 +23,17 @@ pub struct RequestLog {
     key: Option<String>,
     served: Option<String>,
     provider: Option<String>,
+    /// The price of the target that served; none when it has no price.
+    price: Option<Price>,
     tokens: Option<Tokens>,
+    /// What `tokens` cost, when priced.
+    cost: Option<f64>,
+    /// Where the key's tokens and dollars are counted, when its limits count them.
+    account: Option<Account>,
+    /// For a stream that ends before reporting usage (cut, failed, client gone): the prompt
+    /// estimated from the request's size, plus a token per chunk of output, so nothing streams
+    /// for free.
+    estimate: Tokens,
     stream: bool,
     status: u16,
     first_byte: Option<Duration>,
@@ -126,7 +53,11 @@ impl RequestLog {
             key: None,
             served: None,
             provider: None,
+            price: None,
             tokens: None,
+            cost: None,
+            account: None,
+            estimate: Tokens::default(),
             stream: false,
             status: 200,
             first_byte: None,
@@ -154,15 +85,40 @@ impl RequestLog {
         self.key = Some(name.to_owned());
     }
 
-    /// The target that served (or was tried last), and its provider.
-    pub fn served(&mut self, provider: &str, target: &str) {
-        self.served = Some(target.to_owned());
-        self.provider = Some(provider.to_owned());
+    /// Charges the request's tokens and dollars to `account` when it ends; a stream that never
+    /// reports usage is charged `prompt_estimate` and a token per chunk of output.
+    pub fn account(&mut self, account: Account, prompt_estimate: u64) {
+        self.account = Some(account);
+        self.estimate.prompt = prompt_estimate;
     }
 
-    /// The tokens the answer reported (for a stream, its last report so far).
+    /// The target that served (or was tried last), its provider, and its price.
+    pub fn served(&mut self, provider: &str, target: &str, price: Option<Price>) {
+        self.served = Some(target.to_owned());
+        self.provider = Some(provider.to_owned());
+        self.price = price;
+    }
+
+    /// The tokens the answer reported (for a stream, its last report so far), and their cost.
     pub fn tokens(&mut self, tokens: Tokens) {
         self.tokens = Some(tokens);
+        self.cost = self.price.map(|price| price.cost(&tokens));
+    }
+
+    /// What the tokens reported so far cost; none when unpriced or not reported.
+    pub fn cost(&self) -> Option<f64> {
+        self.cost
+    }
+
+    /// A chunk relayed: its usage report, or a token more of the estimate.
+    pub fn see(&mut self, chunk: &Chunk) {
+        if let Some(tokens) = chunk.usage {
+            // Usage is cumulative: the last report is the total.
+            self.tokens(tokens);
+        }
+        if chunk.output {
+            self.estimate.completion += 1;
+        }
     }
 
     pub fn first_byte(&mut self) {
@@ -190,11 +146,29 @@ impl RequestLog {
 
 impl Drop for RequestLog {
     fn drop(&mut self) {
+        if let Some(account) = self.account.take() {
+            account.record(self.charged());
+        }
         self.write(TEXT.load(Ordering::Relaxed));
     }
 }
 
 impl RequestLog {
+    /// What the key is charged: the usage reported, else a stream's estimate (a whole answer
+    /// without usage is charged nothing: it was read whole, and reported none).
+    fn charged(&self) -> Usage {
+        match self.tokens {
+            Some(tokens) => Usage::of(tokens.total, self.cost),
+            // Only a stream that was committed: one that failed before had nothing to charge.
+            None if self.stream && self.first_byte.is_some() => {
+                let mut estimate = self.estimate;
+                estimate.total = estimate.prompt + estimate.completion;
+                Usage::of(estimate.total, self.price.map(|p| p.cost(&estimate)))
+            }
+            None => Usage::default(),
+        }
+    }
+
     /// What the line says, measured now.
     fn line(&self) -> Line<'_> {
         // Neither answered nor failed: the client left first (a whole answer still pending, or
@@ -227,6 +201,7 @@ impl RequestLog {
                 key: self.key.as_deref(),
                 served: self.provider.as_deref().zip(self.served.as_deref()),
                 tokens: self.tokens,
+                cost: self.cost,
                 status: line.status,
                 outcome: match (self.error, line.outcome) {
                     (Some(_), _) => "error",
@@ -301,143 +276,10 @@ impl Line<'_> {
 /// The status logged and counted for a request whose client left before any was sent.
 const CLIENT_CLOSED: u16 = 499;
 
-/// Milliseconds to the microsecond, as logged.
-fn millis(duration: Duration) -> f64 {
-    (duration.as_secs_f64() * 1e6).round() / 1e3
-}
-
-/// Marks a response whose request already logged its own, richer line (chat completions).
-#[derive(Debug, Clone, Copy)]
-pub struct Logged;
-
-/// One line for every request that does not log itself: rejected keys, unknown routes, models.
-/// Health and readiness probes log at debug level, as load balancers call them constantly.
-///
-/// A plain service around the routes rather than `axum::middleware::from_fn`, which boxes the
-/// inner service and its future on every request, chat requests included, that log themselves.
-#[derive(Clone)]
-pub struct LogRequests<S> {
-    pub inner: S,
-    pub metrics: Arc<Metrics>,
-}
-
-impl<S, B, R> Service<axum::http::Request<B>> for LogRequests<S>
-where
-    S: Service<axum::http::Request<B>, Response = axum::http::Response<R>>,
-{
-    type Response = axum::http::Response<R>;
-    type Error = S::Error;
-    type Future = Logging<S::Future>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: axum::http::Request<B>) -> Self::Future {
-        let seen = Seen {
-            started: Instant::now(),
-            method: request.method().clone(),
-            uri: request.uri().clone(),
-            request_id: request.headers().get("x-request-id").cloned(),
-        };
-        Logging {
-            inner: self.inner.call(request),
-            seen: Some(seen),
-            metrics: self.metrics.clone(),
-        }
-    }
-}
-
-pin_project_lite::pin_project! {
-    /// The routes' future, logging its response unless the response says it was logged.
-    pub struct Logging<F> {
-        #[pin]
-        inner: F,
-        seen: Option<Seen>,
-        metrics: Arc<Metrics>,
-    }
-}
-
-/// What the line says of the request, kept while it is served.
-pub struct Seen {
-    started: Instant,
-    method: Method,
-    uri: Uri,
-    request_id: Option<HeaderValue>,
-}
-
-impl<F, R, E> Future for Logging<F>
-where
-    F: Future<Output = Result<axum::http::Response<R>, E>>,
-{
-    type Output = F::Output;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let result = std::task::ready!(this.inner.poll(cx));
-        if let (Ok(response), Some(seen)) = (&result, this.seen.take())
-            && response.extensions().get::<Logged>().is_none()
-        {
-            seen.log(response.status().as_u16(), this.metrics);
-        }
-        Poll::Ready(result)
-    }
-}
-
-impl Seen {
-    fn log(self, status: u16, metrics: &Metrics) {
-        let request_id = self
-            .request_id
-            .as_ref()
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default();
-        let latency_ms = millis(self.started.elapsed());
-        let method = &self.method;
-        let path = self.uri.path();
-        if matches!(path, "/health" | "/ready") {
-            tracing::debug!(request_id, %method, path, status, latency_ms, "request");
-        } else {
-            tracing::info!(request_id, %method, path, status, latency_ms, "request");
-        }
-        // Only the status is known here, not the error: its class says whose fault it was.
-        let fault = match status {
-            429 | 403 => Some(Fault::Policy),
-            400..=499 => Some(Fault::Caller),
-            500.. => Some(Fault::Gateway),
-            _ => None,
-        };
-        metrics.finished(&Finished {
-            surface: match path {
-                "/v1/models" | "/models" => "models",
-                "/health" | "/ready" => "health",
-                "/metrics" => "metrics",
-                _ => "other",
-            },
-            model: "",
-            key: None,
-            served: None,
-            tokens: None,
-            status,
-            outcome: if fault.is_some() { "error" } else { "ok" },
-            fault,
-            stream: false,
-            duration: self.started.elapsed(),
-            first_token: None,
-        });
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use std::fmt::Write as _;
-
-    use super::{Escaped, Line, RequestLog, text_fields};
-
-    fn escaped(text: &str) -> String {
-        let mut out = Escaped(String::new());
-        let _ = out.write_str(text);
-        out.0
-    }
+    use super::super::text_fields;
+    use super::{Line, RequestLog};
 
     /// What `emit` logs through the text format's formatter, the timestamp left out.
     fn logged(line: &Line<'_>, text: bool) -> String {
@@ -475,7 +317,7 @@ mod tests {
         let mut log = RequestLog::new("req-\"1\"".to_owned());
         log.request("up/m\nforged=1 \u{1b}[31m", true);
         log.key("ci \"bot\"");
-        log.served("up", "up/m");
+        log.served("up", "up/m", None);
         log.first_byte();
         log.complete();
         let line = log.line();
@@ -507,18 +349,5 @@ mod tests {
             "{structured}"
         );
         assert_eq!(logged(&line, true), structured);
-    }
-
-    #[test]
-    fn printable_text_goes_through_and_controls_are_escaped() {
-        assert_eq!(escaped("plain model-name/x 1.5"), "plain model-name/x 1.5");
-        assert_eq!(escaped("café ☃"), "café ☃");
-        assert_eq!(escaped("a\nb\r\tc"), "a\\nb\\r\\tc");
-        assert_eq!(escaped("red\u{1b}[31m"), "red\\u{1b}[31m");
-        assert_eq!(escaped("del\u{7f}"), "del\\u{7f}");
-        assert_eq!(
-            escaped("c1\u{85}ls\u{2028}ps\u{2029}"),
-            "c1\\u{85}ls\\u{2028}ps\\u{2029}"
-        );
     }
 }
