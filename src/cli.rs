@@ -1,10 +1,12 @@
-//! The command line: `switchyard [serve] [--config FILE] [--listen ADDR]`, `switchyard check`.
+//! The command line: `switchyard [serve] [--config FILE] [--listen ADDR]`, `switchyard check`,
+//! `switchyard health`, `switchyard usage`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::ledger::usage::By;
 use crate::telemetry::LogFormat;
 
 #[derive(Debug, Parser)]
@@ -29,6 +31,21 @@ pub enum Command {
     Check(CheckArgs),
     /// Probe a running gateway's /health (for container health checks: no curl needed).
     Health(HealthArgs),
+    /// Sum a usage ledger ([ledger] file) by gateway key, target or model: who spent what.
+    Usage(UsageArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct UsageArgs {
+    /// The ledger file; its rotated files (FILE.1, FILE.2, ...) are read too.
+    #[arg(long)]
+    pub ledger: PathBuf,
+    /// Only the attempts of this recent past: "24h", "7days", "30m".
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub since: Option<std::time::Duration>,
+    /// What to sum by.
+    #[arg(long, value_enum, default_value = "key")]
+    pub by: By,
 }
 
 #[derive(Debug, Clone, Args)]

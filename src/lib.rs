@@ -5,13 +5,15 @@
 //! shares (body, authentication, admission, routing, metering, headers, the log line);
 //! `routing` plans targets and runs the one attempt loop; `providers` are codecs with their
 //! framing and authentication; `transport` is the one HTTP client; `limits`, `telemetry`,
-//! `config`, `completion`, `openai` (the internal wire format) and `error` are leaves.
+//! `metrics`, `ledger`, `pricing`, `config`, `completion`, `openai` (the internal wire format)
+//! and `error` are leaves.
 //! `state` is the composition root. docs/ARCHITECTURE.md walks a request through the files.
 
 pub mod cli;
 pub mod completion;
 pub mod config;
 pub mod error;
+pub mod ledger;
 pub mod limits;
 pub mod metrics;
 pub mod openai;

@@ -3,7 +3,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
-use switchyard::cli::{Cli, Command, ServeArgs};
+use switchyard::cli::{Cli, Command, ServeArgs, UsageArgs};
 use switchyard::config::{Config, process_env};
 use switchyard::state::AppState;
 use switchyard::{server, telemetry};
@@ -21,6 +21,7 @@ fn main() -> ExitCode {
         match cli.command {
             Some(Command::Check(args)) => check(args.config.as_deref()),
             Some(Command::Health(args)) => health(&args.url).await,
+            Some(Command::Usage(args)) => usage(&args),
             Some(Command::Serve(args)) => serve(args).await,
             None => serve(cli.serve).await,
         }
@@ -104,6 +105,19 @@ fn check(path: Option<&std::path::Path>) -> ExitCode {
         }
         Err(error) => {
             eprintln!("config error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn usage(args: &UsageArgs) -> ExitCode {
+    match switchyard::ledger::usage::run(&args.ledger, args.since, args.by) {
+        Ok(table) => {
+            let _ = std::io::stdout().lock().write_all(table.as_bytes());
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("usage: {error}");
             ExitCode::FAILURE
         }
     }

@@ -1,11 +1,11 @@
-//! The composition root: the config, and the router, limiter, lifecycle, metrics and prices built
-//! from it,
-//! wired together for the surfaces. Nothing below the surfaces sees it.
+//! The composition root: the config, and the router, limiter, lifecycle, metrics, prices and
+//! ledger built from it, wired together for the surfaces. Nothing below the surfaces sees it.
 
 use std::sync::Arc;
 
 use crate::config::Config;
 use crate::error::Error;
+use crate::ledger::Ledger;
 use crate::limits::Limiter;
 use crate::metrics::Metrics;
 use crate::pipeline::{Lifecycle, Pipeline};
@@ -21,12 +21,15 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Model prices, for the cost of answers.
     pub pricing: Arc<Pricing>,
+    /// One row per upstream attempt, when `[ledger]` asks for it.
+    pub ledger: Arc<Ledger>,
 }
 
 impl AppState {
     pub fn new(config: Config) -> Result<Self, Error> {
         let pricing = Pricing::new(&config).map_err(Error::Internal)?;
         let metrics = Arc::new(Metrics::new(&config));
+        let ledger = Arc::new(Ledger::new(&config.ledger).map_err(Error::Internal)?);
         Ok(Self {
             router: Router::new(&config, metrics.clone())?,
             limits: Arc::new(Limiter::new(&config.limits)),
@@ -34,6 +37,7 @@ impl AppState {
             lifecycle: Lifecycle::default(),
             metrics,
             pricing,
+            ledger,
         })
     }
 
@@ -47,6 +51,7 @@ impl AppState {
             lifecycle: &self.lifecycle,
             metrics: &self.metrics,
             pricing: &self.pricing,
+            ledger: &self.ledger,
         }
     }
 }

@@ -124,6 +124,10 @@ fn the_reference_config_checks() {
         stdout.contains("fast -> groq/llama-3.3-70b-versatile"),
         "{stdout}"
     );
+    assert!(
+        stdout.contains("limits: usd_per_day $20, usd_per_month $400"),
+        "{stdout}"
+    );
 }
 
 #[test]

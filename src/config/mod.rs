@@ -9,6 +9,7 @@ mod env;
 mod gateway_key;
 mod glob;
 mod invalid;
+mod ledger;
 mod limits;
 mod metrics;
 mod models;
@@ -34,6 +35,7 @@ pub use describe::describe;
 pub use env::{EnvLookup, process_env};
 pub use gateway_key::KeyDigest;
 pub use glob::Glob;
+pub use ledger::{LedgerConfig, LedgerOutput};
 pub use limits::{LimitsBackend, LimitsConfig};
 pub use metrics::MetricsConfig;
 pub use models::{AliasTarget, ModelAlias};
@@ -60,6 +62,7 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub metrics: MetricsConfig,
     pub pricing: PricingConfig,
+    pub ledger: LedgerConfig,
 }
 
 /// A config problem: which file, which key, what is wrong.
@@ -103,6 +106,8 @@ struct RawConfig {
     metrics: metrics::RawMetrics,
     #[serde(default)]
     pricing: pricing::RawPricing,
+    #[serde(default)]
+    ledger: ledger::RawLedger,
 }
 
 impl Config {
@@ -166,11 +171,16 @@ impl Config {
             .map(|mut config| {
                 config.source = source.map(Path::to_path_buf);
                 // Files the config names are found beside it.
-                if let (Some(file), Some(dir)) =
-                    (config.pricing.file.as_mut(), source.and_then(Path::parent))
-                    && file.is_relative()
-                {
-                    *file = dir.join(&*file);
+                let ledger = match &mut config.ledger.output {
+                    Some(LedgerOutput::File(file)) => Some(file),
+                    _ => None,
+                };
+                for file in [config.pricing.file.as_mut(), ledger].into_iter().flatten() {
+                    if let Some(dir) = source.and_then(Path::parent)
+                        && file.is_relative()
+                    {
+                        *file = dir.join(&*file);
+                    }
                 }
                 config
             })
@@ -194,6 +204,7 @@ fn validate(raw: RawConfig, env: EnvLookup<'_>) -> Result<Config, Invalid> {
         routing: routing::validate(raw.routing),
         metrics: metrics::validate(raw.metrics)?,
         pricing: pricing::validate(raw.pricing)?,
+        ledger: ledger::validate(raw.ledger)?,
     })
 }
 

@@ -517,6 +517,7 @@ fn the_reference_config_shows_every_key() {
         "[auth]\nzz_unknown = 1",
         "[metrics]\nzz_unknown = 1",
         "[pricing]\nzz_unknown = 1",
+        "[ledger]\nzz_unknown = 1",
         "[providers.p]\nzz_unknown = 1",
         "[models.m]\nzz_unknown = 1",
     ];

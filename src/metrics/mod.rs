@@ -169,7 +169,7 @@ pub enum AttemptResult {
 }
 
 impl AttemptResult {
-    fn label(self) -> &'static str {
+    pub fn label(self) -> &'static str {
         match self {
             Self::Success => "success",
             Self::Retried => "retried",
@@ -285,9 +285,9 @@ impl Metrics {
         self.on
     }
 
-    /// Everything, in Prometheus's text format, with the cooldowns as they are now and the
-    /// limits backend's failures so far.
-    pub fn render(&self, cooling: &Cooling, redis_errors: u64) -> String {
+    /// Everything, in Prometheus's text format, with the cooldowns as they are now, the
+    /// limits backend's failures and the ledger rows dropped so far.
+    pub fn render(&self, cooling: &Cooling, redis_errors: u64, ledger_dropped: u64) -> String {
         use prometheus_client::encoding::prometheus_text::encode;
         // Gauges of state held elsewhere, read when scraped rather than kept up to date on
         // every request.
@@ -322,6 +322,11 @@ impl Metrics {
             "redis_errors",
             "Calls to the Redis limits backend that failed (then on_backend_error decides)",
             ConstCounter::new(redis_errors),
+        );
+        now.register(
+            "ledger_dropped_rows",
+            "Usage ledger rows dropped: the writer was that far behind, or could not write",
+            ConstCounter::new(ledger_dropped),
         );
         let mut text = String::with_capacity(8 << 10);
         // Writing to a String cannot fail.

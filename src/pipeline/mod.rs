@@ -26,6 +26,7 @@ pub use relay::Framing;
 use crate::completion::{UsageWanted, Whole};
 use crate::config::{GatewayKey, ServerConfig};
 use crate::error::Error;
+use crate::ledger::Ledger;
 use crate::limits::{Limiter, Quotas};
 use crate::metrics::Metrics;
 use crate::pricing::Pricing;
@@ -43,6 +44,7 @@ pub struct Pipeline<'a> {
     pub lifecycle: &'a Lifecycle,
     pub metrics: &'a Arc<Metrics>,
     pub pricing: &'a Pricing,
+    pub ledger: &'a Arc<Ledger>,
 }
 
 /// One request's way through the pipeline: what each step learned, for the response headers,
@@ -86,7 +88,9 @@ impl<'a> Pipeline<'a> {
         Trip {
             surface,
             received: Instant::now(),
-            log: RequestLog::new(request_id).counted(self.metrics, surface),
+            log: RequestLog::new(request_id)
+                .counted(self.metrics, surface)
+                .ledgered(self.ledger),
             quotas: Quotas::default(),
             usage: UsageWanted::default(),
             target: None,
@@ -163,7 +167,10 @@ impl<'a> Pipeline<'a> {
         model: &str,
         attempt: &A,
     ) -> Result<A::Output, Error> {
-        let routed = self.router.route(model, trip.deadline, attempt).await;
+        let routed = self
+            .router
+            .route(model, trip.deadline, attempt, trip.log.attempts())
+            .await;
         if routed.attempts > 0 {
             self.metrics.routed(trip.surface, routed.attempts);
         }

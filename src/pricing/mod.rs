@@ -25,6 +25,9 @@ pub struct Price {
     pub cache_read: f64,
     /// Input written to the cache; the input price where the catalog gives none.
     pub cache_write: f64,
+    /// Where the price came from: the embedded catalog's version (`litellm 1.110.2`), or
+    /// `operator` for the operator's prices file.
+    pub source: &'static str,
 }
 
 impl From<[Option<f64>; 4]> for Price {
@@ -35,6 +38,7 @@ impl From<[Option<f64>; 4]> for Price {
             output: output.unwrap_or(0.0),
             cache_read: cache_read.unwrap_or(input),
             cache_write: cache_write.unwrap_or(input),
+            source: "",
         }
     }
 }
@@ -58,9 +62,8 @@ impl Price {
 
 #[derive(Deserialize)]
 struct Catalog {
-    /// Read by the test only until the ledger records it with each cost.
-    #[cfg_attr(not(test), allow(dead_code))]
-    version: String,
+    /// The package the prices were taken from, recorded with each cost in the ledger.
+    version: &'static str,
     prices: HashMap<String, HashMap<String, Price>>,
 }
 
@@ -70,6 +73,7 @@ pub struct Pricing {
     /// Which catalog provider each configured provider is priced as; absent: unpriced.
     priced_as: HashMap<String, String>,
     prices: HashMap<String, HashMap<String, Price>>,
+    version: &'static str,
 }
 
 impl Pricing {
@@ -93,7 +97,7 @@ impl Pricing {
     fn with(config: &Config, operator: Option<operator::Operator>) -> Self {
         // The catalog is checked by a test; a broken one prices nothing rather than stopping.
         let catalog: Catalog = serde_json::from_str(EMBEDDED).unwrap_or_else(|_| Catalog {
-            version: "none".into(),
+            version: "none",
             prices: HashMap::new(),
         });
         let priced_as = config
@@ -123,6 +127,7 @@ impl Pricing {
             operator,
             priced_as,
             prices: catalog.prices,
+            version: catalog.version,
         }
     }
 
@@ -136,7 +141,11 @@ impl Pricing {
             }
         }
         let catalog = self.priced_as.get(provider)?;
-        self.prices.get(catalog)?.get(model).copied()
+        let price = self.prices.get(catalog)?.get(model)?;
+        Some(Price {
+            source: self.version,
+            ..*price
+        })
     }
 }
 

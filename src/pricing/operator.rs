@@ -133,6 +133,7 @@ fn read(path: &Path) -> Result<HashMap<String, Price>, String> {
                     output: per_token(price.output),
                     cache_read: price.cache_read.map_or(input, per_token),
                     cache_write: price.cache_write.map_or(input, per_token),
+                    source: "operator",
                 },
             ))
         })

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use super::attempt::{Attempt, Call, Routed};
 use super::balance;
@@ -12,6 +12,7 @@ use super::plan::{Candidate, Plan, Table, Target};
 use super::retry;
 use crate::config::{Config, RoutingConfig};
 use crate::error::Error;
+use crate::ledger;
 use crate::metrics::{AttemptResult, Cooling, Metrics};
 use crate::providers::Provider;
 use crate::transport::{self, Http};
@@ -74,11 +75,14 @@ impl Router {
     /// order, cooling ones skipped, each tried with its provider's API keys and retried on
     /// retryable errors with backoff, all within one deadline (the client's, capped by the
     /// config's). The only place that tries again, and only before anything reached the client.
+    /// Each attempt is added to `tried`, when given, as soon as it has a verdict (or is
+    /// cancelled, by the client leaving).
     pub async fn route<A: Attempt>(
         &self,
         requested: &str,
         deadline: Option<Duration>,
         attempt: &A,
+        mut tried: Option<&mut Vec<ledger::Attempt>>,
     ) -> Routed<A::Output> {
         let plan = match self.table.resolve(requested) {
             Ok(plan) => plan,
@@ -99,7 +103,7 @@ impl Router {
                     budget,
                     attempt,
                     last,
-                    &mut routed,
+                    (&mut routed, tried.as_deref_mut()),
                 )
                 .await
                 .is_break()
@@ -138,7 +142,7 @@ impl Router {
         budget: Duration,
         attempt: &A,
         last: bool,
-        routed: &mut Routed<A::Output>,
+        (routed, mut tried): (&mut Routed<A::Output>, Option<&mut Vec<ledger::Attempt>>),
     ) -> std::ops::ControlFlow<()> {
         use std::ops::ControlFlow::{Break, Continue};
         let target = &candidate.target;
@@ -172,18 +176,19 @@ impl Router {
             };
             let started = Instant::now();
             // Counted as cancelled unless a verdict comes: the client left during the attempt.
-            let counted = Counted::new(&self.metrics, target);
+            let counted = Counted::new(&self.metrics, target, tried.as_deref_mut());
             // On the deadline (or the client leaving), the passes drop and give back any probe.
             let outcome = tokio::time::timeout_at(deadline, attempt.run(call)).await;
             routed.waited += started.elapsed();
             let Ok(outcome) = outcome else {
-                counted.verdict(AttemptResult::TimedOut);
-                routed.result = Err(Error::DeadlineExceeded(budget));
+                let error = Error::DeadlineExceeded(budget);
+                counted.verdict(AttemptResult::TimedOut, Some(&error));
+                routed.result = Err(error);
                 return Break(());
             };
             let error = match outcome {
                 Ok(output) => {
-                    counted.verdict(AttemptResult::Success);
+                    counted.verdict(AttemptResult::Success, None);
                     target_pass.success(started.elapsed());
                     if let Some(pass) = api_key_pass {
                         pass.success(started.elapsed());
@@ -201,12 +206,13 @@ impl Router {
                 (retry, candidate.retries),
                 deadline,
             );
-            counted.verdict(match (&error, &next) {
+            let result = match (&error, &next) {
                 (Error::UpstreamTimeout { .. }, _) => AttemptResult::TimedOut,
                 (_, Next::ApiKey(_) | Next::Retry(_)) => AttemptResult::Retried,
                 (_, Next::Target) if !last => AttemptResult::FellBack,
                 _ => AttemptResult::Failed,
-            });
+            };
+            counted.verdict(result, Some(&error));
             routed.result = Err(error);
             let wait = match next {
                 Next::ApiKey(next) => {
@@ -278,37 +284,67 @@ impl Router {
     }
 }
 
-/// One attempt in the metrics: its verdict when one comes, cancelled when it is dropped first.
+/// One attempt in the metrics (and in `tried`, for the ledger): its verdict when one comes,
+/// cancelled when it is dropped first.
 struct Counted<'a> {
     metrics: &'a Metrics,
     target: &'a Target,
+    tried: Option<&'a mut Vec<ledger::Attempt>>,
+    started: SystemTime,
+    began: Instant,
     done: bool,
 }
 
 impl<'a> Counted<'a> {
-    fn new(metrics: &'a Metrics, target: &'a Target) -> Self {
+    fn new(
+        metrics: &'a Metrics,
+        target: &'a Target,
+        tried: Option<&'a mut Vec<ledger::Attempt>>,
+    ) -> Self {
         Self {
             metrics,
             target,
+            // The wall clock is read only for the ledger.
+            started: if tried.is_some() {
+                SystemTime::now()
+            } else {
+                SystemTime::UNIX_EPOCH
+            },
+            tried,
+            began: Instant::now(),
             done: false,
         }
     }
 
-    fn verdict(mut self, result: AttemptResult) {
+    fn verdict(mut self, result: AttemptResult, error: Option<&Error>) {
         self.done = true;
+        let status = error.map_or(200, |e| e.status().as_u16());
+        self.count(result, status, error.map(Error::label));
+    }
+
+    fn count(&mut self, result: AttemptResult, status: u16, error: Option<&'static str>) {
         self.metrics
             .attempt(&self.target.provider, &self.target.name, result);
+        if let Some(tried) = self.tried.as_deref_mut() {
+            tried.push(ledger::Attempt {
+                provider: self.target.provider.clone(),
+                target: self.target.name.clone(),
+                started: self.started,
+                began: self.began,
+                duration: self.began.elapsed(),
+                result: result.label(),
+                status,
+                error,
+            });
+        }
     }
 }
 
 impl Drop for Counted<'_> {
     fn drop(&mut self) {
         if !self.done {
-            self.metrics.attempt(
-                &self.target.provider,
-                &self.target.name,
-                AttemptResult::Cancelled,
-            );
+            // The status nginx logs for a client that left before an answer.
+            self.count(AttemptResult::Cancelled, 499, None);
         }
     }
 }

@@ -135,6 +135,8 @@ pub async fn run(
             }
         }
     }
+    // Every request has ended and queued its rows: they are written before the process exits.
+    state.ledger.close().await;
     Ok(())
 }
 

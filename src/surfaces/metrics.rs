@@ -19,9 +19,11 @@ pub async fn scrape(State(state): State<Arc<AppState>>, headers: HeaderMap) -> R
     }
     (
         [(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE))],
-        state
-            .metrics
-            .render(&state.router.cooling(), state.limits.backend_errors()),
+        state.metrics.render(
+            &state.router.cooling(),
+            state.limits.backend_errors(),
+            state.ledger.dropped(),
+        ),
     )
         .into_response()
 }

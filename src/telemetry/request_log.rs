@@ -1,5 +1,6 @@
 //! What happened to one request that reports itself (chat completions), reported once when it
-//! ends: the log line, the metrics, and the tokens and dollars its gateway key is charged.
+//! ends: the log line, the metrics, the tokens and dollars its gateway key is charged, and the
+//! ledger's row for each of its attempts.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -9,6 +10,7 @@ use std::time::{Duration, Instant};
 use super::{TEXT, millis};
 use crate::completion::{Chunk, Tokens};
 use crate::error::{Error, Fault};
+use crate::ledger::{self, Ledger, Row};
 use crate::limits::{Account, Usage};
 use crate::metrics::{Finished, Metrics};
 use crate::pricing::Price;
@@ -40,8 +42,12 @@ pub struct RequestLog {
     error: Option<&'static str>,
     fault: Option<Fault>,
     complete: bool,
-    /// Where the line is also counted, under this surface.
-    metrics: Option<(Arc<Metrics>, &'static str)>,
+    /// The inbound API, as metrics and the ledger name it.
+    surface: &'static str,
+    /// Where the line is also counted.
+    metrics: Option<Arc<Metrics>>,
+    /// Where each attempt gets its row, and the attempts so far (the attempt loop adds them).
+    ledger: Option<(Arc<Ledger>, Vec<ledger::Attempt>)>,
 }
 
 impl RequestLog {
@@ -64,16 +70,32 @@ impl RequestLog {
             error: None,
             fault: None,
             complete: false,
+            surface: "",
             metrics: None,
+            ledger: None,
         }
     }
 
     /// Counts the request in `metrics` too, under `surface`, when the line is written.
     pub fn counted(mut self, metrics: &Arc<Metrics>, surface: &'static str) -> Self {
+        self.surface = surface;
         if metrics.on() {
-            self.metrics = Some((metrics.clone(), surface));
+            self.metrics = Some(metrics.clone());
         }
         self
+    }
+
+    /// Writes a row for each attempt to `ledger` too, when it is on.
+    pub fn ledgered(mut self, ledger: &Arc<Ledger>) -> Self {
+        if ledger.on() {
+            self.ledger = Some((ledger.clone(), Vec::new()));
+        }
+        self
+    }
+
+    /// Where the attempt loop adds the attempts, when the ledger wants them.
+    pub fn attempts(&mut self) -> Option<&mut Vec<ledger::Attempt>> {
+        self.ledger.as_mut().map(|(_, attempts)| attempts)
     }
 
     pub fn request(&mut self, model: &str, stream: bool) {
@@ -146,26 +168,91 @@ impl RequestLog {
 
 impl Drop for RequestLog {
     fn drop(&mut self) {
+        let charged = self.charged();
         if let Some(account) = self.account.take() {
-            account.record(self.charged());
+            account
+                .record(charged.map_or_else(Usage::default, |c| Usage::of(c.tokens.total, c.cost)));
         }
-        self.write(TEXT.load(Ordering::Relaxed));
+        let (outcome, status) = self.write(TEXT.load(Ordering::Relaxed));
+        self.rows(outcome, status, charged);
     }
 }
 
+/// The tokens a request is charged, what they cost, and whether they are an estimate.
+#[derive(Clone, Copy)]
+struct Charged {
+    tokens: Tokens,
+    cost: Option<f64>,
+    estimated: bool,
+}
+
 impl RequestLog {
-    /// What the key is charged: the usage reported, else a stream's estimate (a whole answer
-    /// without usage is charged nothing: it was read whole, and reported none).
-    fn charged(&self) -> Usage {
-        match self.tokens {
-            Some(tokens) => Usage::of(tokens.total, self.cost),
-            // Only a stream that was committed: one that failed before had nothing to charge.
-            None if self.stream && self.first_byte.is_some() => {
-                let mut estimate = self.estimate;
-                estimate.total = estimate.prompt + estimate.completion;
-                Usage::of(estimate.total, self.price.map(|p| p.cost(&estimate)))
-            }
-            None => Usage::default(),
+    /// What the request is charged: the usage reported, else, for a committed stream whose key
+    /// counts tokens, the estimate (a whole answer without usage is charged nothing: it was
+    /// read whole, and reported none; a stream that failed before its commit had no output).
+    fn charged(&self) -> Option<Charged> {
+        if let Some(tokens) = self.tokens {
+            return Some(Charged {
+                tokens,
+                cost: self.cost,
+                estimated: false,
+            });
+        }
+        if !(self.stream && self.first_byte.is_some() && self.account.is_some()) {
+            return None;
+        }
+        let mut tokens = self.estimate;
+        tokens.total = tokens.prompt + tokens.completion;
+        Some(Charged {
+            tokens,
+            cost: self.price.map(|p| p.cost(&tokens)),
+            estimated: true,
+        })
+    }
+
+    /// A ledger row for each attempt: the one that served carries how the request ended, its
+    /// tokens and cost; the others their own result.
+    fn rows(&mut self, outcome: &'static str, status: u16, charged: Option<Charged>) {
+        let Some((ledger, attempts)) = self.ledger.take() else {
+            return;
+        };
+        for (number, attempt) in (1u32..).zip(attempts) {
+            let served = attempt.result == "success";
+            let charged = charged.filter(|_| served);
+            let row = Row {
+                time: ledger::timestamp(attempt.started),
+                request_id: self.request_id.clone(),
+                key: self.key.clone(),
+                surface: self.surface,
+                model: self.model.clone(),
+                provider: attempt.provider,
+                target: attempt.target,
+                attempt: number,
+                outcome: match (served, outcome) {
+                    (false, _) => attempt.result,
+                    (true, "ok") => "success",
+                    (true, "client_closed") => "client_closed",
+                    (true, _) => "failed",
+                },
+                error: if served { self.error } else { attempt.error },
+                status: if served { status } else { attempt.status },
+                reached_client: served && self.first_byte.is_some(),
+                stream: self.stream,
+                ttft_ms: self
+                    .first_byte
+                    .filter(|_| served && self.stream)
+                    .map(millis),
+                duration_ms: millis(if served {
+                    attempt.began.elapsed()
+                } else {
+                    attempt.duration
+                }),
+                tokens: charged.map(|c| c.tokens.into()),
+                estimated: charged.is_some_and(|c| c.estimated),
+                cost_usd: charged.and_then(|c| c.cost),
+                prices: charged.and(self.price).map(|p| p.source),
+            };
+            ledger.write(row);
         }
     }
 
@@ -191,12 +278,13 @@ impl RequestLog {
         }
     }
 
-    fn write(&self, text: bool) {
+    /// Logs the line and counts it; returns its outcome and status.
+    fn write(&self, text: bool) -> (&'static str, u16) {
         let line = self.line();
         line.emit(text);
-        if let Some((metrics, surface)) = &self.metrics {
+        if let Some(metrics) = &self.metrics {
             metrics.finished(&Finished {
-                surface,
+                surface: self.surface,
                 model: &self.model,
                 key: self.key.as_deref(),
                 served: self.provider.as_deref().zip(self.served.as_deref()),
@@ -213,6 +301,7 @@ impl RequestLog {
                 first_token: self.first_byte,
             });
         }
+        (line.outcome, line.status)
     }
 }
 
