@@ -1,5 +1,5 @@
 //! The composition root: the config, and the router, limiter, lifecycle, metrics, prices and
-//! ledger built from it, wired together for the surfaces. Nothing below the surfaces sees it.
+//! ledger and tracer built from it, wired together for the surfaces. Nothing below the surfaces sees it.
 
 use std::sync::Arc;
 
@@ -11,6 +11,7 @@ use crate::metrics::Metrics;
 use crate::pipeline::{Lifecycle, Pipeline};
 use crate::pricing::Pricing;
 use crate::routing::Router;
+use crate::telemetry::Tracer;
 
 pub struct AppState {
     pub config: Config,
@@ -23,6 +24,8 @@ pub struct AppState {
     pub pricing: Arc<Pricing>,
     /// One row per upstream attempt, when `[ledger]` asks for it.
     pub ledger: Arc<Ledger>,
+    /// Spans to an OpenTelemetry collector, when `[telemetry]` names one.
+    pub tracer: Arc<Tracer>,
 }
 
 impl AppState {
@@ -30,8 +33,11 @@ impl AppState {
         let pricing = Pricing::new(&config).map_err(Error::Internal)?;
         let metrics = Arc::new(Metrics::new(&config));
         let ledger = Arc::new(Ledger::new(&config.ledger).map_err(Error::Internal)?);
+        let router = Router::new(&config, metrics.clone())?;
+        let tracer = Arc::new(Tracer::new(&config.telemetry, router.http().clone()));
         Ok(Self {
-            router: Router::new(&config, metrics.clone())?,
+            router,
+            tracer,
             limits: Arc::new(Limiter::new(&config.limits)),
             config,
             lifecycle: Lifecycle::default(),
@@ -52,6 +58,7 @@ impl AppState {
             metrics: &self.metrics,
             pricing: &self.pricing,
             ledger: &self.ledger,
+            tracer: &self.tracer,
         }
     }
 }

@@ -19,6 +19,7 @@ mod providers;
 mod routing;
 mod secret;
 mod server;
+mod telemetry;
 mod units;
 mod upstream;
 
@@ -45,6 +46,7 @@ pub use providers::{ProviderConfig, UnsupportedParams};
 pub use routing::{RoutingConfig, Strategy};
 pub use secret::Secret;
 pub use server::ServerConfig;
+pub use telemetry::TelemetryConfig;
 pub use upstream::UpstreamBounds;
 
 use invalid::Invalid;
@@ -63,6 +65,7 @@ pub struct Config {
     pub metrics: MetricsConfig,
     pub pricing: PricingConfig,
     pub ledger: LedgerConfig,
+    pub telemetry: TelemetryConfig,
 }
 
 /// A config problem: which file, which key, what is wrong.
@@ -108,6 +111,8 @@ struct RawConfig {
     pricing: pricing::RawPricing,
     #[serde(default)]
     ledger: ledger::RawLedger,
+    #[serde(default)]
+    telemetry: telemetry::RawTelemetry,
 }
 
 impl Config {
@@ -205,6 +210,7 @@ fn validate(raw: RawConfig, env: EnvLookup<'_>) -> Result<Config, Invalid> {
         metrics: metrics::validate(raw.metrics)?,
         pricing: pricing::validate(raw.pricing)?,
         ledger: ledger::validate(raw.ledger)?,
+        telemetry: telemetry::validate(raw.telemetry, env)?,
     })
 }
 

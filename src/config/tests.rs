@@ -518,6 +518,7 @@ fn the_reference_config_shows_every_key() {
         "[metrics]\nzz_unknown = 1",
         "[pricing]\nzz_unknown = 1",
         "[ledger]\nzz_unknown = 1",
+        "[telemetry]\nzz_unknown = 1",
         "[providers.p]\nzz_unknown = 1",
         "[models.m]\nzz_unknown = 1",
     ];

@@ -9,7 +9,7 @@ mod writer;
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::SystemTime;
 
 use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
@@ -33,25 +33,6 @@ enum Message {
     Row(Box<Row>),
     /// Write what came before, then stop.
     Close,
-}
-
-/// One attempt, as the attempt loop saw it; the `RequestLog` makes its row when the request ends.
-#[derive(Debug, Clone)]
-pub struct Attempt {
-    pub provider: String,
-    pub target: String,
-    /// When it began, for the row's time, and for its duration.
-    pub started: SystemTime,
-    pub began: Instant,
-    /// Until its verdict; for the attempt that served, the request's end counts instead.
-    pub duration: Duration,
-    /// As the metrics count attempts: `success`, `retried`, `fell_back`, `timed_out`,
-    /// `cancelled`, `failed`.
-    pub result: &'static str,
-    /// The status its error maps to (499 for one the client left during); 200 when it served.
-    pub status: u16,
-    /// Its error's label, when it failed.
-    pub error: Option<&'static str>,
 }
 
 /// One line of the ledger.

@@ -152,6 +152,15 @@ pub struct Finished<'a> {
     pub first_token: Option<Duration>,
 }
 
+/// What was lost or failed outside the request path, as counted where it happened.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Dropped {
+    /// Calls to the Redis limits backend that failed.
+    pub redis_errors: u64,
+    pub ledger_rows: u64,
+    pub spans: u64,
+}
+
 /// What became of one upstream attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AttemptResult {
@@ -285,9 +294,9 @@ impl Metrics {
         self.on
     }
 
-    /// Everything, in Prometheus's text format, with the cooldowns as they are now, the
-    /// limits backend's failures and the ledger rows dropped so far.
-    pub fn render(&self, cooling: &Cooling, redis_errors: u64, ledger_dropped: u64) -> String {
+    /// Everything, in Prometheus's text format, with the cooldowns as they are now and what
+    /// failed or was dropped elsewhere so far.
+    pub fn render(&self, cooling: &Cooling, dropped: Dropped) -> String {
         use prometheus_client::encoding::prometheus_text::encode;
         // Gauges of state held elsewhere, read when scraped rather than kept up to date on
         // every request.
@@ -321,12 +330,17 @@ impl Metrics {
         now.register(
             "redis_errors",
             "Calls to the Redis limits backend that failed (then on_backend_error decides)",
-            ConstCounter::new(redis_errors),
+            ConstCounter::new(dropped.redis_errors),
         );
         now.register(
             "ledger_dropped_rows",
             "Usage ledger rows dropped: the writer was that far behind, or could not write",
-            ConstCounter::new(ledger_dropped),
+            ConstCounter::new(dropped.ledger_rows),
+        );
+        now.register(
+            "spans_dropped",
+            "OpenTelemetry spans dropped: the export queue was full, or the collector did not take them",
+            ConstCounter::new(dropped.spans),
         );
         let mut text = String::with_capacity(8 << 10);
         // Writing to a String cannot fail.

@@ -31,7 +31,7 @@ use crate::limits::{Limiter, Quotas};
 use crate::metrics::Metrics;
 use crate::pricing::Pricing;
 use crate::routing::{Attempt, Held, Router, Target};
-use crate::telemetry::{Logged, RequestLog};
+use crate::telemetry::{Logged, RequestLog, Tracer};
 use relay::Relay;
 
 /// The shared parts a request goes through, borrowed from the composition root for one request.
@@ -45,6 +45,7 @@ pub struct Pipeline<'a> {
     pub metrics: &'a Arc<Metrics>,
     pub pricing: &'a Pricing,
     pub ledger: &'a Arc<Ledger>,
+    pub tracer: &'a Arc<Tracer>,
 }
 
 /// One request's way through the pipeline: what each step learned, for the response headers,
@@ -90,7 +91,8 @@ impl<'a> Pipeline<'a> {
             received: Instant::now(),
             log: RequestLog::new(request_id)
                 .counted(self.metrics, surface)
-                .ledgered(self.ledger),
+                .ledgered(self.ledger)
+                .traced(self.tracer, headers),
             quotas: Quotas::default(),
             usage: UsageWanted::default(),
             target: None,

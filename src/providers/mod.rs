@@ -32,6 +32,10 @@ pub struct Provider {
     codec: Codec,
     framing: Framing,
     auth: Auth,
+    /// Who it is in OpenTelemetry's GenAI conventions (`gen_ai.provider.name`).
+    system: &'static str,
+    /// Its server's host and port, for spans (`server.address`, `server.port`).
+    server: Option<(String, u16)>,
 }
 
 enum Codec {
@@ -109,11 +113,26 @@ impl Provider {
             ProviderKind::Gemini => Codec::Gemini(gemini::Gemini::new(config, upstream)?),
             ProviderKind::Echo => Codec::Echo,
         };
+        let server = reqwest::Url::parse(&config.base_url)
+            .ok()
+            .and_then(|url| Some((url.host_str()?.to_owned(), url.port_or_known_default()?)));
         Ok(Self {
             codec,
             framing: Framing::Sse,
             auth: authentication(config)?,
+            system: system(config, server.as_ref().map(|(host, _)| host.as_str())),
+            server,
         })
+    }
+
+    /// Who it is in OpenTelemetry's GenAI conventions (`gen_ai.provider.name`).
+    pub fn system(&self) -> &'static str {
+        self.system
+    }
+
+    /// Its server's host and port.
+    pub fn server(&self) -> Option<&(String, u16)> {
+        self.server.as_ref()
     }
 
     /// The provider's API keys, for routing to rotate and cool down.
@@ -123,6 +142,9 @@ impl Provider {
 
     /// Serves `request` with the upstream model `model` and API key `api_key`; `served` is the
     /// routing key reported back to the client as `model`.
+    /// `traceparent`, when given, goes with it: the provider's own tracing joins the request's
+    /// trace.
+    #[allow(clippy::too_many_arguments)]
     pub async fn complete(
         &self,
         http: &transport::Http,
@@ -131,6 +153,7 @@ impl Provider {
         model: &str,
         served: &str,
         api_key: usize,
+        traceparent: Option<&axum::http::HeaderValue>,
     ) -> Result<Answer, Error> {
         let Some(mut exchange) = self.exchange(request, usage, model, served)? else {
             return echo::complete(request, usage, served).map(|completion| Answer {
@@ -138,6 +161,13 @@ impl Provider {
                 dropped_params: Vec::new(),
             });
         };
+        if let Some(traceparent) = traceparent {
+            exchange
+                .encoded
+                .request
+                .headers
+                .insert("traceparent", traceparent.clone());
+        }
         self.auth.apply(&mut exchange.encoded.request, api_key);
         exchange.send(http, self.framing).await
     }
@@ -275,5 +305,25 @@ impl Exchange<'_> {
             completion,
             dropped_params: dropped,
         })
+    }
+}
+
+/// `gen_ai.provider.name`: by the kind, and for an OpenAI-compatible server by its host (the
+/// convention's names for the providers it lists; `openai` for any other, as the OpenAI client
+/// libraries' instrumentations say of whatever server they call).
+fn system(config: &ProviderConfig, host: Option<&str>) -> &'static str {
+    match config.kind {
+        ProviderKind::Anthropic { .. } => "anthropic",
+        ProviderKind::Gemini => "gcp.gemini",
+        ProviderKind::Azure { .. } => "azure.ai.openai",
+        ProviderKind::Echo => "switchyard.echo",
+        ProviderKind::Openai => match host.unwrap_or_default() {
+            "api.groq.com" => "groq",
+            "api.mistral.ai" => "mistral_ai",
+            "api.deepseek.com" => "deepseek",
+            "api.x.ai" => "x_ai",
+            "api.perplexity.ai" => "perplexity",
+            _ => "openai",
+        },
     }
 }

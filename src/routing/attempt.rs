@@ -5,6 +5,8 @@
 use std::future::Future;
 use std::time::Duration;
 
+use axum::http::HeaderValue;
+
 use super::plan::Target;
 use crate::error::Error;
 use crate::providers::Provider;
@@ -32,6 +34,8 @@ pub struct Call<'a> {
     pub hold_back: Duration,
     /// The alias's first-token timeout: no real output by then is a failure of this target.
     pub first_token_timeout: Option<Duration>,
+    /// The W3C `traceparent` to send, naming this attempt's span, when the request is traced.
+    pub traceparent: Option<HeaderValue>,
 }
 
 /// What routing did for a request.

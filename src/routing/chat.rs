@@ -38,6 +38,7 @@ impl Attempt for ChatAttempt<'_> {
                 &call.target.model,
                 &call.target.name,
                 call.api_key,
+                call.traceparent.as_ref(),
             )
             .await?;
         let ready = match answer.completion {

@@ -12,9 +12,9 @@ use super::plan::{Candidate, Plan, Table, Target};
 use super::retry;
 use crate::config::{Config, RoutingConfig};
 use crate::error::Error;
-use crate::ledger;
 use crate::metrics::{AttemptResult, Cooling, Metrics};
 use crate::providers::Provider;
+use crate::telemetry::{self, Tried};
 use crate::transport::{self, Http};
 
 pub struct Router {
@@ -44,6 +44,11 @@ impl Router {
             hold_back: config.server.stream_hold_back,
             metrics,
         })
+    }
+
+    /// The one HTTP client, for anything else the gateway sends (its spans).
+    pub fn http(&self) -> &Http {
+        &self.http
     }
 
     /// The configured providers' names.
@@ -82,7 +87,7 @@ impl Router {
         requested: &str,
         deadline: Option<Duration>,
         attempt: &A,
-        mut tried: Option<&mut Vec<ledger::Attempt>>,
+        mut tried: Option<&mut Tried>,
     ) -> Routed<A::Output> {
         let plan = match self.table.resolve(requested) {
             Ok(plan) => plan,
@@ -142,7 +147,7 @@ impl Router {
         budget: Duration,
         attempt: &A,
         last: bool,
-        (routed, mut tried): (&mut Routed<A::Output>, Option<&mut Vec<ledger::Attempt>>),
+        (routed, mut tried): (&mut Routed<A::Output>, Option<&mut Tried>),
     ) -> std::ops::ControlFlow<()> {
         use std::ops::ControlFlow::{Break, Continue};
         let target = &candidate.target;
@@ -166,6 +171,10 @@ impl Router {
                 self.health
                     .pass(&api_key_id(&target.provider, api_key), Instant::now())
             });
+            // Each attempt is a span of its own in the request's trace, and the provider is
+            // told so.
+            let trace = tried.as_ref().and_then(|tried| tried.trace);
+            let span_id = trace.map_or(0, |_| telemetry::span_id());
             let call = Call {
                 provider,
                 target,
@@ -173,10 +182,16 @@ impl Router {
                 http: &self.http,
                 hold_back: self.hold_back,
                 first_token_timeout: plan.first_token_timeout,
+                traceparent: trace.and_then(|trace| trace.header(span_id)),
             };
             let started = Instant::now();
             // Counted as cancelled unless a verdict comes: the client left during the attempt.
-            let counted = Counted::new(&self.metrics, target, tried.as_deref_mut());
+            let counted = Counted::new(
+                &self.metrics,
+                (provider, target),
+                tried.as_deref_mut(),
+                span_id,
+            );
             // On the deadline (or the client leaving), the passes drop and give back any probe.
             let outcome = tokio::time::timeout_at(deadline, attempt.run(call)).await;
             routed.waited += started.elapsed();
@@ -284,12 +299,14 @@ impl Router {
     }
 }
 
-/// One attempt in the metrics (and in `tried`, for the ledger): its verdict when one comes,
-/// cancelled when it is dropped first.
+/// One attempt in the metrics (and in `tried`, for the ledger and the spans): its verdict when
+/// one comes, cancelled when it is dropped first.
 struct Counted<'a> {
     metrics: &'a Metrics,
+    provider: &'a Provider,
     target: &'a Target,
-    tried: Option<&'a mut Vec<ledger::Attempt>>,
+    tried: Option<&'a mut Tried>,
+    span_id: u64,
     started: SystemTime,
     began: Instant,
     done: bool,
@@ -298,13 +315,16 @@ struct Counted<'a> {
 impl<'a> Counted<'a> {
     fn new(
         metrics: &'a Metrics,
-        target: &'a Target,
-        tried: Option<&'a mut Vec<ledger::Attempt>>,
+        (provider, target): (&'a Provider, &'a Target),
+        tried: Option<&'a mut Tried>,
+        span_id: u64,
     ) -> Self {
         Self {
             metrics,
+            provider,
             target,
-            // The wall clock is read only for the ledger.
+            span_id,
+            // The wall clock is read only for the ledger and the spans.
             started: if tried.is_some() {
                 SystemTime::now()
             } else {
@@ -326,15 +346,19 @@ impl<'a> Counted<'a> {
         self.metrics
             .attempt(&self.target.provider, &self.target.name, result);
         if let Some(tried) = self.tried.as_deref_mut() {
-            tried.push(ledger::Attempt {
+            tried.attempts.push(telemetry::Attempt {
                 provider: self.target.provider.clone(),
+                system: self.provider.system(),
+                server: self.provider.server().cloned(),
                 target: self.target.name.clone(),
+                model: self.target.model.clone(),
                 started: self.started,
                 began: self.began,
                 duration: self.began.elapsed(),
                 result: result.label(),
                 status,
                 error,
+                span_id: self.span_id,
             });
         }
     }

@@ -137,6 +137,7 @@ pub async fn run(
     }
     // Every request has ended and queued its rows: they are written before the process exits.
     state.ledger.close().await;
+    state.tracer.close().await;
     Ok(())
 }
 

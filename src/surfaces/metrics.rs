@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
 use super::openai_error::OpenAiError;
-use crate::metrics::CONTENT_TYPE;
+use crate::metrics::{CONTENT_TYPE, Dropped};
 use crate::state::AppState;
 
 pub async fn scrape(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
@@ -21,8 +21,11 @@ pub async fn scrape(State(state): State<Arc<AppState>>, headers: HeaderMap) -> R
         [(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE))],
         state.metrics.render(
             &state.router.cooling(),
-            state.limits.backend_errors(),
-            state.ledger.dropped(),
+            Dropped {
+                redis_errors: state.limits.backend_errors(),
+                ledger_rows: state.ledger.dropped(),
+                spans: state.tracer.dropped(),
+            },
         ),
     )
         .into_response()

@@ -2,6 +2,9 @@
 
 mod log_requests;
 mod request_log;
+mod spans;
+mod trace;
+mod tried;
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,6 +16,9 @@ use tracing_subscriber::fmt::{FormatFields, format};
 
 pub use log_requests::{LogRequests, Logged};
 pub use request_log::RequestLog;
+pub use spans::{Attr, Kind, Span, Tracer};
+pub use trace::{Trace, span_id};
+pub use tried::{Attempt, Tried};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {

@@ -5,9 +5,9 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
-use super::{TEXT, millis};
+use super::{Attr, Kind, Span, TEXT, Trace, Tracer, Tried, millis};
 use crate::completion::{Chunk, Tokens};
 use crate::error::{Error, Fault};
 use crate::ledger::{self, Ledger, Row};
@@ -46,8 +46,12 @@ pub struct RequestLog {
     surface: &'static str,
     /// Where the line is also counted.
     metrics: Option<Arc<Metrics>>,
-    /// Where each attempt gets its row, and the attempts so far (the attempt loop adds them).
-    ledger: Option<(Arc<Ledger>, Vec<ledger::Attempt>)>,
+    /// Where each attempt gets its row.
+    ledger: Option<Arc<Ledger>>,
+    /// Where the request's span and its attempts' go.
+    tracer: Option<Arc<Tracer>>,
+    /// The attempts so far (the attempt loop adds them), when the ledger or traces want them.
+    tried: Option<Tried>,
 }
 
 impl RequestLog {
@@ -73,6 +77,8 @@ impl RequestLog {
             surface: "",
             metrics: None,
             ledger: None,
+            tracer: None,
+            tried: None,
         }
     }
 
@@ -88,14 +94,25 @@ impl RequestLog {
     /// Writes a row for each attempt to `ledger` too, when it is on.
     pub fn ledgered(mut self, ledger: &Arc<Ledger>) -> Self {
         if ledger.on() {
-            self.ledger = Some((ledger.clone(), Vec::new()));
+            self.ledger = Some(ledger.clone());
+            self.tried.get_or_insert_default();
         }
         self
     }
 
-    /// Where the attempt loop adds the attempts, when the ledger wants them.
-    pub fn attempts(&mut self) -> Option<&mut Vec<ledger::Attempt>> {
-        self.ledger.as_mut().map(|(_, attempts)| attempts)
+    /// Exports the request's span and its attempts' to `tracer`, when it is on, in the trace
+    /// the request's `traceparent` names (or a new one).
+    pub fn traced(mut self, tracer: &Arc<Tracer>, headers: &axum::http::HeaderMap) -> Self {
+        if tracer.on() {
+            self.tracer = Some(tracer.clone());
+            self.tried.get_or_insert_default().trace = Some(Trace::from_headers(headers));
+        }
+        self
+    }
+
+    /// Where the attempt loop adds the attempts, when the ledger or traces want them.
+    pub fn attempts(&mut self) -> Option<&mut Tried> {
+        self.tried.as_mut()
     }
 
     pub fn request(&mut self, model: &str, stream: bool) {
@@ -174,7 +191,10 @@ impl Drop for RequestLog {
                 .record(charged.map_or_else(Usage::default, |c| Usage::of(c.tokens.total, c.cost)));
         }
         let (outcome, status) = self.write(TEXT.load(Ordering::Relaxed));
-        self.rows(outcome, status, charged);
+        if let Some(tried) = self.tried.take() {
+            self.rows(&tried, outcome, status, charged);
+            self.spans(&tried, status, charged);
+        }
     }
 }
 
@@ -212,11 +232,11 @@ impl RequestLog {
 
     /// A ledger row for each attempt: the one that served carries how the request ended, its
     /// tokens and cost; the others their own result.
-    fn rows(&mut self, outcome: &'static str, status: u16, charged: Option<Charged>) {
-        let Some((ledger, attempts)) = self.ledger.take() else {
+    fn rows(&self, tried: &Tried, outcome: &'static str, status: u16, charged: Option<Charged>) {
+        let Some(ledger) = &self.ledger else {
             return;
         };
-        for (number, attempt) in (1u32..).zip(attempts) {
+        for (number, attempt) in (1u32..).zip(&tried.attempts) {
             let served = attempt.result == "success";
             let charged = charged.filter(|_| served);
             let row = Row {
@@ -225,8 +245,8 @@ impl RequestLog {
                 key: self.key.clone(),
                 surface: self.surface,
                 model: self.model.clone(),
-                provider: attempt.provider,
-                target: attempt.target,
+                provider: attempt.provider.clone(),
+                target: attempt.target.clone(),
                 attempt: number,
                 outcome: match (served, outcome) {
                     (false, _) => attempt.result,
@@ -253,6 +273,108 @@ impl RequestLog {
                 prices: charged.and(self.price).map(|p| p.source),
             };
             ledger.write(row);
+        }
+    }
+
+    /// The request's server span and a client span per attempt, with OpenTelemetry's GenAI
+    /// attributes; never a prompt or an answer.
+    fn spans(&self, tried: &Tried, status: u16, charged: Option<Charged>) {
+        let (Some(tracer), Some(trace)) = (&self.tracer, tried.trace) else {
+            return;
+        };
+        if !trace.sampled {
+            return;
+        }
+        let now = SystemTime::now();
+        let received = now - self.started.elapsed();
+        // Reported tokens only: an estimate is the gateway's, not the provider's usage.
+        let reported = charged.filter(|c| !c.estimated).map(|c| c.tokens);
+        let mut attributes = vec![
+            ("gen_ai.operation.name", Attr::Str(self.surface.into())),
+            ("gen_ai.request.model", Attr::Str(self.model.clone())),
+            ("http.response.status_code", Attr::Int(i64::from(status))),
+            (
+                "switchyard.attempts",
+                Attr::Int(tried.attempts.len() as i64),
+            ),
+        ];
+        if self.stream {
+            attributes.push(("gen_ai.request.stream", Attr::Bool(true)));
+        }
+        if let Some(key) = &self.key {
+            attributes.push(("switchyard.key", Attr::Str(key.clone())));
+        }
+        if let Some(served) = &self.served {
+            attributes.push(("switchyard.target", Attr::Str(served.clone())));
+        }
+        if let Some(cost) = charged.and_then(|c| c.cost) {
+            attributes.push(("switchyard.cost_usd", Attr::Float(cost)));
+        }
+        usage(&mut attributes, reported);
+        if let Some(error) = self.error {
+            attributes.push(("error.type", Attr::Str(error.into())));
+        }
+        tracer.export(Span {
+            trace_id: trace.trace_id,
+            span_id: trace.span_id,
+            parent: trace.parent,
+            name: format!("{} {}", self.surface, self.model),
+            kind: Kind::Server,
+            start: received,
+            end: now,
+            attributes,
+            error: self.error.map(str::to_owned),
+        });
+        for attempt in &tried.attempts {
+            let served = attempt.result == "success";
+            let mut attributes = vec![
+                ("gen_ai.operation.name", Attr::Str(self.surface.into())),
+                ("gen_ai.provider.name", Attr::Str(attempt.system.into())),
+                ("gen_ai.request.model", Attr::Str(attempt.model.clone())),
+                ("switchyard.target", Attr::Str(attempt.target.clone())),
+                (
+                    "switchyard.attempt.result",
+                    Attr::Str(attempt.result.into()),
+                ),
+            ];
+            if self.stream {
+                attributes.push(("gen_ai.request.stream", Attr::Bool(true)));
+            }
+            if let Some((host, port)) = &attempt.server {
+                attributes.push(("server.address", Attr::Str(host.clone())));
+                attributes.push(("server.port", Attr::Int(i64::from(*port))));
+            }
+            let error = if served { self.error } else { attempt.error };
+            if served {
+                attributes.push(("gen_ai.response.model", Attr::Str(attempt.model.clone())));
+                usage(&mut attributes, reported);
+                // From the attempt's start to the stream's first output.
+                let offset = attempt.began.saturating_duration_since(self.started);
+                if let (true, Some(first)) = (self.stream, self.first_byte) {
+                    attributes.push((
+                        "gen_ai.response.time_to_first_chunk",
+                        Attr::Float(first.saturating_sub(offset).as_secs_f64()),
+                    ));
+                }
+            }
+            if let Some(error) = error {
+                attributes.push(("error.type", Attr::Str(error.into())));
+            }
+            tracer.export(Span {
+                trace_id: trace.trace_id,
+                span_id: attempt.span_id,
+                parent: Some(trace.span_id),
+                name: format!("{} {}", self.surface, attempt.model),
+                kind: Kind::Client,
+                start: attempt.started,
+                end: if served {
+                    now
+                } else {
+                    attempt.started + attempt.duration
+                },
+                attributes,
+                error: error.map(str::to_owned),
+            });
         }
     }
 
@@ -364,6 +486,29 @@ impl Line<'_> {
 
 /// The status logged and counted for a request whose client left before any was sent.
 const CLIENT_CLOSED: u16 = 499;
+
+/// The GenAI usage attributes: input counts cached and cache-written tokens (as OpenAI's
+/// `prompt_tokens` does, and as the translated answers are made to), output counts reasoning.
+fn usage(attributes: &mut Vec<(&'static str, Attr)>, tokens: Option<Tokens>) {
+    let Some(tokens) = tokens else {
+        return;
+    };
+    let count = |n: u64| Attr::Int(i64::try_from(n).unwrap_or(i64::MAX));
+    attributes.push(("gen_ai.usage.input_tokens", count(tokens.prompt)));
+    attributes.push(("gen_ai.usage.output_tokens", count(tokens.completion)));
+    for (name, n) in [
+        ("gen_ai.usage.cache_read.input_tokens", tokens.cached_read),
+        (
+            "gen_ai.usage.cache_creation.input_tokens",
+            tokens.cache_write,
+        ),
+        ("gen_ai.usage.reasoning.output_tokens", tokens.reasoning),
+    ] {
+        if n > 0 {
+            attributes.push((name, count(n)));
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {

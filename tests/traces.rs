@@ -1,0 +1,233 @@
+//! OpenTelemetry traces: a fake OTLP/HTTP collector (a fake upstream that records what it is
+//! sent) receives the request's server span and a client span per upstream attempt, in the
+//! trace the client's `traceparent` named, with the GenAI attributes and never the prompt; each
+//! provider is sent a `traceparent` naming its attempt's span.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use serde_json::Value;
+
+const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+const PARENT: &str = "00f067aa0ba902b7";
+
+/// Every span the collector has received so far.
+fn spans(collector: &FakeUpstream) -> Vec<Value> {
+    collector
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/v1/traces")
+        .flat_map(|r| {
+            let body = r.json();
+            body["resourceSpans"][0]["scopeSpans"][0]["spans"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+async fn spans_within(collector: &FakeUpstream, count: usize) -> Vec<Value> {
+    for _ in 0..100 {
+        let spans = spans(collector);
+        if spans.len() >= count {
+            return spans;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    spans(collector)
+}
+
+/// The value of attribute `key` of `span`, as OTLP's JSON writes it.
+fn attribute<'a>(span: &'a Value, key: &str) -> Option<&'a Value> {
+    span["attributes"]
+        .as_array()?
+        .iter()
+        .find(|a| a["key"] == key)
+        .map(|a| &a["value"])
+}
+
+fn text<'a>(span: &'a Value, key: &str) -> Option<&'a str> {
+    attribute(span, key)?["stringValue"].as_str()
+}
+
+fn int(span: &Value, key: &str) -> Option<i64> {
+    attribute(span, key)?["intValue"].as_str()?.parse().ok()
+}
+
+#[tokio::test]
+async fn a_request_and_each_attempt_are_spans_in_the_callers_trace() {
+    let collector = FakeUpstream::start().await;
+    collector.always(Reply::json("{}"));
+    let (a, b) = (FakeUpstream::start().await, FakeUpstream::start().await);
+    let toml = format!(
+        "{}{}[routing]\nbackoff_base = \"1ms\"\n[models.smart]\ntargets = [\"a/m\", \"b/m\"]\nretries = 0\n\
+         [telemetry]\notlp_endpoint = \"{}\"\n[auth]\nkeys = [{{ name = \"ci\", key = \"ci-key\" }}]\n",
+        a.provider_toml("a"),
+        b.provider_toml("b"),
+        collector.root,
+    );
+    let gateway = gateway(&toml).await;
+    a.push(Reply::status(503, r#"{"error":{"message":"busy"}}"#));
+    b.push(Reply::json(completion_json("from b")));
+    let response = gateway
+        .send_with(
+            &user("smart", "a secret prompt"),
+            &[
+                ("authorization", "Bearer ci-key"),
+                ("traceparent", &format!("00-{TRACE}-{PARENT}-01")),
+            ],
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+
+    let spans = spans_within(&collector, 3).await;
+    assert_eq!(spans.len(), 3, "{spans:#?}");
+    let export = collector
+        .requests()
+        .into_iter()
+        .find(|r| r.path == "/v1/traces")
+        .unwrap();
+    assert_eq!(export.headers["content-type"], "application/json");
+    assert!(
+        !export.text().contains("secret prompt"),
+        "no prompt in spans"
+    );
+    let resource = &export.json()["resourceSpans"][0]["resource"];
+    assert_eq!(text(resource, "service.name"), Some("switchyard"));
+
+    for span in &spans {
+        assert_eq!(
+            span["traceId"], TRACE,
+            "every span in the caller's trace: {span}"
+        );
+    }
+    let server = spans.iter().find(|s| s["kind"] == 2).unwrap();
+    assert_eq!(server["parentSpanId"], PARENT);
+    assert_eq!(server["name"], "chat smart");
+    assert_eq!(text(server, "gen_ai.operation.name"), Some("chat"));
+    assert_eq!(text(server, "gen_ai.request.model"), Some("smart"));
+    assert_eq!(int(server, "http.response.status_code"), Some(200));
+    assert_eq!(text(server, "switchyard.target"), Some("b/m"));
+    assert_eq!(text(server, "switchyard.key"), Some("ci"));
+    assert_eq!(int(server, "switchyard.attempts"), Some(2));
+    assert_eq!(int(server, "gen_ai.usage.input_tokens"), Some(3));
+    assert!(server["status"].get("code").is_none(), "{server}");
+
+    let mut clients: Vec<&Value> = spans.iter().filter(|s| s["kind"] == 3).collect();
+    clients.sort_by_key(|s| {
+        s["startTimeUnixNano"]
+            .as_str()
+            .unwrap()
+            .parse::<u128>()
+            .unwrap()
+    });
+    let (failed, served) = (clients[0], clients[1]);
+    for client in [failed, served] {
+        assert_eq!(client["parentSpanId"], server["spanId"], "{client}");
+        assert_eq!(text(client, "gen_ai.provider.name"), Some("openai"));
+        assert_eq!(text(client, "gen_ai.request.model"), Some("m"));
+        assert_eq!(text(client, "server.address"), Some("127.0.0.1"));
+        assert!(int(client, "server.port").is_some());
+    }
+    assert_eq!(text(failed, "switchyard.target"), Some("a/m"));
+    assert_eq!(text(failed, "error.type"), Some("upstream_failed"));
+    assert_eq!(failed["status"]["code"], 2);
+    assert_eq!(text(failed, "switchyard.attempt.result"), Some("fell_back"));
+    assert_eq!(text(served, "switchyard.target"), Some("b/m"));
+    assert_eq!(int(served, "gen_ai.usage.input_tokens"), Some(3));
+    assert_eq!(int(served, "gen_ai.usage.output_tokens"), Some(2));
+    assert_eq!(text(served, "gen_ai.response.model"), Some("m"));
+    assert!(text(served, "error.type").is_none());
+
+    // Each provider was told which span its work belongs to.
+    for (upstream, span) in [(&a, failed), (&b, served)] {
+        let sent = upstream.last_request().headers["traceparent"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(
+            sent,
+            format!("00-{TRACE}-{}-01", span["spanId"].as_str().unwrap())
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_request_without_traceparent_begins_a_trace_and_a_stream_has_its_first_chunk_time() {
+    let collector = FakeUpstream::start().await;
+    collector.always(Reply::json("{}"));
+    let (upstream, gateway) = gateway_with_upstream(&format!(
+        "[telemetry]\notlp_endpoint = \"{}/\"\n",
+        collector.root
+    ))
+    .await;
+    upstream.push(Reply::sse(text_stream(&["one", " two"])));
+    let stream = read_sse(
+        gateway
+            .chat_json(&user_stream("up/m", "hi"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(stream.text(), "one two");
+    let spans = spans_within(&collector, 2).await;
+    assert_eq!(spans.len(), 2, "{spans:#?}");
+    let server = spans.iter().find(|s| s["kind"] == 2).unwrap();
+    assert!(
+        server.get("parentSpanId").is_none(),
+        "a new trace: {server}"
+    );
+    assert_eq!(server["traceId"].as_str().unwrap().len(), 32);
+    let client = spans.iter().find(|s| s["kind"] == 3).unwrap();
+    assert_eq!(client["traceId"], server["traceId"]);
+    assert_eq!(
+        attribute(client, "gen_ai.request.stream").unwrap()["boolValue"],
+        true
+    );
+    assert!(
+        attribute(client, "gen_ai.response.time_to_first_chunk").unwrap()["doubleValue"]
+            .as_f64()
+            .unwrap()
+            >= 0.0
+    );
+}
+
+#[tokio::test]
+async fn a_collector_that_refuses_spans_never_fails_a_request_and_the_drops_are_counted() {
+    let collector = FakeUpstream::start().await;
+    collector.always(Reply::status(503, "{}"));
+    let (upstream, gateway) = gateway_with_upstream(&format!(
+        "[telemetry]\notlp_endpoint = \"{}\"\n",
+        collector.root
+    ))
+    .await;
+    upstream.always(Reply::json(completion_json("fine")));
+    for _ in 0..2 {
+        assert_eq!(gateway.send(&user("up/m", "hi")).await.status(), 200);
+    }
+    let mut dropped = 0.0;
+    for _ in 0..100 {
+        let text = gateway
+            .get("/metrics")
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        dropped = text
+            .lines()
+            .find_map(|l| l.strip_prefix("switchyard_spans_dropped_total "))
+            .map_or(0.0, |v| v.parse().unwrap());
+        if dropped >= 4.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(dropped, 4.0, "two requests, two spans each");
+}
