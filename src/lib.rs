@@ -5,7 +5,7 @@
 //! shares (body, authentication, admission, routing, metering, headers, the log line);
 //! `routing` plans targets and runs the one attempt loop; `providers` are codecs with their
 //! framing and authentication; `transport` is the one HTTP client; `limits`, `telemetry`,
-//! `metrics`, `ledger`, `pricing`, `config`, `completion`, `openai` (the internal wire format)
+//! `metrics`, `ledger`, `outbox`, `pricing`, `config`, `completion`, `openai` (the internal wire format)
 //! and `error` are leaves.
 //! `state` is the composition root. docs/ARCHITECTURE.md walks a request through the files.
 
@@ -17,6 +17,7 @@ pub mod ledger;
 pub mod limits;
 pub mod metrics;
 pub mod openai;
+pub mod outbox;
 pub mod pipeline;
 pub mod pricing;
 pub mod providers;

@@ -7,32 +7,22 @@
 pub mod usage;
 mod writer;
 
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
-use tokio::sync::{mpsc, oneshot};
 
 use crate::completion::Tokens;
 use crate::config::LedgerConfig;
+use crate::outbox::Outbox;
 
 /// Rows waiting for the writer at most: a few seconds of a busy gateway's attempts.
 const QUEUE: usize = 16_384;
 
-pub struct Ledger {
-    /// None: no ledger configured.
-    queue: Option<mpsc::Sender<Message>>,
-    /// Rows dropped: the queue was full, or the writer could not write them.
-    dropped: std::sync::Arc<AtomicU64>,
-    /// Fires when the writer has written everything and stopped.
-    stopped: Mutex<Option<oneshot::Receiver<()>>>,
-}
+/// The longest a graceful shutdown waits for the queued rows to be written.
+const CLOSE_WAIT: Duration = Duration::from_secs(10);
 
-enum Message {
-    Row(Box<Row>),
-    /// Write what came before, then stop.
-    Close,
+pub struct Ledger {
+    rows: Outbox<Row>,
 }
 
 /// One line of the ledger.
@@ -96,9 +86,7 @@ impl Ledger {
     /// No ledger: rows are neither made nor written.
     pub fn off() -> Self {
         Self {
-            queue: None,
-            dropped: std::sync::Arc::default(),
-            stopped: Mutex::new(None),
+            rows: Outbox::off(),
         }
     }
 
@@ -109,59 +97,32 @@ impl Ledger {
             return Ok(Self::off());
         };
         let sink = writer::Sink::open(output, config.max_bytes, config.max_files)?;
-        let (queue, rows) = mpsc::channel(QUEUE);
-        let (done, stopped) = oneshot::channel();
-        let dropped = std::sync::Arc::new(AtomicU64::new(0));
-        let counted = dropped.clone();
+        let (rows, inbox) = Outbox::new(QUEUE);
         std::thread::Builder::new()
             .name("ledger".into())
-            .spawn(move || {
-                writer::run(rows, sink, &counted);
-                let _ = done.send(());
-            })
+            .spawn(move || writer::run(inbox, sink))
             .map_err(|e| format!("cannot start the ledger writer: {e}"))?;
-        Ok(Self {
-            queue: Some(queue),
-            dropped,
-            stopped: Mutex::new(Some(stopped)),
-        })
+        Ok(Self { rows })
     }
 
     /// Rows are being written.
     pub fn on(&self) -> bool {
-        self.queue.is_some()
+        self.rows.on()
     }
 
     /// Queues `row`, or drops and counts it when the writer is that far behind.
     pub fn write(&self, row: Row) {
-        let Some(queue) = &self.queue else {
-            return;
-        };
-        if queue.try_send(Message::Row(Box::new(row))).is_err() {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
-        }
+        self.rows.push(row);
     }
 
     /// Rows dropped since the start.
     pub fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
+        self.rows.dropped()
     }
 
     /// Writes every row queued so far and stops the writer; rows after this are dropped.
     pub async fn close(&self) {
-        let Some(queue) = &self.queue else {
-            return;
-        };
-        let stopped = self
-            .stopped
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take();
-        if queue.send(Message::Close).await.is_ok()
-            && let Some(stopped) = stopped
-        {
-            let _ = stopped.await;
-        }
+        self.rows.close(CLOSE_WAIT).await;
     }
 }
 

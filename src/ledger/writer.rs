@@ -2,15 +2,12 @@
 //! quiet gateway's rows are on disk at once and a busy one's go out in batches), and the file
 //! rotated by size. A thread of its own, so file I/O never blocks the runtime serving requests.
 
+use super::Row;
+use crate::config::LedgerOutput;
+use crate::outbox::{Inbox, Message};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-
-use tokio::sync::mpsc;
-
-use super::Message;
-use crate::config::LedgerOutput;
 
 /// A batch this large is written even while more rows wait.
 const BATCH_BYTES: usize = 64 << 10;
@@ -142,37 +139,37 @@ fn append(path: &Path) -> Result<File, String> {
 /// Writes rows until told to close (or every sender is gone): each batch when the queue runs
 /// empty or the batch is large, so rows reach the file at once when the gateway is quiet and
 /// in few writes when it is busy.
-pub fn run(mut rows: mpsc::Receiver<Message>, mut sink: Sink, dropped: &AtomicU64) {
+pub fn run(mut inbox: Inbox<Row>, mut sink: Sink) {
     let mut line = Vec::with_capacity(1024);
     // Said once per run of failures, not once per batch.
     let mut failing = false;
-    let mut settle = |outcome: Result<(), Dropped>| match outcome {
+    let mut settle = |inbox: &Inbox<Row>, outcome: Result<(), Dropped>| match outcome {
         Ok(()) => failing = false,
         Err(Dropped { error, rows }) => {
-            dropped.fetch_add(rows, Ordering::Relaxed);
+            inbox.dropped(rows);
             if !failing {
                 tracing::warn!(%error, "cannot write the ledger: rows are dropped (and counted) until it can");
                 failing = true;
             }
         }
     };
-    while let Some(message) = rows.blocking_recv() {
-        let Message::Row(row) = message else {
-            break;
-        };
+    while let Some(Message::Item(row)) = inbox.messages.blocking_recv() {
         line.clear();
-        if serde_json::to_writer(&mut line, &row).is_err() {
-            dropped.fetch_add(1, Ordering::Relaxed);
-            continue;
-        }
-        line.push(b'\n');
-        let mut outcome = sink.add(&line);
-        if outcome.is_ok() && (rows.is_empty() || sink.batch.len() >= BATCH_BYTES) {
+        let mut outcome = serde_json::to_writer(&mut line, &row)
+            .map_err(|error| Dropped {
+                error: error.into(),
+                rows: 1,
+            })
+            .and_then(|()| {
+                line.push(b'\n');
+                sink.add(&line)
+            });
+        if outcome.is_ok() && (inbox.messages.is_empty() || sink.batch.len() >= BATCH_BYTES) {
             outcome = sink.flush();
         }
-        settle(outcome);
+        settle(&inbox, outcome);
     }
-    settle(sink.flush());
+    settle(&inbox, sink.flush());
 }
 
 #[cfg(test)]

@@ -7,15 +7,12 @@
 //! whether traces are on or not. What a gateway exports (two kinds of span, no metrics or logs
 //! over OTLP) is a few JSON objects a collector accepts on its standard `/v1/traces`.
 
-use std::sync::Arc;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
 use serde_json::{Value, json};
-use tokio::sync::{mpsc, oneshot};
 
 use crate::config::TelemetryConfig;
+use crate::outbox::{Inbox, Message, Outbox};
 
 /// Spans waiting for export at most.
 const QUEUE: usize = 4096;
@@ -56,23 +53,14 @@ pub struct Span {
     pub error: Option<String>,
 }
 
-enum Message {
-    Span(Box<Span>),
-    Close,
-}
-
 pub struct Tracer {
-    queue: Option<mpsc::Sender<Message>>,
-    dropped: Arc<AtomicU64>,
-    stopped: Mutex<Option<oneshot::Receiver<()>>>,
+    spans: Outbox<Span>,
 }
 
 impl Tracer {
     pub fn off() -> Self {
         Self {
-            queue: None,
-            dropped: Arc::default(),
-            stopped: Mutex::new(None),
+            spans: Outbox::off(),
         }
     }
 
@@ -85,9 +73,7 @@ impl Tracer {
         if tokio::runtime::Handle::try_current().is_err() {
             return Self::off();
         }
-        let (queue, spans) = mpsc::channel(QUEUE);
-        let (done, stopped) = oneshot::channel();
-        let dropped = Arc::new(AtomicU64::new(0));
+        let (spans, inbox) = Outbox::new(QUEUE);
         let exporter = Exporter {
             http,
             url,
@@ -96,54 +82,29 @@ impl Tracer {
                 attribute("service.name", &Attr::Str(config.service_name.clone())),
                 attribute("service.version", &Attr::Str(env!("CARGO_PKG_VERSION").into())),
             ]}),
-            dropped: dropped.clone(),
             failing: false,
         };
-        tokio::spawn(async move {
-            exporter.run(spans).await;
-            let _ = done.send(());
-        });
-        Self {
-            queue: Some(queue),
-            dropped,
-            stopped: Mutex::new(Some(stopped)),
-        }
+        tokio::spawn(exporter.run(inbox));
+        Self { spans }
     }
 
     pub fn on(&self) -> bool {
-        self.queue.is_some()
+        self.spans.on()
     }
 
     /// Queues `span` for export, or drops and counts it.
     pub fn export(&self, span: Span) {
-        let Some(queue) = &self.queue else {
-            return;
-        };
-        if queue.try_send(Message::Span(Box::new(span))).is_err() {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
-        }
+        self.spans.push(span);
     }
 
     /// Spans dropped so far: the queue was full, or the collector did not take them.
     pub fn dropped(&self) -> u64 {
-        self.dropped.load(Ordering::Relaxed)
+        self.spans.dropped()
     }
 
     /// Exports what is queued, then stops.
     pub async fn close(&self) {
-        let Some(queue) = &self.queue else {
-            return;
-        };
-        let stopped = self
-            .stopped
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take();
-        if queue.send(Message::Close).await.is_ok()
-            && let Some(stopped) = stopped
-        {
-            let _ = tokio::time::timeout(EXPORT_TIMEOUT, stopped).await;
-        }
+        self.spans.close(EXPORT_TIMEOUT).await;
     }
 }
 
@@ -152,36 +113,38 @@ struct Exporter {
     url: String,
     headers: Vec<(String, String)>,
     resource: Value,
-    dropped: Arc<AtomicU64>,
     /// Said once per run of failures.
     failing: bool,
 }
 
 impl Exporter {
-    async fn run(mut self, mut spans: mpsc::Receiver<Message>) {
+    async fn run(mut self, mut inbox: Inbox<Span>) {
         let mut batch = Vec::with_capacity(BATCH);
         let mut closing = false;
         while !closing {
-            match spans.recv().await {
-                Some(Message::Span(span)) => batch.push(*span),
+            match inbox.messages.recv().await {
+                Some(Message::Item(span)) => batch.push(*span),
                 Some(Message::Close) | None => closing = true,
             }
             let linger = tokio::time::Instant::now() + LINGER;
             while !closing && batch.len() < BATCH {
-                match tokio::time::timeout_at(linger, spans.recv()).await {
-                    Ok(Some(Message::Span(span))) => batch.push(*span),
+                match tokio::time::timeout_at(linger, inbox.messages.recv()).await {
+                    Ok(Some(Message::Item(span))) => batch.push(*span),
                     Ok(Some(Message::Close) | None) => closing = true,
                     Err(_) => break,
                 }
             }
             if !batch.is_empty() {
-                self.send(std::mem::take(&mut batch)).await;
+                let count = batch.len() as u64;
+                if !self.send(std::mem::take(&mut batch)).await {
+                    inbox.dropped(count);
+                }
             }
         }
     }
 
-    async fn send(&mut self, batch: Vec<Span>) {
-        let count = batch.len() as u64;
+    /// Whether the collector took `batch`.
+    async fn send(&mut self, batch: Vec<Span>) -> bool {
         let body = json!({"resourceSpans": [{
             "resource": self.resource,
             "scopeSpans": [{
@@ -204,17 +167,16 @@ impl Exporter {
             Ok(Err(error)) => Some(error.without_url().to_string()),
             Err(_) => Some(format!("no answer within {EXPORT_TIMEOUT:?}")),
         };
-        match failure {
-            None => self.failing = false,
-            Some(error) => {
-                self.dropped.fetch_add(count, Ordering::Relaxed);
-                if !self.failing {
-                    // The URL is said, never the headers: they may carry the collector's key.
-                    tracing::warn!(url = %self.url, %error, "cannot export spans: they are dropped (and counted) until the collector takes them");
-                    self.failing = true;
-                }
-            }
+        let Some(error) = failure else {
+            self.failing = false;
+            return true;
+        };
+        if !self.failing {
+            // The URL is said, never the headers: they may carry the collector's key.
+            tracing::warn!(url = %self.url, %error, "cannot export spans: they are dropped (and counted) until the collector takes them");
+            self.failing = true;
         }
+        false
     }
 }
 

@@ -142,6 +142,31 @@ impl Shutdown {
 }
 
 impl Gateway {
+    /// The value of the unlabelled counter `name` on `/metrics`, once it reaches `want` (counted
+    /// off the request path, it may lag the answers), or as it stands after a few seconds.
+    pub async fn counter_reaching(&self, name: &str, want: f64) -> f64 {
+        let mut value = 0.0;
+        for _ in 0..100 {
+            let text = self
+                .get("/metrics")
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            value = text
+                .lines()
+                .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+                .map_or(0.0, |v| v.parse().unwrap());
+            if value >= want {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        value
+    }
+
     pub fn get(&self, path: &str) -> reqwest::RequestBuilder {
         self.http.get(format!("{}{path}", self.url))
     }
