@@ -25,6 +25,9 @@ pub enum Completion {
 pub struct Whole {
     pub json: Bytes,
     pub tokens: Option<Tokens>,
+    /// The first choice's `finish_reason` (`stop`, `length`, `tool_calls`, `content_filter`,
+    /// `function_call`, or `other`), for the spans.
+    pub finish: Option<&'static str>,
 }
 
 /// The tokens an answer or a stream reports, by kind, as OpenAI's `usage` carries them
@@ -59,6 +62,8 @@ pub struct Chunk {
     /// Only a usage report, no choices: dropped when the client did not ask for usage (the
     /// gateway may have asked upstream for it, to count tokens).
     pub usage_only: bool,
+    /// A `finish_reason` the chunk carries (as `Whole::finish` names them).
+    pub finish: Option<&'static str>,
 }
 
 /// Who wants a stream's usage report: decided once per request and passed down, so the
@@ -111,6 +116,7 @@ mod tests {
                 ..Tokens::default()
             }),
             usage_only,
+            finish: None,
         }
     }
 

@@ -116,6 +116,9 @@ async fn a_request_and_each_attempt_are_spans_in_the_callers_trace() {
     assert_eq!(int(server, "switchyard.attempts"), Some(2));
     assert_eq!(int(server, "gen_ai.usage.input_tokens"), Some(3));
     assert!(server["status"].get("code").is_none(), "{server}");
+    let finishes = |span: &Value| attribute(span, "gen_ai.response.finish_reasons").cloned();
+    let stop = serde_json::json!({"arrayValue": {"values": [{"stringValue": "stop"}]}});
+    assert_eq!(finishes(server), Some(stop.clone()));
 
     let mut clients: Vec<&Value> = spans.iter().filter(|s| s["kind"] == 3).collect();
     clients.sort_by_key(|s| {
@@ -141,6 +144,8 @@ async fn a_request_and_each_attempt_are_spans_in_the_callers_trace() {
     assert_eq!(int(served, "gen_ai.usage.input_tokens"), Some(3));
     assert_eq!(int(served, "gen_ai.usage.output_tokens"), Some(2));
     assert_eq!(text(served, "gen_ai.response.model"), Some("m"));
+    assert_eq!(finishes(served), Some(stop));
+    assert!(finishes(failed).is_none());
     assert!(text(served, "error.type").is_none());
 
     // Each provider was told which span its work belongs to.
@@ -188,6 +193,10 @@ async fn a_request_without_traceparent_begins_a_trace_and_a_stream_has_its_first
     assert_eq!(
         attribute(client, "gen_ai.request.stream").unwrap()["boolValue"],
         true
+    );
+    assert_eq!(
+        attribute(client, "gen_ai.response.finish_reasons").unwrap()["arrayValue"]["values"][0]["stringValue"],
+        "stop"
     );
     assert!(
         attribute(client, "gen_ai.response.time_to_first_chunk").unwrap()["doubleValue"]

@@ -31,6 +31,7 @@ impl ChatCompletion {
         Ok(Whole {
             json: Bytes::from(json),
             tokens: self.usage.as_ref().map(Tokens::from),
+            finish: self.choices.first().and_then(|c| c.finish_reason),
         })
     }
 
@@ -233,7 +234,9 @@ impl ChunkWriter {
             finish_reason,
             logprobs: None,
         };
-        self.write(vec![choice], None, output)
+        let mut chunk = self.write(vec![choice], None, output);
+        chunk.finish = finish_reason;
+        chunk
     }
 
     fn write(&self, choices: Vec<ChunkChoice<'_>>, usage: Option<Usage>, output: bool) -> Chunk {
@@ -254,8 +257,35 @@ impl ChunkWriter {
             output,
             usage: tokens,
             usage_only,
+            finish: None,
         }
     }
+}
+
+/// A `finish_reason` as the raw JSON an upstream sent it: OpenAI's values by name, any other
+/// string as `other` (so a span's label set stays closed), `null` or nothing as none.
+pub fn finish_label(raw: &str) -> Option<&'static str> {
+    match raw.trim() {
+        "\"stop\"" => Some("stop"),
+        "\"length\"" => Some("length"),
+        "\"tool_calls\"" => Some("tool_calls"),
+        "\"content_filter\"" => Some("content_filter"),
+        "\"function_call\"" => Some("function_call"),
+        text if text.starts_with('"') && text != "\"\"" => Some("other"),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+#[test]
+fn finish_reasons_have_a_closed_set_of_labels() {
+    assert_eq!(finish_label("\"stop\""), Some("stop"));
+    assert_eq!(finish_label("\"tool_calls\""), Some("tool_calls"));
+    assert_eq!(finish_label(" \"length\" "), Some("length"));
+    assert_eq!(finish_label("\"eos_token\""), Some("other"));
+    assert_eq!(finish_label("null"), None);
+    assert_eq!(finish_label("\"\""), None);
+    assert_eq!(finish_label("3"), None);
 }
 
 /// A fresh completion id in OpenAI's form.

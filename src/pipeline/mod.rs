@@ -189,10 +189,15 @@ impl<'a> Pipeline<'a> {
     /// A whole answer, its tokens and cost counted against the caller's key and in the
     /// metrics as the trip ends.
     pub fn whole(&self, mut trip: Trip, whole: Whole) -> Response {
-        let Whole { json: body, tokens } = whole;
+        let Whole {
+            json: body,
+            tokens,
+            finish,
+        } = whole;
         if let Some(tokens) = tokens {
             trip.log.tokens(tokens);
         }
+        trip.log.finished(finish);
         let cost = trip.log.cost();
         trip.log.first_byte();
         trip.log.complete();

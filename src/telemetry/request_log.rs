@@ -52,6 +52,8 @@ pub struct RequestLog {
     tracer: Option<Arc<Tracer>>,
     /// The attempts so far (the attempt loop adds them), when the ledger or traces want them.
     tried: Option<Tried>,
+    /// The answer's finish reasons, for its spans (a few at most: one per choice).
+    finishes: Vec<&'static str>,
 }
 
 impl RequestLog {
@@ -79,6 +81,7 @@ impl RequestLog {
             ledger: None,
             tracer: None,
             tried: None,
+            finishes: Vec::new(),
         }
     }
 
@@ -149,8 +152,17 @@ impl RequestLog {
         self.cost
     }
 
-    /// A chunk relayed: its usage report, or a token more of the estimate.
+    /// How the answer (or one of its choices) ended, when traced.
+    pub fn finished(&mut self, finish: Option<&'static str>) {
+        // However many a provider sends, a span lists a few.
+        if let (Some(finish), Some(_), true) = (finish, &self.tracer, self.finishes.len() < 8) {
+            self.finishes.push(finish);
+        }
+    }
+
+    /// A chunk relayed: its usage report, a finish, or a token more of the estimate.
     pub fn see(&mut self, chunk: &Chunk) {
+        self.finished(chunk.finish);
         if let Some(tokens) = chunk.usage {
             // Usage is cumulative: the last report is the total.
             self.tokens(tokens);
@@ -311,6 +323,7 @@ impl RequestLog {
             attributes.push(("switchyard.cost_usd", Attr::Float(cost)));
         }
         usage(&mut attributes, reported);
+        self.finishes_in(&mut attributes);
         if let Some(error) = self.error {
             attributes.push(("error.type", Attr::Str(error.into())));
         }
@@ -348,6 +361,7 @@ impl RequestLog {
             if served {
                 attributes.push(("gen_ai.response.model", Attr::Str(attempt.model.clone())));
                 usage(&mut attributes, reported);
+                self.finishes_in(&mut attributes);
                 // From the attempt's start to the stream's first output.
                 let offset = attempt.began.saturating_duration_since(self.started);
                 if let (true, Some(first)) = (self.stream, self.first_byte) {
@@ -375,6 +389,16 @@ impl RequestLog {
                 attributes,
                 error: error.map(str::to_owned),
             });
+        }
+    }
+
+    /// `gen_ai.response.finish_reasons`, when the answer gave any.
+    fn finishes_in(&self, attributes: &mut Vec<(&'static str, Attr)>) {
+        if !self.finishes.is_empty() {
+            attributes.push((
+                "gen_ai.response.finish_reasons",
+                Attr::Strs(self.finishes.iter().map(|f| (*f).to_owned()).collect()),
+            ));
         }
     }
 

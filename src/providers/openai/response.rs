@@ -10,7 +10,9 @@ use super::view;
 use crate::completion::Whole;
 use crate::error::Error;
 use crate::openai::raw::{RawObject, is_empty_value, json_string};
-use crate::openai::response::{CHAT_COMPLETION, UsageCounts, new_completion_id, tokens, unix_now};
+use crate::openai::response::{
+    CHAT_COMPLETION, UsageCounts, finish_label, new_completion_id, tokens, unix_now,
+};
 use crate::transport::{self, Upstream};
 
 /// A whole `chat.completion` from upstream, with `model` set to `served`.
@@ -41,9 +43,19 @@ pub fn decode(upstream: &Upstream, body: &[u8], served: &str) -> Result<Whole, E
         &[],
         &mut out,
     );
+    let finish = object
+        .get("choices")
+        .and_then(|c| serde_json::from_str::<Vec<view::FinishView<'_>>>(c.get()).ok())
+        .and_then(|choices| {
+            choices
+                .first()?
+                .finish_reason
+                .and_then(|f| finish_label(f.get()))
+        });
     Ok(Whole {
         json: Bytes::from(out),
         tokens: object.get("usage").and_then(tokens),
+        finish,
     })
 }
 
@@ -60,9 +72,15 @@ fn malformed(upstream: &Upstream, what: &str) -> Error {
 fn relayed(text: &str, served: &str) -> Option<Whole> {
     let answer = view::read::<view::AnswerView<'_>>(text)?;
     let json = splice_answer(text, &answer, served)?;
+    let finish = answer
+        .choices
+        .as_ref()
+        .and_then(|choices| choices.first()?.finish_reason)
+        .and_then(|f| finish_label(f.get()));
     Some(Whole {
         json: Bytes::from(json),
         tokens: answer.usage.and_then(UsageCounts::tokens),
+        finish,
     })
 }
 

@@ -12,8 +12,8 @@ use super::view;
 use crate::completion::Chunk;
 use crate::error::Error;
 use crate::openai::raw::{RawObject, is_empty_value, json_string};
-use crate::openai::response::tokens;
 use crate::openai::response::{CHAT_COMPLETION_CHUNK, new_completion_id};
+use crate::openai::response::{finish_label, tokens};
 use crate::providers::framing::sse::Event;
 use crate::providers::framing::{EventDecoder, Flow};
 use crate::transport::Upstream;
@@ -94,10 +94,12 @@ impl StreamState {
         }
         let json = view::splice(data, model, &self.served)?;
         let mut output = false;
+        let mut finish = None;
         for choice in choices {
             let finished = choice.finished();
             self.choices.see(choice.index.unwrap_or(0), finished);
             output |= finished || choice.delta.as_ref().is_some_and(|d| d.0);
+            finish = finish.or_else(|| choice.finish_reason.and_then(|f| finish_label(f.get())));
         }
         let usage = chunk.usage.and_then(tokens);
         Some(Chunk {
@@ -105,6 +107,7 @@ impl StreamState {
             output,
             usage,
             usage_only: usage.is_some() && choices.is_empty(),
+            finish,
         })
     }
 }
@@ -146,7 +149,7 @@ impl EventDecoder for StreamState {
             .get_or_insert_with(|| number_or_now(object.get("created")));
         let choices = object.get("choices");
         let (output, finish) =
-            choices.map_or((false, false), |c| inspect_choices(c, &mut self.choices));
+            choices.map_or((false, None), |c| inspect_choices(c, &mut self.choices));
         // Strict clients accumulate a stream by choice `index`: one the upstream left out is
         // written in (the seed's own ARK example ends with such a chunk).
         let indexed = choices.and_then(|c| with_indexes(c.get()));
@@ -172,9 +175,10 @@ impl EventDecoder for StreamState {
         let usage_only = usage.is_some() && choices.is_none_or(|c| c.get().trim() == "[]");
         out.push(Chunk {
             json,
-            output: output || finish,
+            output,
             usage,
             usage_only,
+            finish,
         });
         Ok(Flow::Continue)
     }
@@ -194,14 +198,17 @@ impl EventDecoder for StreamState {
     }
 }
 
-/// (has real output, has a finish_reason) over a raw `choices` array; records each choice's
-/// progress.
-fn inspect_choices(choices: &RawValue, progress: &mut ChoiceProgress) -> (bool, bool) {
+/// (has real output or a finish, the first finish_reason's label) over a raw `choices` array;
+/// records each choice's progress.
+fn inspect_choices(
+    choices: &RawValue,
+    progress: &mut ChoiceProgress,
+) -> (bool, Option<&'static str>) {
     let Ok(choices) = serde_json::from_str::<Vec<RawObject<'_>>>(choices.get()) else {
-        return (false, false);
+        return (false, None);
     };
     let mut output = false;
-    let mut finish = false;
+    let mut finish = None;
     for (position, choice) in choices.iter().enumerate() {
         let finished = choice
             .get("finish_reason")
@@ -211,7 +218,13 @@ fn inspect_choices(choices: &RawValue, progress: &mut ChoiceProgress) -> (bool, 
             .and_then(|i| i.get().parse::<u64>().ok())
             .unwrap_or(position as u64);
         progress.see(index, finished);
-        finish |= finished;
+        // Any finish is output, even one whose value no label names.
+        output |= finished;
+        finish = finish.or_else(|| {
+            choice
+                .get("finish_reason")
+                .and_then(|f| finish_label(f.get()))
+        });
         let delta = choice
             .get("delta")
             .and_then(|d| RawObject::parse(d.get()).ok());

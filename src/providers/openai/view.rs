@@ -26,6 +26,15 @@ pub struct AnswerView<'a> {
     #[serde(borrow)]
     pub error: Option<&'a RawValue>,
     pub usage: Option<UsageCounts>,
+    #[serde(borrow)]
+    pub choices: Option<Vec<FinishView<'a>>>,
+}
+
+/// What a whole answer's choice says of how it ended.
+#[derive(Deserialize)]
+pub struct FinishView<'a> {
+    #[serde(borrow)]
+    pub finish_reason: Option<&'a RawValue>,
 }
 
 /// The top level of a `chat.completion.chunk`, with what each choice says.
