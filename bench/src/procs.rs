@@ -104,11 +104,15 @@ api_key = "sk-bench-upstream"
     gateway_with(binary, dir, &provider)
 }
 
-/// As `gateway`, counting no metrics (`[metrics] enabled = false`).
-pub fn gateway_quiet(binary: &Path, dir: &Path, upstream: SocketAddr) -> Result<(Proc, Duration)> {
+/// As `gateway`, with `settings` (TOML tables) before its provider: metrics off, a ledger on.
+pub fn gateway_variant(
+    binary: &Path,
+    dir: &Path,
+    upstream: SocketAddr,
+    settings: &str,
+) -> Result<(Proc, Duration)> {
     let provider = format!(
-        r#"[metrics]
-enabled = false
+        r#"{settings}
 
 [providers.bench]
 kind = "openai"

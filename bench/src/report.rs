@@ -94,6 +94,21 @@ pub fn markdown(results: &Results, options: &Options) -> String {
             rps.0 / rps.1 >= 0.95,
         );
     }
+    if has(figure::RPS_LEDGER_ON) {
+        // Issue 14: the ledger is written off the request path; it may cost a few percent.
+        let rps = (
+            m(figure::RPS_LEDGER_ON, Via::Gateway),
+            m(figure::RPS, Via::Gateway),
+        );
+        row(
+            "Non-stream throughput with the usage ledger written against without it",
+            format!("{:.0} req/s", rps.0),
+            format!("{:.0} req/s without", rps.1),
+            format!("{:.2}x", rps.0 / rps.1),
+            ">= 0.95x",
+            rps.0 / rps.1 >= 0.95,
+        );
+    }
     for (name, figure, limit) in [
         ("Latency added over direct, p50", figure::P50, None),
         ("Latency added over direct, p99", figure::P99, Some(1.0)),

@@ -167,6 +167,9 @@ pub mod figure {
     /// The same saturation against a second gateway with `[metrics] enabled = false`.
     pub const RPS_METRICS_OFF: &str = "requests/s, metrics off";
     pub const CPU_PER_REQUEST_METRICS_OFF: &str = "CPU us/request, metrics off";
+    /// And against a third writing the usage ledger (`[ledger] file`), metrics on.
+    pub const RPS_LEDGER_ON: &str = "requests/s, ledger on";
+    pub const CPU_PER_REQUEST_LEDGER_ON: &str = "CPU us/request, ledger on";
     pub const P50: &str = "latency p50 ms";
     pub const P99: &str = "latency p99 ms";
     pub const TTFT_P50: &str = "first token p50 ms";
@@ -245,17 +248,44 @@ pub fn run(options: &Options) -> Result<Results> {
             results.idle_rss_kib = procs::status_kib(&gateway.pids(), "VmRSS");
         }
         let (nginx, _) = procs::nginx(&options.nginx, &dir, upstream.addr)?;
-        // What counting metrics costs: the saturation case also runs against a gateway that
-        // counts nothing, idle the rest of the time.
-        let quiet = match phase {
-            0 => Some(procs::gateway_quiet(&options.gateway, &dir, upstream.addr)?.0),
-            _ => None,
-        };
+        // What counting metrics and writing the ledger cost: the saturation case also runs
+        // against a gateway that counts nothing and one that writes a ledger, idle the rest of
+        // the time.
+        let mut variants = Vec::new();
+        if phase == 0 {
+            let ledger = dir.join("ledger.jsonl");
+            for (settings, label, rps, cpu) in [
+                (
+                    "[metrics]\nenabled = false".to_owned(),
+                    "metrics off",
+                    figure::RPS_METRICS_OFF,
+                    figure::CPU_PER_REQUEST_METRICS_OFF,
+                ),
+                (
+                    format!(
+                        "[ledger]\nfile = \"{}\"\nmax_bytes = \"1GiB\"",
+                        ledger.display()
+                    ),
+                    "ledger on",
+                    figure::RPS_LEDGER_ON,
+                    figure::CPU_PER_REQUEST_LEDGER_ON,
+                ),
+            ] {
+                let (proc, _) =
+                    procs::gateway_variant(&options.gateway, &dir, upstream.addr, &settings)?;
+                variants.push(Variant {
+                    proc,
+                    label,
+                    rps,
+                    cpu,
+                });
+            }
+        }
         rounds(
             &runtime,
             &phase_options,
             upstream.addr,
-            (&gateway, quiet.as_ref()),
+            (&gateway, &variants),
             &nginx,
             &mut results,
         );
@@ -340,12 +370,21 @@ pub fn run(options: &Options) -> Result<Results> {
     Ok(results)
 }
 
+/// A second gateway configured otherwise, saturated beside the first: what a feature costs.
+struct Variant {
+    proc: Proc,
+    /// What is different, as printed.
+    label: &'static str,
+    rps: &'static str,
+    cpu: &'static str,
+}
+
 /// The repeated cases, each against every target in turn, the order rotating by round.
 fn rounds(
     runtime: &tokio::runtime::Runtime,
     options: &Options,
     upstream: SocketAddr,
-    (gateway, quiet): (&Proc, Option<&Proc>),
+    (gateway, variants): (&Proc, &[Variant]),
     nginx: &Proc,
     results: &mut Results,
 ) {
@@ -356,7 +395,10 @@ fn rounds(
             Via::Gateway => Some(gateway),
         }
     };
-    let quiet_target = quiet.map(|quiet| target(Via::Gateway, quiet.addr));
+    let variant_targets: Vec<Target> = variants
+        .iter()
+        .map(|variant| target(Via::Gateway, variant.proc.addr))
+        .collect();
     let target = |via: Via| target(via, procs_of(via).map_or(upstream, |p| p.addr));
 
     for round in 0..options.rounds {
@@ -381,25 +423,27 @@ fn rounds(
                 results.add(figure::CPU_PER_REQUEST, via, ticks / totals.count as f64);
             }
         }
-        if let (true, Some(quiet), Some(quiet_target)) =
-            (options.runs(Case::Saturation), quiet, &quiet_target)
-        {
-            let (totals, ticks) =
-                runtime.block_on(saturate(quiet_target, Shot::Json, options, &quiet.pids()));
+        let variants = variants.iter().zip(&variant_targets);
+        for (variant, variant_target) in variants.filter(|_| options.runs(Case::Saturation)) {
+            let (totals, ticks) = runtime.block_on(saturate(
+                variant_target,
+                Shot::Json,
+                options,
+                &variant.proc.pids(),
+            ));
             eprintln!(
-                "  {:<10} json     {:>9.0} req/s (metrics off)",
-                "switchyard", totals.rps
+                "  {:<10} json     {:>9.0} req/s ({})",
+                "switchyard", totals.rps, variant.label
             );
             if let Some(error) = totals.error {
-                results.fail(format!("switchyard (metrics off) saturation: {error}"));
+                results.fail(format!(
+                    "switchyard ({}) saturation: {error}",
+                    variant.label
+                ));
             }
-            results.add(figure::RPS_METRICS_OFF, Via::Gateway, totals.rps);
+            results.add(variant.rps, Via::Gateway, totals.rps);
             if totals.count > 0 {
-                results.add(
-                    figure::CPU_PER_REQUEST_METRICS_OFF,
-                    Via::Gateway,
-                    ticks / totals.count as f64,
-                );
+                results.add(variant.cpu, Via::Gateway, ticks / totals.count as f64);
             }
         }
         for via in in_order(Case::FixedRate) {

@@ -28,8 +28,10 @@ pub struct Ledger {
 /// One line of the ledger.
 #[derive(Debug, Serialize)]
 pub struct Row {
-    /// When the attempt began, RFC 3339 UTC to the millisecond.
-    pub time: String,
+    /// When the attempt began, written RFC 3339 UTC to the millisecond (by the writer, off the
+    /// request path).
+    #[serde(serialize_with = "rfc3339")]
+    pub time: SystemTime,
     pub request_id: String,
     /// The gateway key's name.
     pub key: Option<String>,
@@ -127,6 +129,6 @@ impl Ledger {
 }
 
 /// RFC 3339 UTC to the millisecond, as rows carry it.
-pub fn timestamp(at: SystemTime) -> String {
-    humantime::format_rfc3339_millis(at).to_string()
+fn rfc3339<S: serde::Serializer>(at: &SystemTime, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.collect_str(&humantime::format_rfc3339_millis(*at))
 }

@@ -1,6 +1,5 @@
-//! The ledger's writer thread: rows to JSON lines, flushed whenever the queue runs empty (so a
-//! quiet gateway's rows are on disk at once and a busy one's go out in batches), and the file
-//! rotated by size. A thread of its own, so file I/O never blocks the runtime serving requests.
+//! The ledger's writer thread: rows to JSON lines, written in batches of what is queued with a
+//! short pause between them, and the file rotated by size. A thread of its own, so file I/O never blocks the runtime serving requests.
 
 use super::Row;
 use crate::config::LedgerOutput;
@@ -8,9 +7,14 @@ use crate::outbox::{Inbox, Message};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// A batch this large is written even while more rows wait.
 const BATCH_BYTES: usize = 64 << 10;
+
+/// The pause after each batch: rows queue up meanwhile, so a busy gateway's rows go out in a
+/// few large writes and its requests never wake the writer (a row waits this long at most).
+const LINGER: Duration = Duration::from_millis(50);
 
 /// Where rows go, and the batch not yet written. A batch that cannot be written is dropped
 /// whole and its rows counted, rather than kept to grow or to be written twice.
@@ -136,9 +140,9 @@ fn append(path: &Path) -> Result<File, String> {
         .map_err(|e| format!("cannot open the ledger file {}: {e}", path.display()))
 }
 
-/// Writes rows until told to close (or every sender is gone): each batch when the queue runs
-/// empty or the batch is large, so rows reach the file at once when the gateway is quiet and
-/// in few writes when it is busy.
+/// Writes rows until told to close (or every sender is gone): what is queued as one batch (in
+/// pieces of `BATCH_BYTES`), then a pause, so a row reaches the file within `LINGER` and a busy
+/// gateway's rows go out in few writes.
 pub fn run(mut inbox: Inbox<Row>, mut sink: Sink) {
     let mut line = Vec::with_capacity(1024);
     // Said once per run of failures, not once per batch.
@@ -153,21 +157,33 @@ pub fn run(mut inbox: Inbox<Row>, mut sink: Sink) {
             }
         }
     };
-    while let Some(Message::Item(row)) = inbox.messages.blocking_recv() {
-        line.clear();
-        let mut outcome = serde_json::to_writer(&mut line, &row)
-            .map_err(|error| Dropped {
-                error: error.into(),
-                rows: 1,
-            })
-            .and_then(|()| {
-                line.push(b'\n');
-                sink.add(&line)
-            });
-        if outcome.is_ok() && (inbox.messages.is_empty() || sink.batch.len() >= BATCH_BYTES) {
-            outcome = sink.flush();
+    'rows: while let Some(mut message) = inbox.messages.blocking_recv() {
+        // Everything queued now is one batch.
+        loop {
+            let Message::Item(row) = message else {
+                break 'rows;
+            };
+            line.clear();
+            let mut outcome = serde_json::to_writer(&mut line, &row)
+                .map_err(|error| Dropped {
+                    error: error.into(),
+                    rows: 1,
+                })
+                .and_then(|()| {
+                    line.push(b'\n');
+                    sink.add(&line)
+                });
+            if outcome.is_ok() && sink.batch.len() >= BATCH_BYTES {
+                outcome = sink.flush();
+            }
+            settle(&inbox, outcome);
+            match inbox.messages.try_recv() {
+                Ok(next) => message = next,
+                Err(_) => break,
+            }
         }
-        settle(&inbox, outcome);
+        settle(&inbox, sink.flush());
+        std::thread::sleep(LINGER);
     }
     settle(&inbox, sink.flush());
 }

@@ -35,7 +35,7 @@ pub struct Provider {
     /// Who it is in OpenTelemetry's GenAI conventions (`gen_ai.provider.name`).
     system: &'static str,
     /// Its server's host and port, for spans (`server.address`, `server.port`).
-    server: Option<(String, u16)>,
+    server: Option<(Arc<str>, u16)>,
 }
 
 enum Codec {
@@ -115,12 +115,12 @@ impl Provider {
         };
         let server = reqwest::Url::parse(&config.base_url)
             .ok()
-            .and_then(|url| Some((url.host_str()?.to_owned(), url.port_or_known_default()?)));
+            .and_then(|url| Some((Arc::from(url.host_str()?), url.port_or_known_default()?)));
         Ok(Self {
             codec,
             framing: Framing::Sse,
             auth: authentication(config)?,
-            system: system(config, server.as_ref().map(|(host, _)| host.as_str())),
+            system: system(config, server.as_ref().map(|(host, _)| &**host)),
             server,
         })
     }
@@ -131,8 +131,8 @@ impl Provider {
     }
 
     /// Its server's host and port.
-    pub fn server(&self) -> Option<&(String, u16)> {
-        self.server.as_ref()
+    pub fn server(&self) -> Option<(Arc<str>, u16)> {
+        self.server.clone()
     }
 
     /// The provider's API keys, for routing to rotate and cool down.

@@ -349,7 +349,7 @@ impl<'a> Counted<'a> {
             tried.attempts.push(telemetry::Attempt {
                 provider: self.target.provider.clone(),
                 system: self.provider.system(),
-                server: self.provider.server().cloned(),
+                server: self.provider.server(),
                 target: self.target.name.clone(),
                 model: self.target.model.clone(),
                 started: self.started,

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 use super::{Attr, Kind, Span, TEXT, Trace, Tracer, Tried, millis};
 use crate::completion::{Chunk, Tokens};
 use crate::error::{Error, Fault};
-use crate::ledger::{self, Ledger, Row};
+use crate::ledger::{Ledger, Row};
 use crate::limits::{Account, Usage};
 use crate::metrics::{Finished, Metrics};
 use crate::pricing::Price;
@@ -252,7 +252,7 @@ impl RequestLog {
             let served = attempt.result == "success";
             let charged = charged.filter(|_| served);
             let row = Row {
-                time: ledger::timestamp(attempt.started),
+                time: attempt.started,
                 request_id: self.request_id.clone(),
                 key: self.key.clone(),
                 surface: self.surface,
@@ -354,7 +354,7 @@ impl RequestLog {
                 attributes.push(("gen_ai.request.stream", Attr::Bool(true)));
             }
             if let Some((host, port)) = &attempt.server {
-                attributes.push(("server.address", Attr::Str(host.clone())));
+                attributes.push(("server.address", Attr::Str(host.to_string())));
                 attributes.push(("server.port", Attr::Int(i64::from(*port))));
             }
             let error = if served { self.error } else { attempt.error };

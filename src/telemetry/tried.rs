@@ -1,6 +1,7 @@
 //! A request's attempts as the attempt loop saw them, kept for the ledger's rows and the
 //! attempts' spans, and the trace the attempts are sent in.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use super::Trace;
@@ -20,7 +21,7 @@ pub struct Attempt {
     /// `gen_ai.provider.name` of the provider.
     pub system: &'static str,
     /// The provider's host and port.
-    pub server: Option<(String, u16)>,
+    pub server: Option<(Arc<str>, u16)>,
     pub target: String,
     /// The upstream's own model name.
     pub model: String,

@@ -74,8 +74,7 @@ fn relayed(text: &str, served: &str) -> Option<Whole> {
     let json = splice_answer(text, &answer, served)?;
     let finish = answer
         .choices
-        .as_ref()
-        .and_then(|choices| choices.first()?.finish_reason)
+        .and_then(|choices| choices.0)
         .and_then(|f| finish_label(f.get()));
     Some(Whole {
         json: Bytes::from(json),

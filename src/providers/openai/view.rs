@@ -6,7 +6,7 @@
 use std::fmt;
 
 use serde::Deserialize;
-use serde::de::{Deserializer, MapAccess, Visitor};
+use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
 use crate::openai::raw::is_empty_value;
@@ -27,7 +27,7 @@ pub struct AnswerView<'a> {
     pub error: Option<&'a RawValue>,
     pub usage: Option<UsageCounts>,
     #[serde(borrow)]
-    pub choices: Option<Vec<FinishView<'a>>>,
+    pub choices: Option<FirstFinish<'a>>,
 }
 
 /// What a whole answer's choice says of how it ended.
@@ -35,6 +35,30 @@ pub struct AnswerView<'a> {
 pub struct FinishView<'a> {
     #[serde(borrow)]
     pub finish_reason: Option<&'a RawValue>,
+}
+
+/// The first choice's `finish_reason`, read without collecting the choices (a whole answer is
+/// relayed on every request: no allocation for what only the spans read).
+pub struct FirstFinish<'a>(pub Option<&'a RawValue>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for FirstFinish<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ChoicesVisitor<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for ChoicesVisitor<'a> {
+            type Value = FirstFinish<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an array of choices")
+            }
+            fn visit_seq<S: SeqAccess<'de>>(self, mut seq: S) -> Result<FirstFinish<'a>, S::Error> {
+                let first = seq
+                    .next_element::<FinishView<'de>>()?
+                    .and_then(|choice| choice.finish_reason);
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(FirstFinish(first))
+            }
+        }
+        deserializer.deserialize_seq(ChoicesVisitor(std::marker::PhantomData))
+    }
 }
 
 /// The top level of a `chat.completion.chunk`, with what each choice says.
