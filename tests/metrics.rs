@@ -404,10 +404,18 @@ async fn the_grafana_dashboard_asks_only_for_series_the_gateway_serves() {
     let dashboard: serde_json::Value =
         serde_json::from_str(include_str!("../deploy/grafana/switchyard.json")).unwrap();
     let a = FakeUpstream::start().await;
+    // A price for the whole answer's model, and none for the stream's: both cost series show.
+    let prices = std::env::temp_dir().join(format!(
+        "switchyard-prices-{}-dashboard.toml",
+        std::process::id()
+    ));
+    std::fs::write(&prices, "[prices.\"a/m\"]\ninput = 1.0\noutput = 1.0\n").unwrap();
     let toml = format!(
         "[providers.a]\nkind = \"openai\"\nbase_url = \"{}\"\napi_key = [\"key-one-aaaa\", \"key-two-bbbb\"]\n\
+         [pricing]\nfile = \"{}\"\n\
          [auth]\nkeys = [{{ name = \"ci\", key = \"ci-key\", rpm = 2 }}]\n",
-        a.base_url
+        a.base_url,
+        prices.display()
     );
     let gateway = gateway(&toml).await;
     // Traffic that makes every family show: a whole answer, a stream, a refusal by limits.
@@ -465,9 +473,10 @@ async fn the_grafana_dashboard_asks_only_for_series_the_gateway_serves() {
         }
     }
     assert!(
-        asked >= 15,
+        asked >= 20,
         "the dashboard's queries were not read: {asked}"
     );
+    let _ = std::fs::remove_file(&prices);
 }
 
 #[tokio::test]

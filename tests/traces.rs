@@ -224,3 +224,54 @@ async fn a_collector_that_refuses_spans_never_fails_a_request_and_the_drops_are_
         .await;
     assert_eq!(dropped, 4.0, "two requests, two spans each");
 }
+
+#[tokio::test]
+async fn prompts_and_answers_are_in_spans_only_when_asked_for() {
+    let collector = FakeUpstream::start().await;
+    collector.always(Reply::json("{}"));
+    let (upstream, gateway) = gateway_with_upstream(&format!(
+        "[telemetry]\notlp_endpoint = \"{}\"\ncapture_content = true\n",
+        collector.root
+    ))
+    .await;
+    upstream.push(Reply::json(completion_json("a whole answer")));
+    assert_eq!(
+        gateway
+            .send(&user("up/m", "the first prompt"))
+            .await
+            .status(),
+        200
+    );
+    upstream.push(Reply::sse(text_stream(&["a streamed", " answer"])));
+    let stream = read_sse(
+        gateway
+            .chat_json(&user_stream("up/m", "the second prompt"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(stream.text(), "a streamed answer");
+    let spans = spans_within(&collector, 4).await;
+    let messages = |span: &Value, key: &str| -> Value {
+        serde_json::from_str(text(span, key).unwrap_or_else(|| panic!("no {key}: {span}"))).unwrap()
+    };
+    for (prompt, answer) in [
+        ("the first prompt", "a whole answer"),
+        ("the second prompt", "a streamed answer"),
+    ] {
+        let client = spans
+            .iter()
+            .filter(|s| s["kind"] == 3)
+            .find(|s| text(s, "gen_ai.input.messages").is_some_and(|m| m.contains(prompt)))
+            .unwrap_or_else(|| panic!("no span with {prompt}: {spans:#?}"));
+        assert_eq!(
+            messages(client, "gen_ai.input.messages"),
+            serde_json::json!([{"role": "user", "parts": [{"type": "text", "content": prompt}]}])
+        );
+        assert_eq!(
+            messages(client, "gen_ai.output.messages"),
+            serde_json::json!([{"role": "assistant", "parts": [{"type": "text", "content": answer}], "finish_reason": "stop"}])
+        );
+    }
+}

@@ -14,6 +14,8 @@ pub struct TelemetryConfig {
     pub headers: Vec<(String, String)>,
     /// `service.name` of the spans (`OTEL_SERVICE_NAME`; default `switchyard`).
     pub service_name: String,
+    /// Prompts and answers in spans: never unless asked for.
+    pub capture_content: bool,
 }
 
 #[derive(Deserialize, Default)]
@@ -21,6 +23,7 @@ pub struct TelemetryConfig {
 pub(super) struct RawTelemetry {
     /// The collector's base URL (`http://collector:4318`): spans go to `/v1/traces` under it.
     otlp_endpoint: Option<String>,
+    capture_content: Option<bool>,
 }
 
 pub(super) fn validate(raw: RawTelemetry, env: EnvLookup<'_>) -> Result<TelemetryConfig, Invalid> {
@@ -60,6 +63,7 @@ pub(super) fn validate(raw: RawTelemetry, env: EnvLookup<'_>) -> Result<Telemetr
         traces_url,
         headers,
         service_name: var("OTEL_SERVICE_NAME").unwrap_or_else(|| "switchyard".into()),
+        capture_content: raw.capture_content.unwrap_or(false),
     })
 }
 
@@ -156,6 +160,7 @@ mod tests {
             &[("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://t:9/custom")],
             RawTelemetry {
                 otlp_endpoint: Some("https://mine:4318".into()),
+                capture_content: Some(true),
             },
         )
         .unwrap_or_else(|e| unreachable!("{e:?}"));
@@ -175,6 +180,7 @@ mod tests {
             &[],
             RawTelemetry {
                 otlp_endpoint: Some("collector".into()),
+                capture_content: None,
             },
         );
         assert!(bad.is_err());

@@ -96,6 +96,11 @@ impl ChatRequest {
     }
 
     /// How many messages the conversation holds.
+    /// The body as it arrived.
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+
     pub fn message_count(&self) -> usize {
         self.messages
     }

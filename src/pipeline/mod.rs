@@ -71,6 +71,11 @@ impl Trip {
         self.usage
     }
 
+    /// The request's body, for spans that carry content (only read when they do).
+    pub fn capture(&mut self, body: &[u8]) {
+        self.log.capture_input(body);
+    }
+
     /// The parameters the serving provider dropped, which the client is told about.
     pub fn dropped(&mut self, params: Vec<String>) {
         self.dropped = params;
@@ -198,6 +203,7 @@ impl<'a> Pipeline<'a> {
             trip.log.tokens(tokens);
         }
         trip.log.finished(finish);
+        trip.log.capture_output(&body);
         let cost = trip.log.cost();
         trip.log.first_byte();
         trip.log.complete();

@@ -56,6 +56,7 @@ async fn serve(
             request.include_usage,
         )
         .await?;
+    trip.capture(request.body());
     let attempt = ChatAttempt {
         request: &request,
         usage: trip.usage(),

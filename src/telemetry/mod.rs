@@ -1,5 +1,6 @@
 //! Tracing setup, and the one structured line logged per chat request.
 
+mod content;
 mod log_requests;
 mod request_log;
 mod spans;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime};
 
-use super::{Attr, Kind, Span, TEXT, Trace, Tracer, Tried, millis};
+use super::{Attr, Kind, Span, TEXT, Trace, Tracer, Tried, content, millis};
 use crate::completion::{Chunk, Tokens};
 use crate::error::{Error, Fault};
 use crate::ledger::{Ledger, Row};
@@ -54,6 +54,16 @@ pub struct RequestLog {
     tried: Option<Tried>,
     /// The answer's finish reasons, for its spans (a few at most: one per choice).
     finishes: Vec<&'static str>,
+    /// The prompt and the answer, when spans are to carry them.
+    content: Option<Box<Captured>>,
+}
+
+/// `gen_ai.input.messages` and `gen_ai.output.messages`, as they are known.
+#[derive(Debug, Default)]
+struct Captured {
+    input: Option<String>,
+    whole: Option<String>,
+    stream: content::StreamOutput,
 }
 
 impl RequestLog {
@@ -82,6 +92,7 @@ impl RequestLog {
             tracer: None,
             tried: None,
             finishes: Vec::new(),
+            content: None,
         }
     }
 
@@ -109,8 +120,25 @@ impl RequestLog {
         if tracer.on() {
             self.tracer = Some(tracer.clone());
             self.tried.get_or_insert_default().trace = Some(Trace::from_headers(headers));
+            if tracer.captures_content() {
+                self.content = Some(Box::default());
+            }
         }
         self
+    }
+
+    /// The request body's messages, when spans carry content.
+    pub fn capture_input(&mut self, body: &[u8]) {
+        if let Some(content) = self.content.as_mut() {
+            content.input = content::input_messages(body);
+        }
+    }
+
+    /// A whole answer's messages, when spans carry content.
+    pub fn capture_output(&mut self, answer: &[u8]) {
+        if let Some(content) = self.content.as_mut() {
+            content.whole = content::output_messages(answer);
+        }
     }
 
     /// Where the attempt loop adds the attempts, when the ledger or traces want them.
@@ -163,6 +191,9 @@ impl RequestLog {
     /// A chunk relayed: its usage report, a finish, or a token more of the estimate.
     pub fn see(&mut self, chunk: &Chunk) {
         self.finished(chunk.finish);
+        if let Some(content) = self.content.as_mut() {
+            content.stream.see(&chunk.json);
+        }
         if let Some(tokens) = chunk.usage {
             // Usage is cumulative: the last report is the total.
             self.tokens(tokens);
@@ -324,6 +355,7 @@ impl RequestLog {
         }
         usage(&mut attributes, reported);
         self.finishes_in(&mut attributes);
+        self.content_in(&mut attributes);
         if let Some(error) = self.error {
             attributes.push(("error.type", Attr::Str(error.into())));
         }
@@ -362,6 +394,7 @@ impl RequestLog {
                 attributes.push(("gen_ai.response.model", Attr::Str(attempt.model.clone())));
                 usage(&mut attributes, reported);
                 self.finishes_in(&mut attributes);
+                self.content_in(&mut attributes);
                 // From the attempt's start to the stream's first output.
                 let offset = attempt.began.saturating_duration_since(self.started);
                 if let (true, Some(first)) = (self.stream, self.first_byte) {
@@ -389,6 +422,24 @@ impl RequestLog {
                 attributes,
                 error: error.map(str::to_owned),
             });
+        }
+    }
+
+    /// `gen_ai.input.messages` and `gen_ai.output.messages`, when spans carry content.
+    fn content_in(&self, attributes: &mut Vec<(&'static str, Attr)>) {
+        let Some(content) = &self.content else {
+            return;
+        };
+        if let Some(input) = &content.input {
+            attributes.push(("gen_ai.input.messages", Attr::Str(input.clone())));
+        }
+        let output = match &content.whole {
+            Some(whole) => Some(whole.clone()),
+            None if self.stream && self.first_byte.is_some() => Some(content.stream.messages()),
+            None => None,
+        };
+        if let Some(output) = output {
+            attributes.push(("gen_ai.output.messages", Attr::Str(output)));
         }
     }
 

@@ -55,12 +55,14 @@ pub struct Span {
 
 pub struct Tracer {
     spans: Outbox<Span>,
+    capture_content: bool,
 }
 
 impl Tracer {
     pub fn off() -> Self {
         Self {
             spans: Outbox::off(),
+            capture_content: false,
         }
     }
 
@@ -85,11 +87,19 @@ impl Tracer {
             failing: false,
         };
         tokio::spawn(exporter.run(inbox));
-        Self { spans }
+        Self {
+            spans,
+            capture_content: config.capture_content,
+        }
     }
 
     pub fn on(&self) -> bool {
         self.spans.on()
+    }
+
+    /// Prompts and answers may go into spans (`[telemetry] capture_content`).
+    pub fn captures_content(&self) -> bool {
+        self.capture_content
     }
 
     /// Queues `span` for export, or drops and counts it.
