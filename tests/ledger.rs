@@ -90,6 +90,40 @@ async fn every_attempt_gets_a_row_and_shutdown_writes_them_all() {
     assert_eq!(spent.status(), 200);
     let refused = gateway.send_as("broke-key", &user("b/m", "hi")).await;
     assert_eq!(refused.status(), 429);
+    assert_eq!(refused.headers()["x-ratelimit-remaining-usd"], "0");
+
+    // The same traffic in the metrics: the refusal by key, and what each key spent.
+    let text = gateway
+        .get("/metrics")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let sample = |series: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+            .unwrap_or_else(|| panic!("no {series} in\n{text}"))
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(sample("switchyard_rate_limited_total{key=\"broke\"}"), 1.0);
+    assert_eq!(
+        sample("switchyard_cost_usd_total{provider=\"b\",target=\"b/m\",key=\"broke\"}"),
+        0.000005
+    );
+    // The answer after the fallback is priced; the stream the client left reported no usage.
+    assert_eq!(
+        sample("switchyard_cost_usd_total{provider=\"b\",target=\"b/m\",key=\"ci\"}"),
+        0.000005
+    );
+    assert_eq!(
+        sample(
+            "switchyard_upstream_attempts_total{provider=\"a\",target=\"a/m\",result=\"retried\"}"
+        ),
+        1.0
+    );
 
     // The rows are on disk by the time a graceful shutdown returns.
     shutdown.begin();
