@@ -28,6 +28,8 @@ pub struct Whole {
     /// The first choice's `finish_reason` (`stop`, `length`, `tool_calls`, `content_filter`,
     /// `function_call`, or `other`), for the spans.
     pub finish: Option<&'static str>,
+    /// The model the upstream says answered (a dated snapshot, often), for the spans.
+    pub model: Option<Box<str>>,
 }
 
 /// The tokens an answer or a stream reports, by kind, as OpenAI's `usage` carries them
@@ -64,6 +66,8 @@ pub struct Chunk {
     pub usage_only: bool,
     /// A `finish_reason` the chunk carries (as `Whole::finish` names them).
     pub finish: Option<&'static str>,
+    /// The model the upstream says answers, on the first chunk that says it.
+    pub model: Option<Box<str>>,
 }
 
 /// Who wants a stream's usage report: decided once per request and passed down, so the
@@ -117,6 +121,7 @@ mod tests {
             }),
             usage_only,
             finish: None,
+            model: None,
         }
     }
 

@@ -143,7 +143,8 @@ async fn a_request_and_each_attempt_are_spans_in_the_callers_trace() {
     assert_eq!(text(served, "switchyard.target"), Some("b/m"));
     assert_eq!(int(served, "gen_ai.usage.input_tokens"), Some(3));
     assert_eq!(int(served, "gen_ai.usage.output_tokens"), Some(2));
-    assert_eq!(text(served, "gen_ai.response.model"), Some("m"));
+    // As the provider named it, not as it was asked for.
+    assert_eq!(text(served, "gen_ai.response.model"), Some("up-model"));
     assert_eq!(finishes(served), Some(stop));
     assert!(finishes(failed).is_none());
     assert!(text(served, "error.type").is_none());
@@ -194,6 +195,7 @@ async fn a_request_without_traceparent_begins_a_trace_and_a_stream_has_its_first
         attribute(client, "gen_ai.request.stream").unwrap()["boolValue"],
         true
     );
+    assert_eq!(text(client, "gen_ai.response.model"), Some("up-model"));
     assert_eq!(
         attribute(client, "gen_ai.response.finish_reasons").unwrap()["arrayValue"]["values"][0]["stringValue"],
         "stop"
@@ -274,4 +276,49 @@ async fn prompts_and_answers_are_in_spans_only_when_asked_for() {
             serde_json::json!([{"role": "assistant", "parts": [{"type": "text", "content": answer}], "finish_reason": "stop"}])
         );
     }
+}
+
+#[tokio::test]
+async fn translated_answers_name_the_model_and_provider_as_the_provider_did() {
+    use common::fixtures::{anthropic, gemini};
+    let collector = FakeUpstream::start().await;
+    collector.always(Reply::json("{}"));
+    let (upstream, gateway) = gateway_for_all(
+        &[&ANTHROPIC, &GEMINI],
+        &format!("[telemetry]\notlp_endpoint = \"{}\"\n", collector.root),
+    )
+    .await;
+    upstream.push(Reply::json(anthropic::TEXT));
+    assert_eq!(
+        gateway
+            .send(&user("claude/claude-sonnet-4-5", "hi"))
+            .await
+            .status(),
+        200
+    );
+    upstream.push(Reply::sse(gemini::TEXT_STREAM));
+    let stream = read_sse(
+        gateway
+            .chat_json(&user_stream("gem/gemini-2.5-flash", "hi"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(stream.done_count(), 1);
+    let spans = spans_within(&collector, 4).await;
+    let client = |system: &str| {
+        spans
+            .iter()
+            .find(|s| s["kind"] == 3 && text(s, "gen_ai.provider.name") == Some(system))
+            .unwrap_or_else(|| panic!("no {system} span: {spans:#?}"))
+    };
+    assert_eq!(
+        text(client("anthropic"), "gen_ai.response.model"),
+        Some("claude-sonnet-4-5-20250929")
+    );
+    assert_eq!(
+        text(client("gcp.gemini"), "gen_ai.response.model"),
+        Some("gemini-2.5-flash")
+    );
 }

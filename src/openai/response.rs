@@ -21,6 +21,9 @@ pub struct ChatCompletion {
     pub choices: Vec<Choice>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub usage: Option<Usage>,
+    /// The model the upstream said answered (the served key goes in `model`).
+    #[serde(skip)]
+    pub upstream_model: Option<Box<str>>,
 }
 
 impl ChatCompletion {
@@ -32,6 +35,7 @@ impl ChatCompletion {
             json: Bytes::from(json),
             tokens: self.usage.as_ref().map(Tokens::from),
             finish: self.choices.first().and_then(|c| c.finish_reason),
+            model: self.upstream_model.clone(),
         })
     }
 
@@ -54,6 +58,7 @@ impl ChatCompletion {
                 logprobs: None,
             }],
             usage: Some(usage),
+            upstream_model: None,
         }
     }
 }
@@ -258,6 +263,7 @@ impl ChunkWriter {
             usage: tokens,
             usage_only,
             finish: None,
+            model: None,
         }
     }
 }

@@ -198,7 +198,9 @@ impl<'a> Pipeline<'a> {
             json: body,
             tokens,
             finish,
+            model,
         } = whole;
+        trip.log.answered_by(model);
         if let Some(tokens) = tokens {
             trip.log.tokens(tokens);
         }

@@ -56,6 +56,8 @@ pub struct RequestLog {
     finishes: Vec<&'static str>,
     /// The prompt and the answer, when spans are to carry them.
     content: Option<Box<Captured>>,
+    /// The model the upstream said answered, for the spans.
+    upstream_model: Option<Box<str>>,
 }
 
 /// `gen_ai.input.messages` and `gen_ai.output.messages`, as they are known.
@@ -93,6 +95,7 @@ impl RequestLog {
             tried: None,
             finishes: Vec::new(),
             content: None,
+            upstream_model: None,
         }
     }
 
@@ -188,9 +191,20 @@ impl RequestLog {
         }
     }
 
-    /// A chunk relayed: its usage report, a finish, or a token more of the estimate.
+    /// The model the upstream says answered, when it says.
+    pub fn answered_by(&mut self, model: Option<Box<str>>) {
+        if model.is_some() {
+            self.upstream_model = model;
+        }
+    }
+
+    /// A chunk relayed: its usage report, a finish, the upstream's model, or a token more of
+    /// the estimate.
     pub fn see(&mut self, chunk: &Chunk) {
         self.finished(chunk.finish);
+        if let Some(model) = &chunk.model {
+            self.upstream_model = Some(model.clone());
+        }
         if let Some(content) = self.content.as_mut() {
             content.stream.see(&chunk.json);
         }
@@ -391,7 +405,9 @@ impl RequestLog {
             }
             let error = if served { self.error } else { attempt.error };
             if served {
-                attributes.push(("gen_ai.response.model", Attr::Str(attempt.model.clone())));
+                // As the provider named it; the model asked of it when it named none.
+                let model = self.upstream_model.as_deref().unwrap_or(&attempt.model);
+                attributes.push(("gen_ai.response.model", Attr::Str(model.to_owned())));
                 usage(&mut attributes, reported);
                 self.finishes_in(&mut attributes);
                 self.content_in(&mut attributes);

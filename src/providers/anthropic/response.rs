@@ -101,7 +101,9 @@ pub fn completion(
         reasoning_content: reasoning,
         reasoning_details: details,
     };
-    ChatCompletion::single(served, message, finish, usage(&response.usage))
+    let mut completion = ChatCompletion::single(served, message, finish, usage(&response.usage));
+    completion.upstream_model = response.model.as_deref().map(Box::from);
+    completion
 }
 
 fn next_index<T>(items: &[T]) -> u32 {

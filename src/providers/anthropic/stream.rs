@@ -250,10 +250,12 @@ impl EventDecoder for StreamState {
         let index = parsed.index.unwrap_or(0);
         match &*parsed.kind {
             "message_start" => {
+                let mut role = self.writer.role();
                 if let Some(message) = parsed.message {
                     self.usage.merge(message.usage);
+                    role.model = message.model.map(String::into_boxed_str);
                 }
-                out.push(self.writer.role());
+                out.push(role);
             }
             "content_block_start" => {
                 if let Some(block) = parsed.content_block {

@@ -140,6 +140,8 @@ pub struct MessagesResponse {
     #[serde(rename = "type", default)]
     pub kind: String,
     #[serde(default)]
+    pub model: Option<String>,
+    #[serde(default)]
     pub content: Vec<ContentBlock>,
     #[serde(default)]
     pub stop_reason: Option<String>,
@@ -232,6 +234,8 @@ pub struct StreamEvent<'a> {
 pub struct StartedMessage {
     #[serde(default)]
     pub usage: NativeUsage,
+    #[serde(default)]
+    pub model: Option<String>,
 }
 
 /// The `delta` of `content_block_delta` (typed) and of `message_delta` (a stop reason). Text

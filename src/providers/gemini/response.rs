@@ -128,7 +128,9 @@ pub fn completion(response: &GenerateContentResponse, served: &str) -> Option<Ch
         .as_ref()
         .map(usage)
         .unwrap_or_default();
-    Some(ChatCompletion::single(served, message, finish, usage))
+    let mut completion = ChatCompletion::single(served, message, finish, usage);
+    completion.upstream_model = response.model_version.as_deref().map(Box::from);
+    Some(completion)
 }
 
 fn message(candidate: &Candidate) -> (ResponseMessage, &'static str) {

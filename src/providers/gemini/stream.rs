@@ -55,7 +55,9 @@ impl StreamState {
         }
         if !self.started {
             self.started = true;
-            out.push(self.writer.role());
+            let mut role = self.writer.role();
+            role.model = response.model_version.as_deref().map(Box::from);
+            out.push(role);
         }
         if let Some(usage) = response.usage_metadata {
             self.usage = Some(usage);

@@ -183,6 +183,9 @@ pub struct GenerateContentResponse {
     pub prompt_feedback: Option<PromptFeedback>,
     #[serde(default)]
     pub usage_metadata: Option<UsageMetadata>,
+    /// The model that answered (`gemini-2.5-flash-001`).
+    #[serde(default)]
+    pub model_version: Option<String>,
     /// Set when the body is an error after all (inside a stream, or behind a 200).
     #[serde(default)]
     pub error: Option<Value>,

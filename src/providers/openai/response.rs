@@ -56,6 +56,7 @@ pub fn decode(upstream: &Upstream, body: &[u8], served: &str) -> Result<Whole, E
         json: Bytes::from(out),
         tokens: object.get("usage").and_then(tokens),
         finish,
+        model: object.get("model").and_then(model_name),
     })
 }
 
@@ -80,6 +81,7 @@ fn relayed(text: &str, served: &str) -> Option<Whole> {
         json: Bytes::from(json),
         tokens: answer.usage.and_then(UsageCounts::tokens),
         finish,
+        model: answer.model.and_then(model_name),
     })
 }
 
@@ -99,6 +101,15 @@ fn splice_answer(text: &str, answer: &view::AnswerView<'_>, served: &str) -> Opt
         return None;
     }
     view::splice(text, answer.model?, &json_string(served))
+}
+
+/// The model an answer or a chunk names, as text; none when it names none.
+pub fn model_name(raw: &RawValue) -> Option<Box<str>> {
+    serde_json::from_str::<&str>(raw.get())
+        .map(Box::from)
+        .or_else(|_| serde_json::from_str::<String>(raw.get()).map(String::into_boxed_str))
+        .ok()
+        .filter(|name| !name.is_empty())
 }
 
 /// An error an upstream put inside a 200 body or a stream event.

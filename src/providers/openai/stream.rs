@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde_json::value::RawValue;
 
-use super::response::{embedded_error, number_or_now, string_or};
+use super::response::{embedded_error, model_name, number_or_now, string_or};
 use super::view;
 use crate::completion::Chunk;
 use crate::error::Error;
@@ -29,6 +29,8 @@ pub struct StreamState {
     /// still a clean end.
     choices: ChoiceProgress,
     strip_usage: bool,
+    /// The upstream's model was reported (on the first chunk that named one).
+    model_seen: bool,
 }
 
 /// The choice indexes seen in a stream, and which of them reported a finish_reason.
@@ -56,6 +58,16 @@ impl ChoiceProgress {
 }
 
 impl StreamState {
+    /// The model `raw` names, the first time a chunk names one.
+    fn first_model(&mut self, raw: Option<&RawValue>) -> Option<Box<str>> {
+        if self.model_seen {
+            return None;
+        }
+        let model = raw.and_then(model_name);
+        self.model_seen = model.is_some();
+        model
+    }
+
     pub fn new(upstream: Arc<Upstream>, served: &str, strip_usage: bool) -> Self {
         Self {
             upstream,
@@ -64,6 +76,7 @@ impl StreamState {
             created: None,
             choices: ChoiceProgress::default(),
             strip_usage,
+            model_seen: false,
         }
     }
 
@@ -108,6 +121,7 @@ impl StreamState {
             usage,
             usage_only: usage.is_some() && choices.is_empty(),
             finish,
+            model: self.first_model(Some(model)),
         })
     }
 }
@@ -173,12 +187,14 @@ impl EventDecoder for StreamState {
         object.write_with_head(head, skip, &mut json);
         let usage = object.get("usage").and_then(tokens);
         let usage_only = usage.is_some() && choices.is_none_or(|c| c.get().trim() == "[]");
+        let model = self.first_model(object.get("model"));
         out.push(Chunk {
             json,
             output,
             usage,
             usage_only,
             finish,
+            model,
         });
         Ok(Flow::Continue)
     }
