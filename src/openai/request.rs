@@ -95,12 +95,12 @@ impl ChatRequest {
         })
     }
 
-    /// How many messages the conversation holds.
     /// The body as it arrived.
     pub fn body(&self) -> &[u8] {
         &self.body
     }
 
+    /// How many messages the conversation holds.
     pub fn message_count(&self) -> usize {
         self.messages
     }
