@@ -68,6 +68,9 @@ pub struct Chunk {
     pub finish: Option<&'static str>,
     /// The model the upstream says answers, on the first chunk that says it.
     pub model: Option<Box<str>>,
+    /// The SSE event name of an event relayed in a surface's own format (an Anthropic event
+    /// on the Messages surface, its `type`); none for a `chat.completion.chunk`.
+    pub event: Option<std::borrow::Cow<'static, str>>,
 }
 
 /// Who wants a stream's usage report: decided once per request and passed down, so the
@@ -122,6 +125,7 @@ mod tests {
             usage_only,
             finish: None,
             model: None,
+            event: None,
         }
     }
 

@@ -5,10 +5,12 @@
 //! shares (body, authentication, admission, routing, metering, headers, the log line);
 //! `routing` plans targets and runs the one attempt loop; `providers` are codecs with their
 //! framing and authentication; `transport` is the one HTTP client; `limits`, `telemetry`,
-//! `metrics`, `ledger`, `outbox`, `pricing`, `config`, `completion`, `openai` (the internal wire format)
+//! `metrics`, `ledger`, `outbox`, `pricing`, `config`, `completion`, `openai` (the internal wire format),
+//! `anthropic` (the Messages API the second surface speaks)
 //! and `error` are leaves.
 //! `state` is the composition root. docs/ARCHITECTURE.md walks a request through the files.
 
+pub mod anthropic;
 pub mod cli;
 pub mod completion;
 pub mod config;

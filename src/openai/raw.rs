@@ -130,6 +130,27 @@ impl<'de: 'a, 'a> serde::Deserialize<'de> for Key<'a> {
     }
 }
 
+/// `json` with the raw value `old` (borrowed from it) replaced by `new`.
+pub fn splice(json: &str, old: &RawValue, new: &str) -> Option<String> {
+    let start = (old.get().as_ptr() as usize).checked_sub(json.as_ptr() as usize)?;
+    let end = start + old.get().len();
+    let (before, after) = (json.get(..start)?, json.get(end..)?);
+    let mut out = String::with_capacity(json.len() + new.len());
+    out.push_str(before);
+    out.push_str(new);
+    out.push_str(after);
+    Some(out)
+}
+
+/// The model an answer or a chunk names, as text; none when it names none.
+pub fn model_name(raw: &RawValue) -> Option<Box<str>> {
+    serde_json::from_str::<&str>(raw.get())
+        .map(Box::from)
+        .or_else(|_| serde_json::from_str::<String>(raw.get()).map(String::into_boxed_str))
+        .ok()
+        .filter(|name| !name.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -264,6 +264,7 @@ impl ChunkWriter {
             usage_only,
             finish: None,
             model: None,
+            event: None,
         }
     }
 }

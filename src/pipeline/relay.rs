@@ -24,6 +24,11 @@ pub trait Framing: Send + 'static {
     fn chunk(&mut self, chunk: &Chunk, frame: &mut BytesMut);
     fn error(&mut self, error: &Error, frame: &mut BytesMut);
     fn end(&mut self, frame: &mut BytesMut);
+
+    /// What is sent after a stretch of silence (an SSE comment unless the API has its own).
+    fn keep_alive(&self) -> &'static [u8] {
+        KEEP_ALIVE
+    }
 }
 
 /// What the relay does besides framing: count, log, keep the connection alive, stop on cut.
@@ -84,7 +89,7 @@ pub fn respond(held: Held, mut framing: impl Framing, relay: Relay) -> Response 
             };
             let batch = match next {
                 Err(_) => {
-                    yield Ok(Bytes::from_static(KEEP_ALIVE));
+                    yield Ok(Bytes::from_static(framing.keep_alive()));
                     continue;
                 }
                 Ok(None) => break,

@@ -17,6 +17,9 @@ mod testkit;
 
 use std::sync::Arc;
 
+use axum::http::{HeaderMap, HeaderValue};
+
+use crate::anthropic::request::MessagesRequest;
 use crate::completion::{Answer, Chunk, Completion, UsageWanted, Whole};
 use crate::config::{ProviderConfig, ProviderKind, Secret};
 use crate::error::Error;
@@ -51,6 +54,8 @@ pub enum StreamDecoder {
     OpenAi(openai::StreamState),
     Gemini(gemini::StreamState),
     Anthropic(anthropic::StreamState),
+    /// Anthropic's events relayed to the Messages surface as they are.
+    AnthropicRelay(anthropic::RelayState),
 }
 
 impl EventDecoder for StreamDecoder {
@@ -59,6 +64,7 @@ impl EventDecoder for StreamDecoder {
             Self::OpenAi(state) => state.map(event, out),
             Self::Gemini(state) => state.map(event, out),
             Self::Anthropic(state) => state.map(event, out),
+            Self::AnthropicRelay(state) => state.map(event, out),
         }
     }
 
@@ -67,6 +73,7 @@ impl EventDecoder for StreamDecoder {
             Self::OpenAi(state) => state.end(out),
             Self::Gemini(state) => state.end(out),
             Self::Anthropic(state) => state.end(out),
+            Self::AnthropicRelay(state) => state.end(out),
         }
     }
 }
@@ -153,14 +160,63 @@ impl Provider {
         model: &str,
         served: &str,
         api_key: usize,
-        traceparent: Option<&axum::http::HeaderValue>,
+        traceparent: Option<&HeaderValue>,
     ) -> Result<Answer, Error> {
-        let Some(mut exchange) = self.exchange(request, usage, model, served)? else {
+        let Some(exchange) = self.exchange(request, usage, model, served)? else {
             return echo::complete(request, usage, served).map(|completion| Answer {
                 completion,
                 dropped_params: Vec::new(),
             });
         };
+        self.send(http, exchange, api_key, traceparent).await
+    }
+
+    /// Serves a Messages `request` (the Anthropic surface's) with the upstream model `model`:
+    /// relayed untranslated to an Anthropic upstream, with the client's `anthropic-version` and
+    /// `anthropic-beta` headers (in `client`). Other kinds are not translated to yet: a 400 that
+    /// says so.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn messages(
+        &self,
+        http: &transport::Http,
+        request: &MessagesRequest,
+        client: &HeaderMap,
+        (model, served): (&str, &str),
+        api_key: usize,
+        traceparent: Option<&HeaderValue>,
+    ) -> Result<Answer, Error> {
+        let Codec::Anthropic(codec) = &self.codec else {
+            return Err(Error::invalid(
+                format!(
+                    "The model '{served}' is served by a provider of the {} kind; the Anthropic Messages API is served only by anthropic-kind providers so far.",
+                    self.kind_name()
+                ),
+                Some("model"),
+            ));
+        };
+        let exchange = Exchange {
+            encoded: Encoded {
+                request: codec.relay(request, model, client),
+                dropped: Vec::new(),
+            },
+            decoders: Decoders {
+                wire: Wire::AnthropicRelay(codec),
+                stream: request.stream,
+                usage: UsageWanted::default(),
+                served,
+            },
+        };
+        self.send(http, exchange, api_key, traceparent).await
+    }
+
+    /// Authenticates `exchange` with API key `api_key`, tells the upstream its span, and sends it.
+    async fn send(
+        &self,
+        http: &transport::Http,
+        mut exchange: Exchange<'_>,
+        api_key: usize,
+        traceparent: Option<&HeaderValue>,
+    ) -> Result<Answer, Error> {
         if let Some(traceparent) = traceparent {
             exchange
                 .encoded
@@ -170,6 +226,17 @@ impl Provider {
         }
         self.auth.apply(&mut exchange.encoded.request, api_key);
         exchange.send(http, self.framing).await
+    }
+
+    /// The kind, as the config names it.
+    fn kind_name(&self) -> &'static str {
+        match self.codec {
+            Codec::OpenAi(_) => "openai",
+            Codec::Anthropic(_) => "anthropic",
+            Codec::Azure(_) => "azure",
+            Codec::Gemini(_) => "gemini",
+            Codec::Echo => "echo",
+        }
     }
 
     /// `request` encoded for this provider, with the decoders its answer goes through; `None`
@@ -242,6 +309,8 @@ enum Wire<'a> {
     Gemini(&'a gemini::Gemini),
     /// The shape of the Anthropic answer asked for (a forced tool, a JSON answer).
     Anthropic(&'a anthropic::Anthropic, anthropic::Shape),
+    /// A Messages request relayed to Anthropic untranslated.
+    AnthropicRelay(&'a anthropic::Anthropic),
 }
 
 impl Decoders<'_> {
@@ -251,6 +320,7 @@ impl Decoders<'_> {
             Wire::OpenAi(codec) => codec.decode(body, self.served),
             Wire::Gemini(codec) => codec.decode(body, self.served),
             Wire::Anthropic(codec, shape) => codec.decode(body, self.served, shape),
+            Wire::AnthropicRelay(codec) => codec.relayed(body, self.served),
         }
     }
 
@@ -267,6 +337,9 @@ impl Decoders<'_> {
             Wire::Anthropic(codec, shape) => {
                 StreamDecoder::Anthropic(codec.stream_state(self.served, usage.reported(), shape))
             }
+            Wire::AnthropicRelay(codec) => {
+                StreamDecoder::AnthropicRelay(codec.relay_state(self.served))
+            }
         }
     }
 
@@ -274,7 +347,7 @@ impl Decoders<'_> {
         match &self.wire {
             Wire::OpenAi(codec) => codec.upstream(),
             Wire::Gemini(codec) => codec.upstream(),
-            Wire::Anthropic(codec, _) => codec.upstream(),
+            Wire::Anthropic(codec, _) | Wire::AnthropicRelay(codec) => codec.upstream(),
         }
     }
 }

@@ -1,13 +1,14 @@
 //! Routing: which targets serve a request, in what order, and how hard to try each. The only
 //! place that decides to try again, and only before anything reached the client. The attempt
 //! loop (`router.rs`) is generic over what one attempt is (`attempt.rs`); a chat-completions
-//! attempt is `chat.rs`.
+//! attempt is `chat.rs`, an Anthropic Messages one `messages.rs`.
 
 mod attempt;
 mod balance;
 mod chat;
 mod health;
 mod hold;
+mod messages;
 mod model_ref;
 mod plan;
 mod retry;
@@ -16,5 +17,6 @@ mod router;
 pub use attempt::{Attempt, Call, Routed};
 pub use chat::{ChatAnswer, ChatAttempt, Ready};
 pub use hold::Held;
+pub use messages::MessagesAttempt;
 pub use plan::Target;
 pub use router::Router;

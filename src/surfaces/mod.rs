@@ -1,8 +1,10 @@
 //! The HTTP surfaces: one module per inbound API, each owning its wire format in and out and
 //! the shape of its errors, all on the shared pipeline. Knows HTTP; knows no provider.
 
+mod anthropic_error;
 mod chat;
 mod health;
+mod messages;
 mod metrics;
 mod models;
 mod openai_error;
@@ -23,6 +25,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     let mut api = Router::new()
         .route("/v1/chat/completions", post(chat::chat_completions))
         .route("/chat/completions", post(chat::chat_completions))
+        .route("/v1/messages", post(messages::messages))
         .route("/v1/models", get(models::list));
     let metrics = &state.config.metrics;
     if metrics.enabled && metrics.listen.is_none() {
@@ -48,7 +51,7 @@ pub fn metrics_router(state: Arc<AppState>) -> Router {
 async fn not_found(State(state): State<Arc<AppState>>, headers: HeaderMap, uri: Uri) -> Response {
     refuse(&state, &headers, || Error::RouteNotFound {
         message: format!(
-            "Unknown path {}: switchyard serves POST /v1/chat/completions and GET /v1/models.",
+            "Unknown path {}: switchyard serves POST /v1/chat/completions, POST /v1/messages and GET /v1/models.",
             uri.path()
         ),
     })

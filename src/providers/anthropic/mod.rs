@@ -1,10 +1,11 @@
 //! Anthropic's Messages API (`POST {base_url}/v1/messages`) behind the OpenAI surface: the
 //! request is translated (`request`, `messages`), answers and streams are translated back
-//! (`response`, `stream`) with the mappings they share (`mapping`). This file is the glue: URL,
-//! headers, policy.
+//! (`response`, `stream`) with the mappings they share (`mapping`); the Messages surface's
+//! requests go on untranslated (`relay`). This file is the glue: URL, headers, policy.
 
 mod mapping;
 mod messages;
+mod relay;
 mod request;
 mod response;
 mod stream;
@@ -15,6 +16,7 @@ use std::sync::Arc;
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use bytes::Bytes;
 
+pub use relay::RelayState;
 pub use stream::StreamState;
 
 use super::auth::provider_headers;

@@ -9,7 +9,7 @@ use serde_json::value::RawValue;
 use super::view;
 use crate::completion::Whole;
 use crate::error::Error;
-use crate::openai::raw::{RawObject, is_empty_value, json_string};
+use crate::openai::raw::{RawObject, is_empty_value, json_string, model_name, splice};
 use crate::openai::response::{
     CHAT_COMPLETION, UsageCounts, finish_label, new_completion_id, tokens, unix_now,
 };
@@ -100,16 +100,7 @@ fn splice_answer(text: &str, answer: &view::AnswerView<'_>, served: &str) -> Opt
     if !usable {
         return None;
     }
-    view::splice(text, answer.model?, &json_string(served))
-}
-
-/// The model an answer or a chunk names, as text; none when it names none.
-pub fn model_name(raw: &RawValue) -> Option<Box<str>> {
-    serde_json::from_str::<&str>(raw.get())
-        .map(Box::from)
-        .or_else(|_| serde_json::from_str::<String>(raw.get()).map(String::into_boxed_str))
-        .ok()
-        .filter(|name| !name.is_empty())
+    splice(text, answer.model?, &json_string(served))
 }
 
 /// An error an upstream put inside a 200 body or a stream event.

@@ -1,5 +1,5 @@
 //! An OpenAI-format SSE stream -> normalized chunks: the common chunk with only `model`
-//! replaced (`view::splice`), anything untidy rebuilt with one id, object, created and an
+//! replaced (`raw::splice`), anything untidy rebuilt with one id, object, created and an
 //! index on every choice.
 
 use std::collections::BTreeSet;
@@ -7,11 +7,11 @@ use std::sync::Arc;
 
 use serde_json::value::RawValue;
 
-use super::response::{embedded_error, model_name, number_or_now, string_or};
+use super::response::{embedded_error, number_or_now, string_or};
 use super::view;
 use crate::completion::Chunk;
 use crate::error::Error;
-use crate::openai::raw::{RawObject, is_empty_value, json_string};
+use crate::openai::raw::{RawObject, is_empty_value, json_string, model_name, splice};
 use crate::openai::response::{CHAT_COMPLETION_CHUNK, new_completion_id};
 use crate::openai::response::{finish_label, tokens};
 use crate::providers::framing::sse::Event;
@@ -105,7 +105,7 @@ impl StreamState {
         if id.get() != stream_id || created.get() != stream_created {
             return None;
         }
-        let json = view::splice(data, model, &self.served)?;
+        let json = splice(data, model, &self.served)?;
         let mut output = false;
         let mut finish = None;
         for choice in choices {
@@ -122,6 +122,7 @@ impl StreamState {
             usage_only: usage.is_some() && choices.is_empty(),
             finish,
             model: self.first_model(Some(model)),
+            event: None,
         })
     }
 }
@@ -195,6 +196,7 @@ impl EventDecoder for StreamState {
             usage_only,
             finish,
             model,
+            event: None,
         });
         Ok(Flow::Continue)
     }

@@ -127,21 +127,10 @@ pub fn read<'a, T: Deserialize<'a>>(json: &'a str) -> Option<T> {
     serde_json::from_str(json).ok()
 }
 
-/// `json` with the raw value `old` (borrowed from it) replaced by `new`.
-pub fn splice(json: &str, old: &RawValue, new: &str) -> Option<String> {
-    let start = (old.get().as_ptr() as usize).checked_sub(json.as_ptr() as usize)?;
-    let end = start + old.get().len();
-    let (before, after) = (json.get(..start)?, json.get(end..)?);
-    let mut out = String::with_capacity(json.len() + new.len());
-    out.push_str(before);
-    out.push_str(new);
-    out.push_str(after);
-    Some(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::openai::raw::splice;
 
     #[test]
     fn a_chunk_is_read_in_one_pass_and_only_model_is_replaced() {

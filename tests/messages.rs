@@ -1,0 +1,272 @@
+//! `POST /v1/messages`, the Anthropic Messages surface, toward anthropic-kind targets: the body
+//! goes on byte for byte with only `model` replaced and the client's version and beta headers,
+//! the answer and every event come back unchanged but for `model`; errors are Anthropic's, a
+//! failure before output falls back, one after it is an `error` event; keys, limits and
+//! metering apply as on the chat surface.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::fixtures::anthropic;
+use common::*;
+use serde_json::Value;
+
+/// A Messages request as Claude Code sends one: a cached system block, a field newer than this
+/// code, and `?beta=true` on the path.
+fn request(model: &str, stream: bool) -> String {
+    format!(
+        r#"{{"model":"{model}","max_tokens":1024,"stream":{stream},"system":[{{"type":"text","text":"You are terse.","cache_control":{{"type":"ephemeral","ttl":"1h"}}}}],"messages":[{{"role":"user","content":"Bonjour"}}],"thinking":{{"type":"adaptive"}},"future_field":{{"keep":[1,"two"]}}}}"#
+    )
+}
+
+async fn post(gateway: &Gateway, body: String, key: &str) -> reqwest::Response {
+    gateway
+        .http
+        .post(format!("{}/v1/messages?beta=true", gateway.url))
+        .header("x-api-key", key)
+        .header("anthropic-version", "2023-06-01")
+        .header(
+            "anthropic-beta",
+            "interleaved-thinking-2025-05-14,fine-grained-tool-streaming-2025-05-14",
+        )
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+const KEYS: &str = "[auth]\nkeys = [{ name = \"cc\", key = \"cc-key\", tpm = 100000 }]\n";
+
+#[tokio::test]
+async fn a_whole_message_goes_on_byte_for_byte_and_comes_back_with_only_model_replaced() {
+    let (upstream, gateway) = gateway_for(&ANTHROPIC, KEYS).await;
+    upstream.push(Reply::json(anthropic::TEXT));
+    let sent = request("claude/claude-sonnet-4-5", false);
+    let response = post(&gateway, sent.clone(), "cc-key").await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["x-switchyard-target"],
+        "claude/claude-sonnet-4-5"
+    );
+    // 21 fresh, 188 written to and 1,024 read from the cache, 23 out: all counted.
+    assert_eq!(response.headers()["x-ratelimit-remaining-tokens"], "100000");
+    let body = response.text().await.unwrap();
+    assert_eq!(
+        body,
+        anthropic::TEXT.replace(
+            "\"model\":\"claude-sonnet-4-5-20250929\"",
+            "\"model\":\"claude/claude-sonnet-4-5\""
+        )
+    );
+
+    let got = upstream.last_request();
+    assert_eq!(got.path, "/v1/messages");
+    assert_eq!(
+        got.text(),
+        sent.replace("claude/claude-sonnet-4-5", "claude-sonnet-4-5")
+    );
+    assert_eq!(got.headers["anthropic-version"], "2023-06-01");
+    assert_eq!(
+        got.headers["anthropic-beta"],
+        "interleaved-thinking-2025-05-14,fine-grained-tool-streaming-2025-05-14"
+    );
+    assert_eq!(got.headers["x-api-key"], "sk-ant-upstream-secret");
+
+    let after = post(
+        &gateway,
+        request("claude/claude-sonnet-4-5", false),
+        "cc-key",
+    )
+    .await;
+    assert_eq!(
+        after.headers()["x-ratelimit-remaining-tokens"],
+        (100_000 - 21 - 188 - 1024 - 23).to_string(),
+        "the first answer's tokens were counted"
+    );
+}
+
+#[tokio::test]
+async fn every_event_of_a_stream_is_relayed_under_its_name_with_only_model_replaced() {
+    let (upstream, gateway) = gateway_for(&ANTHROPIC, KEYS).await;
+    upstream.push(Reply::sse(anthropic::TEXT_STREAM));
+    let response = post(
+        &gateway,
+        request("claude/claude-sonnet-4-5", true),
+        "cc-key",
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let body = response.text().await.unwrap();
+    assert_eq!(
+        body,
+        anthropic::TEXT_STREAM.replace(
+            "\"model\":\"claude-sonnet-4-5-20250929\"",
+            "\"model\":\"claude/claude-sonnet-4-5\""
+        )
+    );
+    assert!(!body.contains("[DONE]"));
+    // The stream's usage was counted: 21 + 188 + 1024 in, 23 out.
+    let after = post(
+        &gateway,
+        request("claude/claude-sonnet-4-5", false),
+        "cc-key",
+    )
+    .await;
+    assert_eq!(
+        after.headers()["x-ratelimit-remaining-tokens"],
+        (100_000 - 21 - 188 - 1024 - 23).to_string()
+    );
+}
+
+#[tokio::test]
+async fn errors_are_anthropics_before_the_stream_and_an_error_event_after_it() {
+    let (upstream, gateway) = gateway_for(&ANTHROPIC, KEYS).await;
+    let error_of = |body: &str| serde_json::from_str::<Value>(body).unwrap();
+
+    let response = post(
+        &gateway,
+        request("claude/claude-sonnet-4-5", false),
+        "wrong",
+    )
+    .await;
+    assert_eq!(response.status(), 401);
+    let body = error_of(&response.text().await.unwrap());
+    assert_eq!(body["type"], "error");
+    assert_eq!(body["error"]["type"], "authentication_error");
+
+    let response = post(&gateway, "{\"model\":\"claude/x\"}".into(), "cc-key").await;
+    assert_eq!(response.status(), 400);
+    let body = error_of(&response.text().await.unwrap());
+    assert_eq!(body["error"]["type"], "invalid_request_error");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("messages")
+    );
+
+    let response = post(&gateway, request("nowhere/model", false), "cc-key").await;
+    assert_eq!(response.status(), 404);
+    assert_eq!(
+        error_of(&response.text().await.unwrap())["error"]["type"],
+        "not_found_error"
+    );
+
+    // The provider's own refusal keeps its type and status.
+    upstream.push(Reply::status(
+        400,
+        r#"{"type":"error","error":{"type":"invalid_request_error","message":"thinking.budget_tokens: must be at least 1024"}}"#,
+    ));
+    let response = post(
+        &gateway,
+        request("claude/claude-sonnet-4-5", false),
+        "cc-key",
+    )
+    .await;
+    assert_eq!(response.status(), 400);
+    let body = error_of(&response.text().await.unwrap());
+    assert_eq!(body["error"]["type"], "invalid_request_error");
+    assert_eq!(
+        body["error"]["message"],
+        "thinking.budget_tokens: must be at least 1024"
+    );
+
+    // After output: one error event, and no message_stop.
+    upstream.push(Reply::sse(anthropic::MIDSTREAM_ERROR));
+    let response = post(
+        &gateway,
+        request("claude/claude-sonnet-4-5", true),
+        "cc-key",
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    let body = response.text().await.unwrap();
+    assert!(body.contains("event: content_block_delta"), "{body}");
+    let last = body.trim_end().rsplit("\n\n").next().unwrap();
+    assert!(last.starts_with("event: error\ndata: "), "{body}");
+    let error = error_of(last.trim_start_matches("event: error\ndata: "));
+    assert_eq!(error["type"], "error");
+    assert_eq!(error["error"]["type"], "overloaded_error");
+    assert!(!body.contains("message_stop"), "{body}");
+}
+
+#[tokio::test]
+async fn an_overloaded_target_before_output_falls_back_and_no_second_message_start_is_seen() {
+    let (a, b) = (FakeUpstream::start().await, FakeUpstream::start().await);
+    let toml = format!(
+        "{}{}[routing]\nbackoff_base = \"1ms\"\n[models.claude-sonnet-4-5]\ntargets = [\"first/claude-sonnet-4-5\", \"second/claude-sonnet-4-5\"]\nretries = 0\n{KEYS}",
+        table("first", &a),
+        table("second", &b),
+    );
+    let gateway = gateway(&toml).await;
+    // The first sends its preamble, then fails before any content: nothing was committed.
+    a.push(Reply::sse(
+        "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_a\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-sonnet-4-5\",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":3,\"output_tokens\":1}}}\n\n\
+         event: ping\ndata: {\"type\": \"ping\"}\n\n\
+         event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n",
+    ));
+    b.push(Reply::sse(anthropic::TEXT_STREAM));
+    let response = post(&gateway, request("claude-sonnet-4-5", true), "cc-key").await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["x-switchyard-target"],
+        "second/claude-sonnet-4-5"
+    );
+    let body = response.text().await.unwrap();
+    assert_eq!(body.matches("event: message_start").count(), 1, "{body}");
+    assert!(!body.contains("msg_a"), "{body}");
+    assert!(
+        body.contains("\"model\":\"second/claude-sonnet-4-5\""),
+        "{body}"
+    );
+    assert!(body.ends_with("event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"));
+}
+
+#[tokio::test]
+async fn a_client_that_leaves_cancels_the_upstream_stream() {
+    let (upstream, gateway) = gateway_for(&ANTHROPIC, KEYS).await;
+    let events: Vec<String> = anthropic::TEXT_STREAM
+        .split_inclusive("\n\n")
+        .take(4)
+        .map(str::to_owned)
+        .collect();
+    upstream.push(Reply::stuck_after(events));
+    let response = post(
+        &gateway,
+        request("claude/claude-sonnet-4-5", true),
+        "cc-key",
+    )
+    .await;
+    let mut body = response.bytes_stream();
+    read_until(&mut body, "Bonjour").await;
+    drop(body);
+    assert!(upstream.wait_abandoned(Duration::from_secs(5)).await);
+}
+
+#[tokio::test]
+async fn a_target_of_another_kind_is_refused_clearly_for_now() {
+    let (_upstream, gateway) = gateway_with_upstream(KEYS).await;
+    let response = post(&gateway, request("up/gpt-4o", false), "cc-key").await;
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["type"], "invalid_request_error");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("only by anthropic-kind providers"),
+        "{body}"
+    );
+}
+
+/// An anthropic-kind provider `name` at `upstream`.
+fn table(name: &str, upstream: &FakeUpstream) -> String {
+    format!(
+        "[providers.{name}]\nkind = \"anthropic\"\nbase_url = \"{}\"\napi_key = \"sk-ant-{name}-secret\"\n",
+        upstream.root
+    )
+}
