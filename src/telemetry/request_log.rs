@@ -552,7 +552,8 @@ impl Line<'_> {
                 outcome,
                 latency_ms,
                 first_byte_ms,
-                "chat completion"
+                "{}",
+                title(log.surface)
             );
             return;
         }
@@ -571,7 +572,15 @@ impl Line<'_> {
         if let Some(first_byte_ms) = first_byte_ms {
             let _ = write!(fields, " first_byte_ms={first_byte_ms:?}");
         }
-        tracing::info!("chat completion {fields}");
+        tracing::info!("{} {fields}", title(log.surface));
+    }
+}
+
+/// What the line calls a request of `surface`.
+fn title(surface: &str) -> &'static str {
+    match surface {
+        "messages" => "anthropic message",
+        _ => "chat completion",
     }
 }
 

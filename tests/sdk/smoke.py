@@ -6,7 +6,8 @@ would: base_url pointed at the gateway, one whole and one streamed completion, a
 A Gemini-kind route, served by a fake Gemini upstream replaying fixtures, checks that the SDK's
 own stream assembly yields the right text and tool call, and that the next turn gets the thought
 signature back. A fake Anthropic Messages API (answering from tests/fixtures/anthropic) stands
-behind a `claude` provider of kind anthropic, checked the same way.
+behind a `claude` provider of kind anthropic, checked the same way, and the official `anthropic`
+SDK speaks to the gateway's own Messages API in front of it, its parsed objects checked.
 """
 
 import http.server
@@ -22,6 +23,7 @@ import time
 import traceback
 import urllib.request
 
+import anthropic
 import openai
 
 GATEWAY_KEY = "sk-switchyard-smoke"
@@ -253,6 +255,66 @@ def test_claude_stream_tool_calls(client: openai.OpenAI) -> None:
     assert calls[1].function.parsed_arguments == {"city": "Tokyo", "unit": "c"}, calls[1]
 
 
+def test_messages_whole(claude: anthropic.Anthropic) -> None:
+    message = claude.messages.create(
+        model=CLAUDE,
+        max_tokens=256,
+        system=[{"type": "text", "text": "Be brief.", "cache_control": {"type": "ephemeral"}}],
+        messages=[{"role": "user", "content": "Weather in Paris?"}],
+    )
+    assert message.type == "message" and message.role == "assistant", message
+    assert message.model == CLAUDE, message.model
+    assert message.content[0].type == "text", message.content
+    assert message.content[0].text == 'Bonjour ! Il fait 18 °C à Paris, "nuageux".\nBonne journée ☃', message
+    assert message.stop_reason == "end_turn", message
+    assert message.usage.input_tokens == 21 and message.usage.cache_read_input_tokens == 1024, message.usage
+    path, sent = FakeAnthropic.received[-1]
+    assert path == "/v1/messages", path
+    assert sent["model"] == "claude-sonnet-4-5", sent["model"]
+    assert sent["system"] == [{"type": "text", "text": "Be brief.", "cache_control": {"type": "ephemeral"}}], sent
+
+
+def test_messages_stream_tool_round_trip(claude: anthropic.Anthropic) -> None:
+    tools = [{"name": "get_weather", "input_schema": {
+        "type": "object", "properties": {"city": {"type": "string"}, "unit": {"type": "string"}}}}]
+    question = {"role": "user", "content": "Paris and Tokyo?"}
+    with claude.messages.stream(model=CLAUDE, max_tokens=256, messages=[question], tools=tools) as stream:
+        final = stream.get_final_message()
+    assert final.model == CLAUDE, final.model
+    assert final.stop_reason == "tool_use", final
+    kinds = [block.type for block in final.content]
+    assert kinds == ["text", "tool_use", "tool_use"], kinds
+    calls = [block for block in final.content if block.type == "tool_use"]
+    assert [call.input for call in calls] == [{"city": "Paris", "unit": "c"}, {"city": "Tokyo", "unit": "c"}], calls
+    # The results go back, and the conversation goes on: whole, this time.
+    results = [{"type": "tool_result", "tool_use_id": call.id, "content": "18 °C"} for call in calls]
+    answer = claude.messages.create(
+        model=CLAUDE,
+        max_tokens=256,
+        tools=tools,
+        messages=[question, {"role": "assistant", "content": final.content}, {"role": "user", "content": results}],
+    )
+    assert answer.content[0].type == "text", answer
+    _, sent = FakeAnthropic.received[-1]
+    assert sent["messages"][2]["content"] == results, sent["messages"][2]
+    assert [b["type"] for b in sent["messages"][1]["content"]] == ["text", "tool_use", "tool_use"], sent
+
+
+def test_messages_errors(base: str) -> None:
+    stranger = anthropic.Anthropic(base_url=base, api_key="not-a-gateway-key", max_retries=0)
+    try:
+        stranger.messages.create(model=CLAUDE, max_tokens=8, messages=[{"role": "user", "content": "hi"}])
+        raise AssertionError("a wrong key was let in")
+    except anthropic.AuthenticationError as error:
+        assert error.status_code == 401 and error.body["error"]["type"] == "authentication_error", error.body
+    claude = anthropic.Anthropic(base_url=base, api_key=GATEWAY_KEY, max_retries=0)
+    try:
+        claude.messages.create(model="nowhere/x", max_tokens=8, messages=[{"role": "user", "content": "hi"}])
+        raise AssertionError("an unknown model was served")
+    except anthropic.NotFoundError as error:
+        assert error.body["error"]["type"] == "not_found_error", error.body
+
+
 def test_errors(client: openai.OpenAI, base: str) -> None:
     try:
         client.chat.completions.create(model="nowhere/x", messages=[{"role": "user", "content": "x"}])
@@ -277,8 +339,8 @@ def main() -> int:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     gemini = start_fake_gemini()
-    anthropic = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeAnthropic)
-    threading.Thread(target=anthropic.serve_forever, daemon=True).start()
+    fake_anthropic = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeAnthropic)
+    threading.Thread(target=fake_anthropic.serve_forever, daemon=True).start()
     with tempfile.TemporaryDirectory() as tmp:
         config = os.path.join(tmp, "smoke.toml")
         with open(config, "w") as f:
@@ -289,7 +351,7 @@ def main() -> int:
                 "api_key = \"fake-gemini-key\"\n"
             )
             f.write('[providers.claude]\nkind = "anthropic"\napi_key = "sk-ant-smoke"\n')
-            f.write(f'base_url = "http://127.0.0.1:{anthropic.server_address[1]}"\n')
+            f.write(f'base_url = "http://127.0.0.1:{fake_anthropic.server_address[1]}"\n')
         env = {"PATH": os.environ.get("PATH", ""), "SMOKE_GATEWAY_KEY": GATEWAY_KEY}
         process = subprocess.Popen(
             [binary, "serve", "--config", config, "--listen", f"127.0.0.1:{port}"],
@@ -300,6 +362,8 @@ def main() -> int:
         try:
             wait_ready(base, process)
             client = openai.OpenAI(base_url=f"{base}/v1", api_key=GATEWAY_KEY, max_retries=0)
+            # As Claude Code is pointed at a gateway: its root, without /v1.
+            claude = anthropic.Anthropic(base_url=base, api_key=GATEWAY_KEY, max_retries=0)
             tests = [
                 ("whole", lambda: test_whole(client)),
                 ("stream", lambda: test_stream(client)),
@@ -309,6 +373,9 @@ def main() -> int:
                 ("gemini_tool_call", lambda: test_gemini_tool_call(client)),
                 ("claude_whole", lambda: test_claude_whole(client)),
                 ("claude_stream_tool_calls", lambda: test_claude_stream_tool_calls(client)),
+                ("messages_whole", lambda: test_messages_whole(claude)),
+                ("messages_stream_tool_round_trip", lambda: test_messages_stream_tool_round_trip(claude)),
+                ("messages_errors", lambda: test_messages_errors(base)),
             ]
             for name, test in tests:
                 try:
