@@ -270,3 +270,76 @@ fn table(name: &str, upstream: &FakeUpstream) -> String {
         upstream.root
     )
 }
+
+#[tokio::test]
+async fn the_model_list_is_anthropics_when_the_client_speaks_anthropic_and_pages() {
+    let (_upstream, gateway) = gateway_for(
+        &ANTHROPIC,
+        "models = [\"claude-sonnet-4-5\", \"claude-haiku-4-5\"]\n\
+         [models.claude-opus-4-1]\ntargets = [\"claude/claude-sonnet-4-5\"]\n\
+         [auth]\nkeys = [{ name = \"cc\", key = \"cc-key\", models = [\"claude*\"] }]\n",
+    )
+    .await;
+    let list = |query: &str, anthropic: bool| {
+        let mut request = gateway
+            .get(&format!("/v1/models{query}"))
+            .header("x-api-key", "cc-key");
+        if anthropic {
+            request = request.header("anthropic-version", "2023-06-01");
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 200);
+            response.json::<Value>().await.unwrap()
+        }
+    };
+    let ids = |page: &Value| -> Vec<String> {
+        page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let all = list("", true).await;
+    assert_eq!(
+        ids(&all),
+        [
+            "claude-opus-4-1",
+            "claude/claude-haiku-4-5",
+            "claude/claude-sonnet-4-5"
+        ],
+        "what the key may use: {all}"
+    );
+    assert_eq!(all["data"][0]["type"], "model");
+    assert_eq!(all["data"][0]["created_at"], "1970-01-01T00:00:00Z");
+    assert_eq!(all["has_more"], false);
+    assert_eq!(all["first_id"], "claude-opus-4-1");
+    assert_eq!(all["last_id"], "claude/claude-sonnet-4-5");
+
+    let first = list("?limit=2", true).await;
+    assert_eq!(ids(&first), ["claude-opus-4-1", "claude/claude-haiku-4-5"]);
+    assert_eq!(first["has_more"], true);
+    let next = list("?limit=2&after_id=claude%2Fclaude-haiku-4-5", true).await;
+    assert_eq!(ids(&next), ["claude/claude-sonnet-4-5"]);
+    assert_eq!(next["has_more"], false);
+    let before = list("?before_id=claude%2Fclaude-sonnet-4-5&limit=1", true).await;
+    assert_eq!(ids(&before), ["claude/claude-haiku-4-5"]);
+    assert_eq!(before["has_more"], true);
+
+    // Without anthropic-version: OpenAI's list, as before.
+    let openai = list("", false).await;
+    assert_eq!(openai["object"], "list");
+    assert_eq!(openai["data"][0]["object"], "model");
+
+    let refused = gateway
+        .get("/v1/models?limit=0")
+        .header("x-api-key", "cc-key")
+        .header("anthropic-version", "2023-06-01")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["type"], "invalid_request_error");
+}

@@ -300,6 +300,15 @@ def test_messages_stream_tool_round_trip(claude: anthropic.Anthropic) -> None:
     assert [b["type"] for b in sent["messages"][1]["content"]] == ["text", "tool_use", "tool_use"], sent
 
 
+def test_messages_models(claude: anthropic.Anthropic) -> None:
+    # The SDK pages through Anthropic's list shape on its own.
+    models = list(claude.models.list(limit=1))
+    ids = [model.id for model in models]
+    assert CLAUDE in ids, ids
+    assert len(ids) == len(set(ids)) > 1, ids
+    assert all(model.type == "model" and model.created_at.year == 1970 for model in models), models
+
+
 def test_messages_errors(base: str) -> None:
     stranger = anthropic.Anthropic(base_url=base, api_key="not-a-gateway-key", max_retries=0)
     try:
@@ -350,7 +359,7 @@ def main() -> int:
                 f"base_url = \"http://127.0.0.1:{gemini.server_address[1]}/v1beta\"\n"
                 "api_key = \"fake-gemini-key\"\n"
             )
-            f.write('[providers.claude]\nkind = "anthropic"\napi_key = "sk-ant-smoke"\n')
+            f.write('[providers.claude]\nkind = "anthropic"\napi_key = "sk-ant-smoke"\nmodels = ["claude-sonnet-4-5"]\n')
             f.write(f'base_url = "http://127.0.0.1:{fake_anthropic.server_address[1]}"\n')
         env = {"PATH": os.environ.get("PATH", ""), "SMOKE_GATEWAY_KEY": GATEWAY_KEY}
         process = subprocess.Popen(
@@ -375,6 +384,7 @@ def main() -> int:
                 ("claude_stream_tool_calls", lambda: test_claude_stream_tool_calls(client)),
                 ("messages_whole", lambda: test_messages_whole(claude)),
                 ("messages_stream_tool_round_trip", lambda: test_messages_stream_tool_round_trip(claude)),
+                ("messages_models", lambda: test_messages_models(claude)),
                 ("messages_errors", lambda: test_messages_errors(base)),
             ]
             for name, test in tests:
