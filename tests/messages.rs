@@ -343,3 +343,31 @@ async fn the_model_list_is_anthropics_when_the_client_speaks_anthropic_and_pages
     let body: Value = refused.json().await.unwrap();
     assert_eq!(body["error"]["type"], "invalid_request_error");
 }
+
+#[tokio::test]
+async fn count_tokens_is_relayed_to_an_anthropic_target_as_it_came() {
+    let (upstream, gateway) = gateway_for(&ANTHROPIC, KEYS).await;
+    upstream.push(Reply::json(r#"{"input_tokens":2095}"#));
+    let sent = r#"{"model":"claude/claude-sonnet-4-5","system":"terse","messages":[{"role":"user","content":"Bonjour"}],"tools":[{"name":"t","input_schema":{"type":"object"}}]}"#;
+    let response = gateway
+        .http
+        .post(format!(
+            "{}/v1/messages/count_tokens?beta=true",
+            gateway.url
+        ))
+        .header("x-api-key", "cc-key")
+        .header("anthropic-version", "2023-06-01")
+        .body(sent)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.text().await.unwrap(), r#"{"input_tokens":2095}"#);
+    let got = upstream.last_request();
+    assert_eq!(got.path, "/v1/messages/count_tokens");
+    assert_eq!(
+        got.text(),
+        sent.replace("claude/claude-sonnet-4-5", "claude-sonnet-4-5")
+    );
+    assert_eq!(got.headers["anthropic-version"], "2023-06-01");
+}

@@ -18,12 +18,24 @@ pub struct MessagesRequest {
     /// The routing key or alias the client asked for.
     pub model: String,
     pub stream: bool,
+    /// A `count_tokens` request (the create request without `max_tokens` and `stream`): what the
+    /// prompt would cost in input tokens, nothing generated.
+    pub counting: bool,
 }
 
 impl MessagesRequest {
     /// The body, checked for what the API requires of every request: a JSON object with a
     /// `model` string, a `messages` array and a `max_tokens` integer.
     pub fn parse(body: Bytes) -> Result<Self, Error> {
+        Self::parse_as(body, false)
+    }
+
+    /// A `count_tokens` body: as `parse`, without `max_tokens`, never a stream.
+    pub fn parse_counting(body: Bytes) -> Result<Self, Error> {
+        Self::parse_as(body, true)
+    }
+
+    fn parse_as(body: Bytes, counting: bool) -> Result<Self, Error> {
         let text = std::str::from_utf8(&body).map_err(|e| {
             Error::invalid(format!("The request body is not valid UTF-8: {e}"), None)
         })?;
@@ -62,6 +74,7 @@ impl MessagesRequest {
             }
         }
         match object.get("max_tokens").map(RawValue::get) {
+            _ if counting => {}
             Some(n) if n.parse::<u64>().is_ok() => {}
             Some(_) => {
                 return Err(Error::invalid(
@@ -77,6 +90,7 @@ impl MessagesRequest {
             }
         }
         let stream = match object.get("stream").map(RawValue::get) {
+            _ if counting => false,
             None | Some("null" | "false") => false,
             Some("true") => true,
             Some(_) => {
@@ -91,6 +105,7 @@ impl MessagesRequest {
             model_span,
             model,
             stream,
+            counting,
         })
     }
 
@@ -169,6 +184,11 @@ mod tests {
             }
         }
         assert!(parse("[1]").is_err());
+        let count = MessagesRequest::parse_counting(Bytes::from_static(
+            br#"{"model":"m","messages":[],"stream":"ignored"}"#,
+        ))
+        .unwrap_or_else(|e| unreachable!("{e}"));
+        assert!(count.counting && !count.stream);
         assert!(parse("{").is_err());
     }
 }

@@ -27,9 +27,27 @@ pub async fn messages(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    answer(&state, headers, body, MessagesRequest::parse).await
+}
+
+/// `POST /v1/messages/count_tokens`: the prompt's input tokens, as the target counts them.
+pub async fn count_tokens(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    answer(&state, headers, body, MessagesRequest::parse_counting).await
+}
+
+async fn answer(
+    state: &AppState,
+    headers: HeaderMap,
+    body: Body,
+    parse: fn(bytes::Bytes) -> Result<MessagesRequest, Error>,
+) -> Response {
     let pipeline = state.pipeline();
     let mut trip = pipeline.begin("messages", &headers);
-    match serve(&pipeline, &mut trip, &headers, body).await {
+    match serve(&pipeline, &mut trip, &headers, body, parse).await {
         Ok(ChatAnswer { ready, dropped }) => {
             trip.dropped(dropped);
             match ready {
@@ -46,9 +64,10 @@ async fn serve(
     trip: &mut Trip,
     headers: &HeaderMap,
     body: Body,
+    parse: fn(bytes::Bytes) -> Result<MessagesRequest, Error>,
 ) -> Result<ChatAnswer, Error> {
     let caller = pipeline.authenticate(headers)?;
-    let request = MessagesRequest::parse(pipeline.read_body(headers, body).await?)?;
+    let request = parse(pipeline.read_body(headers, body).await?)?;
     // An Anthropic stream always reports its usage: nothing to ask for, nothing to hide.
     pipeline
         .admit(

@@ -77,7 +77,9 @@ class FakeAnthropic(http.server.BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers.get("content-length", "0"))))
         FakeAnthropic.received.append((self.path, body))
-        if body.get("stream"):
+        if self.path == "/v1/messages/count_tokens":
+            payload, kind = b'{"input_tokens": 42}', "application/json"
+        elif body.get("stream"):
             payload, kind = (ANTHROPIC_FIXTURES / "tool_use_stream.sse").read_bytes(), "text/event-stream"
         else:
             payload, kind = (ANTHROPIC_FIXTURES / "text.json").read_bytes(), "application/json"
@@ -300,6 +302,13 @@ def test_messages_stream_tool_round_trip(claude: anthropic.Anthropic) -> None:
     assert [b["type"] for b in sent["messages"][1]["content"]] == ["text", "tool_use", "tool_use"], sent
 
 
+def test_messages_count_tokens(claude: anthropic.Anthropic) -> None:
+    count = claude.messages.count_tokens(model=CLAUDE, messages=[{"role": "user", "content": "Bonjour"}])
+    assert count.input_tokens == 42, count
+    path, sent = FakeAnthropic.received[-1]
+    assert path == "/v1/messages/count_tokens" and sent["model"] == "claude-sonnet-4-5", (path, sent)
+
+
 def test_messages_models(claude: anthropic.Anthropic) -> None:
     # The SDK pages through Anthropic's list shape on its own.
     models = list(claude.models.list(limit=1))
@@ -384,6 +393,7 @@ def main() -> int:
                 ("claude_stream_tool_calls", lambda: test_claude_stream_tool_calls(client)),
                 ("messages_whole", lambda: test_messages_whole(claude)),
                 ("messages_stream_tool_round_trip", lambda: test_messages_stream_tool_round_trip(claude)),
+                ("messages_count_tokens", lambda: test_messages_count_tokens(claude)),
                 ("messages_models", lambda: test_messages_models(claude)),
                 ("messages_errors", lambda: test_messages_errors(base)),
             ]

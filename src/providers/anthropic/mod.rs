@@ -31,6 +31,8 @@ use request::{HONOURED, Settings, translate};
 pub struct Anthropic {
     upstream: Arc<Upstream>,
     url: transport::Url,
+    /// `/v1/messages/count_tokens`, for the Messages surface's counts.
+    count_url: transport::Url,
     headers: HeaderMap,
     default_max_tokens: u64,
     policy: UnsupportedParams,
@@ -60,6 +62,10 @@ impl Anthropic {
         Ok(Self {
             upstream,
             url: transport::parse_url(&format!("{}/v1/messages", config.base_url))?,
+            count_url: transport::parse_url(&format!(
+                "{}/v1/messages/count_tokens",
+                config.base_url
+            ))?,
             headers,
             default_max_tokens,
             policy: config.unsupported_params,

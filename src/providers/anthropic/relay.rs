@@ -80,14 +80,20 @@ impl Anthropic {
                 headers.insert(name, value.clone());
             }
         }
+        let url = if request.counting {
+            &self.count_url
+        } else {
+            &self.url
+        };
         UpstreamRequest {
-            url: self.url.clone(),
+            url: url.clone(),
             headers,
             body: request.body_with_model(model),
         }
     }
 
-    /// A whole answer with only `model` replaced by `served`.
+    /// A whole answer with only `model` replaced by `served` (a count, which names no model,
+    /// as it came).
     pub fn relayed(&self, body: &[u8], served: &str) -> Result<Whole, Error> {
         relayed(&self.upstream, body, served)
     }
