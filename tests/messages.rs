@@ -247,10 +247,189 @@ async fn a_client_that_leaves_cancels_the_upstream_stream() {
     assert!(upstream.wait_abandoned(Duration::from_secs(5)).await);
 }
 
+/// The events of an SSE body: (name, data as JSON).
+fn events(body: &str) -> Vec<(String, Value)> {
+    body.split("\n\n")
+        .filter(|event| !event.trim().is_empty())
+        .map(|event| {
+            let name = event
+                .lines()
+                .find_map(|l| l.strip_prefix("event: "))
+                .unwrap_or_else(|| panic!("an event without a name: {event}"));
+            let data = event
+                .lines()
+                .find_map(|l| l.strip_prefix("data: "))
+                .unwrap();
+            (name.to_owned(), serde_json::from_str(data).unwrap())
+        })
+        .collect()
+}
+
 #[tokio::test]
-async fn a_target_of_another_kind_is_refused_clearly_for_now() {
-    let (_upstream, gateway) = gateway_with_upstream(KEYS).await;
-    let response = post(&gateway, request("up/gpt-4o", false), "cc-key").await;
+async fn toward_a_chat_target_the_request_is_translated_and_the_message_comes_back() {
+    let (upstream, gateway) = gateway_with_upstream(KEYS).await;
+    upstream.push(Reply::json(completion_json("Bonjour !")));
+    let sent = r#"{"model":"up/gpt-4o","max_tokens":300,"temperature":0.2,"stop_sequences":["END"],
+        "metadata":{"user_id":"u-1"},
+        "system":[{"type":"text","text":"Be brief.","cache_control":{"type":"ephemeral"}}],
+        "tools":[{"name":"get_weather","description":"Weather","input_schema":{"type":"object","properties":{"city":{"type":"string"}}}}],
+        "tool_choice":{"type":"any","disable_parallel_tool_use":true},
+        "messages":[
+          {"role":"user","content":"Weather in Paris?"},
+          {"role":"assistant","content":[{"type":"text","text":"Looking."},{"type":"tool_use","id":"toolu_1","name":"get_weather","input":{"city":"Paris"}}]},
+          {"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_1","content":"18 C"},{"type":"text","text":"And so?"}]}
+        ]}"#;
+    let response = post(&gateway, sent.to_owned(), "cc-key").await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["x-switchyard-dropped-params"],
+        "cache_control"
+    );
+    let message: Value = response.json().await.unwrap();
+    assert_eq!(message["type"], "message");
+    assert_eq!(message["role"], "assistant");
+    assert_eq!(message["model"], "up/gpt-4o");
+    assert_eq!(
+        message["content"],
+        serde_json::json!([{"type": "text", "text": "Bonjour !"}])
+    );
+    assert_eq!(message["stop_reason"], "end_turn");
+    assert_eq!(message["usage"]["input_tokens"], 3);
+    assert_eq!(message["usage"]["output_tokens"], 2);
+
+    let chat = upstream.last_request().json();
+    assert_eq!(chat["model"], "gpt-4o");
+    assert_eq!(chat["max_completion_tokens"], 300);
+    assert_eq!(chat["temperature"], 0.2);
+    assert_eq!(chat["stop"], serde_json::json!(["END"]));
+    assert_eq!(chat["user"], "u-1");
+    assert_eq!(chat["tool_choice"], "required");
+    assert_eq!(chat["parallel_tool_calls"], false);
+    assert_eq!(chat["tools"][0]["function"]["name"], "get_weather");
+    assert_eq!(chat["tools"][0]["function"]["parameters"]["type"], "object");
+    assert_eq!(
+        chat["messages"],
+        serde_json::json!([
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": [{"type": "text", "text": "Weather in Paris?"}]},
+            {"role": "assistant", "content": "Looking.", "tool_calls": [
+                {"id": "toolu_1", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}}
+            ]},
+            {"role": "tool", "tool_call_id": "toolu_1", "content": "18 C"},
+            {"role": "user", "content": [{"type": "text", "text": "And so?"}]}
+        ])
+    );
+}
+
+#[tokio::test]
+async fn a_chat_stream_comes_back_as_anthropics_events_in_order() {
+    use common::fixtures::openai;
+    let (upstream, gateway) = gateway_with_upstream(KEYS).await;
+    upstream.push(Reply::sse(openai::TOOL_STREAM));
+    let response = post(&gateway, request("up/gpt-4o", true), "cc-key").await;
+    assert_eq!(response.status(), 200);
+    let body = response.text().await.unwrap();
+    let events = events(&body);
+    let names: Vec<&str> = events.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(names.first(), Some(&"message_start"), "{body}");
+    assert_eq!(names.last(), Some(&"message_stop"), "{body}");
+    for (name, data) in &events {
+        assert_eq!(data["type"], *name, "each event's name is its type");
+    }
+    let (_, start) = &events[0];
+    assert_eq!(start["message"]["model"], "up/gpt-4o");
+    assert_eq!(start["message"]["usage"]["input_tokens"], 0);
+    // Blocks open, fill and close in order, at indices 0, 1, ...
+    let mut open: Option<u64> = None;
+    let mut next: u64 = 0;
+    let mut inputs: Vec<String> = Vec::new();
+    for (name, data) in &events {
+        match name.as_str() {
+            "content_block_start" => {
+                assert_eq!(open, None, "one block at a time: {body}");
+                assert_eq!(data["index"], next);
+                open = Some(next);
+                next += 1;
+                assert_eq!(data["content_block"]["type"], "tool_use");
+                inputs.push(String::new());
+            }
+            "content_block_delta" => {
+                assert_eq!(Some(data["index"].as_u64().unwrap()), open);
+                let piece = data["delta"]["partial_json"].as_str().unwrap();
+                inputs.last_mut().unwrap().push_str(piece);
+            }
+            "content_block_stop" => {
+                assert_eq!(Some(data["index"].as_u64().unwrap()), open);
+                open = None;
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(next, 2, "two tool calls: {body}");
+    let inputs: Vec<Value> = inputs
+        .iter()
+        .map(|i| serde_json::from_str(i).unwrap())
+        .collect();
+    assert_eq!(inputs[0], serde_json::json!({"city": "Paris"}));
+    let (_, delta) = &events[events.len() - 2];
+    assert_eq!(delta["type"], "message_delta");
+    assert_eq!(delta["delta"]["stop_reason"], "tool_use");
+    assert!(
+        delta["usage"]["output_tokens"].as_u64().is_some(),
+        "{delta}"
+    );
+    // The upstream was asked for the usage message_delta reports.
+    assert_eq!(
+        upstream.last_request().json()["stream_options"]["include_usage"],
+        true
+    );
+}
+
+#[tokio::test]
+async fn a_gemini_target_serves_the_messages_api_through_the_translation() {
+    use common::fixtures::gemini;
+    let (upstream, gateway) = gateway_for(&GEMINI, KEYS).await;
+    upstream.push(Reply::sse(gemini::TEXT_STREAM));
+    let response = post(&gateway, request("gem/gemini-2.5-flash", true), "cc-key").await;
+    assert_eq!(response.status(), 200);
+    let events = events(&response.text().await.unwrap());
+    let text: String = events
+        .iter()
+        .filter(|(name, _)| name == "content_block_delta")
+        .filter_map(|(_, data)| data["delta"]["text"].as_str())
+        .collect();
+    assert!(text.starts_with("Paris is the capital of France"), "{text}");
+    assert_eq!(events.last().unwrap().0, "message_stop");
+    let (_, delta) = &events[events.len() - 2];
+    assert_eq!(delta["delta"]["stop_reason"], "end_turn");
+}
+
+#[tokio::test]
+async fn count_tokens_toward_a_chat_target_is_an_estimate() {
+    let (upstream, gateway) = gateway_with_upstream(KEYS).await;
+    let response = gateway
+        .http
+        .post(format!("{}/v1/messages/count_tokens", gateway.url))
+        .header("x-api-key", "cc-key")
+        .body(r#"{"model":"up/gpt-4o","messages":[{"role":"user","content":"one two three four five six seven eight"}]}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let count: Value = response.json().await.unwrap();
+    let tokens = count["input_tokens"].as_u64().unwrap();
+    assert!((10..60).contains(&tokens), "{count}");
+    assert!(
+        upstream.requests().is_empty(),
+        "nothing was generated to count"
+    );
+}
+
+#[tokio::test]
+async fn server_tools_only_anthropic_can_run_are_refused_toward_other_targets() {
+    let (upstream, gateway) = gateway_with_upstream(KEYS).await;
+    let sent = r#"{"model":"up/gpt-4o","max_tokens":10,"tools":[{"type":"web_search_20250305","name":"web_search"}],"messages":[{"role":"user","content":"news?"}]}"#;
+    let response = post(&gateway, sent.to_owned(), "cc-key").await;
     assert_eq!(response.status(), 400);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"]["type"], "invalid_request_error");
@@ -258,9 +437,10 @@ async fn a_target_of_another_kind_is_refused_clearly_for_now() {
         body["error"]["message"]
             .as_str()
             .unwrap()
-            .contains("only by anthropic-kind providers"),
+            .contains("web_search_20250305"),
         "{body}"
     );
+    assert!(upstream.requests().is_empty());
 }
 
 /// An anthropic-kind provider `name` at `upstream`.

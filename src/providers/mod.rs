@@ -171,10 +171,16 @@ impl Provider {
         self.send(http, exchange, api_key, traceparent).await
     }
 
+    /// Whether it speaks Anthropic's Messages API, so the Messages surface relays to it
+    /// untranslated (`messages`); other kinds are served that surface through `complete`.
+    pub fn speaks_messages(&self) -> bool {
+        matches!(self.codec, Codec::Anthropic(_))
+    }
+
     /// Serves a Messages `request` (the Anthropic surface's) with the upstream model `model`:
     /// relayed untranslated to an Anthropic upstream, with the client's `anthropic-version` and
-    /// `anthropic-beta` headers (in `client`). Other kinds are not translated to yet: a 400 that
-    /// says so.
+    /// `anthropic-beta` headers (in `client`). A provider of another kind refuses it (see
+    /// `speaks_messages`).
     #[allow(clippy::too_many_arguments)]
     pub async fn messages(
         &self,
@@ -188,7 +194,7 @@ impl Provider {
         let Codec::Anthropic(codec) = &self.codec else {
             return Err(Error::invalid(
                 format!(
-                    "The model '{served}' is served by a provider of the {} kind; the Anthropic Messages API is served only by anthropic-kind providers so far.",
+                    "The model '{served}' is served by a provider of the {} kind, which does not speak the Messages API.",
                     self.kind_name()
                 ),
                 Some("model"),

@@ -1,26 +1,146 @@
-//! An Anthropic Messages attempt: the request relayed to the target's provider with the call's
-//! key, then a whole answer, or a stream held to its commit point (its `message_start` and
-//! `ping`s held back with it, so a fallback never shows two `message_start`s).
+//! An Anthropic Messages attempt. Toward a target that speaks the Messages API the request is
+//! relayed as it came; toward any other it is translated into a chat request (once, when first
+//! needed), served by the chat codecs, and the answer translated back: a whole message, or the
+//! chat stream as Anthropic's events. Either stream is held to its commit point (its
+//! `message_start` and `ping`s held back with it, so a fallback never shows two).
+
+use std::sync::OnceLock;
 
 use axum::http::HeaderMap;
+use futures_util::StreamExt;
 
 use super::attempt::{Attempt, Call};
 use super::chat::{ChatAnswer, Ready};
 use super::hold::hold;
+use crate::anthropic::from_chat::{self, StreamTranslator};
 use crate::anthropic::request::MessagesRequest;
-use crate::completion::Completion;
+use crate::anthropic::to_chat;
+use crate::completion::{ChunkStream, Completion, UsageWanted, Whole};
 use crate::error::Error;
+use crate::openai::request::ChatRequest;
 
 pub struct MessagesAttempt<'r> {
     pub request: &'r MessagesRequest,
     /// The client's headers, of which `anthropic-version` and `anthropic-beta` go on.
     pub client: &'r HeaderMap,
+    /// Who wants the usage of a translated stream, as the admission decided.
+    pub usage: UsageWanted,
+    /// The request as chat, and what the translation dropped; or why it cannot be.
+    pub chat: OnceLock<Result<(ChatRequest, Vec<String>), String>>,
+}
+
+impl<'r> MessagesAttempt<'r> {
+    pub fn new(request: &'r MessagesRequest, client: &'r HeaderMap, usage: UsageWanted) -> Self {
+        Self {
+            request,
+            client,
+            usage,
+            chat: OnceLock::new(),
+        }
+    }
+
+    fn chat(&self) -> Result<&(ChatRequest, Vec<String>), Error> {
+        self.chat
+            .get_or_init(|| {
+                let translated =
+                    to_chat::translate(self.request.body()).map_err(|e| e.to_string())?;
+                let chat = ChatRequest::parse(translated.body.into()).map_err(|e| e.to_string())?;
+                Ok((chat, translated.dropped))
+            })
+            .as_ref()
+            .map_err(|message| Error::invalid(message.clone(), None))
+    }
+
+    async fn translated(&self, call: &Call<'_>) -> Result<ChatAnswer, Error> {
+        let (chat, dropped) = self.chat()?;
+        if self.request.counting {
+            return Ok(estimated_count(chat, dropped));
+        }
+        let answer = call
+            .provider
+            .complete(
+                call.http,
+                chat,
+                self.usage,
+                &call.target.model,
+                &call.target.name,
+                call.api_key,
+                call.traceparent.as_ref(),
+            )
+            .await?;
+        let mut dropped = dropped.clone();
+        dropped.extend(answer.dropped_params);
+        let ready = match answer.completion {
+            Completion::Whole(whole) => {
+                let json =
+                    from_chat::message(&whole.json, whole.tokens.as_ref(), &call.target.name)
+                        .ok_or_else(|| Error::UpstreamFailed {
+                            provider: call.target.provider.clone(),
+                            detail: "sent an answer that cannot be read as a chat completion"
+                                .into(),
+                        })?;
+                Ready::Whole(Whole {
+                    json: json.into(),
+                    ..whole
+                })
+            }
+            Completion::Stream(stream) => {
+                Ready::Stream(hold(as_events(stream, &call.target.name), call).await?)
+            }
+        };
+        Ok(ChatAnswer { ready, dropped })
+    }
+}
+
+/// A count for a target that cannot count: the prompt's size at about four bytes a token (the
+/// same estimate the key's limits use for a stream cut before its usage). Claude Code uses the
+/// count to decide when to compact a conversation, where an estimate serves.
+fn estimated_count(chat: &ChatRequest, dropped: &[String]) -> ChatAnswer {
+    let json = format!("{{\"input_tokens\":{}}}", chat.len().div_ceil(4));
+    ChatAnswer {
+        ready: Ready::Whole(Whole {
+            json: json.into(),
+            tokens: None,
+            finish: None,
+            model: None,
+        }),
+        dropped: dropped.to_vec(),
+    }
+}
+
+/// A chat stream as Anthropic's events; its clean end closes the message, a failure stays one.
+fn as_events(mut chunks: ChunkStream, served: &str) -> ChunkStream {
+    let mut translator = StreamTranslator::new(served);
+    Box::pin(async_stream::stream! {
+        let mut out = Vec::new();
+        while let Some(item) = chunks.next().await {
+            match item {
+                Ok(chunk) => {
+                    translator.chunk(&chunk, &mut out);
+                    for event in out.drain(..) {
+                        yield Ok(event);
+                    }
+                }
+                Err(error) => {
+                    yield Err(error);
+                    return;
+                }
+            }
+        }
+        translator.end(&mut out);
+        for event in out.drain(..) {
+            yield Ok(event);
+        }
+    })
 }
 
 impl Attempt for MessagesAttempt<'_> {
     type Output = ChatAnswer;
 
     async fn run(&self, call: Call<'_>) -> Result<ChatAnswer, Error> {
+        if !call.provider.speaks_messages() {
+            return self.translated(&call).await;
+        }
         let answer = call
             .provider
             .messages(

@@ -80,10 +80,7 @@ async fn serve(
         )
         .await?;
     trip.capture(request.body());
-    let attempt = MessagesAttempt {
-        request: &request,
-        client: headers,
-    };
+    let attempt = MessagesAttempt::new(&request, headers, trip.usage());
     pipeline.route(trip, &request.model, &attempt).await
 }
 

@@ -309,6 +309,56 @@ def test_messages_count_tokens(claude: anthropic.Anthropic) -> None:
     assert path == "/v1/messages/count_tokens" and sent["model"] == "claude-sonnet-4-5", (path, sent)
 
 
+def test_messages_translated_echo(claude: anthropic.Anthropic) -> None:
+    # An openai-kind-like target (echo) behind the Messages API: translated both ways.
+    message = claude.messages.create(
+        model="echo/smoke", max_tokens=64, system="Repeat after me.",
+        messages=[{"role": "user", "content": "hello from the anthropic sdk"}],
+    )
+    assert message.model == "echo/smoke", message
+    assert [block.type for block in message.content] == ["text"], message
+    assert message.content[0].text == "hello from the anthropic sdk", message
+    assert message.stop_reason == "end_turn" and message.usage.output_tokens == 5, message
+    with claude.messages.stream(
+        model="echo/smoke", max_tokens=64, messages=[{"role": "user", "content": "streamed to claude"}]
+    ) as stream:
+        text = "".join(stream.text_stream)
+        final = stream.get_final_message()
+    assert text == "streamed to claude", text
+    assert final.content[0].text == "streamed to claude" and final.stop_reason == "end_turn", final
+    count = claude.messages.count_tokens(model="echo/smoke", messages=[{"role": "user", "content": "count me"}])
+    assert count.input_tokens > 0, count
+
+
+def test_messages_translated_gemini(claude: anthropic.Anthropic) -> None:
+    expected = "Paris is the capital of France — about 2.1 million people live there. Note: 1 < 2 & café ☃."
+    message = claude.messages.create(
+        model="gem/gemini-2.5-flash", max_tokens=256, messages=[{"role": "user", "content": "Capital of France?"}]
+    )
+    assert message.content[0].text == expected, message
+    tools = [{"name": "get_weather", "input_schema": {
+        "type": "object", "properties": {"city": {"type": "string"}, "unit": {"type": "string"}}}}]
+    question = {"role": "user", "content": "Weather and time in Paris?"}
+    with claude.messages.stream(
+        model="gem/gemini-2.5-flash", max_tokens=256, messages=[question], tools=tools
+    ) as stream:
+        final = stream.get_final_message()
+    assert final.stop_reason == "tool_use", final
+    calls = [block for block in final.content if block.type == "tool_use"]
+    assert [call.name for call in calls] == ["get_weather", "get_time"], final.content
+    assert calls[0].input == {"city": "Paris", "unit": "celsius"}, calls[0]
+    # The round trip: the results go back as tool results, translated to Gemini's function responses.
+    results = [{"type": "tool_result", "tool_use_id": call.id, "content": "sunny"} for call in calls]
+    answer = claude.messages.create(
+        model="gem/gemini-2.5-flash", max_tokens=256, tools=tools,
+        messages=[question, {"role": "assistant", "content": final.content}, {"role": "user", "content": results}],
+    )
+    assert answer.content[0].type == "text", answer
+    _, _, sent = FakeGemini.received[-1]
+    responses = [part for part in sent["contents"][-1]["parts"] if "functionResponse" in part]
+    assert [r["functionResponse"]["name"] for r in responses] == ["get_weather", "get_time"], sent["contents"][-1]
+
+
 def test_messages_models(claude: anthropic.Anthropic) -> None:
     # The SDK pages through Anthropic's list shape on its own.
     models = list(claude.models.list(limit=1))
@@ -394,6 +444,8 @@ def main() -> int:
                 ("messages_whole", lambda: test_messages_whole(claude)),
                 ("messages_stream_tool_round_trip", lambda: test_messages_stream_tool_round_trip(claude)),
                 ("messages_count_tokens", lambda: test_messages_count_tokens(claude)),
+                ("messages_translated_echo", lambda: test_messages_translated_echo(claude)),
+                ("messages_translated_gemini", lambda: test_messages_translated_gemini(claude)),
                 ("messages_models", lambda: test_messages_models(claude)),
                 ("messages_errors", lambda: test_messages_errors(base)),
             ]
