@@ -324,7 +324,8 @@ async fn toward_a_chat_target_the_request_is_translated_and_the_message_comes_ba
 #[tokio::test]
 async fn a_chat_stream_comes_back_as_anthropics_events_in_order() {
     use common::fixtures::openai;
-    let (upstream, gateway) = gateway_with_upstream(KEYS).await;
+    let (upstream, gateway) =
+        gateway_with_upstream(&format!("unsupported_params = \"drop\"\n{KEYS}")).await;
     upstream.push(Reply::sse(openai::TOOL_STREAM));
     let response = post(&gateway, request("up/gpt-4o", true), "cc-key").await;
     assert_eq!(response.status(), 200);
@@ -388,10 +389,17 @@ async fn a_chat_stream_comes_back_as_anthropics_events_in_order() {
 #[tokio::test]
 async fn a_gemini_target_serves_the_messages_api_through_the_translation() {
     use common::fixtures::gemini;
-    let (upstream, gateway) = gateway_for(&GEMINI, KEYS).await;
+    let (upstream, gateway) =
+        gateway_for(&GEMINI, &format!("unsupported_params = \"drop\"\n{KEYS}")).await;
     upstream.push(Reply::sse(gemini::TEXT_STREAM));
     let response = post(&gateway, request("gem/gemini-2.5-flash", true), "cc-key").await;
     assert_eq!(response.status(), 200);
+    // What Claude Code sends that only Anthropic honours, dropped by this provider's policy and
+    // named; the cache hint always is.
+    assert_eq!(
+        response.headers()["x-switchyard-dropped-params"],
+        "cache_control, future_field"
+    );
     let events = events(&response.text().await.unwrap());
     let text: String = events
         .iter()
@@ -402,6 +410,37 @@ async fn a_gemini_target_serves_the_messages_api_through_the_translation() {
     assert_eq!(events.last().unwrap().0, "message_stop");
     let (_, delta) = &events[events.len() - 2];
     assert_eq!(delta["delta"]["stop_reason"], "end_turn");
+}
+
+#[tokio::test]
+async fn what_a_chat_target_cannot_honour_follows_its_policy_but_the_cache_hint_is_always_dropped()
+{
+    let (upstream, gateway) = gateway_with_upstream(KEYS).await;
+    let sent = r#"{"model":"up/gpt-4o","max_tokens":10,"top_k":5,"container":"c1","messages":[{"role":"user","content":[{"type":"text","text":"hi","cache_control":{"type":"ephemeral"}}]}]}"#;
+    let response = post(&gateway, sent.to_owned(), "cc-key").await;
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["type"], "invalid_request_error");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("'container'") && message.contains("top_k"),
+        "{message}"
+    );
+    assert!(!message.contains("cache_control"), "{message}");
+    assert!(upstream.requests().is_empty());
+
+    let sent = r#"{"model":"up/gpt-4o","max_tokens":10,"messages":[{"role":"user","content":[{"type":"text","text":"hi","cache_control":{"type":"ephemeral"}}]}]}"#;
+    upstream.push(Reply::json(completion_json("hello")));
+    let response = post(&gateway, sent.to_owned(), "cc-key").await;
+    assert_eq!(
+        response.status(),
+        200,
+        "a cache hint alone is never refused"
+    );
+    assert_eq!(
+        response.headers()["x-switchyard-dropped-params"],
+        "cache_control"
+    );
 }
 
 #[tokio::test]

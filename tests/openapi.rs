@@ -399,8 +399,8 @@ async fn every_documented_path_is_served() {
     assert_eq!(operations.len(), 7);
     for (path, method, _) in operations {
         if path.starts_with("/v1/messages") {
-            // Served, in Anthropic's shape: echo is no anthropic-kind target, so the Messages
-            // API refuses the chat example with its own 400.
+            // Served in Anthropic's shape: the chat example, which has no `max_tokens`, is a
+            // Messages request only to count its tokens.
             let response = gateway
                 .http
                 .post(format!("{}{path}", gateway.url))
@@ -408,9 +408,18 @@ async fn every_documented_path_is_served() {
                 .send()
                 .await
                 .unwrap();
-            assert_eq!(response.status(), 400, "{path}");
+            let status = response.status();
             let body: Value = response.json().await.unwrap();
-            assert_eq!(body["type"], "error", "{path}: {body}");
+            if path.ends_with("count_tokens") {
+                assert_eq!(status, 200, "{path}: {body}");
+                assert!(body["input_tokens"].as_u64().is_some(), "{path}: {body}");
+            } else {
+                assert_eq!(status, 400, "{path}: {body}");
+                assert_eq!(
+                    body["error"]["type"], "invalid_request_error",
+                    "{path}: {body}"
+                );
+            }
             continue;
         }
         let response = match method.as_str() {

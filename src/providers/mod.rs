@@ -21,7 +21,7 @@ use axum::http::{HeaderMap, HeaderValue};
 
 use crate::anthropic::request::MessagesRequest;
 use crate::completion::{Answer, Chunk, Completion, UsageWanted, Whole};
-use crate::config::{ProviderConfig, ProviderKind, Secret};
+use crate::config::{ProviderConfig, ProviderKind, Secret, UnsupportedParams};
 use crate::error::Error;
 use crate::openai::request::ChatRequest;
 use crate::transport::{self, Upstream, UpstreamRequest};
@@ -39,6 +39,9 @@ pub struct Provider {
     system: &'static str,
     /// Its server's host and port, for spans (`server.address`, `server.port`).
     server: Option<(Arc<str>, u16)>,
+    name: String,
+    /// What it does with parameters it cannot honour.
+    policy: UnsupportedParams,
 }
 
 enum Codec {
@@ -129,6 +132,8 @@ impl Provider {
             auth: authentication(config)?,
             system: system(config, server.as_ref().map(|(host, _)| &**host)),
             server,
+            name: config.name.clone(),
+            policy: config.unsupported_params,
         })
     }
 
@@ -169,6 +174,12 @@ impl Provider {
             });
         };
         self.send(http, exchange, api_key, traceparent).await
+    }
+
+    /// Parameters of another API that this provider cannot honour (a translation's losses), by
+    /// its `unsupported_params` policy: returned to be named as dropped, or a 400.
+    pub fn cannot_honour(&self, params: Vec<String>) -> Result<Vec<String>, Error> {
+        params::decide(params, &self.name, self.kind_name(), self.policy)
     }
 
     /// Whether it speaks Anthropic's Messages API, so the Messages surface relays to it

@@ -51,6 +51,17 @@ pub fn screen(
         .into_iter()
         .filter(|key| !ALWAYS.contains(&key.as_str()) && !honoured.contains(&key.as_str()))
         .collect();
+    decide(unsupported, provider, kind, policy)
+}
+
+/// The parameters `provider` cannot honour, by its policy: dropped (and returned, to be named),
+/// or a 400 naming them.
+pub fn decide(
+    unsupported: Vec<String>,
+    provider: &str,
+    kind: &str,
+    policy: UnsupportedParams,
+) -> Result<Vec<String>, Error> {
     match (unsupported.first(), policy) {
         (None, _) | (Some(_), UnsupportedParams::Drop) => Ok(unsupported),
         (Some(first), UnsupportedParams::Error) => Err(Error::InvalidRequest {

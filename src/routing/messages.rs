@@ -53,8 +53,17 @@ impl<'r> MessagesAttempt<'r> {
 
     async fn translated(&self, call: &Call<'_>) -> Result<ChatAnswer, Error> {
         let (chat, dropped) = self.chat()?;
+        // `cache_control` is a hint a chat target serves on its own: always dropped, never
+        // refused (Claude Code sends it on every request). The rest follows the provider's policy.
+        let (hints, losses): (Vec<String>, Vec<String>) = dropped
+            .iter()
+            .cloned()
+            .partition(|name| name == "cache_control");
+        let mut dropped = call.provider.cannot_honour(losses)?;
+        dropped.extend(hints);
+        dropped.sort();
         if self.request.counting {
-            return Ok(estimated_count(chat, dropped));
+            return Ok(estimated_count(chat, &dropped));
         }
         let answer = call
             .provider
@@ -68,7 +77,6 @@ impl<'r> MessagesAttempt<'r> {
                 call.traceparent.as_ref(),
             )
             .await?;
-        let mut dropped = dropped.clone();
         dropped.extend(answer.dropped_params);
         let ready = match answer.completion {
             Completion::Whole(whole) => {
