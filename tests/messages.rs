@@ -590,3 +590,49 @@ async fn count_tokens_is_relayed_to_an_anthropic_target_as_it_came() {
     );
     assert_eq!(got.headers["anthropic-version"], "2023-06-01");
 }
+
+#[tokio::test]
+async fn a_translated_stream_that_fails_after_output_ends_with_an_error_event_and_is_metered() {
+    let (upstream, gateway) = gateway_with_upstream(KEYS).await;
+    let sent = r#"{"model":"up/gpt-4o","max_tokens":50,"stream":true,"messages":[{"role":"user","content":"hi"}]}"#;
+    upstream.push(Reply::sse(include_str!(
+        "fixtures/openai/midstream_error.sse"
+    )));
+    let response = post(&gateway, sent.to_owned(), "cc-key").await;
+    assert_eq!(response.status(), 200);
+    let body = response.text().await.unwrap();
+    let events = events(&body);
+    let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "message_start",
+            "content_block_start",
+            "content_block_delta",
+            "error"
+        ],
+        "{body}"
+    );
+    assert_eq!(events[3].1["type"], "error");
+    assert_eq!(events[3].1["error"]["type"], "api_error");
+
+    // A whole translated answer's usage counts against the key as a relayed one's does.
+    upstream.push(Reply::json(completion_json("fine")));
+    let sent =
+        r#"{"model":"up/gpt-4o","max_tokens":50,"messages":[{"role":"user","content":"hi"}]}"#;
+    let first = post(&gateway, sent.to_owned(), "cc-key").await;
+    assert_eq!(first.status(), 200);
+    let before: u64 = first.headers()["x-ratelimit-remaining-tokens"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    upstream.push(Reply::json(completion_json("again")));
+    let second = post(&gateway, sent.to_owned(), "cc-key").await;
+    let after: u64 = second.headers()["x-ratelimit-remaining-tokens"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(before - after, 5, "3 prompt and 2 completion tokens");
+}

@@ -93,6 +93,34 @@ class FakeAnthropic(http.server.BaseHTTPRequestHandler):
         pass
 
 
+OPENAI_FIXTURES = pathlib.Path(__file__).resolve().parent.parent / "fixtures" / "openai"
+
+
+class FakeOpenAI(http.server.BaseHTTPRequestHandler):
+    """POST /v1/chat/completions from fixtures: the tool-call stream when tools are declared and
+    the last message is the user's, else the text stream or the whole answer."""
+
+    received: list = []
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers.get("content-length", "0"))))
+        FakeOpenAI.received.append((self.path, body))
+        tools = bool(body.get("tools")) and body["messages"][-1]["role"] == "user"
+        if body.get("stream"):
+            name = "tool_calls_stream.sse" if tools else "text_stream.sse"
+            payload, kind = (OPENAI_FIXTURES / name).read_bytes(), "text/event-stream"
+        else:
+            payload, kind = (OPENAI_FIXTURES / "completion.json").read_bytes(), "application/json"
+        self.send_response(200)
+        self.send_header("content-type", kind)
+        self.send_header("content-length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -359,6 +387,49 @@ def test_messages_translated_gemini(claude: anthropic.Anthropic) -> None:
     assert [r["functionResponse"]["name"] for r in responses] == ["get_weather", "get_time"], sent["contents"][-1]
 
 
+def test_messages_translated_openai(claude: anthropic.Anthropic) -> None:
+    # An openai-kind target behind the Messages API, as Claude Code on GPT.
+    whole = json.loads((OPENAI_FIXTURES / "completion.json").read_text())
+    message = claude.messages.create(
+        model="gpt/gpt-4o", max_tokens=64, system="Be brief.",
+        messages=[{"role": "user", "content": "Hello?"}],
+    )
+    assert message.model == "gpt/gpt-4o", message
+    # The fixture answers with tool calls: tool_use blocks, their inputs parsed.
+    expected = [(c["id"], c["function"]["name"], json.loads(c["function"]["arguments"]))
+                for c in whole["choices"][0]["message"]["tool_calls"]]
+    got = [(b.id, b.name, b.input) for b in message.content if b.type == "tool_use"]
+    assert got == expected, message
+    assert message.stop_reason == "tool_use", message
+    _, sent = FakeOpenAI.received[-1]
+    assert sent["messages"][0] == {"role": "system", "content": "Be brief."}, sent
+    with claude.messages.stream(
+        model="gpt/gpt-4o", max_tokens=64, messages=[{"role": "user", "content": "Hello?"}]
+    ) as stream:
+        text = "".join(stream.text_stream)
+        final = stream.get_final_message()
+    assert text == "Hello, café ☃!", text
+    assert final.usage.output_tokens == 4, final.usage
+    tools = [{"name": "get_weather", "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}}}]
+    question = {"role": "user", "content": "Weather and time in Paris?"}
+    with claude.messages.stream(model="gpt/gpt-4o", max_tokens=64, messages=[question], tools=tools) as stream:
+        final = stream.get_final_message()
+    assert final.stop_reason == "tool_use", final
+    calls = [block for block in final.content if block.type == "tool_use"]
+    assert [call.name for call in calls] == ["get_weather", "get_time"], final.content
+    assert calls[0].input == {"city": "Paris"}, calls[0]
+    results = [{"type": "tool_result", "tool_use_id": call.id, "content": "fine"} for call in calls]
+    claude.messages.create(
+        model="gpt/gpt-4o", max_tokens=64, tools=tools,
+        messages=[question, {"role": "assistant", "content": final.content}, {"role": "user", "content": results}],
+    )
+    _, sent = FakeOpenAI.received[-1]
+    assert [m["role"] for m in sent["messages"]] == ["user", "assistant", "tool", "tool"], sent["messages"]
+    assert [c["id"] for c in sent["messages"][1]["tool_calls"]] == [call.id for call in calls], sent
+    count = claude.messages.count_tokens(model="gpt/gpt-4o", messages=[question])
+    assert count.input_tokens > 0, count
+
+
 def test_messages_models(claude: anthropic.Anthropic) -> None:
     # The SDK pages through Anthropic's list shape on its own.
     models = list(claude.models.list(limit=1))
@@ -409,6 +480,8 @@ def main() -> int:
     gemini = start_fake_gemini()
     fake_anthropic = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeAnthropic)
     threading.Thread(target=fake_anthropic.serve_forever, daemon=True).start()
+    fake_openai = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeOpenAI)
+    threading.Thread(target=fake_openai.serve_forever, daemon=True).start()
     with tempfile.TemporaryDirectory() as tmp:
         config = os.path.join(tmp, "smoke.toml")
         with open(config, "w") as f:
@@ -420,6 +493,8 @@ def main() -> int:
             )
             f.write('[providers.claude]\nkind = "anthropic"\napi_key = "sk-ant-smoke"\nmodels = ["claude-sonnet-4-5"]\n')
             f.write(f'base_url = "http://127.0.0.1:{fake_anthropic.server_address[1]}"\n')
+            f.write('[providers.gpt]\nkind = "openai"\napi_key = "sk-smoke-openai"\n')
+            f.write(f'base_url = "http://127.0.0.1:{fake_openai.server_address[1]}/v1"\n')
         env = {"PATH": os.environ.get("PATH", ""), "SMOKE_GATEWAY_KEY": GATEWAY_KEY}
         process = subprocess.Popen(
             [binary, "serve", "--config", config, "--listen", f"127.0.0.1:{port}"],
@@ -446,6 +521,7 @@ def main() -> int:
                 ("messages_count_tokens", lambda: test_messages_count_tokens(claude)),
                 ("messages_translated_echo", lambda: test_messages_translated_echo(claude)),
                 ("messages_translated_gemini", lambda: test_messages_translated_gemini(claude)),
+                ("messages_translated_openai", lambda: test_messages_translated_openai(claude)),
                 ("messages_models", lambda: test_messages_models(claude)),
                 ("messages_errors", lambda: test_messages_errors(base)),
             ]
