@@ -363,6 +363,74 @@ def check_events(doc: Document, events, served: str, *, clean: bool, usage: bool
     return seen
 
 
+def stream_messages(port: int, body: dict, key: str | None = None):
+    """POSTs a streaming Messages request; returns (status, headers, events) where each event is
+    (its name, its data as JSON), in order."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
+    headers = {"content-type": "application/json", "anthropic-version": "2023-06-01"}
+    if key:
+        headers["x-api-key"] = key
+    conn.request("POST", "/v1/messages?beta=true", json.dumps(body), headers)
+    answer = conn.getresponse()
+    raw = answer.read().decode()
+    conn.close()
+    if answer.status != 200:
+        return answer.status, answer.headers, raw
+    events = []
+    for block in raw.replace("\r\n", "\n").split("\n\n"):
+        name, data = None, []
+        for line in block.split("\n"):
+            if line.startswith("event:"):
+                name = line[6:].strip()
+            elif line.startswith("data:"):
+                data.append(line[5:].lstrip(" "))
+            elif line:
+                raise AssertionError(f"unexpected SSE line {line!r}")
+        if data:
+            assert name, f"an event without a name: {block!r}"
+            events.append((name, json.loads("\n".join(data))))
+    return answer.status, answer.headers, events
+
+
+MESSAGE_EVENTS = {
+    "message_start": "MessageStart",
+    "content_block_start": "ContentBlockStart",
+    "content_block_delta": "ContentBlockDelta",
+    "content_block_stop": "ContentBlockStop",
+    "message_delta": "MessageDelta",
+    "message_stop": "MessageStop",
+    "ping": "Ping",
+    "error": "MessageStreamError",
+}
+
+
+def check_message_events(doc: Document, events, served: str, *, clean: bool) -> list:
+    """Validates every event against the document, and their order; returns the blocks seen."""
+    assert events and events[0][0] == "message_start", events[:1]
+    assert events[0][1]["message"]["model"] == served, events[0]
+    blocks, open_index = [], None
+    for name, payload in events:
+        doc.validate(MESSAGE_EVENTS[name], payload)
+        assert payload["type"] == name, (name, payload)
+        if name == "content_block_start":
+            assert open_index is None and payload["index"] == len(blocks), (open_index, payload)
+            open_index = payload["index"]
+            blocks.append({"block": payload["content_block"], "deltas": []})
+        elif name == "content_block_delta":
+            assert payload["index"] == open_index, (open_index, payload)
+            blocks[open_index]["deltas"].append(payload["delta"])
+        elif name == "content_block_stop":
+            assert payload["index"] == open_index, (open_index, payload)
+            open_index = None
+    names = [name for name, _ in events]
+    if clean:
+        assert names[-2:] == ["message_delta", "message_stop"], names[-3:]
+        assert "error" not in names, names
+    else:
+        assert names[-1] == "error" and "message_stop" not in names, names
+    return blocks
+
+
 def check_headers(headers, served: str) -> None:
     assert headers["content-type"].startswith("text/event-stream"), headers["content-type"]
     assert headers["cache-control"] == "no-cache", headers["cache-control"]
@@ -406,7 +474,18 @@ def main() -> int:
             assert status == 200, (status, events)
             check_events(doc, events, "echo/asyncapi", clean=True, usage=False)
 
+        def echo_messages_stream():
+            status, headers, events = stream_messages(echo_port, {
+                "model": "echo/asyncapi", "max_tokens": 64, "stream": True,
+                "messages": [{"role": "user", "content": "hello from the messages check"}]})
+            assert status == 200, (status, events)
+            check_headers(headers, "echo/asyncapi")
+            blocks = check_message_events(doc, events, "echo/asyncapi", clean=True)
+            text = "".join(d.get("text", "") for b in blocks for d in b["deltas"])
+            assert text == "hello from the messages check", text
+
         results.check("echo_text_stream_with_usage", echo_text_usage)
+        results.check("echo_messages_stream", echo_messages_stream)
         results.check("echo_text_stream_without_usage", echo_text_no_usage)
 
         with tempfile.TemporaryDirectory() as tmp:
@@ -477,7 +556,31 @@ def main() -> int:
                 error = seen["errors"][0]["error"]
                 assert "the model crashed" in error["message"], error
 
+            def messages_tool_use():
+                status, _, events = stream_messages(port, {
+                    "model": "up/tools", "max_tokens": 64, "stream": True,
+                    "messages": [{"role": "user", "content": "weather in Paris?"}],
+                    "tools": [{"name": "get_weather", "input_schema": {"type": "object"}}]},
+                    GATEWAY_KEY)
+                assert status == 200, (status, events)
+                blocks = check_message_events(doc, events, "up/tools", clean=True)
+                uses = [b for b in blocks if b["block"]["type"] == "tool_use"]
+                assert [u["block"]["name"] for u in uses] == ["get_weather", "get_time"], uses
+                args = "".join(d["partial_json"] for d in uses[0]["deltas"])
+                assert json.loads(args) == {"city": "Paris"}, args
+                assert events[-2][1]["delta"]["stop_reason"] == "tool_use", events[-2]
+
+            def messages_failure_mid_stream():
+                status, _, events = stream_messages(port, {
+                    "model": "up/fail", "max_tokens": 64, "stream": True,
+                    "messages": [{"role": "user", "content": "fail please"}]}, GATEWAY_KEY)
+                assert status == 200, (status, events)
+                check_message_events(doc, events, "up/fail", clean=False)
+                assert "the model crashed" in events[-1][1]["error"]["message"], events[-1]
+
             results.check("bearer_required", bearer_required)
+            results.check("messages_tool_use_stream", messages_tool_use)
+            results.check("messages_error_mid_stream", messages_failure_mid_stream)
             results.check("tool_call_stream_with_usage", tool_calls)
             results.check("reasoning_stream_bare_last_chunk_keep_alive", reasoning_bare_last_chunk_keep_alive)
             results.check("error_mid_stream_without_done", failure_mid_stream)
