@@ -636,3 +636,25 @@ async fn a_translated_stream_that_fails_after_output_ends_with_an_error_event_an
         .unwrap();
     assert_eq!(before - after, 5, "3 prompt and 2 completion tokens");
 }
+
+#[tokio::test]
+async fn thinking_another_target_produced_is_left_out_when_the_conversation_comes_to_anthropic() {
+    let (upstream, gateway) = gateway_for(&ANTHROPIC, KEYS).await;
+    upstream.push(Reply::json(anthropic::TEXT));
+    // The gateway wrote GPT's reasoning as a thinking block without a signature; Claude's own
+    // signed block stays.
+    let sent = r#"{"model":"claude/claude-sonnet-4-5","max_tokens":64,"messages":[
+        {"role":"user","content":"hi"},
+        {"role":"assistant","content":[{"type":"thinking","thinking":"GPT thought","signature":""},{"type":"text","text":"Hello"}]},
+        {"role":"assistant","content":[{"type":"thinking","thinking":"Claude thought","signature":"EqQBCkYIBx"},{"type":"text","text":"Again"}]},
+        {"role":"user","content":"and?"}]}"#;
+    let response = post(&gateway, sent.to_owned(), "cc-key").await;
+    assert_eq!(response.status(), 200);
+    let got = upstream.last_request().json();
+    assert_eq!(
+        got["messages"][1]["content"],
+        serde_json::json!([{"type": "text", "text": "Hello"}])
+    );
+    assert_eq!(got["messages"][2]["content"][0]["signature"], "EqQBCkYIBx");
+    assert_eq!(got["model"], "claude-sonnet-4-5");
+}

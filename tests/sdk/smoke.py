@@ -361,9 +361,16 @@ def test_messages_translated_echo(claude: anthropic.Anthropic) -> None:
 def test_messages_translated_gemini(claude: anthropic.Anthropic) -> None:
     expected = "Paris is the capital of France — about 2.1 million people live there. Note: 1 < 2 & café ☃."
     message = claude.messages.create(
-        model="gem/gemini-2.5-flash", max_tokens=256, messages=[{"role": "user", "content": "Capital of France?"}]
+        model="gem/gemini-2.5-flash", max_tokens=256, system="Answer in one sentence.",
+        messages=[{"role": "user", "content": "Capital of France?"}],
     )
     assert message.content[0].text == expected, message
+    _, _, sent = FakeGemini.received[-1]
+    assert sent["systemInstruction"]["parts"][0]["text"] == "Answer in one sentence.", sent
+    count = claude.messages.count_tokens(
+        model="gem/gemini-2.5-flash", messages=[{"role": "user", "content": "Capital of France?"}]
+    )
+    assert count.input_tokens > 0, count
     tools = [{"name": "get_weather", "input_schema": {
         "type": "object", "properties": {"city": {"type": "string"}, "unit": {"type": "string"}}}}]
     question = {"role": "user", "content": "Weather and time in Paris?"}

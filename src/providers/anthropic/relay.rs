@@ -88,7 +88,7 @@ impl Anthropic {
         UpstreamRequest {
             url: url.clone(),
             headers,
-            body: request.body_with_model(model),
+            body: without_foreign_thinking(request.body_with_model(model)),
         }
     }
 
@@ -106,6 +106,35 @@ impl Anthropic {
             stopped: false,
         }
     }
+}
+
+/// `body` without the thinking blocks another kind of target produced: the gateway writes a
+/// chat target's reasoning as a thinking block with an empty signature, which Anthropic refuses
+/// when a conversation comes back to it (after a fallback, say). Untouched, and not even
+/// parsed, when no such block is there.
+fn without_foreign_thinking(body: Bytes) -> Bytes {
+    let unsigned = |pattern: &[u8]| memchr::memmem::find(&body, pattern).is_some();
+    if !unsigned(b"\"signature\":\"\"") && !unsigned(b"\"signature\": \"\"") {
+        return body;
+    }
+    let Ok(mut request) = serde_json::from_slice::<serde_json::Value>(&body) else {
+        return body;
+    };
+    let messages = request
+        .get_mut("messages")
+        .and_then(serde_json::Value::as_array_mut);
+    for message in messages.into_iter().flatten() {
+        if let Some(blocks) = message
+            .get_mut("content")
+            .and_then(serde_json::Value::as_array_mut)
+        {
+            blocks.retain(|block| {
+                !(block.get("type").and_then(serde_json::Value::as_str) == Some("thinking")
+                    && block.get("signature").and_then(serde_json::Value::as_str) == Some(""))
+            });
+        }
+    }
+    serde_json::to_vec(&request).map_or(body, Bytes::from)
 }
 
 fn relayed(upstream: &Upstream, body: &[u8], served: &str) -> Result<Whole, Error> {
