@@ -32,6 +32,15 @@ CLAUDE = "claude/claude-sonnet-4-5"
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "gemini")
 
 
+def reply(handler: http.server.BaseHTTPRequestHandler, payload: bytes, kind: str) -> None:
+    """A fake upstream's 200 with `payload` as `kind`."""
+    handler.send_response(200)
+    handler.send_header("content-type", kind)
+    handler.send_header("content-length", str(len(payload)))
+    handler.end_headers()
+    handler.wfile.write(payload)
+
+
 def fixture(name: str) -> bytes:
     with open(os.path.join(FIXTURES, name), "rb") as f:
         return f.read()
@@ -53,11 +62,7 @@ class FakeGemini(http.server.BaseHTTPRequestHandler):
             answer, kind = fixture("tool_stream.sse" if tools else "text_stream.sse"), "text/event-stream"
         else:
             answer, kind = fixture("tool.json" if tools else "text.json"), "application/json"
-        self.send_response(200)
-        self.send_header("content-type", kind)
-        self.send_header("content-length", str(len(answer)))
-        self.end_headers()
-        self.wfile.write(answer)
+        reply(self, answer, kind)
 
     def log_message(self, *args) -> None:
         pass
@@ -83,11 +88,7 @@ class FakeAnthropic(http.server.BaseHTTPRequestHandler):
             payload, kind = (ANTHROPIC_FIXTURES / "tool_use_stream.sse").read_bytes(), "text/event-stream"
         else:
             payload, kind = (ANTHROPIC_FIXTURES / "text.json").read_bytes(), "application/json"
-        self.send_response(200)
-        self.send_header("content-type", kind)
-        self.send_header("content-length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
+        reply(self, payload, kind)
 
     def log_message(self, *args) -> None:
         pass
@@ -111,11 +112,7 @@ class FakeOpenAI(http.server.BaseHTTPRequestHandler):
             payload, kind = (OPENAI_FIXTURES / name).read_bytes(), "text/event-stream"
         else:
             payload, kind = (OPENAI_FIXTURES / "completion.json").read_bytes(), "application/json"
-        self.send_response(200)
-        self.send_header("content-type", kind)
-        self.send_header("content-length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
+        reply(self, payload, kind)
 
     def log_message(self, *args) -> None:
         pass
