@@ -396,8 +396,19 @@ async fn every_documented_path_is_served() {
     let gateway = gateway("").await;
     let simple = request_examples(&doc).remove(0).1;
     let operations = operations(&doc);
-    assert_eq!(operations.len(), 7);
+    assert_eq!(operations.len(), 8);
     for (path, method, _) in operations {
+        if path == "/v1/embeddings" {
+            let response = gateway
+                .http
+                .post(format!("{}{path}", gateway.url))
+                .json(&serde_json::json!({"model": "echo/embed", "input": "hi"}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200, "{path}");
+            continue;
+        }
         if path.starts_with("/v1/messages") {
             // Served in Anthropic's shape: the chat example, which has no `max_tokens`, is a
             // Messages request only to count its tokens.

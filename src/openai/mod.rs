@@ -1,5 +1,7 @@
-//! Our OpenAI Chat Completions wire types: the one language spoken inside the gateway.
+//! Our OpenAI Chat Completions wire types: the one language spoken inside the gateway; and
+//! OpenAI's embeddings request and answer (`embeddings.rs`).
 
+pub mod embeddings;
 pub mod error;
 pub mod message;
 pub mod params;

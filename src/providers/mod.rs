@@ -23,6 +23,7 @@ use crate::anthropic::request::MessagesRequest;
 use crate::completion::{Answer, Chunk, Completion, UsageWanted, Whole};
 use crate::config::{ProviderConfig, ProviderKind, Secret, UnsupportedParams};
 use crate::error::Error;
+use crate::openai::embeddings::EmbeddingsRequest;
 use crate::openai::request::ChatRequest;
 use crate::transport::{self, Upstream, UpstreamRequest};
 pub use auth::KeyRing;
@@ -224,6 +225,51 @@ impl Provider {
             },
         };
         self.send(http, exchange, api_key, traceparent).await
+    }
+
+    /// Embeds `request`'s input with the upstream model `model`: an OpenAI-compatible upstream
+    /// (openai, azure) gets the request byte for byte but for `model`; Gemini its own batch
+    /// request, its answer written as OpenAI's list; echo makes deterministic vectors; a kind
+    /// without embeddings (anthropic) is a 400 naming the provider.
+    pub async fn embed(
+        &self,
+        http: &transport::Http,
+        request: &EmbeddingsRequest,
+        (model, served): (&str, &str),
+        api_key: usize,
+        traceparent: Option<&HeaderValue>,
+    ) -> Result<Whole, Error> {
+        let (upstream, outgoing) = match &self.codec {
+            Codec::OpenAi(codec) | Codec::Azure(codec) => {
+                (codec.upstream(), codec.embed(request, model)?)
+            }
+            Codec::Gemini(codec) => (codec.upstream(), codec.embed(request, model)?),
+            Codec::Echo => return echo::embed(request, served),
+            Codec::Anthropic(_) => {
+                return Err(Error::invalid(
+                    format!(
+                        "Provider '{}' (anthropic) has no embeddings; route '{}' to an openai, azure or gemini provider.",
+                        self.name, request.model
+                    ),
+                    Some("model"),
+                ));
+            }
+        };
+        let mut outgoing = outgoing;
+        if let Some(traceparent) = traceparent {
+            outgoing.headers.insert("traceparent", traceparent.clone());
+        }
+        self.auth.apply(&mut outgoing, api_key);
+        let response = transport::send(http, upstream, outgoing).await?;
+        let body = transport::read_body(response, upstream).await?;
+        match &self.codec {
+            Codec::Gemini(codec) => codec.embedded(&body, request, served),
+            Codec::OpenAi(codec) | Codec::Azure(codec) => codec.embedded(&body, served),
+            Codec::Echo | Codec::Anthropic(_) => {
+                Err(Error::Internal("embeddings of no kind".into()))
+            }
+        }
+        .map_err(|e| upstream.redact_error(e))
     }
 
     /// Authenticates `exchange` with API key `api_key`, tells the upstream its span, and sends it.

@@ -3,6 +3,7 @@
 
 mod anthropic_error;
 mod chat;
+mod embeddings;
 mod health;
 mod messages;
 mod metrics;
@@ -26,6 +27,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/chat/completions", post(chat::chat_completions))
         .route("/chat/completions", post(chat::chat_completions))
         .route("/v1/messages", post(messages::messages))
+        .route("/v1/embeddings", post(embeddings::embeddings))
+        .route("/embeddings", post(embeddings::embeddings))
         .route("/v1/messages/count_tokens", post(messages::count_tokens))
         .route("/v1/models", get(models::list));
     let metrics = &state.config.metrics;
@@ -52,7 +55,7 @@ pub fn metrics_router(state: Arc<AppState>) -> Router {
 async fn not_found(State(state): State<Arc<AppState>>, headers: HeaderMap, uri: Uri) -> Response {
     refuse(&state, &headers, || Error::RouteNotFound {
         message: format!(
-            "Unknown path {}: switchyard serves POST /v1/chat/completions, POST /v1/messages and GET /v1/models.",
+            "Unknown path {}: switchyard serves POST /v1/chat/completions, POST /v1/messages, POST /v1/embeddings and GET /v1/models.",
             uri.path()
         ),
     })

@@ -580,6 +580,7 @@ impl Line<'_> {
 fn title(surface: &str) -> &'static str {
     match surface {
         "messages" => "anthropic message",
+        "embeddings" => "embeddings",
         _ => "chat completion",
     }
 }

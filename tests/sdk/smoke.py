@@ -10,11 +10,13 @@ behind a `claude` provider of kind anthropic, checked the same way, and the offi
 SDK speaks to the gateway's own Messages API in front of it, its parsed objects checked.
 """
 
+import base64
 import http.server
 import json
 import os
 import pathlib
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -41,6 +43,24 @@ def reply(handler: http.server.BaseHTTPRequestHandler, payload: bytes, kind: str
     handler.wfile.write(payload)
 
 
+def vector(text: str, dimensions: int) -> list:
+    """A fake embedding: small exact binary fractions, so float32 packing loses nothing."""
+    return [((len(text) + i) % 8) / 8 for i in range(dimensions)]
+
+
+def openai_embeddings(body: dict) -> dict:
+    """An OpenAI embeddings answer, base64 when asked, as OpenAI answers."""
+    texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
+    data = []
+    for index, text in enumerate(texts):
+        values = vector(text, body.get("dimensions", 4))
+        if body.get("encoding_format") == "base64":
+            values = base64.b64encode(struct.pack(f"<{len(values)}f", *values)).decode()
+        data.append({"object": "embedding", "index": index, "embedding": values})
+    return {"object": "list", "data": data, "model": body["model"],
+            "usage": {"prompt_tokens": 2 * len(texts), "total_tokens": 2 * len(texts)}}
+
+
 def fixture(name: str) -> bytes:
     with open(os.path.join(FIXTURES, name), "rb") as f:
         return f.read()
@@ -54,6 +74,10 @@ class FakeGemini(http.server.BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["content-length"])))
         FakeGemini.received.append((self.path, dict(self.headers), body))
+        if self.path.endswith(":batchEmbedContents"):
+            vectors = [vector(r["content"]["parts"][0]["text"], r.get("outputDimensionality", 4)) for r in body["requests"]]
+            reply(self, json.dumps({"embeddings": [{"values": v} for v in vectors]}).encode(), "application/json")
+            return
         stream = ":streamGenerateContent" in self.path
         tools = bool(body.get("tools")) and body["contents"][-1]["role"] == "user" and not any(
             "functionResponse" in part for part in body["contents"][-1]["parts"]
@@ -106,6 +130,9 @@ class FakeOpenAI(http.server.BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers.get("content-length", "0"))))
         FakeOpenAI.received.append((self.path, body))
+        if self.path == "/v1/embeddings":
+            reply(self, json.dumps(openai_embeddings(body)).encode(), "application/json")
+            return
         tools = bool(body.get("tools")) and body["messages"][-1]["role"] == "user"
         if body.get("stream"):
             name = "tool_calls_stream.sse" if tools else "text_stream.sse"
@@ -458,6 +485,22 @@ def test_messages_errors(base: str) -> None:
         assert error.body["error"]["type"] == "not_found_error", error.body
 
 
+def test_embeddings(client: openai.OpenAI) -> None:
+    for model in ("gpt/text-embedding-3-small", "gem/gemini-embedding-001"):
+        # The SDK asks for base64 unless told otherwise, and decodes it itself.
+        one = client.embeddings.create(model=model, input="hello")
+        assert one.model == model, one
+        assert [d.embedding for d in one.data] == [vector("hello", 4)], (model, one)
+        batch = client.embeddings.create(model=model, input=["a", "bb", "ccc"], dimensions=3)
+        assert [d.index for d in batch.data] == [0, 1, 2], batch
+        assert [d.embedding for d in batch.data] == [vector(t, 3) for t in ["a", "bb", "ccc"]], (model, batch)
+        floats = client.embeddings.create(model=model, input="hello", encoding_format="float")
+        assert floats.data[0].embedding == vector("hello", 4), (model, floats)
+        assert floats.usage.prompt_tokens > 0, floats.usage
+    path, sent = FakeOpenAI.received[-1]
+    assert path == "/v1/embeddings" and sent["model"] == "text-embedding-3-small", (path, sent)
+
+
 def test_errors(client: openai.OpenAI, base: str) -> None:
     try:
         client.chat.completions.create(model="nowhere/x", messages=[{"role": "user", "content": "x"}])
@@ -519,6 +562,7 @@ def main() -> int:
                 ("gemini_text", lambda: test_gemini_text(client)),
                 ("gemini_tool_call", lambda: test_gemini_tool_call(client)),
                 ("claude_whole", lambda: test_claude_whole(client)),
+                ("embeddings", lambda: test_embeddings(client)),
                 ("claude_stream_tool_calls", lambda: test_claude_stream_tool_calls(client)),
                 ("messages_whole", lambda: test_messages_whole(claude)),
                 ("messages_stream_tool_round_trip", lambda: test_messages_stream_tool_round_trip(claude)),

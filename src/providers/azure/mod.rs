@@ -21,14 +21,11 @@ pub fn codec(
     let endpoint = match api_version {
         Some(version) => {
             let (base, version) = (config.base_url.clone(), version.to_owned());
-            Endpoint::PerModel(Box::new(move |model: &str| {
-                deployment_url(&base, &version, model)
+            Endpoint::PerModel(Box::new(move |model: &str, path: &str| {
+                deployment_url(&base, &version, model, path)
             }))
         }
-        None => Endpoint::Fixed(transport::parse_url(&format!(
-            "{}/chat/completions",
-            config.base_url
-        ))?),
+        None => Endpoint::under(&config.base_url)?,
     };
     Ok(OpenAi::with_endpoint(upstream, endpoint, headers))
 }
@@ -38,6 +35,7 @@ fn deployment_url(
     base: &str,
     api_version: &str,
     deployment: &str,
+    path: &str,
 ) -> Result<transport::Url, Error> {
     if !is_deployment_name(deployment) {
         return Err(Error::invalid(
@@ -48,7 +46,7 @@ fn deployment_url(
         ));
     }
     transport::parse_url(&format!(
-        "{base}/deployments/{deployment}/chat/completions?api-version={api_version}"
+        "{base}/deployments/{deployment}/{path}?api-version={api_version}"
     ))
 }
 

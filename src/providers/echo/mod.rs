@@ -3,7 +3,7 @@
 
 use futures_util::stream;
 
-use crate::completion::{Completion, UsageWanted};
+use crate::completion::{Completion, UsageWanted, Whole};
 use crate::error::Error;
 use crate::openai::message::{Message, Role};
 use crate::openai::request::ChatRequest;
@@ -71,6 +71,58 @@ fn words(text: &str) -> impl Iterator<Item = &str> {
 
 fn count_words(text: &str) -> u64 {
     text.split_whitespace().count() as u64
+}
+
+/// Echo's embeddings, for trying the gateway offline: a vector per input, the same for the same
+/// text (a hash of it spread over `dimensions` values, 8 unless asked, of unit length), so
+/// similarity search over them is repeatable, if meaningless.
+pub fn embed(
+    request: &crate::openai::embeddings::EmbeddingsRequest,
+    served: &str,
+) -> Result<Whole, Error> {
+    use crate::openai::embeddings::{Input, list};
+    let Input::Texts(texts) = &request.input else {
+        return Err(Error::invalid(
+            "The echo provider embeds text, not token ids.",
+            Some("input"),
+        ));
+    };
+    let dimensions = request.dimensions.unwrap_or(8).min(4096) as usize;
+    let vectors: Vec<Vec<f64>> = texts
+        .iter()
+        .map(|text| {
+            // FNV-1a, then a xorshift per value: deterministic across runs and machines.
+            let mut state = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+                (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+            });
+            let raw: Vec<f64> = (0..dimensions)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+                })
+                .collect();
+            let norm = raw
+                .iter()
+                .map(|v| v * v)
+                .sum::<f64>()
+                .sqrt()
+                .max(f64::MIN_POSITIVE);
+            raw.iter().map(|v| v / norm).collect()
+        })
+        .collect();
+    let tokens = request.estimated_tokens();
+    Ok(Whole {
+        json: list(&vectors, request.encoding, served, tokens),
+        tokens: Some(crate::completion::Tokens {
+            prompt: tokens,
+            total: tokens,
+            ..crate::completion::Tokens::default()
+        }),
+        finish: None,
+        model: None,
+    })
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Google's Gemini API (generativelanguage): `models/{model}:generateContent`, and
 //! `:streamGenerateContent?alt=sse` for streams, with the key in `x-goog-api-key`.
 
+mod embed;
 mod media;
 mod request;
 mod response;
@@ -75,6 +76,17 @@ impl Gemini {
     }
 
     fn url(&self, model: &str, stream: bool) -> Result<transport::Url, Error> {
+        let resource = self.resource(model)?;
+        let method = if stream {
+            "streamGenerateContent?alt=sse"
+        } else {
+            "generateContent"
+        };
+        transport::parse_url(&format!("{}/{resource}:{method}", self.base_url))
+    }
+
+    /// The model's resource name (`models/x`), for a name that cannot walk out of it.
+    fn resource(&self, model: &str) -> Result<String, Error> {
         // The model goes into the path as it is: anything beyond a name would change the URL.
         let plain = !model.is_empty()
             && model
@@ -90,17 +102,11 @@ impl Gemini {
             ));
         }
         // `models/x` and `tunedModels/x` are already resource names.
-        let resource = if model.contains('/') {
+        Ok(if model.contains('/') {
             model.to_owned()
         } else {
             format!("models/{model}")
-        };
-        let method = if stream {
-            "streamGenerateContent?alt=sse"
-        } else {
-            "generateContent"
-        };
-        transport::parse_url(&format!("{}/{resource}:{method}", self.base_url))
+        })
     }
 
     /// A whole answer as a `chat.completion` with `model` set to `served`.

@@ -17,6 +17,7 @@ use crate::completion::UsageWanted;
 use crate::completion::Whole;
 use crate::config::ProviderConfig;
 use crate::error::Error;
+use crate::openai::embeddings::EmbeddingsRequest;
 use crate::openai::request::ChatRequest;
 use crate::transport::{self, Upstream, UpstreamRequest, Url};
 
@@ -28,23 +29,42 @@ pub struct OpenAi {
 
 /// Where requests go.
 pub enum Endpoint {
-    /// `{base_url}/chat/completions`.
-    Fixed(Url),
-    /// A URL made from the upstream model (Azure's deployments), which refuses a model that
-    /// cannot be one.
+    /// `{base_url}/chat/completions` and `{base_url}/embeddings`.
+    Fixed { chat: Url, embeddings: Url },
+    /// A URL made from the upstream model and the operation's path (Azure's deployments),
+    /// which refuses a model that cannot be one.
     PerModel(UrlFor),
 }
 
-/// Makes the URL for an upstream model.
-pub type UrlFor = Box<dyn Fn(&str) -> Result<Url, Error> + Send + Sync>;
+impl Endpoint {
+    /// `{base_url}/chat/completions` and `{base_url}/embeddings`.
+    pub fn under(base_url: &str) -> Result<Self, Error> {
+        Ok(Self::Fixed {
+            chat: transport::parse_url(&format!("{base_url}/chat/completions"))?,
+            embeddings: transport::parse_url(&format!("{base_url}/embeddings"))?,
+        })
+    }
+
+    fn url(&self, model: &str, path: &str) -> Result<Url, Error> {
+        match self {
+            Self::Fixed { chat, .. } if path == CHAT => Ok(chat.clone()),
+            Self::Fixed { embeddings, .. } => Ok(embeddings.clone()),
+            Self::PerModel(url_for) => url_for(model, path),
+        }
+    }
+}
+
+/// The operations' paths under the base URL.
+pub const CHAT: &str = "chat/completions";
+pub const EMBEDDINGS: &str = "embeddings";
+
+/// Makes the URL for an upstream model and an operation's path.
+pub type UrlFor = Box<dyn Fn(&str, &str) -> Result<Url, Error> + Send + Sync>;
 
 impl OpenAi {
     pub fn new(config: &ProviderConfig, upstream: Arc<Upstream>) -> Result<Self, Error> {
         let headers = provider_headers(config, HeaderMap::new());
-        let endpoint = Endpoint::Fixed(transport::parse_url(&format!(
-            "{}/chat/completions",
-            config.base_url
-        ))?);
+        let endpoint = Endpoint::under(&config.base_url)?;
         Ok(Self::with_endpoint(upstream, endpoint, headers))
     }
 
@@ -66,15 +86,29 @@ impl OpenAi {
         model: &str,
         usage: UsageWanted,
     ) -> Result<UpstreamRequest, Error> {
-        let url = match &self.endpoint {
-            Endpoint::Fixed(url) => url.clone(),
-            Endpoint::PerModel(url_for) => url_for(model)?,
-        };
         Ok(UpstreamRequest {
-            url,
+            url: self.endpoint.url(model, CHAT)?,
             headers: self.headers.clone(),
             body: request.body_with_model(model, usage),
         })
+    }
+
+    /// An embeddings request, byte for byte but for `model`.
+    pub fn embed(
+        &self,
+        request: &EmbeddingsRequest,
+        model: &str,
+    ) -> Result<UpstreamRequest, Error> {
+        Ok(UpstreamRequest {
+            url: self.endpoint.url(model, EMBEDDINGS)?,
+            headers: self.headers.clone(),
+            body: request.body_with_model(model),
+        })
+    }
+
+    /// An embeddings answer with only `model` replaced by `served`, its usage read.
+    pub fn embedded(&self, body: &[u8], served: &str) -> Result<Whole, Error> {
+        response::embedded(&self.upstream, body, served)
     }
 
     /// A whole `chat.completion` from upstream, with `model` set to `served`.

@@ -138,3 +138,55 @@ pub fn number_or_now(value: Option<&RawValue>) -> String {
         _ => unix_now().to_string(),
     }
 }
+
+/// The top level of an embeddings answer: only what the gateway reads.
+#[derive(serde::Deserialize)]
+struct EmbeddingsView<'a> {
+    #[serde(borrow)]
+    model: Option<&'a RawValue>,
+    usage: Option<EmbeddingsUsage>,
+    #[serde(borrow)]
+    error: Option<&'a RawValue>,
+}
+
+#[derive(serde::Deserialize)]
+struct EmbeddingsUsage {
+    prompt_tokens: Option<u64>,
+    total_tokens: Option<u64>,
+}
+
+/// An embeddings answer with only `model` replaced by `served` (added when it has none), and
+/// its usage read as the tokens the input cost.
+pub fn embedded(upstream: &Upstream, body: &[u8], served: &str) -> Result<Whole, Error> {
+    let text = std::str::from_utf8(body)
+        .map_err(|_| malformed(upstream, "a response body that is not UTF-8"))?;
+    let view = view::read::<EmbeddingsView<'_>>(text)
+        .ok_or_else(|| malformed(upstream, "an embeddings answer that is not a JSON object"))?;
+    if view.error.is_some_and(|e| !is_empty_value(e)) {
+        return Err(embedded_error(upstream, text));
+    }
+    let served_json = json_string(served);
+    let json = match view.model {
+        Some(model) => splice(text, model, &served_json).ok_or_else(|| {
+            malformed(
+                upstream,
+                "an embeddings answer whose model cannot be replaced",
+            )
+        })?,
+        None => text.to_owned(),
+    };
+    let tokens = view.usage.map(|usage| {
+        let prompt = usage.prompt_tokens.or(usage.total_tokens).unwrap_or(0);
+        crate::completion::Tokens {
+            prompt,
+            total: usage.total_tokens.unwrap_or(prompt),
+            ..crate::completion::Tokens::default()
+        }
+    });
+    Ok(Whole {
+        json: Bytes::from(json),
+        tokens,
+        finish: None,
+        model: view.model.and_then(model_name),
+    })
+}
