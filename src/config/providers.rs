@@ -27,6 +27,9 @@ pub struct ProviderConfig {
     pub models: Vec<String>,
     pub bounds: UpstreamBounds,
     pub unsupported_params: UnsupportedParams,
+    /// It serves OpenAI's Responses API itself (`responses = "native"`): the Responses surface
+    /// relays to it untranslated. Defaults to true for the built-in `openai` entry only.
+    pub responses_native: bool,
     /// Retries on retryable errors for plain keys of this provider; `None`: `[routing] retries`.
     pub retries: Option<u32>,
 }
@@ -63,9 +66,18 @@ pub(super) struct RawProvider {
     idle_timeout: Option<ConfigDuration>,
     max_event_size: Option<ByteSize>,
     unsupported_params: Option<UnsupportedParams>,
+    responses: Option<ResponsesMode>,
     api_version: Option<String>,
     default_max_tokens: Option<u64>,
     retries: Option<u32>,
+}
+
+/// `responses = "native"` (the provider serves the Responses API) or `"chat"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum ResponsesMode {
+    Native,
+    Chat,
 }
 
 /// `api_key = "k"` or `api_key = ["k1", "k2"]`.
@@ -144,6 +156,7 @@ fn bare(
         models: Vec::new(),
         bounds,
         unsupported_params: UnsupportedParams::Error,
+        responses_native: false,
         retries: None,
     }
 }
@@ -155,6 +168,7 @@ fn catalog_provider(
 ) -> ProviderConfig {
     ProviderConfig {
         api_keys: key.map(Secret::new).into_iter().collect(),
+        responses_native: entry.name == "openai",
         ..bare(
             entry.name,
             entry.kind.with_defaults(),
@@ -190,9 +204,23 @@ fn validate_provider(
         }
         return Ok(provider);
     }
+    let responses_native = match raw.responses {
+        Some(ResponsesMode::Native) => {
+            if !matches!(kind, ProviderKind::Openai | ProviderKind::Azure { .. }) {
+                return Err((
+                    "responses".into(),
+                    "only an openai or azure provider can serve the Responses API itself".into(),
+                ));
+            }
+            true
+        }
+        Some(ResponsesMode::Chat) => false,
+        None => builtin.is_some_and(|entry| entry.name == "openai"),
+    };
     Ok(ProviderConfig {
         name: name.to_owned(),
         kind,
+        responses_native,
         base_url: base_url(raw.base_url, builtin)?,
         api_keys: api_keys(raw.api_key, builtin, env)?,
         headers: headers(raw.headers)?,

@@ -1,5 +1,6 @@
 //! Our OpenAI Chat Completions wire types: the one language spoken inside the gateway; and
-//! OpenAI's embeddings request and answer (`embeddings.rs`).
+//! OpenAI's embeddings request and answer (`embeddings.rs`) and Responses API request
+//! (`responses.rs`).
 
 pub mod embeddings;
 pub mod error;
@@ -8,3 +9,4 @@ pub mod params;
 pub mod raw;
 pub mod request;
 pub mod response;
+pub mod responses;

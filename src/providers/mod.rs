@@ -25,6 +25,7 @@ use crate::config::{ProviderConfig, ProviderKind, Secret, UnsupportedParams};
 use crate::error::Error;
 use crate::openai::embeddings::EmbeddingsRequest;
 use crate::openai::request::ChatRequest;
+use crate::openai::responses::ResponsesRequest;
 use crate::transport::{self, Upstream, UpstreamRequest};
 pub use auth::KeyRing;
 use auth::{Auth, KeyHeader};
@@ -43,6 +44,8 @@ pub struct Provider {
     name: String,
     /// What it does with parameters it cannot honour.
     policy: UnsupportedParams,
+    /// It serves the Responses API itself.
+    responses_native: bool,
 }
 
 enum Codec {
@@ -60,6 +63,8 @@ pub enum StreamDecoder {
     Anthropic(anthropic::StreamState),
     /// Anthropic's events relayed to the Messages surface as they are.
     AnthropicRelay(anthropic::RelayState),
+    /// A Responses stream relayed as it is.
+    Responses(openai::ResponsesState),
 }
 
 impl EventDecoder for StreamDecoder {
@@ -69,6 +74,7 @@ impl EventDecoder for StreamDecoder {
             Self::Gemini(state) => state.map(event, out),
             Self::Anthropic(state) => state.map(event, out),
             Self::AnthropicRelay(state) => state.map(event, out),
+            Self::Responses(state) => state.map(event, out),
         }
     }
 
@@ -78,6 +84,7 @@ impl EventDecoder for StreamDecoder {
             Self::Gemini(state) => state.end(out),
             Self::Anthropic(state) => state.end(out),
             Self::AnthropicRelay(state) => state.end(out),
+            Self::Responses(state) => state.end(out),
         }
     }
 }
@@ -135,6 +142,7 @@ impl Provider {
             server,
             name: config.name.clone(),
             policy: config.unsupported_params,
+            responses_native: config.responses_native,
         })
     }
 
@@ -272,6 +280,49 @@ impl Provider {
         .map_err(|e| upstream.redact_error(e))
     }
 
+    /// Serves a Responses `request` with the upstream model `model`, relayed untranslated to a
+    /// provider that serves the API itself (`responses = "native"`). Translation onto chat for
+    /// the others is not built yet: a 400 that says so.
+    pub async fn responses(
+        &self,
+        http: &transport::Http,
+        request: &ResponsesRequest,
+        (model, served): (&str, &str),
+        api_key: usize,
+        traceparent: Option<&HeaderValue>,
+    ) -> Result<Answer, Error> {
+        let (Codec::OpenAi(codec) | Codec::Azure(codec), true) =
+            (&self.codec, self.responses_native)
+        else {
+            let what = if request.previous_response_id {
+                "previous_response_id (state kept by a provider that serves the Responses API itself)"
+            } else {
+                "the Responses API"
+            };
+            return Err(Error::invalid(
+                format!(
+                    "Provider '{}' ({}) does not serve the Responses API itself, and {what} is served only by one that does (responses = \"native\") so far.",
+                    self.name,
+                    self.kind_name()
+                ),
+                Some("model"),
+            ));
+        };
+        let exchange = Exchange {
+            encoded: Encoded {
+                request: codec.respond(request, model)?,
+                dropped: Vec::new(),
+            },
+            decoders: Decoders {
+                wire: Wire::Responses(codec),
+                stream: request.stream,
+                usage: UsageWanted::default(),
+                served,
+            },
+        };
+        self.send(http, exchange, api_key, traceparent).await
+    }
+
     /// Authenticates `exchange` with API key `api_key`, tells the upstream its span, and sends it.
     async fn send(
         &self,
@@ -374,6 +425,8 @@ enum Wire<'a> {
     Anthropic(&'a anthropic::Anthropic, anthropic::Shape),
     /// A Messages request relayed to Anthropic untranslated.
     AnthropicRelay(&'a anthropic::Anthropic),
+    /// A Responses request relayed untranslated.
+    Responses(&'a openai::OpenAi),
 }
 
 impl Decoders<'_> {
@@ -384,6 +437,7 @@ impl Decoders<'_> {
             Wire::Gemini(codec) => codec.decode(body, self.served),
             Wire::Anthropic(codec, shape) => codec.decode(body, self.served, shape),
             Wire::AnthropicRelay(codec) => codec.relayed(body, self.served),
+            Wire::Responses(codec) => codec.responded(body, self.served),
         }
     }
 
@@ -403,12 +457,13 @@ impl Decoders<'_> {
             Wire::AnthropicRelay(codec) => {
                 StreamDecoder::AnthropicRelay(codec.relay_state(self.served))
             }
+            Wire::Responses(codec) => StreamDecoder::Responses(codec.responses_state(self.served)),
         }
     }
 
     fn upstream(&self) -> &Arc<Upstream> {
         match &self.wire {
-            Wire::OpenAi(codec) => codec.upstream(),
+            Wire::OpenAi(codec) | Wire::Responses(codec) => codec.upstream(),
             Wire::Gemini(codec) => codec.upstream(),
             Wire::Anthropic(codec, _) | Wire::AnthropicRelay(codec) => codec.upstream(),
         }

@@ -13,6 +13,7 @@ mod hold;
 mod messages;
 mod model_ref;
 mod plan;
+mod responses;
 mod retry;
 mod router;
 
@@ -22,4 +23,5 @@ pub use embeddings::EmbeddingsAttempt;
 pub use hold::Held;
 pub use messages::MessagesAttempt;
 pub use plan::Target;
+pub use responses::ResponsesAttempt;
 pub use router::Router;

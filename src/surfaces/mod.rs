@@ -9,6 +9,7 @@ mod messages;
 mod metrics;
 mod models;
 mod openai_error;
+mod responses;
 
 use std::sync::Arc;
 
@@ -28,6 +29,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/chat/completions", post(chat::chat_completions))
         .route("/v1/messages", post(messages::messages))
         .route("/v1/embeddings", post(embeddings::embeddings))
+        .route("/v1/responses", post(responses::responses))
+        .route("/responses", post(responses::responses))
         .route("/embeddings", post(embeddings::embeddings))
         .route("/v1/messages/count_tokens", post(messages::count_tokens))
         .route("/v1/models", get(models::list));
@@ -55,7 +58,7 @@ pub fn metrics_router(state: Arc<AppState>) -> Router {
 async fn not_found(State(state): State<Arc<AppState>>, headers: HeaderMap, uri: Uri) -> Response {
     refuse(&state, &headers, || Error::RouteNotFound {
         message: format!(
-            "Unknown path {}: switchyard serves POST /v1/chat/completions, POST /v1/messages, POST /v1/embeddings and GET /v1/models.",
+            "Unknown path {}: switchyard serves POST /v1/chat/completions, POST /v1/messages, POST /v1/responses, POST /v1/embeddings and GET /v1/models.",
             uri.path()
         ),
     })

@@ -581,6 +581,7 @@ fn title(surface: &str) -> &'static str {
     match surface {
         "messages" => "anthropic message",
         "embeddings" => "embeddings",
+        "responses" => "response",
         _ => "chat completion",
     }
 }

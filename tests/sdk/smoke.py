@@ -61,6 +61,45 @@ def openai_embeddings(body: dict) -> dict:
             "usage": {"prompt_tokens": 2 * len(texts), "total_tokens": 2 * len(texts)}}
 
 
+RESPONSE_MESSAGE = {"type": "message", "id": "msg_1", "status": "completed", "role": "assistant",
+                    "content": [{"type": "output_text", "text": "Hi there", "annotations": []}]}
+
+
+def response_object(model: str, status: str) -> dict:
+    """A Responses API response, as a server that speaks the API answers."""
+    done = status == "completed"
+    return {"id": "resp_1", "object": "response", "created_at": 1767225600, "status": status,
+            "model": f"{model}-2025-08-07", "output": [RESPONSE_MESSAGE] if done else [], "error": None,
+            "incomplete_details": None, "parallel_tool_calls": True, "tool_choice": "auto", "tools": [],
+            "usage": {"input_tokens": 5, "input_tokens_details": {"cached_tokens": 0},
+                      "output_tokens": 2, "output_tokens_details": {"reasoning_tokens": 0},
+                      "total_tokens": 7} if done else None}
+
+
+def responses_stream(model: str) -> bytes:
+    part = {"type": "output_text", "text": "", "annotations": []}
+    events = [
+        {"type": "response.created", "response": response_object(model, "in_progress")},
+        {"type": "response.in_progress", "response": response_object(model, "in_progress")},
+        {"type": "response.output_item.added", "output_index": 0,
+         "item": {**RESPONSE_MESSAGE, "status": "in_progress", "content": []}},
+        {"type": "response.content_part.added", "item_id": "msg_1", "output_index": 0, "content_index": 0, "part": part},
+        {"type": "response.output_text.delta", "item_id": "msg_1", "output_index": 0, "content_index": 0,
+         "delta": "Hi", "logprobs": []},
+        {"type": "response.output_text.delta", "item_id": "msg_1", "output_index": 0, "content_index": 0,
+         "delta": " there", "logprobs": []},
+        {"type": "response.output_text.done", "item_id": "msg_1", "output_index": 0, "content_index": 0,
+         "text": "Hi there", "logprobs": []},
+        {"type": "response.content_part.done", "item_id": "msg_1", "output_index": 0, "content_index": 0,
+         "part": {**part, "text": "Hi there"}},
+        {"type": "response.output_item.done", "output_index": 0, "item": RESPONSE_MESSAGE},
+        {"type": "response.completed", "response": response_object(model, "completed")},
+    ]
+    return "".join(
+        f"event: {e['type']}\ndata: {json.dumps({**e, 'sequence_number': i})}\n\n" for i, e in enumerate(events)
+    ).encode()
+
+
 def fixture(name: str) -> bytes:
     with open(os.path.join(FIXTURES, name), "rb") as f:
         return f.read()
@@ -132,6 +171,12 @@ class FakeOpenAI(http.server.BaseHTTPRequestHandler):
         FakeOpenAI.received.append((self.path, body))
         if self.path == "/v1/embeddings":
             reply(self, json.dumps(openai_embeddings(body)).encode(), "application/json")
+            return
+        if self.path == "/v1/responses":
+            if body.get("stream"):
+                reply(self, responses_stream(body["model"]), "text/event-stream")
+            else:
+                reply(self, json.dumps(response_object(body["model"], "completed")).encode(), "application/json")
             return
         tools = bool(body.get("tools")) and body["messages"][-1]["role"] == "user"
         if body.get("stream"):
@@ -501,6 +546,20 @@ def test_embeddings(client: openai.OpenAI) -> None:
     assert path == "/v1/embeddings" and sent["model"] == "text-embedding-3-small", (path, sent)
 
 
+def test_responses_native(client: openai.OpenAI) -> None:
+    response = client.responses.create(model="gpt/gpt-5", input="Hello?", instructions="Be brief.")
+    assert response.model == "gpt/gpt-5", response.model
+    assert response.output_text == "Hi there", response
+    assert response.usage is not None and response.usage.total_tokens == 7, response.usage
+    _, sent = FakeOpenAI.received[-1]
+    assert sent["model"] == "gpt-5" and sent["instructions"] == "Be brief.", sent
+    with client.responses.stream(model="gpt/gpt-5", input="Hello?") as stream:
+        deltas = [event.delta for event in stream if event.type == "response.output_text.delta"]
+        final = stream.get_final_response()
+    assert "".join(deltas) == "Hi there", deltas
+    assert final.output_text == "Hi there" and final.model == "gpt/gpt-5", final
+
+
 def test_errors(client: openai.OpenAI, base: str) -> None:
     try:
         client.chat.completions.create(model="nowhere/x", messages=[{"role": "user", "content": "x"}])
@@ -540,7 +599,7 @@ def main() -> int:
             )
             f.write('[providers.claude]\nkind = "anthropic"\napi_key = "sk-ant-smoke"\nmodels = ["claude-sonnet-4-5"]\n')
             f.write(f'base_url = "http://127.0.0.1:{fake_anthropic.server_address[1]}"\n')
-            f.write('[providers.gpt]\nkind = "openai"\napi_key = "sk-smoke-openai"\n')
+            f.write('[providers.gpt]\nkind = "openai"\napi_key = "sk-smoke-openai"\nresponses = "native"\n')
             f.write(f'base_url = "http://127.0.0.1:{fake_openai.server_address[1]}/v1"\n')
         env = {"PATH": os.environ.get("PATH", ""), "SMOKE_GATEWAY_KEY": GATEWAY_KEY}
         process = subprocess.Popen(
@@ -563,6 +622,7 @@ def main() -> int:
                 ("gemini_tool_call", lambda: test_gemini_tool_call(client)),
                 ("claude_whole", lambda: test_claude_whole(client)),
                 ("embeddings", lambda: test_embeddings(client)),
+                ("responses_native", lambda: test_responses_native(client)),
                 ("claude_stream_tool_calls", lambda: test_claude_stream_tool_calls(client)),
                 ("messages_whole", lambda: test_messages_whole(claude)),
                 ("messages_stream_tool_round_trip", lambda: test_messages_stream_tool_round_trip(claude)),

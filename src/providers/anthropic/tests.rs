@@ -34,6 +34,7 @@ fn config(policy: UnsupportedParams) -> ProviderConfig {
             max_event: 1 << 20,
         },
         unsupported_params: policy,
+        responses_native: false,
         retries: None,
     }
 }

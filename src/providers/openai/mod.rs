@@ -4,12 +4,14 @@
 //! object, created) filled in where missing.
 
 mod response;
+mod responses;
 mod stream;
 mod view;
 use std::sync::Arc;
 
 use axum::http::HeaderMap;
 
+pub use responses::ResponsesState;
 pub use stream::StreamState;
 
 use super::auth::provider_headers;
@@ -29,26 +31,37 @@ pub struct OpenAi {
 
 /// Where requests go.
 pub enum Endpoint {
-    /// `{base_url}/chat/completions` and `{base_url}/embeddings`.
-    Fixed { chat: Url, embeddings: Url },
+    /// Under `{base_url}`: the same URLs for every model.
+    Fixed(Box<Urls>),
     /// A URL made from the upstream model and the operation's path (Azure's deployments),
     /// which refuses a model that cannot be one.
     PerModel(UrlFor),
 }
 
+/// `{base_url}/chat/completions`, `{base_url}/embeddings`, `{base_url}/responses`, parsed once.
+pub struct Urls {
+    chat: Url,
+    embeddings: Url,
+    responses: Url,
+}
+
 impl Endpoint {
-    /// `{base_url}/chat/completions` and `{base_url}/embeddings`.
+    /// The operations' URLs under `base_url`.
     pub fn under(base_url: &str) -> Result<Self, Error> {
-        Ok(Self::Fixed {
-            chat: transport::parse_url(&format!("{base_url}/chat/completions"))?,
-            embeddings: transport::parse_url(&format!("{base_url}/embeddings"))?,
-        })
+        Ok(Self::Fixed(Box::new(Urls {
+            chat: transport::parse_url(&format!("{base_url}/{CHAT}"))?,
+            embeddings: transport::parse_url(&format!("{base_url}/{EMBEDDINGS}"))?,
+            responses: transport::parse_url(&format!("{base_url}/{RESPONSES}"))?,
+        })))
     }
 
     fn url(&self, model: &str, path: &str) -> Result<Url, Error> {
         match self {
-            Self::Fixed { chat, .. } if path == CHAT => Ok(chat.clone()),
-            Self::Fixed { embeddings, .. } => Ok(embeddings.clone()),
+            Self::Fixed(urls) => Ok(match path {
+                CHAT => urls.chat.clone(),
+                RESPONSES => urls.responses.clone(),
+                _ => urls.embeddings.clone(),
+            }),
             Self::PerModel(url_for) => url_for(model, path),
         }
     }
@@ -57,6 +70,7 @@ impl Endpoint {
 /// The operations' paths under the base URL.
 pub const CHAT: &str = "chat/completions";
 pub const EMBEDDINGS: &str = "embeddings";
+pub const RESPONSES: &str = "responses";
 
 /// Makes the URL for an upstream model and an operation's path.
 pub type UrlFor = Box<dyn Fn(&str, &str) -> Result<Url, Error> + Send + Sync>;
