@@ -2,19 +2,15 @@
 //! the gateway reads. Everything else (thinking, cache_control, tools, betas' fields, whatever
 //! is newer than this code) stays in the bytes, untouched.
 
-use std::ops::Range;
-
 use bytes::Bytes;
 use serde_json::value::RawValue;
 
 use crate::error::Error;
-use crate::openai::raw::{RawObject, json_string};
+use crate::openai::envelope::{Envelope, ModelErrors};
 
 #[derive(Debug)]
 pub struct MessagesRequest {
-    body: Bytes,
-    /// Where the `model` value (with its quotes) sits in `body`.
-    model_span: Range<usize>,
+    envelope: Envelope,
     /// The routing key or alias the client asked for.
     pub model: String,
     pub stream: bool,
@@ -22,6 +18,12 @@ pub struct MessagesRequest {
     /// prompt would cost in input tokens, nothing generated.
     pub counting: bool,
 }
+
+/// Anthropic's words for a missing or mistyped `model`.
+const MODEL: ModelErrors = ModelErrors {
+    missing: "model: Field required",
+    invalid: "model: Input should be a string such as \"provider/model-name\" or an alias",
+};
 
 impl MessagesRequest {
     /// The body, checked for what the API requires of every request: a JSON object with a
@@ -36,74 +38,48 @@ impl MessagesRequest {
     }
 
     fn parse_as(body: Bytes, counting: bool) -> Result<Self, Error> {
-        let text = std::str::from_utf8(&body).map_err(|e| {
-            Error::invalid(format!("The request body is not valid UTF-8: {e}"), None)
-        })?;
-        let object = RawObject::parse(text).map_err(|e| {
-            let what = if e.is_data() {
-                "must be a JSON object"
-            } else {
-                "is not valid JSON"
-            };
-            Error::invalid(format!("The request body {what}: {e}"), None)
-        })?;
-        let model_raw = object
-            .get("model")
-            .ok_or_else(|| Error::invalid("model: Field required", Some("model")))?;
-        let model: String = serde_json::from_str(model_raw.get())
-            .ok()
-            .filter(|model: &String| !model.is_empty())
-            .ok_or_else(|| {
-                Error::invalid(
-                    "model: Input should be a string such as \"provider/model-name\" or an alias",
-                    Some("model"),
-                )
-            })?;
-        let start = model_raw.get().as_ptr() as usize - text.as_ptr() as usize;
-        let model_span = start..start + model_raw.get().len();
-        match object.get("messages").map(|m| m.get().trim_start()) {
-            Some(messages) if messages.starts_with('[') => {}
-            Some(_) => {
-                return Err(Error::invalid(
-                    "messages: Input should be a valid list",
-                    Some("messages"),
-                ));
+        let (envelope, stream) = Envelope::parse(body, &MODEL, |object| {
+            match object.get("messages").map(|m| m.get().trim_start()) {
+                Some(messages) if messages.starts_with('[') => {}
+                Some(_) => {
+                    return Err(Error::invalid(
+                        "messages: Input should be a valid list",
+                        Some("messages"),
+                    ));
+                }
+                None => {
+                    return Err(Error::invalid("messages: Field required", Some("messages")));
+                }
             }
-            None => {
-                return Err(Error::invalid("messages: Field required", Some("messages")));
+            match object.get("max_tokens").map(RawValue::get) {
+                _ if counting => {}
+                Some(n) if n.parse::<u64>().is_ok() => {}
+                Some(_) => {
+                    return Err(Error::invalid(
+                        "max_tokens: Input should be a valid integer",
+                        Some("max_tokens"),
+                    ));
+                }
+                None => {
+                    return Err(Error::invalid(
+                        "max_tokens: Field required",
+                        Some("max_tokens"),
+                    ));
+                }
             }
-        }
-        match object.get("max_tokens").map(RawValue::get) {
-            _ if counting => {}
-            Some(n) if n.parse::<u64>().is_ok() => {}
-            Some(_) => {
-                return Err(Error::invalid(
-                    "max_tokens: Input should be a valid integer",
-                    Some("max_tokens"),
-                ));
-            }
-            None => {
-                return Err(Error::invalid(
-                    "max_tokens: Field required",
-                    Some("max_tokens"),
-                ));
-            }
-        }
-        let stream = match object.get("stream").map(RawValue::get) {
-            _ if counting => false,
-            None | Some("null" | "false") => false,
-            Some("true") => true,
-            Some(_) => {
-                return Err(Error::invalid(
+            match object.get("stream").map(RawValue::get) {
+                _ if counting => Ok(false),
+                None | Some("null" | "false") => Ok(false),
+                Some("true") => Ok(true),
+                Some(_) => Err(Error::invalid(
                     "stream: Input should be a valid boolean",
                     Some("stream"),
-                ));
+                )),
             }
-        };
+        })?;
         Ok(Self {
-            body,
-            model_span,
-            model,
+            model: envelope.model.clone(),
+            envelope,
             stream,
             counting,
         })
@@ -111,30 +87,21 @@ impl MessagesRequest {
 
     /// The body with only `model` replaced: what an Anthropic upstream is sent.
     pub fn body_with_model(&self, model: &str) -> Bytes {
-        let (before, after) = (
-            &self.body[..self.model_span.start],
-            &self.body[self.model_span.end..],
-        );
-        let model = json_string(model);
-        let mut out = Vec::with_capacity(self.body.len() + model.len());
-        out.extend_from_slice(before);
-        out.extend_from_slice(model.as_bytes());
-        out.extend_from_slice(after);
-        Bytes::from(out)
+        self.envelope.with_model(model)
     }
 
     /// The body as it arrived.
     pub fn body(&self) -> &[u8] {
-        &self.body
+        self.envelope.bytes()
     }
 
     /// The size of the body, in bytes.
     pub fn len(&self) -> usize {
-        self.body.len()
+        self.envelope.bytes().len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.body.is_empty()
+        self.envelope.bytes().is_empty()
     }
 }
 

@@ -3,19 +3,16 @@
 //! it, and the list answer written for targets that answer otherwise (floats, or base64 as
 //! OpenAI packs them: little-endian float32).
 
-use std::ops::Range;
-
 use base64::Engine as _;
 use bytes::Bytes;
 use serde_json::{Value, json};
 
-use super::raw::{RawObject, json_string};
+use super::envelope::{Envelope, OPENAI_MODEL};
 use crate::error::Error;
 
 #[derive(Debug)]
 pub struct EmbeddingsRequest {
-    body: Bytes,
-    model_span: Range<usize>,
+    envelope: Envelope,
     /// The routing key or alias asked for.
     pub model: String,
     pub input: Input,
@@ -46,55 +43,41 @@ const MAX_INPUTS: usize = 2048;
 
 impl EmbeddingsRequest {
     pub fn parse(body: Bytes) -> Result<Self, Error> {
-        let text = std::str::from_utf8(&body).map_err(|e| {
-            Error::invalid(format!("The request body is not valid UTF-8: {e}"), None)
-        })?;
-        let object = RawObject::parse(text).map_err(|e| {
-            Error::invalid(format!("The request body is not a JSON object: {e}"), None)
-        })?;
-        let model_raw = object
-            .get("model")
-            .ok_or_else(|| Error::invalid("You must provide a model parameter.", Some("model")))?;
-        let model: String = serde_json::from_str(model_raw.get())
-            .ok()
-            .filter(|m: &String| !m.is_empty())
-            .ok_or_else(|| {
-                Error::invalid(
-                    "Invalid type for 'model': expected a string such as \"provider/model-name\".",
-                    Some("model"),
-                )
+        let (envelope, (input, encoding, dimensions)) =
+            Envelope::parse(body, &OPENAI_MODEL, |object| {
+                let input: Value = object
+                    .get("input")
+                    .and_then(|raw| serde_json::from_str(raw.get()).ok())
+                    .ok_or_else(|| {
+                        Error::invalid("You must provide an input parameter.", Some("input"))
+                    })?;
+                let encoding = match object.get("encoding_format").map(|raw| raw.get().trim()) {
+                    None | Some("null") => Encoding::Unspecified,
+                    Some("\"float\"") => Encoding::Float,
+                    Some("\"base64\"") => Encoding::Base64,
+                    Some(_) => {
+                        return Err(Error::invalid(
+                            "Invalid 'encoding_format': expected \"float\" or \"base64\".",
+                            Some("encoding_format"),
+                        ));
+                    }
+                };
+                let dimensions = match object.get("dimensions").map(|raw| raw.get().trim()) {
+                    None | Some("null") => None,
+                    Some(n) => {
+                        Some(n.parse::<u64>().ok().filter(|n| *n >= 1).ok_or_else(|| {
+                            Error::invalid(
+                                "Invalid 'dimensions': expected an integer of at least 1.",
+                                Some("dimensions"),
+                            )
+                        })?)
+                    }
+                };
+                Ok((parse_input(&input)?, encoding, dimensions))
             })?;
-        let start = model_raw.get().as_ptr() as usize - text.as_ptr() as usize;
-        let model_span = start..start + model_raw.get().len();
-        let input: Value = object
-            .get("input")
-            .and_then(|raw| serde_json::from_str(raw.get()).ok())
-            .ok_or_else(|| Error::invalid("You must provide an input parameter.", Some("input")))?;
-        let input = parse_input(&input)?;
-        let encoding = match object.get("encoding_format").map(|raw| raw.get().trim()) {
-            None | Some("null") => Encoding::Unspecified,
-            Some("\"float\"") => Encoding::Float,
-            Some("\"base64\"") => Encoding::Base64,
-            Some(_) => {
-                return Err(Error::invalid(
-                    "Invalid 'encoding_format': expected \"float\" or \"base64\".",
-                    Some("encoding_format"),
-                ));
-            }
-        };
-        let dimensions = match object.get("dimensions").map(|raw| raw.get().trim()) {
-            None | Some("null") => None,
-            Some(n) => Some(n.parse::<u64>().ok().filter(|n| *n >= 1).ok_or_else(|| {
-                Error::invalid(
-                    "Invalid 'dimensions': expected an integer of at least 1.",
-                    Some("dimensions"),
-                )
-            })?),
-        };
         Ok(Self {
-            body,
-            model_span,
-            model,
+            model: envelope.model.clone(),
+            envelope,
             input,
             encoding,
             dimensions,
@@ -103,20 +86,15 @@ impl EmbeddingsRequest {
 
     /// The body with only `model` replaced: what an OpenAI-compatible upstream is sent.
     pub fn body_with_model(&self, model: &str) -> Bytes {
-        let model = json_string(model);
-        let mut out = Vec::with_capacity(self.body.len() + model.len());
-        out.extend_from_slice(&self.body[..self.model_span.start]);
-        out.extend_from_slice(model.as_bytes());
-        out.extend_from_slice(&self.body[self.model_span.end..]);
-        Bytes::from(out)
+        self.envelope.with_model(model)
     }
 
     pub fn len(&self) -> usize {
-        self.body.len()
+        self.envelope.bytes().len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.body.is_empty()
+        self.envelope.bytes().is_empty()
     }
 
     /// The input's tokens, estimated at four bytes of text a token, for targets that report

@@ -3,6 +3,7 @@
 //! (`responses.rs`).
 
 pub mod embeddings;
+pub mod envelope;
 pub mod error;
 pub mod message;
 pub mod params;

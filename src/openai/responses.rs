@@ -2,18 +2,16 @@
 //! that speaks the API gets them with only `model` replaced), the model, whether it streams, and
 //! whether it leans on state kept upstream (`previous_response_id`).
 
-use std::ops::Range;
-
 use bytes::Bytes;
 use serde_json::value::RawValue;
 
-use super::raw::{RawObject, is_empty_value, json_string};
+use super::envelope::{Envelope, OPENAI_MODEL};
+use super::raw::is_empty_value;
 use crate::error::Error;
 
 #[derive(Debug)]
 pub struct ResponsesRequest {
-    body: Bytes,
-    model_span: Range<usize>,
+    envelope: Envelope,
     pub model: String,
     pub stream: bool,
     /// Continues a response stored upstream: only a target that speaks the API natively can.
@@ -22,60 +20,42 @@ pub struct ResponsesRequest {
 
 impl ResponsesRequest {
     pub fn parse(body: Bytes) -> Result<Self, Error> {
-        let text = std::str::from_utf8(&body).map_err(|e| {
-            Error::invalid(format!("The request body is not valid UTF-8: {e}"), None)
-        })?;
-        let object = RawObject::parse(text).map_err(|e| {
-            Error::invalid(format!("The request body is not a JSON object: {e}"), None)
-        })?;
-        let model_raw = object
-            .get("model")
-            .ok_or_else(|| Error::invalid("You must provide a model parameter.", Some("model")))?;
-        let model: String = serde_json::from_str(model_raw.get())
-            .ok()
-            .filter(|m: &String| !m.is_empty())
-            .ok_or_else(|| {
-                Error::invalid(
-                    "Invalid type for 'model': expected a string such as \"provider/model-name\".",
-                    Some("model"),
-                )
+        let (envelope, (stream, previous_response_id)) =
+            Envelope::parse(body, &OPENAI_MODEL, |object| {
+                let previous_response_id = object
+                    .get("previous_response_id")
+                    .is_some_and(|id| !is_empty_value(id));
+                match object.get("input").map(|raw| raw.get().trim_start()) {
+                    Some(input) if input.starts_with('"') || input.starts_with('[') => {}
+                    Some(_) => {
+                        return Err(Error::invalid(
+                            "Invalid 'input': expected a string or an array of items.",
+                            Some("input"),
+                        ));
+                    }
+                    None if previous_response_id => {}
+                    None => {
+                        return Err(Error::invalid(
+                            "You must provide an input parameter.",
+                            Some("input"),
+                        ));
+                    }
+                }
+                let stream = match object.get("stream").map(RawValue::get) {
+                    None | Some("null" | "false") => false,
+                    Some("true") => true,
+                    Some(_) => {
+                        return Err(Error::invalid(
+                            "Invalid type for 'stream': expected a boolean.",
+                            Some("stream"),
+                        ));
+                    }
+                };
+                Ok((stream, previous_response_id))
             })?;
-        let start = model_raw.get().as_ptr() as usize - text.as_ptr() as usize;
-        let model_span = start..start + model_raw.get().len();
-        match object.get("input").map(|raw| raw.get().trim_start()) {
-            Some(input) if input.starts_with('"') || input.starts_with('[') => {}
-            Some(_) => {
-                return Err(Error::invalid(
-                    "Invalid 'input': expected a string or an array of items.",
-                    Some("input"),
-                ));
-            }
-            None if object.get("previous_response_id").is_some() => {}
-            None => {
-                return Err(Error::invalid(
-                    "You must provide an input parameter.",
-                    Some("input"),
-                ));
-            }
-        }
-        let stream = match object.get("stream").map(RawValue::get) {
-            None | Some("null" | "false") => false,
-            Some("true") => true,
-            Some(_) => {
-                return Err(Error::invalid(
-                    "Invalid type for 'stream': expected a boolean.",
-                    Some("stream"),
-                ));
-            }
-        };
-        let previous_response_id = object
-            .get("previous_response_id")
-            .is_some_and(|id| !is_empty_value(id));
-        drop(object);
         Ok(Self {
-            body,
-            model_span,
-            model,
+            model: envelope.model.clone(),
+            envelope,
             stream,
             previous_response_id,
         })
@@ -83,20 +63,15 @@ impl ResponsesRequest {
 
     /// The body with only `model` replaced.
     pub fn body_with_model(&self, model: &str) -> Bytes {
-        let model = json_string(model);
-        let mut out = Vec::with_capacity(self.body.len() + model.len());
-        out.extend_from_slice(&self.body[..self.model_span.start]);
-        out.extend_from_slice(model.as_bytes());
-        out.extend_from_slice(&self.body[self.model_span.end..]);
-        Bytes::from(out)
+        self.envelope.with_model(model)
     }
 
     pub fn len(&self) -> usize {
-        self.body.len()
+        self.envelope.bytes().len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.body.is_empty()
+        self.envelope.bytes().is_empty()
     }
 }
 

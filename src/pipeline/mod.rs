@@ -30,7 +30,7 @@ use crate::ledger::Ledger;
 use crate::limits::{Limiter, Quotas};
 use crate::metrics::Metrics;
 use crate::pricing::Pricing;
-use crate::routing::{Attempt, Held, Router, Target};
+use crate::routing::{Attempt, ChatAnswer, Held, Ready, Router, Target};
 use crate::telemetry::{Logged, RequestLog, Tracer};
 use relay::Relay;
 
@@ -244,6 +244,27 @@ impl<'a> Pipeline<'a> {
         response.headers_mut().extend(headers);
         response.extensions_mut().insert(Logged);
         response
+    }
+
+    /// What a surface's request came to: a whole answer, a committed stream in the surface's
+    /// `framing`, or an error the surface renders.
+    pub fn answer(
+        &self,
+        mut trip: Trip,
+        answer: Result<ChatAnswer, Error>,
+        framing: impl Framing,
+        render: impl FnOnce(Error) -> Response,
+    ) -> Response {
+        match answer {
+            Ok(ChatAnswer { ready, dropped }) => {
+                trip.dropped(dropped);
+                match ready {
+                    Ready::Whole(whole) => self.whole(trip, whole),
+                    Ready::Stream(held) => self.stream(trip, held, framing),
+                }
+            }
+            Err(error) => self.fail(trip, error, render),
+        }
     }
 
     /// A request that failed before anything was committed, rendered by the surface.

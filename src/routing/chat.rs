@@ -3,7 +3,7 @@
 
 use super::attempt::{Attempt, Call};
 use super::hold::{Held, hold};
-use crate::completion::{Completion, UsageWanted, Whole};
+use crate::completion::{Answer, Completion, UsageWanted, Whole};
 use crate::error::Error;
 use crate::openai::request::ChatRequest;
 
@@ -25,6 +25,21 @@ pub enum Ready {
     Stream(Held),
 }
 
+impl ChatAnswer {
+    /// A provider's answer made ready to send: a whole one as it is, a stream held to its
+    /// commit point (every surface's attempt ends here).
+    pub(super) async fn of(answer: Answer, call: &Call<'_>) -> Result<Self, Error> {
+        let ready = match answer.completion {
+            Completion::Whole(whole) => Ready::Whole(whole),
+            Completion::Stream(stream) => Ready::Stream(hold(stream, call).await?),
+        };
+        Ok(Self {
+            ready,
+            dropped: answer.dropped_params,
+        })
+    }
+}
+
 impl Attempt for ChatAttempt<'_> {
     type Output = ChatAnswer;
 
@@ -41,13 +56,6 @@ impl Attempt for ChatAttempt<'_> {
                 call.traceparent.as_ref(),
             )
             .await?;
-        let ready = match answer.completion {
-            Completion::Whole(whole) => Ready::Whole(whole),
-            Completion::Stream(stream) => Ready::Stream(hold(stream, &call).await?),
-        };
-        Ok(ChatAnswer {
-            ready,
-            dropped: answer.dropped_params,
-        })
+        ChatAnswer::of(answer, &call).await
     }
 }

@@ -160,13 +160,6 @@ impl Attempt for MessagesAttempt<'_> {
                 call.traceparent.as_ref(),
             )
             .await?;
-        let ready = match answer.completion {
-            Completion::Whole(whole) => Ready::Whole(whole),
-            Completion::Stream(stream) => Ready::Stream(hold(stream, &call).await?),
-        };
-        Ok(ChatAnswer {
-            ready,
-            dropped: answer.dropped_params,
-        })
+        ChatAnswer::of(answer, &call).await
     }
 }

@@ -3,9 +3,7 @@
 //! `response.in_progress` held back with it, so a fallback never shows two).
 
 use super::attempt::{Attempt, Call};
-use super::chat::{ChatAnswer, Ready};
-use super::hold::hold;
-use crate::completion::Completion;
+use super::chat::ChatAnswer;
 use crate::error::Error;
 use crate::openai::responses::ResponsesRequest;
 
@@ -27,13 +25,6 @@ impl Attempt for ResponsesAttempt<'_> {
                 call.traceparent.as_ref(),
             )
             .await?;
-        let ready = match answer.completion {
-            Completion::Whole(whole) => Ready::Whole(whole),
-            Completion::Stream(stream) => Ready::Stream(hold(stream, &call).await?),
-        };
-        Ok(ChatAnswer {
-            ready,
-            dropped: answer.dropped_params,
-        })
+        ChatAnswer::of(answer, &call).await
     }
 }

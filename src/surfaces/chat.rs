@@ -16,7 +16,7 @@ use crate::error::Error;
 use crate::openai::request::ChatRequest;
 use crate::pipeline::sse::push_event;
 use crate::pipeline::{Framing, Pipeline, Trip};
-use crate::routing::{ChatAnswer, ChatAttempt, Ready};
+use crate::routing::{ChatAnswer, ChatAttempt};
 use crate::state::AppState;
 
 pub async fn chat_completions(
@@ -26,16 +26,10 @@ pub async fn chat_completions(
 ) -> Response {
     let pipeline = state.pipeline();
     let mut trip = pipeline.begin("chat", &headers);
-    match serve(&pipeline, &mut trip, &headers, body).await {
-        Ok(ChatAnswer { ready, dropped }) => {
-            trip.dropped(dropped);
-            match ready {
-                Ready::Whole(whole) => pipeline.whole(trip, whole),
-                Ready::Stream(held) => pipeline.stream(trip, held, ChatFraming),
-            }
-        }
-        Err(error) => pipeline.fail(trip, error, |e| OpenAiError(e).into_response()),
-    }
+    let answer = serve(&pipeline, &mut trip, &headers, body).await;
+    pipeline.answer(trip, answer, ChatFraming, |e| {
+        OpenAiError(e).into_response()
+    })
 }
 
 async fn serve(
@@ -66,7 +60,7 @@ async fn serve(
 
 /// `data: <chunk>` per chunk, an OpenAI error object as the last event of a failed stream,
 /// `data: [DONE]` after a clean end.
-struct ChatFraming;
+pub(super) struct ChatFraming;
 
 impl Framing for ChatFraming {
     fn chunk(&mut self, chunk: &Chunk, frame: &mut BytesMut) {

@@ -8,11 +8,12 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 
+use super::chat::ChatFraming;
 use super::openai_error::OpenAiError;
 use crate::error::Error;
 use crate::openai::embeddings::EmbeddingsRequest;
 use crate::pipeline::{Pipeline, Trip};
-use crate::routing::{ChatAnswer, EmbeddingsAttempt, Ready};
+use crate::routing::{ChatAnswer, EmbeddingsAttempt};
 use crate::state::AppState;
 
 pub async fn embeddings(
@@ -22,21 +23,11 @@ pub async fn embeddings(
 ) -> Response {
     let pipeline = state.pipeline();
     let mut trip = pipeline.begin("embeddings", &headers);
-    match serve(&pipeline, &mut trip, &headers, body).await {
-        Ok(ChatAnswer {
-            ready: Ready::Whole(whole),
-            ..
-        }) => pipeline.whole(trip, whole),
-        Ok(ChatAnswer {
-            ready: Ready::Stream(_),
-            ..
-        }) => pipeline.fail(
-            trip,
-            Error::Internal("an embeddings answer came as a stream".into()),
-            |e| OpenAiError(e).into_response(),
-        ),
-        Err(error) => pipeline.fail(trip, error, |e| OpenAiError(e).into_response()),
-    }
+    let answer = serve(&pipeline, &mut trip, &headers, body).await;
+    // An embeddings answer is always whole: the chat framing is never used.
+    pipeline.answer(trip, answer, ChatFraming, |e| {
+        OpenAiError(e).into_response()
+    })
 }
 
 async fn serve(

@@ -19,7 +19,7 @@ use crate::completion::Chunk;
 use crate::error::Error;
 use crate::pipeline::sse::push_event;
 use crate::pipeline::{Framing, Pipeline, Trip};
-use crate::routing::{ChatAnswer, MessagesAttempt, Ready};
+use crate::routing::{ChatAnswer, MessagesAttempt};
 use crate::state::AppState;
 
 pub async fn messages(
@@ -47,16 +47,10 @@ async fn answer(
 ) -> Response {
     let pipeline = state.pipeline();
     let mut trip = pipeline.begin("messages", &headers);
-    match serve(&pipeline, &mut trip, &headers, body, parse).await {
-        Ok(ChatAnswer { ready, dropped }) => {
-            trip.dropped(dropped);
-            match ready {
-                Ready::Whole(whole) => pipeline.whole(trip, whole),
-                Ready::Stream(held) => pipeline.stream(trip, held, MessagesFraming),
-            }
-        }
-        Err(error) => pipeline.fail(trip, error, |e| AnthropicError(e).into_response()),
-    }
+    let answer = serve(&pipeline, &mut trip, &headers, body, parse).await;
+    pipeline.answer(trip, answer, MessagesFraming, |e| {
+        AnthropicError(e).into_response()
+    })
 }
 
 async fn serve(

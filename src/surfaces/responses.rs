@@ -17,7 +17,7 @@ use crate::error::Error;
 use crate::openai::responses::ResponsesRequest;
 use crate::pipeline::sse::push_event;
 use crate::pipeline::{Framing, Pipeline, Trip};
-use crate::routing::{ChatAnswer, Ready, ResponsesAttempt};
+use crate::routing::{ChatAnswer, ResponsesAttempt};
 use crate::state::AppState;
 
 pub async fn responses(
@@ -27,16 +27,10 @@ pub async fn responses(
 ) -> Response {
     let pipeline = state.pipeline();
     let mut trip = pipeline.begin("responses", &headers);
-    match serve(&pipeline, &mut trip, &headers, body).await {
-        Ok(ChatAnswer { ready, dropped }) => {
-            trip.dropped(dropped);
-            match ready {
-                Ready::Whole(whole) => pipeline.whole(trip, whole),
-                Ready::Stream(held) => pipeline.stream(trip, held, ResponsesFraming { written: 0 }),
-            }
-        }
-        Err(error) => pipeline.fail(trip, error, |e| OpenAiError(e).into_response()),
-    }
+    let answer = serve(&pipeline, &mut trip, &headers, body).await;
+    pipeline.answer(trip, answer, ResponsesFraming { written: 0 }, |e| {
+        OpenAiError(e).into_response()
+    })
 }
 
 async fn serve(
