@@ -207,6 +207,9 @@ class FakeUpstream(http.server.BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers.get("content-length", "0"))))
         model = body["model"]
+        if self.path.endswith("/responses"):
+            self.answer_responses(model)
+            return
         usage = {"prompt_tokens": 9, "completion_tokens": 7, "total_tokens": 16}
         wants_usage = (body.get("stream_options") or {}).get("include_usage")
         self.send_response(200)
@@ -254,6 +257,38 @@ class FakeUpstream(http.server.BaseHTTPRequestHandler):
             ]
         for event in events:
             self.wfile.write(sse(event))
+            self.wfile.flush()
+            time.sleep(0.01)
+
+    def answer_responses(self, model: str) -> None:
+        """A Responses API stream, as a server that speaks the API sends it; `fail` is cut
+        after its first delta."""
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.send_header("connection", "close")
+        self.end_headers()
+        response = {"id": "resp_1", "object": "response", "created_at": 1767225600,
+                    "status": "in_progress", "model": "upstream-model", "output": []}
+        message = {"type": "message", "id": "msg_1", "status": "completed", "role": "assistant",
+                   "content": [{"type": "output_text", "text": "Hello there", "annotations": []}]}
+        events = [
+            {"type": "response.created", "response": response},
+            {"type": "response.in_progress", "response": response},
+            {"type": "response.output_item.added", "output_index": 0,
+             "item": {**message, "status": "in_progress", "content": []}},
+            {"type": "response.output_text.delta", "item_id": "msg_1", "output_index": 0,
+             "content_index": 0, "delta": "Hello", "logprobs": []},
+            {"type": "response.output_text.delta", "item_id": "msg_1", "output_index": 0,
+             "content_index": 0, "delta": " there", "logprobs": []},
+            {"type": "response.output_item.done", "output_index": 0, "item": message},
+            {"type": "response.completed", "response": {**response, "status": "completed",
+             "output": [message], "usage": {"input_tokens": 3, "output_tokens": 2, "total_tokens": 5}}},
+        ]
+        if model == "fail":
+            events = events[:4]
+        for number, event in enumerate(events):
+            data = json.dumps({**event, "sequence_number": number})
+            self.wfile.write(f"event: {event['type']}\ndata: {data}\n\n".encode())
             self.wfile.flush()
             time.sleep(0.01)
 
@@ -363,14 +398,14 @@ def check_events(doc: Document, events, served: str, *, clean: bool, usage: bool
     return seen
 
 
-def stream_messages(port: int, body: dict, key: str | None = None):
-    """POSTs a streaming Messages request; returns (status, headers, events) where each event is
-    (its name, its data as JSON), in order."""
+def stream_messages(port: int, body: dict, key: str | None = None, path: str = "/v1/messages?beta=true"):
+    """POSTs a streaming request whose events are named (Messages, Responses); returns (status,
+    headers, events) where each event is (its name, its data as JSON), in order."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
     headers = {"content-type": "application/json", "anthropic-version": "2023-06-01"}
     if key:
         headers["x-api-key"] = key
-    conn.request("POST", "/v1/messages?beta=true", json.dumps(body), headers)
+    conn.request("POST", path, json.dumps(body), headers)
     answer = conn.getresponse()
     raw = answer.read().decode()
     conn.close()
@@ -429,6 +464,22 @@ def check_message_events(doc: Document, events, served: str, *, clean: bool) -> 
     else:
         assert names[-1] == "error" and "message_stop" not in names, names
     return blocks
+
+
+def check_response_events(doc: Document, events, served: str, *, clean: bool) -> None:
+    """Validates every Responses event against the document, and their numbering and end."""
+    for number, (name, payload) in enumerate(events):
+        doc.validate("ResponseStreamError" if name == "error" else "ResponseStreamEvent", payload)
+        assert payload["type"] == name, (name, payload)
+        assert payload["sequence_number"] == number, (number, payload)
+        if "response" in payload:
+            assert payload["response"]["model"] == served, payload
+    names = [name for name, _ in events]
+    assert names[0] == "response.created", names
+    if clean:
+        assert names[-1] == "response.completed" and "error" not in names, names
+    else:
+        assert names[-1] == "error" and "response.completed" not in names, names
 
 
 def check_headers(headers, served: str) -> None:
@@ -493,7 +544,7 @@ def main() -> int:
             with open(config, "w") as f:
                 f.write('[server]\nkeep_alive = "100ms"\nstream_hold_back = "50ms"\n')
                 f.write('[auth]\nkeys = ["${ASYNCAPI_GATEWAY_KEY}"]\n')
-                f.write('[providers.up]\nkind = "openai"\napi_key = "sk-fake-upstream"\n')
+                f.write('[providers.up]\nkind = "openai"\napi_key = "sk-fake-upstream"\nresponses = "native"\n')
                 f.write(f'base_url = "http://127.0.0.1:{upstream.server_address[1]}/v1"\n')
             gateway, port = start_gateway(binary, config, env)
             processes.append(gateway)
@@ -578,7 +629,24 @@ def main() -> int:
                 check_message_events(doc, events, "up/fail", clean=False)
                 assert "the model crashed" in events[-1][1]["error"]["message"], events[-1]
 
+            def responses_stream():
+                status, headers, events = stream_messages(
+                    port, {"model": "up/text", "input": "hi", "stream": True}, GATEWAY_KEY, "/v1/responses")
+                assert status == 200, (status, events)
+                check_headers(headers, "up/text")
+                check_response_events(doc, events, "up/text", clean=True)
+                text = "".join(e["delta"] for n, e in events if n == "response.output_text.delta")
+                assert text == "Hello there", text
+
+            def responses_cut():
+                status, _, events = stream_messages(
+                    port, {"model": "up/fail", "input": "hi", "stream": True}, GATEWAY_KEY, "/v1/responses")
+                assert status == 200, (status, events)
+                check_response_events(doc, events, "up/fail", clean=False)
+
             results.check("bearer_required", bearer_required)
+            results.check("responses_stream", responses_stream)
+            results.check("responses_cut_ends_with_an_error_event", responses_cut)
             results.check("messages_tool_use_stream", messages_tool_use)
             results.check("messages_error_mid_stream", messages_failure_mid_stream)
             results.check("tool_call_stream_with_usage", tool_calls)
