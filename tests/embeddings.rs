@@ -181,3 +181,19 @@ async fn an_embedding_alias_falls_back_like_a_chat_one() {
     let list: Value = response.json().await.unwrap();
     assert_eq!(list["model"], "b/text-embedding-3-small");
 }
+
+#[tokio::test]
+async fn azures_classic_api_embeds_at_the_deployments_url() {
+    let (upstream, gateway) = gateway_for(&AZURE_CLASSIC, KEYS).await;
+    upstream.push(Reply::json(OPENAI_ANSWER));
+    let response = embed(
+        &gateway,
+        &json!({"model": "azure-eu/embed-prod", "input": "x"}),
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    let got = upstream.last_request();
+    assert_eq!(got.path, "/openai/deployments/embed-prod/embeddings");
+    assert_eq!(got.query.as_deref(), Some("api-version=2024-10-21"));
+    assert_eq!(got.headers["api-key"], "azure-secret-key-1");
+}

@@ -658,3 +658,61 @@ async fn thinking_another_target_produced_is_left_out_when_the_conversation_come
     assert_eq!(got["messages"][2]["content"][0]["signature"], "EqQBCkYIBx");
     assert_eq!(got["model"], "claude-sonnet-4-5");
 }
+
+#[tokio::test]
+async fn a_key_over_its_limit_gets_anthropics_429_with_the_limit_headers() {
+    let (upstream, gateway) = gateway_for(
+        &ANTHROPIC,
+        "[auth]\nkeys = [{ name = \"cc\", key = \"cc-key\", rpm = 1 }]\n",
+    )
+    .await;
+    upstream.push(Reply::json(anthropic::TEXT));
+    let first = post(
+        &gateway,
+        request("claude/claude-sonnet-4-5", false),
+        "cc-key",
+    )
+    .await;
+    assert_eq!(first.status(), 200);
+    let refused = post(
+        &gateway,
+        request("claude/claude-sonnet-4-5", false),
+        "cc-key",
+    )
+    .await;
+    assert_eq!(refused.status(), 429);
+    assert_eq!(refused.headers()["x-ratelimit-remaining-requests"], "0");
+    assert!(refused.headers().contains_key("retry-after"));
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["type"], "error");
+    assert_eq!(body["error"]["type"], "rate_limit_error");
+}
+
+#[tokio::test]
+async fn a_silent_stream_is_kept_alive_with_anthropics_ping_events() {
+    let (upstream, gateway) = gateway_for(
+        &ANTHROPIC,
+        &format!("[server]\nkeep_alive = \"100ms\"\n{KEYS}"),
+    )
+    .await;
+    // The opening and a first delta, without the upstream's own ping; then silence.
+    let events: Vec<String> = anthropic::TEXT_STREAM
+        .split_inclusive("\n\n")
+        .filter(|event| !event.starts_with("event: ping"))
+        .take(3)
+        .map(str::to_owned)
+        .collect();
+    upstream.push(Reply::stuck_after(events));
+    let response = post(
+        &gateway,
+        request("claude/claude-sonnet-4-5", true),
+        "cc-key",
+    )
+    .await;
+    let mut body = response.bytes_stream();
+    let seen = read_until(&mut body, "event: ping\ndata: {\"type\": \"ping\"}\n\n").await;
+    assert!(
+        !seen.contains(": keep-alive"),
+        "an SSE comment instead of a ping: {seen}"
+    );
+}

@@ -2,12 +2,12 @@
 //! upstream), the `{"type":"error","error":{...}}` body, `retry-after`, and for a key over its
 //! limit the `x-ratelimit-*` headers the gateway writes on every surface.
 
-use axum::http::{HeaderValue, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
+use super::openai_error::write_headers;
 use crate::anthropic::error::{status, to_json};
 use crate::error::Error;
-use crate::limits::write_quota;
 
 pub struct AnthropicError(pub Error);
 
@@ -20,21 +20,7 @@ impl IntoResponse for AnthropicError {
             to_json(&error),
         )
             .into_response();
-        match error {
-            Error::Upstream(upstream) => {
-                if let Some(value) = upstream.retry_after {
-                    response.headers_mut().insert(header::RETRY_AFTER, value);
-                }
-            }
-            Error::RateLimited { quota, unit, .. } => {
-                write_quota(&quota, unit, response.headers_mut());
-                response.headers_mut().insert(
-                    header::RETRY_AFTER,
-                    HeaderValue::from(quota.reset.as_secs().max(1)),
-                );
-            }
-            _ => {}
-        }
+        write_headers(error, response.headers_mut());
         response
     }
 }
