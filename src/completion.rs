@@ -52,6 +52,15 @@ pub struct Tokens {
 /// Chunks in order. An `Err` ends the stream; a clean end is the stream simply ending.
 pub type ChunkStream = Pin<Box<dyn Stream<Item = Result<Chunk, Error>> + Send>>;
 
+/// A chat stream written as another API's events, chunk by chunk: what a surface that
+/// translates (Messages, Responses) hands the chat codecs' streams through.
+pub trait Translate: Send + 'static {
+    /// The events one chat chunk makes.
+    fn chunk(&mut self, chunk: &Chunk, out: &mut Vec<Chunk>);
+    /// The stream ended cleanly: the events that close it.
+    fn end(&mut self, out: &mut Vec<Chunk>);
+}
+
 /// One `chat.completion.chunk`, serialized on one line, ready to frame.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Chunk {

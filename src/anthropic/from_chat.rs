@@ -8,7 +8,8 @@ use std::collections::HashMap;
 
 use serde_json::{Value, json};
 
-use crate::completion::{Chunk, Tokens};
+use crate::completion::{Chunk, Tokens, Translate};
+use crate::openai::response::reasoning_text;
 
 /// Anthropic's stop reason for a chat finish reason (a turn with tool calls is a tool use,
 /// whatever the finish says).
@@ -38,7 +39,7 @@ pub fn message(completion: &[u8], tokens: Option<&Tokens>, served: &str) -> Opti
     let choice = completion.get("choices")?.get(0)?;
     let message = choice.get("message")?;
     let mut content = Vec::new();
-    if let Some(reasoning) = reasoning_of(message) {
+    if let Some(reasoning) = reasoning_text(message) {
         content.push(json!({"type": "thinking", "thinking": reasoning, "signature": ""}));
     }
     let text = message
@@ -81,13 +82,6 @@ pub fn message(completion: &[u8], tokens: Option<&Tokens>, served: &str) -> Opti
         "usage": usage(&tokens.copied().unwrap_or_default()),
     });
     serde_json::to_vec(&answer).ok()
-}
-
-fn reasoning_of(message: &Value) -> Option<&str> {
-    ["reasoning_content", "reasoning"]
-        .iter()
-        .find_map(|key| message.get(*key).and_then(Value::as_str))
-        .filter(|text| !text.is_empty())
 }
 
 /// The block open now.
@@ -134,8 +128,39 @@ impl StreamTranslator {
         }
     }
 
+    /// The index of the open block of `kind`, opening one (and closing another) if needed.
+    fn ensure(&mut self, out: &mut Vec<Chunk>, kind: fn(u32) -> Open, block: Value) -> u32 {
+        if let Some(open) = self.open
+            && std::mem::discriminant(&open) == std::mem::discriminant(&kind(0))
+        {
+            return open.index();
+        }
+        self.close(out);
+        let index = self.next;
+        self.next += 1;
+        self.open = Some(kind(index));
+        out.push(event(
+            "content_block_start",
+            &json!({"type": "content_block_start", "index": index, "content_block": block}),
+            true,
+        ));
+        index
+    }
+
+    fn close(&mut self, out: &mut Vec<Chunk>) {
+        if let Some(open) = self.open.take() {
+            out.push(event(
+                "content_block_stop",
+                &json!({"type": "content_block_stop", "index": open.index()}),
+                true,
+            ));
+        }
+    }
+}
+
+impl Translate for StreamTranslator {
     /// The events one chat chunk makes.
-    pub fn chunk(&mut self, chunk: &Chunk, out: &mut Vec<Chunk>) {
+    fn chunk(&mut self, chunk: &Chunk, out: &mut Vec<Chunk>) {
         let Ok(parsed) = serde_json::from_str::<Value>(&chunk.json) else {
             return;
         };
@@ -158,7 +183,7 @@ impl StreamTranslator {
             return;
         };
         let delta = choice.get("delta").unwrap_or(&Value::Null);
-        if let Some(reasoning) = reasoning_of(delta) {
+        if let Some(reasoning) = reasoning_text(delta) {
             let index = self.ensure(
                 out,
                 Open::Thinking,
@@ -233,7 +258,7 @@ impl StreamTranslator {
     }
 
     /// The stream ended cleanly: the last block closed, the stop reason and the usage, the end.
-    pub fn end(&mut self, out: &mut Vec<Chunk>) {
+    fn end(&mut self, out: &mut Vec<Chunk>) {
         self.close(out);
         let reason = stop_reason(self.finish.as_deref(), self.called);
         let mut delta = event(
@@ -256,35 +281,6 @@ impl StreamTranslator {
             &json!({"type": "message_stop"}),
             true,
         ));
-    }
-
-    /// The index of the open block of `kind`, opening one (and closing another) if needed.
-    fn ensure(&mut self, out: &mut Vec<Chunk>, kind: fn(u32) -> Open, block: Value) -> u32 {
-        if let Some(open) = self.open
-            && std::mem::discriminant(&open) == std::mem::discriminant(&kind(0))
-        {
-            return open.index();
-        }
-        self.close(out);
-        let index = self.next;
-        self.next += 1;
-        self.open = Some(kind(index));
-        out.push(event(
-            "content_block_start",
-            &json!({"type": "content_block_start", "index": index, "content_block": block}),
-            true,
-        ));
-        index
-    }
-
-    fn close(&mut self, out: &mut Vec<Chunk>) {
-        if let Some(open) = self.open.take() {
-            out.push(event(
-                "content_block_stop",
-                &json!({"type": "content_block_stop", "index": open.index()}),
-                true,
-            ));
-        }
     }
 }
 

@@ -1,6 +1,6 @@
 //! Our OpenAI Chat Completions wire types: the one language spoken inside the gateway; and
 //! OpenAI's embeddings request and answer (`embeddings.rs`) and Responses API request
-//! (`responses.rs`).
+//! (`responses/`).
 
 pub mod embeddings;
 pub mod envelope;

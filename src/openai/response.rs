@@ -295,6 +295,15 @@ fn finish_reasons_have_a_closed_set_of_labels() {
     assert_eq!(finish_label("3"), None);
 }
 
+/// The reasoning text of a chat message or delta, under either name providers give it
+/// (`reasoning_content`, DeepSeek's and vLLM's; `reasoning`, OpenRouter's and Ollama's).
+pub fn reasoning_text(message: &serde_json::Value) -> Option<&str> {
+    ["reasoning_content", "reasoning"]
+        .iter()
+        .find_map(|key| message.get(*key).and_then(serde_json::Value::as_str))
+        .filter(|text| !text.is_empty())
+}
+
 /// A fresh completion id in OpenAI's form.
 pub fn new_completion_id() -> String {
     format!("chatcmpl-{}", uuid::Uuid::new_v4().simple())

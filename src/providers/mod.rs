@@ -280,9 +280,15 @@ impl Provider {
         .map_err(|e| upstream.redact_error(e))
     }
 
+    /// Whether it serves OpenAI's Responses API itself (`responses = "native"`, openai and
+    /// azure kinds), so the Responses surface relays to it untranslated (`responses`); others
+    /// are served that surface through `complete`.
+    pub fn speaks_responses(&self) -> bool {
+        matches!(self.codec, Codec::OpenAi(_) | Codec::Azure(_)) && self.responses_native
+    }
+
     /// Serves a Responses `request` with the upstream model `model`, relayed untranslated to a
-    /// provider that serves the API itself (`responses = "native"`). Translation onto chat for
-    /// the others is not built yet: a 400 that says so.
+    /// provider that serves the API itself. Any other refuses it (see `speaks_responses`).
     pub async fn responses(
         &self,
         http: &transport::Http,
@@ -294,14 +300,9 @@ impl Provider {
         let (Codec::OpenAi(codec) | Codec::Azure(codec), true) =
             (&self.codec, self.responses_native)
         else {
-            let what = if request.previous_response_id {
-                "previous_response_id (state kept by a provider that serves the Responses API itself)"
-            } else {
-                "the Responses API"
-            };
             return Err(Error::invalid(
                 format!(
-                    "Provider '{}' ({}) does not serve the Responses API itself, and {what} is served only by one that does (responses = \"native\") so far.",
+                    "Provider '{}' ({}) does not serve the Responses API itself (responses = \"native\").",
                     self.name,
                     self.kind_name()
                 ),
@@ -343,7 +344,7 @@ impl Provider {
     }
 
     /// The kind, as the config names it.
-    fn kind_name(&self) -> &'static str {
+    pub fn kind_name(&self) -> &'static str {
         match self.codec {
             Codec::OpenAi(_) => "openai",
             Codec::Anthropic(_) => "anthropic",

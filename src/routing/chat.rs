@@ -1,9 +1,11 @@
 //! A chat-completions attempt: the request encoded for the target's provider and sent with
 //! the call's key, then a whole answer, or a stream held to its commit point.
 
+use futures_util::StreamExt;
+
 use super::attempt::{Attempt, Call};
 use super::hold::{Held, hold};
-use crate::completion::{Answer, Completion, UsageWanted, Whole};
+use crate::completion::{Answer, ChunkStream, Completion, Translate, UsageWanted, Whole};
 use crate::error::Error;
 use crate::openai::request::ChatRequest;
 
@@ -38,6 +40,75 @@ impl ChatAnswer {
             dropped: answer.dropped_params,
         })
     }
+}
+
+/// An attempt of a surface that translates (Messages, Responses) toward a target it cannot
+/// relay to: `chat` (its request translated) served by the provider's chat codec, and the
+/// answer translated back, a whole one by `whole`, a stream through `translator`. `dropped`
+/// is what the translation dropped; the provider's own drops follow it.
+pub(super) async fn through_chat<T: Translate>(
+    call: &Call<'_>,
+    chat: &ChatRequest,
+    usage: UsageWanted,
+    mut dropped: Vec<String>,
+    whole: impl FnOnce(&Whole) -> Option<Vec<u8>>,
+    translator: T,
+) -> Result<ChatAnswer, Error> {
+    let answer = call
+        .provider
+        .complete(
+            call.http,
+            chat,
+            usage,
+            &call.target.model,
+            &call.target.name,
+            call.api_key,
+            call.traceparent.as_ref(),
+        )
+        .await?;
+    dropped.extend(answer.dropped_params);
+    let ready = match answer.completion {
+        Completion::Whole(answer) => {
+            let json = whole(&answer).ok_or_else(|| Error::UpstreamFailed {
+                provider: call.target.provider.clone(),
+                detail: "sent an answer that cannot be read as a chat completion".into(),
+            })?;
+            Ready::Whole(Whole {
+                json: json.into(),
+                ..answer
+            })
+        }
+        Completion::Stream(stream) => {
+            Ready::Stream(hold(translated(stream, translator), call).await?)
+        }
+    };
+    Ok(ChatAnswer { ready, dropped })
+}
+
+/// A chat stream through `translator`: its clean end closed by the translator, a failure
+/// passed on as it is (the surface's framing writes it).
+fn translated<T: Translate>(mut chunks: ChunkStream, mut translator: T) -> ChunkStream {
+    Box::pin(async_stream::stream! {
+        let mut out = Vec::new();
+        while let Some(item) = chunks.next().await {
+            match item {
+                Ok(chunk) => {
+                    translator.chunk(&chunk, &mut out);
+                    for event in out.drain(..) {
+                        yield Ok(event);
+                    }
+                }
+                Err(error) => {
+                    yield Err(error);
+                    return;
+                }
+            }
+        }
+        translator.end(&mut out);
+        for event in out.drain(..) {
+            yield Ok(event);
+        }
+    })
 }
 
 impl Attempt for ChatAttempt<'_> {

@@ -7,15 +7,13 @@
 use std::sync::OnceLock;
 
 use axum::http::HeaderMap;
-use futures_util::StreamExt;
 
 use super::attempt::{Attempt, Call};
-use super::chat::{ChatAnswer, Ready};
-use super::hold::hold;
+use super::chat::{ChatAnswer, Ready, through_chat};
 use crate::anthropic::from_chat::{self, StreamTranslator};
 use crate::anthropic::request::MessagesRequest;
 use crate::anthropic::to_chat;
-use crate::completion::{ChunkStream, Completion, UsageWanted, Whole};
+use crate::completion::{UsageWanted, Whole};
 use crate::error::Error;
 use crate::openai::request::ChatRequest;
 
@@ -65,38 +63,16 @@ impl<'r> MessagesAttempt<'r> {
         if self.request.counting {
             return Ok(estimated_count(chat, &dropped));
         }
-        let answer = call
-            .provider
-            .complete(
-                call.http,
-                chat,
-                self.usage,
-                &call.target.model,
-                &call.target.name,
-                call.api_key,
-                call.traceparent.as_ref(),
-            )
-            .await?;
-        dropped.extend(answer.dropped_params);
-        let ready = match answer.completion {
-            Completion::Whole(whole) => {
-                let json =
-                    from_chat::message(&whole.json, whole.tokens.as_ref(), &call.target.name)
-                        .ok_or_else(|| Error::UpstreamFailed {
-                            provider: call.target.provider.clone(),
-                            detail: "sent an answer that cannot be read as a chat completion"
-                                .into(),
-                        })?;
-                Ready::Whole(Whole {
-                    json: json.into(),
-                    ..whole
-                })
-            }
-            Completion::Stream(stream) => {
-                Ready::Stream(hold(as_events(stream, &call.target.name), call).await?)
-            }
-        };
-        Ok(ChatAnswer { ready, dropped })
+        let served = &call.target.name;
+        through_chat(
+            call,
+            chat,
+            self.usage,
+            dropped,
+            |whole| from_chat::message(&whole.json, whole.tokens.as_ref(), served),
+            StreamTranslator::new(served),
+        )
+        .await
     }
 }
 
@@ -114,32 +90,6 @@ fn estimated_count(chat: &ChatRequest, dropped: &[String]) -> ChatAnswer {
         }),
         dropped: dropped.to_vec(),
     }
-}
-
-/// A chat stream as Anthropic's events; its clean end closes the message, a failure stays one.
-fn as_events(mut chunks: ChunkStream, served: &str) -> ChunkStream {
-    let mut translator = StreamTranslator::new(served);
-    Box::pin(async_stream::stream! {
-        let mut out = Vec::new();
-        while let Some(item) = chunks.next().await {
-            match item {
-                Ok(chunk) => {
-                    translator.chunk(&chunk, &mut out);
-                    for event in out.drain(..) {
-                        yield Ok(event);
-                    }
-                }
-                Err(error) => {
-                    yield Err(error);
-                    return;
-                }
-            }
-        }
-        translator.end(&mut out);
-        for event in out.drain(..) {
-            yield Ok(event);
-        }
-    })
 }
 
 impl Attempt for MessagesAttempt<'_> {

@@ -1,15 +1,16 @@
-//! `POST /v1/responses`: OpenAI's Responses API (Codex's language), on the same pipeline as chat,
-//! relayed to targets that serve it themselves. Answered as one JSON body or as named events
-//! with no `[DONE]`; a failure after the stream started is an `error` event in the API's shape.
+//! `POST /v1/responses`: OpenAI's Responses API (Codex's language), on the same pipeline as chat:
+//! relayed to targets that serve it themselves, translated onto chat for the others. Answered
+//! as one JSON body or as named events with no `[DONE]`; a failure after the stream started is
+//! an `error` event and `response.failed`.
 
 use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::BytesMut;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::openai_error::OpenAiError;
 use crate::completion::Chunk;
@@ -28,7 +29,7 @@ pub async fn responses(
     let pipeline = state.pipeline();
     let mut trip = pipeline.begin("responses", &headers);
     let answer = serve(&pipeline, &mut trip, &headers, body).await;
-    pipeline.answer(trip, answer, ResponsesFraming { written: 0 }, |e| {
+    pipeline.answer(trip, answer, ResponsesFraming::default(), |e| {
         OpenAiError(e).into_response()
     })
 }
@@ -52,18 +53,28 @@ async fn serve(
             true,
         )
         .await?;
-    let attempt = ResponsesAttempt { request: &request };
+    let attempt = ResponsesAttempt::new(&request, trip.usage());
     pipeline.route(trip, &request.model, &attempt).await
 }
 
-/// Each event under its name, as it came; a failure as the API's `error` event, numbered after
-/// the events before it (they count from 0).
+/// Each event under its name, as it came; a failure as the API's `error` event, then
+/// `response.failed` (what Codex acts on: it ignores `error` events, and a stream that ends
+/// without a terminal event is one it retries blind), numbered after the events before them
+/// (they count from 0).
+#[derive(Default)]
 struct ResponsesFraming {
     written: u64,
+    /// The response `response.created` announced, which `response.failed` reports as failed.
+    created: Option<Value>,
 }
 
 impl Framing for ResponsesFraming {
     fn chunk(&mut self, chunk: &Chunk, frame: &mut BytesMut) {
+        if chunk.event.as_deref() == Some("response.created") {
+            self.created = serde_json::from_str::<Value>(&chunk.json)
+                .ok()
+                .and_then(|mut event| event.get_mut("response").map(Value::take));
+        }
         push_event(frame, chunk.event.as_deref(), &chunk.json);
         self.written += 1;
     }
@@ -77,7 +88,30 @@ impl Framing for ResponsesFraming {
             "sequence_number": self.written,
         });
         push_event(frame, Some("error"), &event.to_string());
+        self.written += 1;
+        if let Some(mut response) = self.created.take() {
+            response["status"] = json!("failed");
+            response["error"] = json!({"code": failure_code(error), "message": error.to_string()});
+            let failed = json!({
+                "type": "response.failed",
+                "sequence_number": self.written,
+                "response": response,
+            });
+            push_event(frame, Some("response.failed"), &failed.to_string());
+            self.written += 1;
+        }
     }
 
     fn end(&mut self, _: &mut BytesMut) {}
+}
+
+/// The Responses API's code for a failure: a rate limit Codex waits out, or the provider's.
+fn failure_code(error: &Error) -> &'static str {
+    match error {
+        Error::RateLimited { .. } => "rate_limit_exceeded",
+        Error::Upstream(status) if status.status == StatusCode::TOO_MANY_REQUESTS => {
+            "rate_limit_exceeded"
+        }
+        _ => "server_error",
+    }
 }

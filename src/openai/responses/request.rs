@@ -1,13 +1,13 @@
-//! OpenAI's Responses API request, as the gateway reads it: the bytes it arrived in (a target
+//! A Responses API request, as the gateway reads it: the bytes it arrived in (a target
 //! that speaks the API gets them with only `model` replaced), the model, whether it streams, and
 //! whether it leans on state kept upstream (`previous_response_id`).
 
 use bytes::Bytes;
 use serde_json::value::RawValue;
 
-use super::envelope::{Envelope, OPENAI_MODEL};
-use super::raw::is_empty_value;
 use crate::error::Error;
+use crate::openai::envelope::{Envelope, OPENAI_MODEL};
+use crate::openai::raw::is_empty_value;
 
 #[derive(Debug)]
 pub struct ResponsesRequest {
@@ -59,6 +59,11 @@ impl ResponsesRequest {
             stream,
             previous_response_id,
         })
+    }
+
+    /// The body as it arrived.
+    pub fn body(&self) -> &[u8] {
+        self.envelope.bytes()
     }
 
     /// The body with only `model` replaced.

@@ -1,0 +1,499 @@
+//! A chat answer as a Responses answer: a whole `chat.completion` as a response object, and a
+//! stream of `chat.completion.chunk`s as the Responses events in the order the SDKs and Codex
+//! read them (`response.created`, `response.in_progress`, each output item added, filled and
+//! done, then `response.completed` or `response.incomplete` with the whole response), numbered
+//! from 0. Reasoning a target gives becomes a reasoning item with its text as the summary.
+
+use std::borrow::Cow;
+
+use serde_json::{Map, Value, json};
+
+use super::object::{Shell, Status, logprobs, new_id};
+use crate::completion::{Chunk, Tokens, Translate};
+use crate::openai::response::reasoning_text;
+
+/// A whole chat answer (its first choice) as a response object.
+pub fn response(completion: &[u8], tokens: Option<&Tokens>, shell: &Shell) -> Option<Vec<u8>> {
+    let completion: Value = serde_json::from_slice(completion).ok()?;
+    let choice = completion.get("choices")?.get(0)?;
+    let message = choice.get("message")?;
+    let status = Status::of_finish(choice.get("finish_reason").and_then(Value::as_str));
+    let mut output = Vec::new();
+    if let Some(reasoning) = reasoning_text(message) {
+        output.push(reasoning_item(&new_id("rs"), reasoning));
+    }
+    let mut content = Vec::new();
+    if let Some(text) = message
+        .get("content")
+        .and_then(Value::as_str)
+        .filter(|t| !t.is_empty())
+    {
+        content.push(text_part(text, logprobs(choice.get("logprobs"), true)));
+    }
+    if let Some(refusal) = message.get("refusal").and_then(Value::as_str) {
+        content.push(json!({"type": "refusal", "refusal": refusal}));
+    }
+    if !content.is_empty() {
+        output.push(message_item(&new_id("msg"), content, status.item_status()));
+    }
+    for call in message
+        .get("tool_calls")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let function = call.get("function").unwrap_or(&Value::Null);
+        output.push(call_item(
+            &new_id("fc"),
+            call.get("id").and_then(Value::as_str).unwrap_or_default(),
+            function
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or_default(),
+            function
+                .get("arguments")
+                .and_then(Value::as_str)
+                .unwrap_or_default(),
+            status.item_status(),
+        ));
+    }
+    let tokens = tokens.copied().unwrap_or_default();
+    serde_json::to_vec(&shell.response(status, output, Some(&tokens))).ok()
+}
+
+fn text_part(text: &str, logprobs: Vec<Value>) -> Value {
+    json!({"type": "output_text", "text": text, "annotations": [], "logprobs": logprobs})
+}
+
+fn message_item(id: &str, content: Vec<Value>, status: &str) -> Value {
+    json!({"type": "message", "id": id, "status": status, "role": "assistant", "content": content})
+}
+
+fn call_item(id: &str, call_id: &str, name: &str, arguments: &str, status: &str) -> Value {
+    json!({"type": "function_call", "id": id, "call_id": call_id, "name": name,
+        "arguments": arguments, "status": status})
+}
+
+fn reasoning_item(id: &str, text: &str) -> Value {
+    json!({"type": "reasoning", "id": id, "summary": [{"type": "summary_text", "text": text}]})
+}
+
+/// A reasoning item being written: its place in `output`, its id, its summary so far.
+#[derive(Debug)]
+struct OpenReasoning {
+    index: usize,
+    id: String,
+    text: String,
+}
+
+/// A content part of the open message: text or a refusal, and what it holds so far.
+#[derive(Debug)]
+struct OpenPart {
+    refusal: bool,
+    text: String,
+    logprobs: Vec<Value>,
+}
+
+#[derive(Debug)]
+struct OpenMessage {
+    index: usize,
+    id: String,
+    /// Parts already done.
+    done: Vec<Value>,
+    part: Option<OpenPart>,
+}
+
+/// A function call being written; chat's tool-call index finds it again.
+#[derive(Debug)]
+struct OpenCall {
+    chat_index: u64,
+    index: usize,
+    id: String,
+    call_id: String,
+    name: String,
+    arguments: String,
+}
+
+/// A chat stream, chunk by chunk, as the Responses events.
+#[derive(Debug)]
+pub struct ResponsesStream {
+    shell: Shell,
+    sequence: u64,
+    started: bool,
+    /// Every output item by its index; `None` while it is still being written.
+    items: Vec<Option<Value>>,
+    reasoning: Option<OpenReasoning>,
+    message: Option<OpenMessage>,
+    calls: Vec<OpenCall>,
+    finish: Option<&'static str>,
+    tokens: Tokens,
+}
+
+impl ResponsesStream {
+    pub fn new(shell: Shell) -> Self {
+        Self {
+            shell,
+            sequence: 0,
+            started: false,
+            items: Vec::new(),
+            reasoning: None,
+            message: None,
+            calls: Vec::new(),
+            finish: None,
+            tokens: Tokens::default(),
+        }
+    }
+
+    /// An event named `name` with the next sequence number and `fields`.
+    fn event(&mut self, name: &'static str, fields: Value) -> Chunk {
+        let mut data = Map::new();
+        data.insert("type".into(), json!(name));
+        data.insert("sequence_number".into(), json!(self.sequence));
+        self.sequence += 1;
+        if let Value::Object(fields) = fields {
+            data.extend(fields);
+        }
+        Chunk {
+            json: Value::Object(data).to_string(),
+            output: true,
+            usage: None,
+            usage_only: false,
+            finish: None,
+            model: None,
+            event: Some(Cow::Borrowed(name)),
+        }
+    }
+
+    fn start(&mut self, model: Option<Box<str>>, out: &mut Vec<Chunk>) {
+        self.started = true;
+        let response = self.shell.response(Status::InProgress, Vec::new(), None);
+        // Held back with the stream's preamble: they are not output.
+        let mut created = self.event("response.created", json!({"response": response}));
+        created.output = false;
+        created.model = model;
+        out.push(created);
+        let mut progress = self.event("response.in_progress", json!({"response": response}));
+        progress.output = false;
+        out.push(progress);
+    }
+
+    fn add_item(&mut self, item: Value, out: &mut Vec<Chunk>) -> usize {
+        let index = self.items.len();
+        self.items.push(None);
+        let added = self.event(
+            "response.output_item.added",
+            json!({"output_index": index, "item": item}),
+        );
+        out.push(added);
+        index
+    }
+
+    fn finish_item(&mut self, index: usize, item: Value, out: &mut Vec<Chunk>) {
+        let done = self.event(
+            "response.output_item.done",
+            json!({"output_index": index, "item": item}),
+        );
+        out.push(done);
+        self.items[index] = Some(item);
+    }
+
+    fn reasoning(&mut self, delta: &str, out: &mut Vec<Chunk>) {
+        if self.reasoning.is_none() {
+            self.close_message(out);
+            let id = new_id("rs");
+            let index = self.add_item(json!({"type": "reasoning", "id": id, "summary": []}), out);
+            let added = self.event(
+                "response.reasoning_summary_part.added",
+                json!({"item_id": id, "output_index": index, "summary_index": 0,
+                    "part": {"type": "summary_text", "text": ""}}),
+            );
+            out.push(added);
+            self.reasoning = Some(OpenReasoning {
+                index,
+                id,
+                text: String::new(),
+            });
+        }
+        let Some(open) = self.reasoning.as_mut() else {
+            return;
+        };
+        open.text.push_str(delta);
+        let (id, index) = (open.id.clone(), open.index);
+        let event = self.event(
+            "response.reasoning_summary_text.delta",
+            json!({"item_id": id, "output_index": index, "summary_index": 0, "delta": delta}),
+        );
+        out.push(event);
+    }
+
+    fn close_reasoning(&mut self, out: &mut Vec<Chunk>) {
+        let Some(open) = self.reasoning.take() else {
+            return;
+        };
+        let fields = json!({"item_id": open.id, "output_index": open.index, "summary_index": 0});
+        let mut done = fields.clone();
+        done["text"] = json!(open.text);
+        let event = self.event("response.reasoning_summary_text.done", done);
+        out.push(event);
+        let mut done = fields;
+        done["part"] = json!({"type": "summary_text", "text": open.text});
+        let event = self.event("response.reasoning_summary_part.done", done);
+        out.push(event);
+        self.finish_item(open.index, reasoning_item(&open.id, &open.text), out);
+    }
+
+    /// Text (or, with `refusal`, a refusal) into the open message, opening it and its part as
+    /// needed.
+    fn text(&mut self, delta: &str, refusal: bool, logprobs: Vec<Value>, out: &mut Vec<Chunk>) {
+        self.close_reasoning(out);
+        if self.message.is_none() {
+            let id = new_id("msg");
+            let index = self.add_item(
+                json!({"type": "message", "id": id, "status": "in_progress", "role": "assistant", "content": []}),
+                out,
+            );
+            self.message = Some(OpenMessage {
+                index,
+                id,
+                done: Vec::new(),
+                part: None,
+            });
+        }
+        if self
+            .message
+            .as_ref()
+            .and_then(|m| m.part.as_ref())
+            .is_some_and(|p| p.refusal != refusal)
+        {
+            self.close_part(out);
+        }
+        let Some(message) = self.message.as_mut() else {
+            return;
+        };
+        let (id, index, content_index) = (message.id.clone(), message.index, message.done.len());
+        let fields = json!({"item_id": id, "output_index": index, "content_index": content_index});
+        if message.part.is_none() {
+            message.part = Some(OpenPart {
+                refusal,
+                text: String::new(),
+                logprobs: Vec::new(),
+            });
+            let mut added = fields.clone();
+            added["part"] = if refusal {
+                json!({"type": "refusal", "refusal": ""})
+            } else {
+                json!({"type": "output_text", "text": "", "annotations": [], "logprobs": []})
+            };
+            let event = self.event("response.content_part.added", added);
+            out.push(event);
+        }
+        let Some(part) = self.message.as_mut().and_then(|m| m.part.as_mut()) else {
+            return;
+        };
+        part.text.push_str(delta);
+        let mut fields = fields;
+        fields["delta"] = json!(delta);
+        let event = if refusal {
+            self.event("response.refusal.delta", fields)
+        } else {
+            // An event's log probabilities leave out each token's bytes; the part's keep them.
+            fields["logprobs"] = json!(
+                logprobs
+                    .iter()
+                    .map(|l| {
+                        let mut l = l.clone();
+                        if let Some(l) = l.as_object_mut() {
+                            l.remove("bytes");
+                            for top in l
+                                .get_mut("top_logprobs")
+                                .and_then(Value::as_array_mut)
+                                .into_iter()
+                                .flatten()
+                            {
+                                if let Some(top) = top.as_object_mut() {
+                                    top.remove("bytes");
+                                }
+                            }
+                        }
+                        l
+                    })
+                    .collect::<Vec<_>>()
+            );
+            part.logprobs.extend(logprobs);
+            self.event("response.output_text.delta", fields)
+        };
+        out.push(event);
+    }
+
+    fn close_part(&mut self, out: &mut Vec<Chunk>) {
+        let Some(message) = self.message.as_mut() else {
+            return;
+        };
+        let Some(part) = message.part.take() else {
+            return;
+        };
+        let (id, index, content_index) = (message.id.clone(), message.index, message.done.len());
+        let fields = json!({"item_id": id, "output_index": index, "content_index": content_index});
+        let mut done = fields.clone();
+        let whole = if part.refusal {
+            done["refusal"] = json!(part.text);
+            let event = self.event("response.refusal.done", done);
+            out.push(event);
+            json!({"type": "refusal", "refusal": part.text})
+        } else {
+            done["text"] = json!(part.text);
+            done["logprobs"] = json!([]);
+            let event = self.event("response.output_text.done", done);
+            out.push(event);
+            text_part(&part.text, part.logprobs)
+        };
+        let mut done = fields;
+        done["part"] = whole.clone();
+        let event = self.event("response.content_part.done", done);
+        out.push(event);
+        if let Some(message) = self.message.as_mut() {
+            message.done.push(whole);
+        }
+    }
+
+    fn close_message(&mut self, out: &mut Vec<Chunk>) {
+        self.close_part(out);
+        let Some(message) = self.message.take() else {
+            return;
+        };
+        let status = Status::of_finish(self.finish).item_status();
+        let item = message_item(&message.id, message.done, status);
+        self.finish_item(message.index, item, out);
+    }
+
+    fn call(&mut self, call: &Value, out: &mut Vec<Chunk>) {
+        let chat_index = call.get("index").and_then(Value::as_u64).unwrap_or(0);
+        let function = call.get("function").unwrap_or(&Value::Null);
+        let call_id = call
+            .get("id")
+            .and_then(Value::as_str)
+            .filter(|id| !id.is_empty());
+        let known = self.calls.iter().position(|open| {
+            open.chat_index == chat_index && call_id.is_none_or(|id| id == open.call_id)
+        });
+        let position = match known {
+            Some(position) => position,
+            None => {
+                self.close_reasoning(out);
+                self.close_message(out);
+                let id = new_id("fc");
+                let call_id = call_id.unwrap_or_default().to_owned();
+                let name = function
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned();
+                let index = self.add_item(
+                    json!({"type": "function_call", "id": id, "call_id": call_id, "name": name,
+                        "arguments": "", "status": "in_progress"}),
+                    out,
+                );
+                self.calls.push(OpenCall {
+                    chat_index,
+                    index,
+                    id,
+                    call_id,
+                    name,
+                    arguments: String::new(),
+                });
+                self.calls.len() - 1
+            }
+        };
+        if let Some(arguments) = function
+            .get("arguments")
+            .and_then(Value::as_str)
+            .filter(|a| !a.is_empty())
+        {
+            let open = &mut self.calls[position];
+            open.arguments.push_str(arguments);
+            let fields =
+                json!({"item_id": open.id, "output_index": open.index, "delta": arguments});
+            let event = self.event("response.function_call_arguments.delta", fields);
+            out.push(event);
+        }
+    }
+
+    fn close_calls(&mut self, out: &mut Vec<Chunk>) {
+        let status = Status::of_finish(self.finish).item_status();
+        for open in std::mem::take(&mut self.calls) {
+            let done = json!({"item_id": open.id, "output_index": open.index,
+                "name": open.name, "arguments": open.arguments});
+            let event = self.event("response.function_call_arguments.done", done);
+            out.push(event);
+            let item = call_item(&open.id, &open.call_id, &open.name, &open.arguments, status);
+            self.finish_item(open.index, item, out);
+        }
+    }
+
+    fn close_all(&mut self, out: &mut Vec<Chunk>) {
+        self.close_reasoning(out);
+        self.close_message(out);
+        self.close_calls(out);
+    }
+}
+
+impl Translate for ResponsesStream {
+    fn chunk(&mut self, chunk: &Chunk, out: &mut Vec<Chunk>) {
+        let Ok(parsed) = serde_json::from_str::<Value>(&chunk.json) else {
+            return;
+        };
+        if !self.started {
+            self.start(chunk.model.clone(), out);
+        }
+        if let Some(tokens) = chunk.usage {
+            self.tokens = tokens;
+        }
+        let Some(choice) = parsed.get("choices").and_then(|c| c.get(0)) else {
+            return;
+        };
+        let delta = choice.get("delta").unwrap_or(&Value::Null);
+        if let Some(reasoning) = reasoning_text(delta) {
+            self.reasoning(reasoning, out);
+        }
+        if let Some(text) = delta
+            .get("content")
+            .and_then(Value::as_str)
+            .filter(|t| !t.is_empty())
+        {
+            self.text(text, false, logprobs(choice.get("logprobs"), true), out);
+        }
+        if let Some(refusal) = delta
+            .get("refusal")
+            .and_then(Value::as_str)
+            .filter(|t| !t.is_empty())
+        {
+            self.text(refusal, true, Vec::new(), out);
+        }
+        for call in delta
+            .get("tool_calls")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            self.call(call, out);
+        }
+        if let Some(finish) = chunk.finish {
+            self.finish = Some(finish);
+            self.close_all(out);
+        }
+    }
+
+    fn end(&mut self, out: &mut Vec<Chunk>) {
+        if !self.started {
+            self.start(None, out);
+        }
+        self.close_all(out);
+        let status = Status::of_finish(self.finish);
+        let output = self.items.drain(..).flatten().collect();
+        let response = self.shell.response(status, output, Some(&self.tokens));
+        let mut terminal = self.event(status.terminal_event(), json!({"response": response}));
+        terminal.usage = Some(self.tokens);
+        terminal.finish = Some(self.finish.unwrap_or("stop"));
+        out.push(terminal);
+    }
+}
