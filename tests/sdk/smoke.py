@@ -100,6 +100,25 @@ def responses_stream(model: str) -> bytes:
     ).encode()
 
 
+WEATHER_REPORT = {"city": "Paris", "temperature_c": 18}
+
+
+def gemini_json_answer() -> dict:
+    """Gemini's answer to a request with a response schema: the JSON as the text."""
+    return {"candidates": [{"content": {"role": "model", "parts": [{"text": json.dumps(WEATHER_REPORT)}]},
+                            "finishReason": "STOP", "index": 0}],
+            "usageMetadata": {"promptTokenCount": 12, "candidatesTokenCount": 9, "totalTokenCount": 21},
+            "modelVersion": "gemini-2.5-flash"}
+
+
+def chat_json_answer(model: str) -> dict:
+    """A chat completion answering a json_schema response_format."""
+    return {"id": "chatcmpl-json", "object": "chat.completion", "created": 1767225600, "model": model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": json.dumps(WEATHER_REPORT)},
+                         "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 30, "completion_tokens": 9, "total_tokens": 39}}
+
+
 def fixture(name: str) -> bytes:
     with open(os.path.join(FIXTURES, name), "rb") as f:
         return f.read()
@@ -123,6 +142,8 @@ class FakeGemini(http.server.BaseHTTPRequestHandler):
         )
         if stream:
             answer, kind = fixture("tool_stream.sse" if tools else "text_stream.sse"), "text/event-stream"
+        elif "responseSchema" in body.get("generationConfig", {}):
+            answer, kind = json.dumps(gemini_json_answer()).encode(), "application/json"
         else:
             answer, kind = fixture("tool.json" if tools else "text.json"), "application/json"
         reply(self, answer, kind)
@@ -149,6 +170,8 @@ class FakeAnthropic(http.server.BaseHTTPRequestHandler):
             payload, kind = b'{"input_tokens": 42}', "application/json"
         elif body.get("stream"):
             payload, kind = (ANTHROPIC_FIXTURES / "tool_use_stream.sse").read_bytes(), "text/event-stream"
+        elif (body.get("tool_choice") or {}).get("name") == "weather_report":
+            payload, kind = (ANTHROPIC_FIXTURES / "json_schema.json").read_bytes(), "application/json"
         else:
             payload, kind = (ANTHROPIC_FIXTURES / "text.json").read_bytes(), "application/json"
         reply(self, payload, kind)
@@ -173,12 +196,22 @@ class FakeOpenAI(http.server.BaseHTTPRequestHandler):
             reply(self, json.dumps(openai_embeddings(body)).encode(), "application/json")
             return
         if self.path == "/v1/responses":
-            if body.get("stream"):
+            if not self.server.native:
+                # A chat-only server has no Responses API.
+                reply_status(self, 404, b'{"error":{"message":"Not found","type":"invalid_request_error"}}')
+                return
+            native = native_answer(body)
+            if native is not None:
+                reply(self, json.dumps(native).encode(), "application/json")
+            elif body.get("stream"):
                 reply(self, responses_stream(body["model"]), "text/event-stream")
             else:
                 reply(self, json.dumps(response_object(body["model"], "completed")).encode(), "application/json")
             return
         tools = bool(body.get("tools")) and body["messages"][-1]["role"] == "user"
+        if (body.get("response_format") or {}).get("type") == "json_schema" and not body.get("stream"):
+            reply(self, json.dumps(chat_json_answer(body["model"])).encode(), "application/json")
+            return
         if body.get("stream"):
             name = "tool_calls_stream.sse" if tools else "text_stream.sse"
             payload, kind = (OPENAI_FIXTURES / name).read_bytes(), "text/event-stream"
@@ -188,6 +221,40 @@ class FakeOpenAI(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, *args) -> None:
         pass
+
+
+def reply_status(handler: http.server.BaseHTTPRequestHandler, status: int, payload: bytes) -> None:
+    handler.send_response(status)
+    handler.send_header("content-type", "application/json")
+    handler.send_header("content-length", str(len(payload)))
+    handler.end_headers()
+    handler.wfile.write(payload)
+
+
+def native_answer(body: dict):
+    """What a server that speaks the Responses API answers to a whole request with a function tool
+    (a call, unless the last item is its output) or a json_schema format; None for the rest."""
+    if body.get("stream"):
+        return None
+    items = body["input"] if isinstance(body["input"], list) else []
+    if body.get("tools") and items and items[-1].get("type") != "function_call_output":
+        answer = response_object(body["model"], "completed")
+        answer["output"] = [{"type": "function_call", "id": "fc_1", "call_id": "call_native", "name": "get_weather",
+                             "arguments": json.dumps({"city": "Paris"}), "status": "completed"}]
+        return answer
+    if ((body.get("text") or {}).get("format") or {}).get("type") == "json_schema":
+        answer = response_object(body["model"], "completed")
+        answer["output"] = [{**RESPONSE_MESSAGE, "content": [
+            {"type": "output_text", "text": json.dumps(WEATHER_REPORT), "annotations": []}]}]
+        return answer
+    return None
+
+
+def openai_server(native: bool) -> http.server.ThreadingHTTPServer:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeOpenAI)
+    server.native = native
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
 
 
 def free_port() -> int:
@@ -558,6 +625,97 @@ def test_responses_native(client: openai.OpenAI) -> None:
         final = stream.get_final_response()
     assert "".join(deltas) == "Hi there", deltas
     assert final.output_text == "Hi there" and final.model == "gpt/gpt-5", final
+    report = client.responses.create(model="gpt/gpt-5", instructions="Answer in JSON.", input="Weather?",
+                                     text={"format": WEATHER_FORMAT})
+    assert json.loads(report.output_text) == WEATHER_REPORT, report
+    _, sent = FakeOpenAI.received[-1]
+    assert sent["text"] == {"format": WEATHER_FORMAT}, sent
+    question = {"role": "user", "content": "Weather in Paris?"}
+    called = client.responses.create(model="gpt/gpt-5", input=[question], tools=RESPONSES_TOOLS)
+    calls = [item for item in called.output if item.type == "function_call"]
+    assert [call.call_id for call in calls] == ["call_native"], called
+    outputs = [{"type": "function_call_output", "call_id": "call_native", "output": "18C"}]
+    history = [item.model_dump(exclude_none=True) for item in called.output]
+    answer = client.responses.create(model="gpt/gpt-5", input=[question, *history, *outputs], tools=RESPONSES_TOOLS)
+    assert answer.output_text == "Hi there", answer
+    _, sent = FakeOpenAI.received[-1]
+    assert sent["input"][-1] == outputs[0] and sent["tools"] == RESPONSES_TOOLS, sent
+
+
+RESPONSES_TOOLS = [{"type": "function", "name": "get_weather", "description": "The weather in a city",
+                    "parameters": {"type": "object", "properties": {"city": {"type": "string"}, "unit": {"type": "string"}},
+                                   "required": ["city"]}}]
+WEATHER_FORMAT = {"type": "json_schema", "name": "weather_report", "strict": True, "schema": {
+    "type": "object", "properties": {"city": {"type": "string"}, "temperature_c": {"type": "integer"}},
+    "required": ["city", "temperature_c"], "additionalProperties": False}}
+
+
+def check_responses(client: openai.OpenAI, model: str, sent, by: str = "call_id") -> None:
+    """The Responses API through `model`, as an SDK user writes it: a whole answer with
+    instructions and a json_schema format, a streamed text, and a function-tool round trip with
+    the call's output sent back in `input`. `sent()` is what the upstream last received, as
+    (instructions it got, the calls whose results it got, named by their `by`)."""
+    response = client.responses.create(model=model, instructions="Answer in JSON.", input="Weather in Paris?",
+                                       text={"format": WEATHER_FORMAT})
+    assert response.object == "response" and response.status == "completed", response
+    assert response.model == model, response.model
+    assert json.loads(response.output_text) == WEATHER_REPORT, response
+    assert response.usage is not None and response.usage.total_tokens > 0, response.usage
+    instructions, _ = sent()
+    assert "Answer in JSON." in instructions, instructions
+
+    with client.responses.stream(model=model, input="Hello?") as stream:
+        events = list(stream)
+        final = stream.get_final_response()
+    deltas = "".join(e.delta for e in events if e.type == "response.output_text.delta")
+    assert deltas and deltas == final.output_text, (deltas, final)
+    assert [e.sequence_number for e in events] == list(range(len(events))), events
+    assert events[0].type == "response.created" and events[-1].type == "response.completed", events
+    assert final.model == model and final.status == "completed", final
+
+    question = {"role": "user", "content": "Weather in Paris?"}
+    with client.responses.stream(model=model, input=[question], tools=RESPONSES_TOOLS) as stream:
+        final = stream.get_final_response()
+    calls = [item for item in final.output if item.type == "function_call"]
+    assert calls and calls[0].name == "get_weather", final.output
+    assert all(call.status == "completed" and isinstance(json.loads(call.arguments), dict) for call in calls), calls
+    outputs = [{"type": "function_call_output", "call_id": call.call_id, "output": "18C"} for call in calls]
+    history = [item.model_dump(exclude_none=True) for item in final.output]
+    answer = client.responses.create(model=model, tools=RESPONSES_TOOLS, input=[question, *history, *outputs])
+    assert answer.status == "completed" and answer.output, answer
+    _, results = sent()
+    assert results == [getattr(call, by) for call in calls], (results, calls)
+
+
+def test_responses_translated(client: openai.OpenAI) -> None:
+    def chat_sent():
+        _, body = FakeOpenAI.received[-1]
+        system = [m["content"] for m in body["messages"] if m["role"] == "system"]
+        return " ".join(system), [m["tool_call_id"] for m in body["messages"] if m["role"] == "tool"]
+
+    def claude_sent():
+        _, body = FakeAnthropic.received[-1]
+        system = body.get("system", "")
+        text = system if isinstance(system, str) else " ".join(block["text"] for block in system)
+        results = [block["tool_use_id"] for m in body["messages"] if isinstance(m["content"], list)
+                   for block in m["content"] if block["type"] == "tool_result"]
+        return text, results
+
+    def gemini_sent():
+        _, _, body = FakeGemini.received[-1]
+        system = " ".join(part["text"] for part in body.get("systemInstruction", {}).get("parts", []))
+        results = [part["functionResponse"]["name"] for c in body["contents"] for part in c["parts"]
+                   if "functionResponse" in part]
+        return system, results
+
+    check_responses(client, "chat/gpt-4o", chat_sent)
+    assert FakeOpenAI.received[-1][0] == "/v1/chat/completions", FakeOpenAI.received[-1]
+    check_responses(client, CLAUDE, claude_sent)
+    # Gemini answers by function name; the call's thought signature rides in its call_id and
+    # goes back on the model's turn.
+    check_responses(client, "gem/gemini-2.5-flash", gemini_sent, by="name")
+    _, _, body = FakeGemini.received[-1]
+    assert any("thoughtSignature" in part for c in body["contents"] for part in c["parts"]), body["contents"]
 
 
 def test_errors(client: openai.OpenAI, base: str) -> None:
@@ -586,8 +744,8 @@ def main() -> int:
     gemini = start_fake_gemini()
     fake_anthropic = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeAnthropic)
     threading.Thread(target=fake_anthropic.serve_forever, daemon=True).start()
-    fake_openai = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeOpenAI)
-    threading.Thread(target=fake_openai.serve_forever, daemon=True).start()
+    fake_openai = openai_server(native=True)
+    chat_only = openai_server(native=False)
     with tempfile.TemporaryDirectory() as tmp:
         config = os.path.join(tmp, "smoke.toml")
         with open(config, "w") as f:
@@ -601,6 +759,8 @@ def main() -> int:
             f.write(f'base_url = "http://127.0.0.1:{fake_anthropic.server_address[1]}"\n')
             f.write('[providers.gpt]\nkind = "openai"\napi_key = "sk-smoke-openai"\nresponses = "native"\n')
             f.write(f'base_url = "http://127.0.0.1:{fake_openai.server_address[1]}/v1"\n')
+            f.write('[providers.chat]\nkind = "openai"\napi_key = "sk-smoke-chat"\nresponses = "chat"\n')
+            f.write(f'base_url = "http://127.0.0.1:{chat_only.server_address[1]}/v1"\n')
         env = {"PATH": os.environ.get("PATH", ""), "SMOKE_GATEWAY_KEY": GATEWAY_KEY}
         process = subprocess.Popen(
             [binary, "serve", "--config", config, "--listen", f"127.0.0.1:{port}"],
@@ -623,6 +783,7 @@ def main() -> int:
                 ("claude_whole", lambda: test_claude_whole(client)),
                 ("embeddings", lambda: test_embeddings(client)),
                 ("responses_native", lambda: test_responses_native(client)),
+                ("responses_translated", lambda: test_responses_translated(client)),
                 ("claude_stream_tool_calls", lambda: test_claude_stream_tool_calls(client)),
                 ("messages_whole", lambda: test_messages_whole(claude)),
                 ("messages_stream_tool_round_trip", lambda: test_messages_stream_tool_round_trip(claude)),

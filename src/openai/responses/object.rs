@@ -51,7 +51,7 @@ impl Echo {
             given("text", json!({"format": {"type": "text"}})),
         );
         echo.insert("tool_choice".into(), given("tool_choice", json!("auto")));
-        echo.insert("tools".into(), given("tools", json!([])));
+        echo.insert("tools".into(), tools(request.get("tools")));
         echo.insert("truncation".into(), json!("disabled"));
         echo.insert("metadata".into(), given("metadata", json!({})));
         for key in [
@@ -66,6 +66,30 @@ impl Echo {
         }
         Self(Arc::new(echo))
     }
+}
+
+/// The tools as the response lists them: a function's `parameters` and `strict` always there,
+/// `strict` false where the client left it out (the chat target was not asked to enforce the
+/// schema, whatever the Responses API's default would have been).
+fn tools(tools: Option<&Value>) -> Value {
+    let tools = tools.and_then(Value::as_array).into_iter().flatten();
+    Value::Array(
+        tools
+            .map(|tool| {
+                let mut tool = tool.clone();
+                if let Some(function) = tool.as_object_mut()
+                    && function.get("type").and_then(Value::as_str) == Some("function")
+                {
+                    function.entry("parameters").or_insert(Value::Null);
+                    let strict = function.entry("strict").or_insert(json!(false));
+                    if strict.is_null() {
+                        *strict = json!(false);
+                    }
+                }
+                tool
+            })
+            .collect(),
+    )
 }
 
 /// One response being written: who it is, when it was asked for, which model the client is
