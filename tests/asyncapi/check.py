@@ -8,8 +8,10 @@ Usage: python tests/asyncapi/check.py path/to/switchyard [asyncapi/switchyard.ya
    config (a gateway key, a fake OpenAI-compatible upstream, short keep-alive): a tool-call
    stream, a relayed reasoning stream whose last chunk is bare (as in the ARK seed) and which
    ends without [DONE] after a finish_reason, with keep-alive comments while the upstream is
-   silent, and a failure mid-stream. Every event is validated against the document's payload
-   schemas; [DONE] exactly once at the end of a clean stream, never after an error.
+   silent, and a failure mid-stream; the Messages stream; the Responses stream relayed from a
+   native fake and translated from the chat fake (tool calls, reasoning and text, a cut ending
+   in `response.failed`). Every event is validated against the document's payload schemas;
+   [DONE] exactly once at the end of a clean chat stream, never after an error.
 """
 
 import http.client
@@ -345,6 +347,9 @@ def stream(port: int, body: dict, key: str | None = None):
                 events.append(("comment", line[1:].strip()))
             elif line.startswith("data:"):
                 data.append(line[5:].lstrip(" "))
+            elif line == ": keep-alive" and path == "/v1/responses":
+                # The Responses stream's keep-alive is an SSE comment, which every client skips.
+                events.append((":", None))
             elif line:
                 raise AssertionError(f"unexpected SSE line {line!r}")
         if data:
@@ -419,6 +424,9 @@ def stream_messages(port: int, body: dict, key: str | None = None, path: str = "
                 name = line[6:].strip()
             elif line.startswith("data:"):
                 data.append(line[5:].lstrip(" "))
+            elif line == ": keep-alive" and path == "/v1/responses":
+                # The Responses stream's keep-alive is an SSE comment, which every client skips.
+                events.append((":", None))
             elif line:
                 raise AssertionError(f"unexpected SSE line {line!r}")
         if data:
@@ -466,20 +474,59 @@ def check_message_events(doc: Document, events, served: str, *, clean: bool) -> 
     return blocks
 
 
-def check_response_events(doc: Document, events, served: str, *, clean: bool) -> None:
-    """Validates every Responses event against the document, and their numbering and end."""
+# The events the gateway writes itself when it translates a chat stream, by name.
+RESPONSE_EVENTS = {
+    **dict.fromkeys(["response.created", "response.in_progress", "response.completed",
+                     "response.incomplete", "response.failed"], "ResponseLifecycle"),
+    **dict.fromkeys(["response.output_item.added", "response.output_item.done"], "ResponseOutputItem"),
+    **dict.fromkeys(["response.content_part.added", "response.content_part.done"], "ResponseContentPart"),
+    "response.output_text.delta": "ResponseTextDelta",
+    "response.output_text.done": "ResponseTextDone",
+    **dict.fromkeys(["response.refusal.delta", "response.refusal.done"], "ResponseRefusal"),
+    **dict.fromkeys(["response.function_call_arguments.delta", "response.function_call_arguments.done"],
+                    "ResponseFunctionCallArguments"),
+    **dict.fromkeys(["response.reasoning_summary_part.added", "response.reasoning_summary_part.done"],
+                    "ResponseReasoningSummaryPart"),
+    **dict.fromkeys(["response.reasoning_summary_text.delta", "response.reasoning_summary_text.done"],
+                    "ResponseReasoningSummaryText"),
+    "error": "ResponseStreamError",
+}
+
+
+def check_response_events(doc: Document, events, served: str, *, clean: bool, translated: bool = False) -> list:
+    """Validates every Responses event against the document (a relayed one as any event, a
+    translated one against its own message), their numbering and their end; for a translated
+    stream also that every item added is done, complete, and that the terminal response holds
+    exactly the done items. Returns the done items."""
+    items: dict = {}
     for number, (name, payload) in enumerate(events):
-        doc.validate("ResponseStreamError" if name == "error" else "ResponseStreamEvent", payload)
+        if translated:
+            doc.validate(RESPONSE_EVENTS[name], payload)
+        else:
+            doc.validate("ResponseStreamError" if name == "error" else "ResponseStreamEvent", payload)
         assert payload["type"] == name, (name, payload)
         assert payload["sequence_number"] == number, (number, payload)
         if "response" in payload:
             assert payload["response"]["model"] == served, payload
+        if name == "response.output_item.added":
+            assert payload["output_index"] == len(items), (items, payload)
+            items[payload["output_index"]] = None
+        elif name == "response.output_item.done":
+            assert items[payload["output_index"]] is None, payload
+            items[payload["output_index"]] = payload["item"]
     names = [name for name, _ in events]
     assert names[0] == "response.created", names
     if clean:
-        assert names[-1] == "response.completed" and "error" not in names, names
+        assert names[-1] in ("response.completed", "response.incomplete") and "error" not in names, names
+        if translated:
+            assert None not in items.values(), items
+            assert events[-1][1]["response"]["output"] == [items[i] for i in range(len(items))], events[-1]
     else:
-        assert names[-1] == "error" and "response.completed" not in names, names
+        assert names[-2:] == ["error", "response.failed"] and "response.completed" not in names, names
+        failed = events[-1][1]["response"]
+        assert failed["status"] == "failed" and failed["error"]["message"], failed
+        assert failed["id"] == events[0][1]["response"]["id"], failed
+    return [items[i] for i in range(len(items))]
 
 
 def check_headers(headers, served: str) -> None:
@@ -545,6 +592,9 @@ def main() -> int:
                 f.write('[server]\nkeep_alive = "100ms"\nstream_hold_back = "50ms"\n')
                 f.write('[auth]\nkeys = ["${ASYNCAPI_GATEWAY_KEY}"]\n')
                 f.write('[providers.up]\nkind = "openai"\napi_key = "sk-fake-upstream"\nresponses = "native"\n')
+                f.write(f'base_url = "http://127.0.0.1:{upstream.server_address[1]}/v1"\n')
+                # The same upstream as a chat-only server: the Responses API is translated.
+                f.write('[providers.chat]\nkind = "openai"\napi_key = "sk-fake-upstream"\n')
                 f.write(f'base_url = "http://127.0.0.1:{upstream.server_address[1]}/v1"\n')
             gateway, port = start_gateway(binary, config, env)
             processes.append(gateway)
@@ -644,9 +694,43 @@ def main() -> int:
                 assert status == 200, (status, events)
                 check_response_events(doc, events, "up/fail", clean=False)
 
+            def responses_translated_tools():
+                status, headers, events = stream_messages(port, {
+                    "model": "chat/tools", "input": "weather in Paris?", "stream": True,
+                    "tools": [{"type": "function", "name": "get_weather", "parameters": {"type": "object"}}]},
+                    GATEWAY_KEY, "/v1/responses")
+                assert status == 200, (status, events)
+                check_headers(headers, "chat/tools")
+                items = check_response_events(doc, events, "chat/tools", clean=True, translated=True)
+                assert [(i["type"], i["call_id"], i["name"]) for i in items] == [
+                    ("function_call", "call_abc123", "get_weather"), ("function_call", "call_def456", "get_time")], items
+                assert json.loads(items[0]["arguments"]) == {"city": "Paris"}, items
+                assert events[-1][1]["response"]["usage"]["total_tokens"] == 16, events[-1]
+
+            def responses_translated_reasoning():
+                status, _, events = stream_messages(port, {
+                    "model": "chat/reasoning", "input": "think", "stream": True}, GATEWAY_KEY, "/v1/responses")
+                assert status == 200, (status, events)
+                assert (":", None) in events, "no keep-alive while the upstream was silent"
+                events = [event for event in events if event[0] != ":"]
+                items = check_response_events(doc, events, "chat/reasoning", clean=True, translated=True)
+                assert [i["type"] for i in items] == ["reasoning", "message"], items
+                assert items[0]["summary"][0]["text"] == "Thinking it over. ", items
+                assert items[1]["content"][0]["text"] == "Hello", items
+
+            def responses_translated_cut():
+                status, _, events = stream_messages(port, {
+                    "model": "chat/fail", "input": "fail please", "stream": True}, GATEWAY_KEY, "/v1/responses")
+                assert status == 200, (status, events)
+                check_response_events(doc, events, "chat/fail", clean=False, translated=True)
+                assert "the model crashed" in events[-1][1]["response"]["error"]["message"], events[-1]
+
+            results.check("responses_translated_tool_calls", responses_translated_tools)
+            results.check("responses_translated_reasoning_and_text", responses_translated_reasoning)
+            results.check("responses_translated_cut_ends_with_response_failed", responses_translated_cut)
             results.check("bearer_required", bearer_required)
             results.check("responses_stream", responses_stream)
-            results.check("responses_cut_ends_with_an_error_event", responses_cut)
+            results.check("responses_cut_ends_with_an_error_event_and_response_failed", responses_cut)
             results.check("messages_tool_use_stream", messages_tool_use)
             results.check("messages_error_mid_stream", messages_failure_mid_stream)
             results.check("tool_call_stream_with_usage", tool_calls)
