@@ -247,24 +247,6 @@ async fn a_client_that_leaves_cancels_the_upstream_stream() {
     assert!(upstream.wait_abandoned(Duration::from_secs(5)).await);
 }
 
-/// The events of an SSE body: (name, data as JSON).
-fn events(body: &str) -> Vec<(String, Value)> {
-    body.split("\n\n")
-        .filter(|event| !event.trim().is_empty())
-        .map(|event| {
-            let name = event
-                .lines()
-                .find_map(|l| l.strip_prefix("event: "))
-                .unwrap_or_else(|| panic!("an event without a name: {event}"));
-            let data = event
-                .lines()
-                .find_map(|l| l.strip_prefix("data: "))
-                .unwrap();
-            (name.to_owned(), serde_json::from_str(data).unwrap())
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn toward_a_chat_target_the_request_is_translated_and_the_message_comes_back() {
     let (upstream, gateway) = gateway_with_upstream(KEYS).await;
@@ -330,7 +312,7 @@ async fn a_chat_stream_comes_back_as_anthropics_events_in_order() {
     let response = post(&gateway, request("up/gpt-4o", true), "cc-key").await;
     assert_eq!(response.status(), 200);
     let body = response.text().await.unwrap();
-    let events = events(&body);
+    let events = named_events(&body);
     let names: Vec<&str> = events.iter().map(|(name, _)| name.as_str()).collect();
     assert_eq!(names.first(), Some(&"message_start"), "{body}");
     assert_eq!(names.last(), Some(&"message_stop"), "{body}");
@@ -400,7 +382,7 @@ async fn a_gemini_target_serves_the_messages_api_through_the_translation() {
         response.headers()["x-switchyard-dropped-params"],
         "cache_control, future_field"
     );
-    let events = events(&response.text().await.unwrap());
+    let events = named_events(&response.text().await.unwrap());
     let text: String = events
         .iter()
         .filter(|(name, _)| name == "content_block_delta")
@@ -601,7 +583,7 @@ async fn a_translated_stream_that_fails_after_output_ends_with_an_error_event_an
     let response = post(&gateway, sent.to_owned(), "cc-key").await;
     assert_eq!(response.status(), 200);
     let body = response.text().await.unwrap();
-    let events = events(&body);
+    let events = named_events(&body);
     let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(
         names,
@@ -622,18 +604,10 @@ async fn a_translated_stream_that_fails_after_output_ends_with_an_error_event_an
         r#"{"model":"up/gpt-4o","max_tokens":50,"messages":[{"role":"user","content":"hi"}]}"#;
     let first = post(&gateway, sent.to_owned(), "cc-key").await;
     assert_eq!(first.status(), 200);
-    let before: u64 = first.headers()["x-ratelimit-remaining-tokens"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let before: u64 = header_number(&first, "x-ratelimit-remaining-tokens");
     upstream.push(Reply::json(completion_json("again")));
     let second = post(&gateway, sent.to_owned(), "cc-key").await;
-    let after: u64 = second.headers()["x-ratelimit-remaining-tokens"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let after: u64 = header_number(&second, "x-ratelimit-remaining-tokens");
     assert_eq!(before - after, 5, "3 prompt and 2 completion tokens");
 }
 

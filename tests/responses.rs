@@ -130,7 +130,7 @@ async fn a_stream_cut_after_output_ends_with_an_error_event_in_sequence() {
     .await;
     assert_eq!(response.status(), 200);
     let body = response.text().await.unwrap();
-    let events = events_of(&body);
+    let events = named_events(&body);
     let names: Vec<&str> = events.iter().map(|(name, _)| name.as_str()).collect();
     assert_eq!(names[4..], ["error", "response.failed"], "{body}");
     let error = &events[4].1;
@@ -172,26 +172,6 @@ async fn a_client_that_leaves_cancels_the_upstream_stream() {
     read_until(&mut body, "output_text.delta").await;
     drop(body);
     assert!(upstream.wait_abandoned(Duration::from_secs(5)).await);
-}
-
-/// The events of an SSE body: (name, data as JSON), each data's `type` its name.
-fn events_of(body: &str) -> Vec<(String, Value)> {
-    body.split("\n\n")
-        .filter(|event| !event.trim().is_empty())
-        .map(|event| {
-            let name = event
-                .lines()
-                .find_map(|l| l.strip_prefix("event: "))
-                .unwrap_or_else(|| panic!("an event without a name: {event}"));
-            let data = event
-                .lines()
-                .find_map(|l| l.strip_prefix("data: "))
-                .unwrap();
-            let data: Value = serde_json::from_str(data).unwrap();
-            assert_eq!(data["type"], name, "an event's name is its type");
-            (name.to_owned(), data)
-        })
-        .collect()
 }
 
 fn names(events: &[(String, Value)]) -> Vec<&str> {
@@ -241,11 +221,7 @@ async fn toward_a_chat_only_target_the_request_is_translated_and_a_response_obje
         response.headers()["x-switchyard-dropped-params"],
         "include.reasoning.encrypted_content, prompt_cache_key, reasoning.summary, store"
     );
-    let before: u64 = response.headers()["x-ratelimit-remaining-tokens"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let before: u64 = header_number(&response, "x-ratelimit-remaining-tokens");
     let answer: Value = response.json().await.unwrap();
     assert!(answer["id"].as_str().unwrap().starts_with("resp_"));
     assert_eq!(answer["object"], "response");
@@ -295,11 +271,7 @@ async fn toward_a_chat_only_target_the_request_is_translated_and_a_response_obje
     // Its usage counts against the key as a chat answer's does.
     upstream.push(Reply::json(completion_json("again")));
     let again = post(&gateway, &codex_turn("up/gpt-4o-mini", false)).await;
-    let after: u64 = again.headers()["x-ratelimit-remaining-tokens"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let after: u64 = header_number(&again, "x-ratelimit-remaining-tokens");
     assert_eq!(before - after, 5, "3 prompt and 2 completion tokens");
 }
 
@@ -318,7 +290,7 @@ async fn a_translated_stream_is_the_exact_event_sequence_the_sdks_read() {
     );
     let body = response.text().await.unwrap();
     assert!(!body.contains("[DONE]"), "{body}");
-    let events = events_of(&body);
+    let events = named_events(&body);
     assert_eq!(
         names(&events),
         [
@@ -385,7 +357,7 @@ async fn a_translated_stream_is_the_exact_event_sequence_the_sdks_read() {
         .text()
         .await
         .unwrap();
-    let events = events_of(&body);
+    let events = named_events(&body);
     assert_eq!(
         names(&events),
         [
@@ -445,7 +417,7 @@ async fn anthropic_and_gemini_targets_serve_the_responses_api_through_the_transl
         .text()
         .await
         .unwrap();
-    let events = events_of(&body);
+    let events = named_events(&body);
     assert_numbered(&events);
     assert_eq!(names(&events).last(), Some(&"response.completed"), "{body}");
     let completed = &events.last().unwrap().1["response"];
@@ -464,7 +436,7 @@ async fn anthropic_and_gemini_targets_serve_the_responses_api_through_the_transl
         .text()
         .await
         .unwrap();
-    let events = events_of(&body);
+    let events = named_events(&body);
     assert_numbered(&events);
     let done: Vec<&Value> = events
         .iter()
@@ -497,7 +469,7 @@ async fn errors_before_a_translated_stream_are_openais_and_after_it_response_fai
     let response = post(&gateway, &codex_turn("up/gpt-4o", true)).await;
     assert_eq!(response.status(), 200);
     let body = response.text().await.unwrap();
-    let events = events_of(&body);
+    let events = named_events(&body);
     assert_eq!(
         names(&events),
         [
@@ -578,7 +550,7 @@ async fn a_failure_before_output_falls_back_and_the_client_sees_one_response_cre
     let response = post(&gateway, &codex_turn("coder", true)).await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["x-switchyard-target"], "second/llama");
-    let events = events_of(&response.text().await.unwrap());
+    let events = named_events(&response.text().await.unwrap());
     assert_eq!(
         names(&events)
             .iter()

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use serde_json::{Value, json};
 
 use crate::completion::{Chunk, Tokens, Translate};
-use crate::openai::response::reasoning_text;
+use crate::openai::response::{ChatDelta, reasoning_text};
 
 /// Anthropic's stop reason for a chat finish reason (a turn with tool calls is a tool use,
 /// whatever the finish says).
@@ -128,6 +128,47 @@ impl StreamTranslator {
         }
     }
 
+    /// A tool call's piece: a new call opens its `tool_use` block, arguments fill it.
+    fn call(&mut self, call: &Value, out: &mut Vec<Chunk>) {
+        let position = call.get("index").and_then(Value::as_u64).unwrap_or(0);
+        let function = call.get("function").unwrap_or(&Value::Null);
+        let named = call.get("id").is_some_and(Value::is_string)
+            || function.get("name").is_some_and(Value::is_string);
+        let index = match self.tools.get(&position) {
+            Some(index) if !named || self.open == Some(Open::Tool(*index)) => *index,
+            _ => {
+                self.close(out);
+                let index = self.next;
+                self.next += 1;
+                self.tools.insert(position, index);
+                self.open = Some(Open::Tool(index));
+                self.called = true;
+                out.push(event(
+                    "content_block_start",
+                    &json!({
+                        "type": "content_block_start", "index": index,
+                        "content_block": {"type": "tool_use",
+                            "id": call.get("id").cloned().unwrap_or(Value::Null),
+                            "name": function.get("name").cloned().unwrap_or(Value::Null),
+                            "input": {}},
+                    }),
+                    true,
+                ));
+                index
+            }
+        };
+        if let Some(arguments) = function
+            .get("arguments")
+            .and_then(Value::as_str)
+            .filter(|a| !a.is_empty())
+        {
+            out.push(block_delta(
+                index,
+                json!({"type": "input_json_delta", "partial_json": arguments}),
+            ));
+        }
+    }
+
     /// The index of the open block of `kind`, opening one (and closing another) if needed.
     fn ensure(&mut self, out: &mut Vec<Chunk>, kind: fn(u32) -> Open, block: Value) -> u32 {
         if let Some(open) = self.open
@@ -179,11 +220,10 @@ impl Translate for StreamTranslator {
         if let Some(tokens) = chunk.usage {
             self.tokens = tokens;
         }
-        let Some(choice) = parsed.get("choices").and_then(|c| c.get(0)) else {
+        let Some(delta) = ChatDelta::of(&parsed) else {
             return;
         };
-        let delta = choice.get("delta").unwrap_or(&Value::Null);
-        if let Some(reasoning) = reasoning_text(delta) {
+        if let Some(reasoning) = delta.reasoning {
             let index = self.ensure(
                 out,
                 Open::Thinking,
@@ -194,64 +234,17 @@ impl Translate for StreamTranslator {
                 json!({"type": "thinking_delta", "thinking": reasoning}),
             ));
         }
-        for key in ["content", "refusal"] {
-            if let Some(text) = delta
-                .get(key)
-                .and_then(Value::as_str)
-                .filter(|t| !t.is_empty())
-            {
-                let index = self.ensure(out, Open::Text, json!({"type": "text", "text": ""}));
-                out.push(block_delta(
-                    index,
-                    json!({"type": "text_delta", "text": text}),
-                ));
-            }
+        for text in [delta.content, delta.refusal].into_iter().flatten() {
+            let index = self.ensure(out, Open::Text, json!({"type": "text", "text": ""}));
+            out.push(block_delta(
+                index,
+                json!({"type": "text_delta", "text": text}),
+            ));
         }
-        for call in delta
-            .get("tool_calls")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let position = call.get("index").and_then(Value::as_u64).unwrap_or(0);
-            let function = call.get("function").unwrap_or(&Value::Null);
-            let named = call.get("id").is_some_and(Value::is_string)
-                || function.get("name").is_some_and(Value::is_string);
-            let index = match self.tools.get(&position) {
-                Some(index) if !named || self.open == Some(Open::Tool(*index)) => *index,
-                _ => {
-                    self.close(out);
-                    let index = self.next;
-                    self.next += 1;
-                    self.tools.insert(position, index);
-                    self.open = Some(Open::Tool(index));
-                    self.called = true;
-                    out.push(event(
-                        "content_block_start",
-                        &json!({
-                            "type": "content_block_start", "index": index,
-                            "content_block": {"type": "tool_use",
-                                "id": call.get("id").cloned().unwrap_or(Value::Null),
-                                "name": function.get("name").cloned().unwrap_or(Value::Null),
-                                "input": {}},
-                        }),
-                        true,
-                    ));
-                    index
-                }
-            };
-            if let Some(arguments) = function
-                .get("arguments")
-                .and_then(Value::as_str)
-                .filter(|a| !a.is_empty())
-            {
-                out.push(block_delta(
-                    index,
-                    json!({"type": "input_json_delta", "partial_json": arguments}),
-                ));
-            }
+        for call in delta.tool_calls {
+            self.call(call, out);
         }
-        if let Some(finish) = choice.get("finish_reason").and_then(Value::as_str) {
+        if let Some(finish) = delta.finish_reason {
             self.close(out);
             self.finish = Some(finish.to_owned());
         }

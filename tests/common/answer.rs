@@ -159,3 +159,12 @@ impl Answer {
         self
     }
 }
+
+/// A response header's value as a number (a limit's remaining count, say).
+pub fn header_number(response: &reqwest::Response, name: &str) -> u64 {
+    response.headers()[name]
+        .to_str()
+        .unwrap_or_else(|e| panic!("{name} is not text: {e}"))
+        .parse()
+        .unwrap_or_else(|e| panic!("{name} is not a number: {e}"))
+}

@@ -169,3 +169,25 @@ pub async fn read_until(
     );
     seen
 }
+
+/// The events of a named-event SSE body (Messages, Responses): (name, data as JSON), in order;
+/// each event's data has its name as its `type`.
+pub fn named_events(body: &str) -> Vec<(String, Value)> {
+    body.split("\n\n")
+        .filter(|event| !event.trim().is_empty())
+        .map(|event| {
+            let name = event
+                .lines()
+                .find_map(|l| l.strip_prefix("event: "))
+                .unwrap_or_else(|| panic!("an event without a name: {event}"));
+            let data = event
+                .lines()
+                .find_map(|l| l.strip_prefix("data: "))
+                .unwrap_or_else(|| panic!("an event without data: {event}"));
+            let data: Value = serde_json::from_str(data)
+                .unwrap_or_else(|e| panic!("an event's data is not JSON ({e}): {event}"));
+            assert_eq!(data["type"], name, "an event's name is its type");
+            (name.to_owned(), data)
+        })
+        .collect()
+}

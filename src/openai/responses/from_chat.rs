@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 
 use super::object::{Shell, Status, logprobs, new_id};
 use crate::completion::{Chunk, Tokens, Translate};
-use crate::openai::response::reasoning_text;
+use crate::openai::response::{ChatDelta, reasoning_text};
 
 /// A whole chat answer (its first choice) as a response object.
 pub fn response(completion: &[u8], tokens: Option<&Tokens>, shell: &Shell) -> Option<Vec<u8>> {
@@ -448,34 +448,19 @@ impl Translate for ResponsesStream {
         if let Some(tokens) = chunk.usage {
             self.tokens = tokens;
         }
-        let Some(choice) = parsed.get("choices").and_then(|c| c.get(0)) else {
-            return;
-        };
-        let delta = choice.get("delta").unwrap_or(&Value::Null);
-        if let Some(reasoning) = reasoning_text(delta) {
-            self.reasoning(reasoning, out);
-        }
-        if let Some(text) = delta
-            .get("content")
-            .and_then(Value::as_str)
-            .filter(|t| !t.is_empty())
-        {
-            self.text(text, false, logprobs(choice.get("logprobs"), true), out);
-        }
-        if let Some(refusal) = delta
-            .get("refusal")
-            .and_then(Value::as_str)
-            .filter(|t| !t.is_empty())
-        {
-            self.text(refusal, true, Vec::new(), out);
-        }
-        for call in delta
-            .get("tool_calls")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            self.call(call, out);
+        if let Some(delta) = ChatDelta::of(&parsed) {
+            if let Some(reasoning) = delta.reasoning {
+                self.reasoning(reasoning, out);
+            }
+            if let Some(text) = delta.content {
+                self.text(text, false, logprobs(delta.logprobs, true), out);
+            }
+            if let Some(refusal) = delta.refusal {
+                self.text(refusal, true, Vec::new(), out);
+            }
+            for call in delta.tool_calls {
+                self.call(call, out);
+            }
         }
         if let Some(finish) = chunk.finish {
             self.finish = Some(finish);
