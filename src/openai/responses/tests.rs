@@ -104,7 +104,6 @@ fn a_codex_turn_becomes_one_chat_request() {
             "prompt_cache_key",
             "reasoning",
             "reasoning.summary",
-            "store"
         ]
     );
 }
@@ -113,14 +112,18 @@ fn a_codex_turn_becomes_one_chat_request() {
 fn a_string_input_is_a_user_message_and_unknown_fields_are_losses() {
     let (chat, losses, hints) = chat_of(&json!({
         "model": "m", "input": "Hi", "truncation": "auto", "context_management": [{"type": "compaction"}],
-        "background": false, "json_object": null,
+        "background": false, "json_object": null, "store": true,
         "text": {"format": {"type": "json_object"}},
     }));
     assert_eq!(chat["messages"], json!([{"role": "user", "content": "Hi"}]));
     assert_eq!(chat["response_format"], json!({"type": "json_object"}));
     assert!(chat.get("stream").is_none());
     assert_eq!(losses, ["context_management", "truncation"]);
-    assert!(hints.is_empty());
+    assert_eq!(
+        hints,
+        ["store"],
+        "state asked to be kept, which the gateway does not"
+    );
 }
 
 #[test]

@@ -75,7 +75,10 @@ pub fn translate(body: &[u8]) -> Result<Translated, Error> {
     let mut losses = Vec::new();
     let mut hints = Vec::new();
     for (key, value) in &request {
-        if value.is_null() || (key == "background" && value == &json!(false)) {
+        // What asks for nothing is not dropped: no state kept (`store: false`, as Codex sends
+        // it), nothing run in the background.
+        let off = matches!(key.as_str(), "background" | "store") && value == &json!(false);
+        if value.is_null() || off {
             continue;
         }
         if REFUSED.contains(&key.as_str()) {
