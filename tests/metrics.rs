@@ -641,3 +641,62 @@ async fn routes_that_do_not_log_themselves_are_counted_under_their_surface() {
     assert_eq!(counted("models", "2xx", "ok", "none"), 1.0);
     assert_eq!(counted("other", "4xx", "error", "caller"), 1.0);
 }
+
+#[tokio::test]
+async fn the_responses_and_embeddings_surfaces_are_limited_and_counted_like_chat() {
+    let gateway =
+        gateway("[auth]\nkeys = [{ name = \"codex\", key = \"codex-key\", rpm = 2 }]\n").await;
+    let post = |path: &'static str, body: serde_json::Value| {
+        gateway
+            .http
+            .post(format!("{}{path}", gateway.url))
+            .bearer_auth("codex-key")
+            .json(&body)
+            .send()
+    };
+    let served = post(
+        "/v1/responses",
+        serde_json::json!({"model": "echo/m", "input": "hello"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(served.status(), 200);
+    assert_eq!(served.headers()["x-ratelimit-remaining-requests"], "1");
+    let embedded = post(
+        "/v1/embeddings",
+        serde_json::json!({"model": "echo/e", "input": "hi"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(embedded.status(), 200);
+    assert_eq!(embedded.headers()["x-ratelimit-remaining-requests"], "0");
+    let refused = post(
+        "/v1/responses",
+        serde_json::json!({"model": "echo/m", "input": "again"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(refused.status(), 429);
+    assert_eq!(refused.headers()["x-ratelimit-limit-requests"], "2");
+    assert!(refused.headers().contains_key("retry-after"));
+    let error = error_of(refused, 429).await;
+    assert_eq!(error["code"], "rate_limit_exceeded", "{error}");
+
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let text = scrape(&gateway).await;
+    let counted = |surface: &str, outcome: &str| -> f64 {
+        samples(&text)
+            .into_iter()
+            .filter(|s| {
+                s.name == "switchyard_requests_total"
+                    && s.labels.get("surface").map(String::as_str) == Some(surface)
+                    && s.labels.get("key").map(String::as_str) == Some("codex")
+                    && s.labels.get("outcome").map(String::as_str) == Some(outcome)
+            })
+            .map(|s| s.value)
+            .sum()
+    };
+    assert_eq!(counted("responses", "ok"), 1.0);
+    assert_eq!(counted("responses", "error"), 1.0, "the refused one");
+    assert_eq!(counted("embeddings", "ok"), 1.0);
+}
