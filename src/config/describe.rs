@@ -38,9 +38,15 @@ fn providers<'a>(out: &mut String, providers: impl Iterator<Item = &'a ProviderC
             } else {
                 "none"
             };
+            // Whether Codex's API goes to it as it is or translated onto chat.
+            let responses = if provider.responses_native {
+                "  responses: native"
+            } else {
+                ""
+            };
             writeln!(
                 out,
-                "  {}/*  {} {}  key: {key}",
+                "  {}/*  {} {}  key: {key}{responses}",
                 provider.name,
                 provider.kind.label(),
                 provider.base_url
