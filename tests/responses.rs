@@ -572,3 +572,61 @@ async fn a_client_that_leaves_a_translated_stream_cancels_the_upstream() {
     drop(body);
     assert!(upstream.wait_abandoned(Duration::from_secs(5)).await);
 }
+
+#[tokio::test]
+async fn claudes_signed_thinking_comes_back_to_it_through_the_client_on_the_next_turn() {
+    use common::fixtures::anthropic;
+    let (claude, gateway) = gateway_for(&ANTHROPIC, KEYS).await;
+    claude.push(Reply::json(anthropic::THINKING));
+    let first = codex_turn("claude/claude-sonnet-4-5", false);
+    let answer: Value = post(&gateway, &first).await.json().await.unwrap();
+    let output = answer["output"].as_array().unwrap().clone();
+    let kinds: Vec<&str> = output.iter().map(|i| i["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["reasoning", "message", "function_call"], "{answer}");
+    assert!(output[0]["encrypted_content"].is_string(), "{answer}");
+    let thinking: Value =
+        serde_json::from_str::<Value>(anthropic::THINKING).unwrap()["content"][0].clone();
+    assert_eq!(output[0]["summary"][0]["text"], thinking["thinking"]);
+
+    // Codex's next turn: the history as it got it, and the call's result.
+    let mut next = first.clone();
+    let mut input = first["input"].as_array().unwrap().clone();
+    input.extend(output.iter().cloned());
+    input.push(
+        json!({"type": "function_call_output", "call_id": output[2]["call_id"], "output": "18C"}),
+    );
+    next["input"] = Value::Array(input);
+    claude.push(Reply::json(anthropic::TEXT));
+    let response = post(&gateway, &next).await;
+    assert_eq!(response.status(), 200);
+    let sent = claude.last_request().json();
+    let turns = sent["messages"].as_array().unwrap();
+    let last_assistant = turns
+        .iter()
+        .rev()
+        .find(|t| t["role"] == "assistant")
+        .unwrap();
+    assert_eq!(
+        last_assistant["content"][0],
+        json!({"type": "thinking", "thinking": thinking["thinking"], "signature": thinking["signature"]}),
+        "{sent}"
+    );
+    assert_eq!(last_assistant["content"][2]["type"], "tool_use", "{sent}");
+
+    // Streamed, the signature reaches the reasoning item Codex keeps from `output_item.done`.
+    claude.push(Reply::sse(anthropic::THINKING_STREAM));
+    let body = post(&gateway, &codex_turn("claude/claude-sonnet-4-5", true))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let events = named_events(&body);
+    let reasoning = events
+        .iter()
+        .find(|(name, data)| {
+            name == "response.output_item.done" && data["item"]["type"] == "reasoning"
+        })
+        .map(|(_, data)| &data["item"])
+        .unwrap_or_else(|| panic!("no reasoning item: {body}"));
+    assert!(reasoning["encrypted_content"].is_string(), "{reasoning}");
+}

@@ -311,6 +311,8 @@ pub struct ChatDelta<'a> {
     pub content: Option<&'a str>,
     pub refusal: Option<&'a str>,
     pub tool_calls: &'a [serde_json::Value],
+    /// Signed reasoning the target wants back on the next turn.
+    pub reasoning_details: &'a [serde_json::Value],
     /// The choice's `logprobs`, as chat writes them.
     pub logprobs: Option<&'a serde_json::Value>,
     pub finish_reason: Option<&'a str>,
@@ -335,6 +337,10 @@ impl<'a> ChatDelta<'a> {
             refusal: text("refusal"),
             tool_calls: delta
                 .get("tool_calls")
+                .and_then(Value::as_array)
+                .map_or(&[], Vec::as_slice),
+            reasoning_details: delta
+                .get("reasoning_details")
                 .and_then(Value::as_array)
                 .map_or(&[], Vec::as_slice),
             logprobs: choice.get("logprobs").filter(|l| !l.is_null()),

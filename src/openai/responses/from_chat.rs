@@ -2,13 +2,15 @@
 //! stream of `chat.completion.chunk`s as the Responses events in the order the SDKs and Codex
 //! read them (`response.created`, `response.in_progress`, each output item added, filled and
 //! done, then `response.completed` or `response.incomplete` with the whole response), numbered
-//! from 0. Reasoning a target gives becomes a reasoning item with its text as the summary.
+//! from 0. Reasoning a target gives becomes a reasoning item with its text as the summary and
+//! what the target signed as its `encrypted_content`.
 
 use std::borrow::Cow;
 
 use serde_json::{Map, Value, json};
 
 use super::object::{Shell, Status, logprobs, new_id};
+use super::reasoning;
 use crate::completion::{Chunk, Tokens, Translate};
 use crate::openai::response::{ChatDelta, reasoning_text};
 
@@ -19,8 +21,17 @@ pub fn response(completion: &[u8], tokens: Option<&Tokens>, shell: &Shell) -> Op
     let message = choice.get("message")?;
     let status = Status::of_finish(choice.get("finish_reason").and_then(Value::as_str));
     let mut output = Vec::new();
-    if let Some(reasoning) = reasoning_text(message) {
-        output.push(reasoning_item(&new_id("rs"), reasoning));
+    let details = message
+        .get("reasoning_details")
+        .and_then(Value::as_array)
+        .map_or(&[][..], Vec::as_slice);
+    let reasoning = reasoning_text(message);
+    if reasoning.is_some() || !details.is_empty() {
+        output.push(reasoning_item(
+            &new_id("rs"),
+            reasoning.unwrap_or_default(),
+            details,
+        ));
     }
     let mut content = Vec::new();
     if let Some(text) = message
@@ -74,16 +85,25 @@ fn call_item(id: &str, call_id: &str, name: &str, arguments: &str, status: &str)
         "arguments": arguments, "status": status})
 }
 
-fn reasoning_item(id: &str, text: &str) -> Value {
-    json!({"type": "reasoning", "id": id, "summary": [{"type": "summary_text", "text": text}]})
+/// A reasoning item: the target's reasoning text as its summary, and what the target signed
+/// (for it to have back on the next turn) as its `encrypted_content`.
+fn reasoning_item(id: &str, text: &str, details: &[Value]) -> Value {
+    let mut item =
+        json!({"type": "reasoning", "id": id, "summary": [{"type": "summary_text", "text": text}]});
+    if let Some(sealed) = reasoning::seal(details) {
+        item["encrypted_content"] = json!(sealed);
+    }
+    item
 }
 
-/// A reasoning item being written: its place in `output`, its id, its summary so far.
+/// A reasoning item being written: its place in `output`, its id, its summary and signed
+/// details so far.
 #[derive(Debug)]
 struct OpenReasoning {
     index: usize,
     id: String,
     text: String,
+    details: Vec<Value>,
 }
 
 /// A content part of the open message: text or a refusal, and what it holds so far.
@@ -198,6 +218,28 @@ impl ResponsesStream {
     }
 
     fn reasoning(&mut self, delta: &str, out: &mut Vec<Chunk>) {
+        self.open_reasoning(out);
+        let Some(open) = self.reasoning.as_mut() else {
+            return;
+        };
+        open.text.push_str(delta);
+        let (id, index) = (open.id.clone(), open.index);
+        let event = self.event(
+            "response.reasoning_summary_text.delta",
+            json!({"item_id": id, "output_index": index, "summary_index": 0, "delta": delta}),
+        );
+        out.push(event);
+    }
+
+    /// Signed reasoning goes with the reasoning item it signs (one opened for it if none is).
+    fn reasoning_details(&mut self, details: &[Value], out: &mut Vec<Chunk>) {
+        self.open_reasoning(out);
+        if let Some(open) = self.reasoning.as_mut() {
+            open.details.extend_from_slice(details);
+        }
+    }
+
+    fn open_reasoning(&mut self, out: &mut Vec<Chunk>) {
         if self.reasoning.is_none() {
             self.close_message(out);
             let id = new_id("rs");
@@ -212,18 +254,9 @@ impl ResponsesStream {
                 index,
                 id,
                 text: String::new(),
+                details: Vec::new(),
             });
         }
-        let Some(open) = self.reasoning.as_mut() else {
-            return;
-        };
-        open.text.push_str(delta);
-        let (id, index) = (open.id.clone(), open.index);
-        let event = self.event(
-            "response.reasoning_summary_text.delta",
-            json!({"item_id": id, "output_index": index, "summary_index": 0, "delta": delta}),
-        );
-        out.push(event);
     }
 
     fn close_reasoning(&mut self, out: &mut Vec<Chunk>) {
@@ -239,7 +272,8 @@ impl ResponsesStream {
         done["part"] = json!({"type": "summary_text", "text": open.text});
         let event = self.event("response.reasoning_summary_part.done", done);
         out.push(event);
-        self.finish_item(open.index, reasoning_item(&open.id, &open.text), out);
+        let item = reasoning_item(&open.id, &open.text, &open.details);
+        self.finish_item(open.index, item, out);
     }
 
     /// Text (or, with `refusal`, a refusal) into the open message, opening it and its part as
@@ -451,6 +485,9 @@ impl Translate for ResponsesStream {
         if let Some(delta) = ChatDelta::of(&parsed) {
             if let Some(reasoning) = delta.reasoning {
                 self.reasoning(reasoning, out);
+            }
+            if !delta.reasoning_details.is_empty() {
+                self.reasoning_details(delta.reasoning_details, out);
             }
             if let Some(text) = delta.content {
                 self.text(text, false, logprobs(delta.logprobs, true), out);

@@ -421,3 +421,75 @@ fn a_stream_cut_by_the_limit_is_incomplete_and_carries_its_usage_for_metering() 
     );
     assert_eq!(value["response"]["output"][0]["status"], "incomplete");
 }
+
+#[test]
+fn signed_reasoning_goes_out_sealed_and_comes_back_to_its_assistant_turn() {
+    let details = json!([{"type": "reasoning.text", "text": "Call the tool.", "signature": "EqQBCgIYAh",
+        "format": "anthropic-claude-v1", "index": 0}]);
+    let completion = json!({"id": "c", "object": "chat.completion", "created": 1, "model": "claude",
+        "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {"role": "assistant",
+            "content": "Let me check.", "reasoning_content": "Call the tool.", "reasoning_details": details,
+            "tool_calls": [{"id": "toolu_1", "type": "function",
+                "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}}]}}]});
+    let shell = shell(&json!({"model": "claude/sonnet", "input": "x"}));
+    let body = from_chat::response(completion.to_string().as_bytes(), None, &shell)
+        .unwrap_or_else(|| panic!("not translated"));
+    let response: Value = serde_json::from_slice(&body).unwrap_or_else(|e| panic!("{e}"));
+    let output = response["output"].as_array().cloned().unwrap_or_default();
+    assert_eq!(output[0]["type"], "reasoning");
+    assert!(
+        output[0]["encrypted_content"]
+            .as_str()
+            .is_some_and(|sealed| sealed.starts_with("switchyard.reasoning.v1:")),
+        "{response}"
+    );
+
+    // The client sends the output back, as Codex does, with the call's result.
+    let mut input = vec![json!({"role": "user", "content": "Weather in Paris?"})];
+    input.extend(output);
+    input.push(json!({"type": "function_call_output", "call_id": "toolu_1", "output": "18C"}));
+    let (chat, _, hints) = chat_of(&json!({"model": "claude/sonnet", "input": input}));
+    let assistant = &chat["messages"][1];
+    assert_eq!(assistant["role"], "assistant");
+    assert_eq!(assistant["content"], "Let me check.");
+    assert_eq!(assistant["reasoning_details"], details);
+    assert_eq!(assistant["tool_calls"][0]["id"], "toolu_1");
+    assert!(!hints.contains(&"reasoning".to_owned()), "{hints:?}");
+
+    // Streamed, the details arrive after the thinking they sign, and the item carries them.
+    let mut stream = ResponsesStream::new(shell);
+    let mut out = Vec::new();
+    let details_chunk = json!({"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m",
+        "choices": [{"index": 0, "delta": {"reasoning_details": details}, "finish_reason": null}]});
+    for json in [
+        r#"{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"reasoning_content":"Call the tool."},"finish_reason":null}]}"#.to_owned(),
+        details_chunk.to_string(),
+        r#"{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"Let me check."},"finish_reason":"stop"}]}"#.to_owned(),
+    ] {
+        stream.chunk(&chunk(&json), &mut out);
+    }
+    stream.end(&mut out);
+    let done: Vec<Value> = out
+        .iter()
+        .filter(|c| c.event.as_deref() == Some("response.output_item.done"))
+        .filter_map(|c| serde_json::from_str(&c.json).ok())
+        .collect();
+    assert_eq!(done[0]["item"]["type"], "reasoning");
+    assert_eq!(done[0]["item"]["summary"][0]["text"], "Call the tool.");
+    assert_eq!(
+        done[0]["item"]["encrypted_content"],
+        output_sealed(&details)
+    );
+    assert_eq!(done[1]["item"]["type"], "message");
+}
+
+/// What the whole answer above sealed, for the same details.
+fn output_sealed(details: &Value) -> Value {
+    let completion = json!({"choices": [{"index": 0, "finish_reason": "stop",
+        "message": {"role": "assistant", "reasoning_details": details}}]});
+    let shell = shell(&json!({"model": "m", "input": "x"}));
+    let body = from_chat::response(completion.to_string().as_bytes(), None, &shell)
+        .unwrap_or_else(|| panic!("not translated"));
+    let response: Value = serde_json::from_slice(&body).unwrap_or_else(|e| panic!("{e}"));
+    response["output"][0]["encrypted_content"].clone()
+}

@@ -1,7 +1,8 @@
 //! A Responses request as a Chat Completions request, for targets that do not serve the
 //! Responses API themselves: `instructions` and the input items as chat messages (a run of
 //! function calls folded into one assistant message, their outputs as tool messages), function
-//! tools re-nested, `text.format` as `response_format`, the limits and sampling renamed. What
+//! tools re-nested, `text.format` as `response_format`, the limits and sampling renamed, the
+//! target's signed reasoning (from the reasoning items the gateway wrote) back on its turn. What
 //! needs OpenAI's own servers (stored state, built-in tools, their items) is refused; hints a
 //! chat target serves on its own or that ask for nothing back are dropped and named; any other
 //! parameter follows the target's `unsupported_params` policy.
@@ -9,6 +10,7 @@
 use serde_json::{Map, Value, json};
 
 use super::object::Echo;
+use super::reasoning;
 use crate::error::Error;
 
 /// A chat request body, what the translation dropped, and what the response will echo.
@@ -101,8 +103,9 @@ pub fn translate(body: &[u8]) -> Result<Translated, Error> {
     match request.get("input") {
         Some(Value::String(text)) => messages.push(json!({"role": "user", "content": text})),
         Some(Value::Array(items)) => {
+            let mut signed = Vec::new();
             for item in items {
-                self::item(item, &mut messages, &mut hints)?;
+                self::item(item, &mut messages, &mut signed, &mut hints)?;
             }
         }
         _ => {}
@@ -184,8 +187,14 @@ pub fn translate(body: &[u8]) -> Result<Translated, Error> {
     })
 }
 
-/// One input item as chat messages, appended to `out`.
-fn item(item: &Value, out: &mut Vec<Value>, hints: &mut Vec<String>) -> Result<(), Error> {
+/// One input item as chat messages, appended to `out`. `signed` holds the target's signed
+/// reasoning read from reasoning items, until the assistant turn it belongs to.
+fn item(
+    item: &Value,
+    out: &mut Vec<Value>,
+    signed: &mut Vec<Value>,
+    hints: &mut Vec<String>,
+) -> Result<(), Error> {
     let kind = item
         .get("type")
         .and_then(Value::as_str)
@@ -195,7 +204,13 @@ fn item(item: &Value, out: &mut Vec<Value>, hints: &mut Vec<String>) -> Result<(
             ""
         });
     match kind {
-        "message" => out.push(message(item)?),
+        "message" => {
+            let mut message = message(item)?;
+            if message["role"] == "assistant" {
+                sign(&mut message, signed);
+            }
+            out.push(message);
+        }
         "function_call" => {
             let call = json!({
                 "id": item.get("call_id").cloned().unwrap_or(Value::Null),
@@ -207,11 +222,19 @@ fn item(item: &Value, out: &mut Vec<Value>, hints: &mut Vec<String>) -> Result<(
             });
             // A run of calls (and the assistant text before it) is one chat turn.
             match out.last_mut() {
-                Some(last) if last["role"] == "assistant" => match last.get_mut("tool_calls") {
-                    Some(Value::Array(calls)) => calls.push(call),
-                    _ => last["tool_calls"] = json!([call]),
-                },
-                _ => out.push(json!({"role": "assistant", "content": null, "tool_calls": [call]})),
+                Some(last) if last["role"] == "assistant" => {
+                    sign(last, signed);
+                    match last.get_mut("tool_calls") {
+                        Some(Value::Array(calls)) => calls.push(call),
+                        _ => last["tool_calls"] = json!([call]),
+                    }
+                }
+                _ => {
+                    let mut turn =
+                        json!({"role": "assistant", "content": null, "tool_calls": [call]});
+                    sign(&mut turn, signed);
+                    out.push(turn);
+                }
             }
         }
         "function_call_output" => {
@@ -242,8 +265,16 @@ fn item(item: &Value, out: &mut Vec<Value>, hints: &mut Vec<String>) -> Result<(
                 out.push(json!({"role": "user", "content": images}));
             }
         }
-        // Reasoning is the model's own to redo; its encrypted form only OpenAI reads.
-        "reasoning" => hints.push("reasoning".into()),
+        // What the target signed goes back with its turn; reasoning from elsewhere (OpenAI's
+        // encrypted form, a summary alone) is the model's to redo.
+        "reasoning" => match item
+            .get("encrypted_content")
+            .and_then(Value::as_str)
+            .and_then(reasoning::open)
+        {
+            Some(details) => signed.extend(details),
+            None => hints.push("reasoning".into()),
+        },
         "" => {
             return Err(Error::invalid(
                 "Invalid input item: it has neither a 'type' nor a 'role'.",
@@ -258,6 +289,18 @@ fn item(item: &Value, out: &mut Vec<Value>, hints: &mut Vec<String>) -> Result<(
         }
     }
     Ok(())
+}
+
+/// The signed reasoning waiting for an assistant turn, given to `turn`.
+fn sign(turn: &mut Value, signed: &mut Vec<Value>) {
+    if !signed.is_empty() {
+        let mut details = match turn.get_mut("reasoning_details") {
+            Some(Value::Array(details)) => std::mem::take(details),
+            _ => Vec::new(),
+        };
+        details.append(signed);
+        turn["reasoning_details"] = Value::Array(details);
+    }
 }
 
 /// A message item as a chat message. System and developer instructions are a system message
