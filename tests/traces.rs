@@ -279,6 +279,80 @@ async fn prompts_and_answers_are_in_spans_only_when_asked_for() {
 }
 
 #[tokio::test]
+async fn the_messages_and_responses_surfaces_put_their_prompts_and_answers_in_spans_too() {
+    let collector = FakeUpstream::start().await;
+    collector.always(Reply::json("{}"));
+    let (upstream, gateway) = gateway_with_upstream(&format!(
+        "[telemetry]\notlp_endpoint = \"{}\"\ncapture_content = true\n",
+        collector.root
+    ))
+    .await;
+    let post = |path: &str, body: Value| {
+        gateway
+            .http
+            .post(format!("{}{path}", gateway.url))
+            .json(&body)
+            .send()
+    };
+    // A Responses request translated for the chat upstream, answered whole.
+    upstream.push(Reply::json(completion_json("a responses answer")));
+    let response = post(
+        "/v1/responses",
+        serde_json::json!({"model": "up/m", "instructions": "be brief", "input": "the responses prompt"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status(), 200);
+    // A Messages request, streamed: its events are what the span puts together.
+    upstream.push(Reply::sse(text_stream(&["a messages", " answer"])));
+    let response = post(
+        "/v1/messages",
+        serde_json::json!({"model": "up/m", "max_tokens": 50, "stream": true, "system": "be kind",
+                           "messages": [{"role": "user", "content": "the messages prompt"}]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status(), 200);
+    response.text().await.unwrap();
+
+    let spans = spans_within(&collector, 4).await;
+    let messages = |span: &Value, key: &str| -> Value {
+        serde_json::from_str(text(span, key).unwrap_or_else(|| panic!("no {key}: {span}"))).unwrap()
+    };
+    for (prompt, system, answer, finish) in [
+        (
+            "the responses prompt",
+            "be brief",
+            "a responses answer",
+            "completed",
+        ),
+        (
+            "the messages prompt",
+            "be kind",
+            "a messages answer",
+            "end_turn",
+        ),
+    ] {
+        let client = spans
+            .iter()
+            .filter(|s| s["kind"] == 3)
+            .find(|s| text(s, "gen_ai.input.messages").is_some_and(|m| m.contains(prompt)))
+            .unwrap_or_else(|| panic!("no span with {prompt}: {spans:#?}"));
+        assert_eq!(
+            messages(client, "gen_ai.input.messages"),
+            serde_json::json!([
+                {"role": "system", "parts": [{"type": "text", "content": system}]},
+                {"role": "user", "parts": [{"type": "text", "content": prompt}]}
+            ])
+        );
+        assert_eq!(
+            messages(client, "gen_ai.output.messages"),
+            serde_json::json!([{"role": "assistant", "parts": [{"type": "text", "content": answer}], "finish_reason": finish}])
+        );
+    }
+}
+
+#[tokio::test]
 async fn translated_answers_name_the_model_and_provider_as_the_provider_did() {
     use common::fixtures::{anthropic, gemini};
     let collector = FakeUpstream::start().await;

@@ -53,6 +53,7 @@ async fn serve(
             true,
         )
         .await?;
+    trip.capture(request.body());
     let attempt = ResponsesAttempt::new(&request, trip.usage());
     pipeline.route(trip, &request.model, &attempt).await
 }

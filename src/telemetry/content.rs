@@ -1,8 +1,10 @@
 //! Prompts and answers as OpenTelemetry's GenAI conventions write them
 //! (`gen_ai.input.messages`, `gen_ai.output.messages`: messages of a role and typed parts), for
-//! spans, only when `[telemetry] capture_content = true` asks for them. Bounded: each text is
-//! cut at `TEXT_LIMIT`, a prompt keeps its last `MESSAGES_LIMIT` messages, a streamed answer its
-//! first `CALLS_LIMIT` tool calls.
+//! spans, only when `[telemetry] capture_content = true` asks for them. Every surface's shape is
+//! read: chat's messages and choices, Anthropic's system, content blocks and events, the
+//! Responses API's instructions, items and events. Bounded: each text is cut at `TEXT_LIMIT`, a
+//! prompt keeps its last `MESSAGES_LIMIT` messages, a streamed answer its first `CALLS_LIMIT`
+//! tool calls.
 
 use serde_json::{Map, Value, json};
 
@@ -10,33 +12,110 @@ const TEXT_LIMIT: usize = 16 << 10;
 const MESSAGES_LIMIT: usize = 64;
 const CALLS_LIMIT: usize = 32;
 
-/// The request's `messages`, as `gen_ai.input.messages`.
+/// The request's prompt, as `gen_ai.input.messages`: its system prompt (Anthropic's `system`,
+/// the Responses API's `instructions`) first, then its `messages` or its `input`.
 pub fn input_messages(body: &[u8]) -> Option<String> {
     let request: Value = serde_json::from_slice(body).ok()?;
-    let messages = request.get("messages")?.as_array()?;
-    let skip = messages.len().saturating_sub(MESSAGES_LIMIT);
-    let converted: Vec<Value> = messages.iter().skip(skip).map(message).collect();
+    let mut converted = Vec::new();
+    for key in ["system", "instructions"] {
+        let text = text_of(request.get(key));
+        if !text.is_empty() {
+            converted.push(json!({"role": "system", "parts": [text_part(&text)]}));
+        }
+    }
+    match (request.get("messages"), request.get("input")) {
+        (Some(Value::Array(messages)), _) => {
+            let skip = messages.len().saturating_sub(MESSAGES_LIMIT);
+            converted.extend(messages.iter().skip(skip).map(message));
+        }
+        (_, Some(Value::String(text))) => {
+            converted.push(json!({"role": "user", "parts": [text_part(text)]}));
+        }
+        (_, Some(Value::Array(items))) => {
+            let skip = items.len().saturating_sub(MESSAGES_LIMIT);
+            converted.extend(items.iter().skip(skip).filter_map(item));
+        }
+        _ => return None,
+    }
     Some(Value::Array(converted).to_string())
 }
 
-/// A whole answer's choices, as `gen_ai.output.messages`.
+/// A whole answer, as `gen_ai.output.messages`: a chat completion's choices, an Anthropic
+/// message, a Responses API response.
 pub fn output_messages(answer: &[u8]) -> Option<String> {
     let answer: Value = serde_json::from_slice(answer).ok()?;
-    let choices = answer.get("choices")?.as_array()?;
-    let converted: Vec<Value> = choices
-        .iter()
-        .map(|choice| {
-            let mut out = message(choice.get("message").unwrap_or(&Value::Null));
-            if let (Some(out), Some(finish)) = (out.as_object_mut(), choice.get("finish_reason")) {
-                out.insert("finish_reason".into(), finish.clone());
-            }
-            out
-        })
-        .collect();
+    let converted: Vec<Value> = if let Some(choices) = answer.get("choices") {
+        choices
+            .as_array()?
+            .iter()
+            .map(|choice| {
+                let mut out = message(choice.get("message").unwrap_or(&Value::Null));
+                if let (Some(out), Some(finish)) =
+                    (out.as_object_mut(), choice.get("finish_reason"))
+                {
+                    out.insert("finish_reason".into(), finish.clone());
+                }
+                out
+            })
+            .collect()
+    } else if answer.get("object").and_then(Value::as_str) == Some("response") {
+        let parts = answer
+            .get("output")?
+            .as_array()?
+            .iter()
+            .flat_map(output_item_parts)
+            .collect::<Vec<_>>();
+        vec![json!({"role": "assistant", "parts": parts,
+            "finish_reason": answer.get("status").cloned().unwrap_or(Value::Null)})]
+    } else {
+        let blocks = answer.get("content")?.as_array()?;
+        vec![
+            json!({"role": "assistant", "parts": blocks.iter().map(content_part).collect::<Vec<_>>(),
+            "finish_reason": answer.get("stop_reason").cloned().unwrap_or(Value::Null)}),
+        ]
+    };
     Some(Value::Array(converted).to_string())
 }
 
-/// A streamed answer put together from its chunks (the first choice).
+/// A Responses API input item as a GenAI message; none for reasoning, which is the model's.
+fn item(item: &Value) -> Option<Value> {
+    let field = |key: &str| item.get(key).and_then(Value::as_str).unwrap_or_default();
+    match item.get("type").and_then(Value::as_str) {
+        None | Some("message") => Some(message(item)),
+        Some("function_call") => Some(json!({"role": "assistant",
+            "parts": [tool_call(field("call_id"), field("name"), field("arguments"))]})),
+        Some("function_call_output") => Some(json!({"role": "tool", "parts": [{
+            "type": "tool_call_response", "id": field("call_id"), "response": text_of(item.get("output")),
+        }]})),
+        Some(_) => None,
+    }
+}
+
+/// The parts a Responses API output item holds.
+fn output_item_parts(item: &Value) -> Vec<Value> {
+    let field = |key: &str| item.get(key).and_then(Value::as_str).unwrap_or_default();
+    match item.get("type").and_then(Value::as_str) {
+        Some("message") => item
+            .get("content")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(content_part)
+            .collect(),
+        Some("function_call") => vec![tool_call(
+            field("call_id"),
+            field("name"),
+            field("arguments"),
+        )],
+        Some("reasoning") => {
+            vec![json!({"type": "reasoning", "content": text_of(item.get("summary"))})]
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// A streamed answer put together from its chunks (a chat stream's first choice) or its events
+/// (Anthropic's, the Responses API's).
 #[derive(Debug, Default)]
 pub struct StreamOutput {
     text: String,
@@ -50,6 +129,10 @@ impl StreamOutput {
         let Ok(chunk) = serde_json::from_str::<Value>(chunk) else {
             return;
         };
+        if chunk.get("choices").is_none() {
+            self.see_event(&chunk);
+            return;
+        }
         let Some(choice) = chunk.get("choices").and_then(|c| c.get(0)) else {
             return;
         };
@@ -89,6 +172,64 @@ impl StreamOutput {
             {
                 push_bounded(arguments, piece);
             }
+        }
+    }
+
+    /// An Anthropic or a Responses API event: its text, its tool calls (each whole once it is
+    /// known: Anthropic's filled as they stream, one after another; a Responses call when its
+    /// item is done), and how it ended.
+    fn see_event(&mut self, event: &Value) {
+        let field = |value: &Value, key: &str| -> String {
+            value
+                .get(key)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let delta = event.get("delta").unwrap_or(&Value::Null);
+        match event.get("type").and_then(Value::as_str) {
+            Some("content_block_start") => {
+                let block = event.get("content_block").unwrap_or(&Value::Null);
+                if block.get("type").and_then(Value::as_str) == Some("tool_use") {
+                    self.call(field(block, "id"), field(block, "name"), String::new());
+                }
+            }
+            Some("content_block_delta") => match delta.get("type").and_then(Value::as_str) {
+                Some("text_delta") => push_bounded(&mut self.text, &field(delta, "text")),
+                Some("input_json_delta") => {
+                    if let Some((_, _, arguments)) = self.calls.last_mut() {
+                        push_bounded(arguments, &field(delta, "partial_json"));
+                    }
+                }
+                _ => {}
+            },
+            Some("message_delta") => {
+                if let Some(reason) = delta.get("stop_reason").and_then(Value::as_str) {
+                    self.finish = Some(reason.to_owned());
+                }
+            }
+            Some("response.output_text.delta") => {
+                push_bounded(&mut self.text, &field(event, "delta"));
+            }
+            Some("response.output_item.done") => {
+                let item = event.get("item").unwrap_or(&Value::Null);
+                if item.get("type").and_then(Value::as_str) == Some("function_call") {
+                    let arguments = cut(&field(item, "arguments")).to_owned();
+                    self.call(field(item, "call_id"), field(item, "name"), arguments);
+                }
+            }
+            Some("response.completed" | "response.incomplete" | "response.failed") => {
+                let status = event.get("response").map(|r| field(r, "status"));
+                self.finish = status.filter(|s| !s.is_empty());
+            }
+            _ => {}
+        }
+    }
+
+    fn call(&mut self, id: String, name: String, arguments: String) {
+        if self.calls.len() < CALLS_LIMIT {
+            self.calls
+                .push((cut(&id).to_owned(), cut(&name).to_owned(), arguments));
         }
     }
 
@@ -148,17 +289,28 @@ fn message(message: &Value) -> Value {
     json!({"role": role, "parts": parts})
 }
 
+/// A content part of any surface (chat's parts, Anthropic's blocks, the Responses API's parts)
+/// as a GenAI part.
 fn content_part(part: &Value) -> Value {
+    let field = |key: &str| part.get(key).and_then(Value::as_str).unwrap_or_default();
     match part.get("type").and_then(Value::as_str) {
-        Some("text") => text_part(part.get("text").and_then(Value::as_str).unwrap_or_default()),
-        Some("image_url") => {
-            let url = part
-                .get("image_url")
-                .and_then(|i| i.get("url"))
-                .and_then(Value::as_str)
-                .unwrap_or_default();
+        Some("text" | "input_text" | "output_text") => text_part(field("text")),
+        Some("refusal") => text_part(field("refusal")),
+        Some("image_url" | "input_image") => {
+            let url = match part.get("image_url") {
+                Some(Value::String(url)) => url.as_str(),
+                image => image
+                    .and_then(|i| i.get("url"))
+                    .and_then(Value::as_str)
+                    .unwrap_or_default(),
+            };
             json!({"type": "uri", "modality": "image", "uri": cut(url)})
         }
+        Some("thinking") => json!({"type": "reasoning", "content": cut(field("thinking"))}),
+        Some("tool_use") => json!({"type": "tool_call", "id": field("id"), "name": field("name"),
+            "arguments": part.get("input").cloned().unwrap_or(Value::Null)}),
+        Some("tool_result") => json!({"type": "tool_call_response", "id": field("tool_use_id"),
+            "response": text_of(part.get("content"))}),
         Some(other) => {
             let mut generic = Map::new();
             generic.insert("type".into(), json!(other));
@@ -273,5 +425,110 @@ mod tests {
             long.see(&piece);
         }
         assert_eq!(long.text.len(), TEXT_LIMIT);
+    }
+
+    fn parsed(text: Option<String>) -> Value {
+        serde_json::from_str(&text.unwrap_or_default()).unwrap_or_default()
+    }
+
+    #[test]
+    fn anthropic_prompts_answers_and_events_are_read_as_well() {
+        let body = br#"{"model":"m","max_tokens":9,"system":[{"type":"text","text":"be brief"}],"messages":[
+            {"role":"user","content":"weather?"},
+            {"role":"assistant","content":[{"type":"thinking","thinking":"call it","signature":"s"},{"type":"tool_use","id":"toolu_1","name":"look","input":{"q":1}}]},
+            {"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_1","content":"sunny"}]}
+        ]}"#;
+        assert_eq!(
+            parsed(input_messages(body)),
+            json!([
+                {"role": "system", "parts": [{"type": "text", "content": "be brief"}]},
+                {"role": "user", "parts": [{"type": "text", "content": "weather?"}]},
+                {"role": "assistant", "parts": [
+                    {"type": "reasoning", "content": "call it"},
+                    {"type": "tool_call", "id": "toolu_1", "name": "look", "arguments": {"q": 1}}
+                ]},
+                {"role": "user", "parts": [{"type": "tool_call_response", "id": "toolu_1", "response": "sunny"}]}
+            ])
+        );
+        let answer = br#"{"id":"msg_1","type":"message","role":"assistant","model":"m","content":[{"type":"text","text":"Sunny."}],"stop_reason":"end_turn"}"#;
+        assert_eq!(
+            parsed(output_messages(answer)),
+            json!([{"role": "assistant", "parts": [{"type": "text", "content": "Sunny."}], "finish_reason": "end_turn"}])
+        );
+        let mut out = StreamOutput::default();
+        for event in [
+            r#"{"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","content":[]}}"#,
+            r#"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#,
+            r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Let me"}}"#,
+            r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":" look."}}"#,
+            r#"{"type":"content_block_start","index":1,"content_block":{"type":"tool_use","id":"toolu_2","name":"look","input":{}}}"#,
+            r#"{"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"{\"q\":"}}"#,
+            r#"{"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"2}"}}"#,
+            r#"{"type":"message_delta","delta":{"stop_reason":"tool_use"},"usage":{"output_tokens":9}}"#,
+        ] {
+            out.see(event);
+        }
+        assert_eq!(
+            parsed(Some(out.messages())),
+            json!([{"role": "assistant", "parts": [
+                {"type": "text", "content": "Let me look."},
+                {"type": "tool_call", "id": "toolu_2", "name": "look", "arguments": {"q": 2}}
+            ], "finish_reason": "tool_use"}])
+        );
+    }
+
+    #[test]
+    fn responses_prompts_answers_and_events_are_read_as_well() {
+        let body = br#"{"model":"m","instructions":"be brief","input":[
+            {"role":"user","content":[{"type":"input_text","text":"weather?"},{"type":"input_image","image_url":"https://x/sky.png"}]},
+            {"type":"reasoning","summary":[],"encrypted_content":"gAAA"},
+            {"type":"function_call","call_id":"call_1","name":"look","arguments":"{\"q\":1}"},
+            {"type":"function_call_output","call_id":"call_1","output":"sunny"}
+        ]}"#;
+        assert_eq!(
+            parsed(input_messages(body)),
+            json!([
+                {"role": "system", "parts": [{"type": "text", "content": "be brief"}]},
+                {"role": "user", "parts": [
+                    {"type": "text", "content": "weather?"},
+                    {"type": "uri", "modality": "image", "uri": "https://x/sky.png"}
+                ]},
+                {"role": "assistant", "parts": [{"type": "tool_call", "id": "call_1", "name": "look", "arguments": {"q": 1}}]},
+                {"role": "tool", "parts": [{"type": "tool_call_response", "id": "call_1", "response": "sunny"}]}
+            ])
+        );
+        assert_eq!(
+            parsed(input_messages(br#"{"model":"m","input":"hi"}"#)),
+            json!([{"role": "user", "parts": [{"type": "text", "content": "hi"}]}])
+        );
+        let answer = br#"{"id":"resp_1","object":"response","status":"completed","output":[
+            {"type":"reasoning","id":"rs_1","summary":[{"type":"summary_text","text":"think"}]},
+            {"type":"message","id":"msg_1","role":"assistant","status":"completed","content":[{"type":"output_text","text":"Sunny.","annotations":[]}]},
+            {"type":"function_call","id":"fc_1","call_id":"call_2","name":"look","arguments":"{}","status":"completed"}]}"#;
+        assert_eq!(
+            parsed(output_messages(answer)),
+            json!([{"role": "assistant", "parts": [
+                {"type": "reasoning", "content": "think"},
+                {"type": "text", "content": "Sunny."},
+                {"type": "tool_call", "id": "call_2", "name": "look", "arguments": {}}
+            ], "finish_reason": "completed"}])
+        );
+        let mut out = StreamOutput::default();
+        for event in [
+            r#"{"type":"response.created","sequence_number":0,"response":{"id":"resp_1","status":"in_progress","output":[]}}"#,
+            r#"{"type":"response.output_text.delta","sequence_number":4,"item_id":"msg_1","output_index":0,"content_index":0,"delta":"Sun"}"#,
+            r#"{"type":"response.output_text.delta","sequence_number":5,"item_id":"msg_1","output_index":0,"content_index":0,"delta":"ny."}"#,
+            r#"{"type":"response.output_item.done","sequence_number":9,"output_index":1,"item":{"type":"function_call","id":"fc_1","call_id":"call_3","name":"look","arguments":"{\"q\":3}","status":"completed"}}"#,
+            r#"{"type":"response.incomplete","sequence_number":10,"response":{"id":"resp_1","status":"incomplete","output":[]}}"#,
+        ] {
+            out.see(event);
+        }
+        assert_eq!(
+            parsed(Some(out.messages())),
+            json!([{"role": "assistant", "parts": [
+                {"type": "text", "content": "Sunny."},
+                {"type": "tool_call", "id": "call_3", "name": "look", "arguments": {"q": 3}}
+            ], "finish_reason": "incomplete"}])
+        );
     }
 }
