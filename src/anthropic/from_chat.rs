@@ -4,7 +4,6 @@
 //! `message_delta` with the stop reason and the final usage, `message_stop`).
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 
 use serde_json::{Value, json};
 
@@ -100,15 +99,45 @@ impl Open {
     }
 }
 
-/// A chat stream, chunk by chunk, as Anthropic's events.
+/// A tool call: its chat index and id, which later chunks name it by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct CallKey {
+    position: u64,
+    id: Option<String>,
+}
+
+impl CallKey {
+    /// Whether a chunk's piece (its index, and its id when it gives one) is this call's.
+    fn names(&self, position: u64, id: Option<&str>) -> bool {
+        self.position == position && id.is_none_or(|id| self.id.as_deref() == Some(id))
+    }
+}
+
+/// A tool call that began while another's block was open: written whole once that closes.
+#[derive(Debug)]
+struct PendingCall {
+    key: CallKey,
+    name: Value,
+    arguments: String,
+}
+
+/// A chat stream, chunk by chunk, as Anthropic's events. Anthropic's blocks come one at a
+/// time, while a chat stream may interleave its tool calls' arguments: the first call streams
+/// as it comes, any that begins while it is open is held and written whole when it closes.
 #[derive(Debug)]
 pub struct StreamTranslator {
     served: String,
     started: bool,
     open: Option<Open>,
     next: u32,
-    /// A chat tool call's index -> its block's index.
-    tools: HashMap<u64, u32>,
+    /// The call whose block is open.
+    live: Option<CallKey>,
+    pending: Vec<PendingCall>,
+    /// Calls whose blocks are closed.
+    done: Vec<CallKey>,
+    /// The upstream sent what can no longer be written (arguments for a call whose block is
+    /// closed): the stream ended with an `error` event, and nothing follows it.
+    broken: bool,
     called: bool,
     finish: Option<String>,
     tokens: Tokens,
@@ -121,52 +150,121 @@ impl StreamTranslator {
             started: false,
             open: None,
             next: 0,
-            tools: HashMap::new(),
+            live: None,
+            pending: Vec::new(),
+            done: Vec::new(),
+            broken: false,
             called: false,
             finish: None,
             tokens: Tokens::default(),
         }
     }
 
-    /// A tool call's piece: a new call opens its `tool_use` block, arguments fill it.
+    /// A tool call's piece: a new call opens its `tool_use` block (or waits for the open one
+    /// to close), arguments fill it.
     fn call(&mut self, call: &Value, out: &mut Vec<Chunk>) {
         let position = call.get("index").and_then(Value::as_u64).unwrap_or(0);
+        let id = call
+            .get("id")
+            .and_then(Value::as_str)
+            .filter(|id| !id.is_empty());
         let function = call.get("function").unwrap_or(&Value::Null);
-        let named = call.get("id").is_some_and(Value::is_string)
-            || function.get("name").is_some_and(Value::is_string);
-        let index = match self.tools.get(&position) {
-            Some(index) if !named || self.open == Some(Open::Tool(*index)) => *index,
-            _ => {
-                self.close(out);
-                let index = self.next;
-                self.next += 1;
-                self.tools.insert(position, index);
-                self.open = Some(Open::Tool(index));
-                self.called = true;
-                out.push(event(
-                    "content_block_start",
-                    &json!({
-                        "type": "content_block_start", "index": index,
-                        "content_block": {"type": "tool_use",
-                            "id": call.get("id").cloned().unwrap_or(Value::Null),
-                            "name": function.get("name").cloned().unwrap_or(Value::Null),
-                            "input": {}},
-                    }),
-                    true,
-                ));
-                index
-            }
-        };
-        if let Some(arguments) = function
+        let arguments = function
             .get("arguments")
             .and_then(Value::as_str)
-            .filter(|a| !a.is_empty())
+            .unwrap_or_default();
+        // The latest call a piece names is the one it belongs to (some providers give every
+        // call the index 0).
+        if let Some(pending) = self
+            .pending
+            .iter_mut()
+            .rev()
+            .find(|c| c.key.names(position, id))
         {
+            pending.arguments.push_str(arguments);
+            return;
+        }
+        if let (Some(live), Some(Open::Tool(index))) = (&self.live, self.open)
+            && live.names(position, id)
+        {
+            if !arguments.is_empty() {
+                out.push(block_delta(
+                    index,
+                    json!({"type": "input_json_delta", "partial_json": arguments}),
+                ));
+            }
+            return;
+        }
+        if self.done.iter().rev().any(|key| key.names(position, id)) {
+            if !arguments.is_empty() {
+                self.break_off(out);
+            }
+            return;
+        }
+        self.called = true;
+        let key = CallKey {
+            position,
+            id: id.map(str::to_owned),
+        };
+        let name = function.get("name").cloned().unwrap_or(Value::Null);
+        if matches!(self.open, Some(Open::Tool(_))) {
+            self.pending.push(PendingCall {
+                key,
+                name,
+                arguments: arguments.to_owned(),
+            });
+            return;
+        }
+        self.close(out);
+        let index = self.open_tool(&key, name, out);
+        self.live = Some(key);
+        if !arguments.is_empty() {
             out.push(block_delta(
                 index,
                 json!({"type": "input_json_delta", "partial_json": arguments}),
             ));
         }
+    }
+
+    /// Opens a `tool_use` block for `key`'s call.
+    fn open_tool(&mut self, key: &CallKey, name: Value, out: &mut Vec<Chunk>) -> u32 {
+        let index = self.next;
+        self.next += 1;
+        self.open = Some(Open::Tool(index));
+        out.push(event(
+            "content_block_start",
+            &json!({
+                "type": "content_block_start", "index": index,
+                "content_block": {"type": "tool_use", "id": key.id, "name": name, "input": {}},
+            }),
+            true,
+        ));
+        index
+    }
+
+    /// Arguments for a call already written: Anthropic's format has no way to add them, and
+    /// dropping them would hand the client a call it did not make. The answer ends here, as
+    /// Anthropic ends a failed stream.
+    fn break_off(&mut self, out: &mut Vec<Chunk>) {
+        self.broken = true;
+        out.push(event(
+            "error",
+            &json!({"type": "error", "error": {"type": "api_error",
+                "message": "The provider sent arguments for a tool call after the call had ended; the answer cannot be written as Anthropic's events."}}),
+            true,
+        ));
+    }
+
+    fn start(&mut self, id: &str, model: Option<Box<str>>, out: &mut Vec<Chunk>) {
+        self.started = true;
+        let start = json!({"type": "message_start", "message": {
+            "id": format!("msg_{id}"), "type": "message", "role": "assistant",
+            "model": self.served, "content": [], "stop_reason": null, "stop_sequence": null,
+            "usage": {"input_tokens": 0, "output_tokens": 0},
+        }});
+        let mut start = event("message_start", &start, false);
+        start.model = model;
+        out.push(start);
     }
 
     /// The index of the open block of `kind`, opening one (and closing another) if needed.
@@ -188,13 +286,34 @@ impl StreamTranslator {
         index
     }
 
+    /// Closes the open block; a tool's lets the calls held behind it be written, whole.
     fn close(&mut self, out: &mut Vec<Chunk>) {
-        if let Some(open) = self.open.take() {
-            out.push(event(
-                "content_block_stop",
-                &json!({"type": "content_block_stop", "index": open.index()}),
-                true,
-            ));
+        let Some(open) = self.open.take() else {
+            return;
+        };
+        out.push(event(
+            "content_block_stop",
+            &json!({"type": "content_block_stop", "index": open.index()}),
+            true,
+        ));
+        if let Open::Tool(_) = open {
+            self.done.extend(self.live.take());
+            for call in std::mem::take(&mut self.pending) {
+                let index = self.open_tool(&call.key, call.name, out);
+                if !call.arguments.is_empty() {
+                    out.push(block_delta(
+                        index,
+                        json!({"type": "input_json_delta", "partial_json": call.arguments}),
+                    ));
+                }
+                self.open = None;
+                out.push(event(
+                    "content_block_stop",
+                    &json!({"type": "content_block_stop", "index": index}),
+                    true,
+                ));
+                self.done.push(call.key);
+            }
         }
     }
 }
@@ -202,20 +321,15 @@ impl StreamTranslator {
 impl Translate for StreamTranslator {
     /// The events one chat chunk makes.
     fn chunk(&mut self, chunk: &Chunk, out: &mut Vec<Chunk>) {
+        if self.broken {
+            return;
+        }
         let Ok(parsed) = serde_json::from_str::<Value>(&chunk.json) else {
             return;
         };
         if !self.started {
-            self.started = true;
             let id = parsed.get("id").and_then(Value::as_str).unwrap_or("chat");
-            let start = json!({"type": "message_start", "message": {
-                "id": format!("msg_{id}"), "type": "message", "role": "assistant",
-                "model": self.served, "content": [], "stop_reason": null, "stop_sequence": null,
-                "usage": {"input_tokens": 0, "output_tokens": 0},
-            }});
-            let mut start = event("message_start", &start, false);
-            start.model = chunk.model.clone();
-            out.push(start);
+            self.start(id, chunk.model.clone(), out);
         }
         if let Some(tokens) = chunk.usage {
             self.tokens = tokens;
@@ -243,6 +357,9 @@ impl Translate for StreamTranslator {
         }
         for call in delta.tool_calls {
             self.call(call, out);
+            if self.broken {
+                return;
+            }
         }
         if let Some(finish) = delta.finish_reason {
             self.close(out);
@@ -252,6 +369,13 @@ impl Translate for StreamTranslator {
 
     /// The stream ended cleanly: the last block closed, the stop reason and the usage, the end.
     fn end(&mut self, out: &mut Vec<Chunk>) {
+        if self.broken {
+            return;
+        }
+        // A stream that ended before any chunk still makes a whole message.
+        if !self.started {
+            self.start("chat", None, out);
+        }
         self.close(out);
         let reason = stop_reason(self.finish.as_deref(), self.called);
         let mut delta = event(
@@ -294,5 +418,154 @@ fn event(name: &'static str, data: &Value, output: bool) -> Chunk {
         finish: None,
         model: None,
         event: Some(Cow::Borrowed(name)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk(delta: Value, finish: Option<&'static str>) -> Chunk {
+        let json = json!({"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m",
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]});
+        Chunk {
+            json: json.to_string(),
+            output: true,
+            usage: None,
+            usage_only: false,
+            finish,
+            model: None,
+            event: None,
+        }
+    }
+
+    fn events(chunks: &[Chunk]) -> Vec<Value> {
+        let mut translator = StreamTranslator::new("up/m");
+        let mut out = Vec::new();
+        for chunk in chunks {
+            translator.chunk(chunk, &mut out);
+        }
+        translator.end(&mut out);
+        out.iter()
+            .map(|e| serde_json::from_str(&e.json).unwrap_or_default())
+            .collect()
+    }
+
+    fn call(index: u64, id: Option<&str>, name: Option<&str>, arguments: &str) -> Value {
+        let mut call = json!({"index": index, "function": {"arguments": arguments}});
+        if let Some(id) = id {
+            call["id"] = json!(id);
+            call["type"] = json!("function");
+        }
+        if let Some(name) = name {
+            call["function"]["name"] = json!(name);
+        }
+        call
+    }
+
+    #[test]
+    fn interleaved_tool_calls_are_written_one_block_at_a_time() {
+        let events = events(&[
+            chunk(
+                json!({"tool_calls": [call(0, Some("call_a"), Some("first"), "{\"x\":")]}),
+                None,
+            ),
+            chunk(
+                json!({"tool_calls": [call(1, Some("call_b"), Some("second"), "{\"y\":")]}),
+                None,
+            ),
+            chunk(json!({"tool_calls": [call(0, None, None, "1}")]}), None),
+            chunk(json!({"tool_calls": [call(1, None, None, "2}")]}), None),
+            chunk(json!({}), Some("tool_calls")),
+        ]);
+        let summary: Vec<(String, Value)> = events
+            .iter()
+            .map(|e| {
+                let detail = match e["type"].as_str() {
+                    Some("content_block_start") => e["content_block"]["id"].clone(),
+                    Some("content_block_delta") => e["delta"]["partial_json"].clone(),
+                    _ => e["index"].clone(),
+                };
+                (e["type"].as_str().unwrap_or_default().to_owned(), detail)
+            })
+            .collect();
+        let expected: Vec<(String, Value)> = [
+            ("message_start", Value::Null),
+            ("content_block_start", json!("call_a")),
+            ("content_block_delta", json!("{\"x\":")),
+            ("content_block_delta", json!("1}")),
+            ("content_block_stop", json!(0)),
+            ("content_block_start", json!("call_b")),
+            ("content_block_delta", json!("{\"y\":2}")),
+            ("content_block_stop", json!(1)),
+            ("message_delta", Value::Null),
+            ("message_stop", Value::Null),
+        ]
+        .into_iter()
+        .map(|(name, detail)| (name.to_owned(), detail))
+        .collect();
+        assert_eq!(summary, expected);
+        assert_eq!(events[8]["delta"]["stop_reason"], "tool_use");
+    }
+
+    #[test]
+    fn calls_sharing_an_index_are_told_apart_by_their_ids() {
+        let events = events(&[
+            chunk(
+                json!({"tool_calls": [call(0, Some("call_a"), Some("f"), "{}")]}),
+                None,
+            ),
+            chunk(
+                json!({"tool_calls": [call(0, Some("call_a"), None, "")]}),
+                None,
+            ),
+            chunk(
+                json!({"tool_calls": [call(0, Some("call_b"), Some("g"), "{}")]}),
+                None,
+            ),
+            chunk(json!({}), Some("tool_calls")),
+        ]);
+        let ids: Vec<&Value> = events
+            .iter()
+            .filter(|e| e["type"] == "content_block_start")
+            .map(|e| &e["content_block"]["id"])
+            .collect();
+        assert_eq!(ids, [&json!("call_a"), &json!("call_b")]);
+    }
+
+    #[test]
+    fn arguments_for_a_call_already_written_end_the_stream_with_an_error() {
+        let events = events(&[
+            chunk(
+                json!({"tool_calls": [call(0, Some("call_a"), Some("f"), "{")]}),
+                None,
+            ),
+            chunk(json!({"content": "then text"}), None),
+            chunk(json!({"tool_calls": [call(0, None, None, "}")]}), None),
+            chunk(json!({"content": "more"}), Some("stop")),
+        ]);
+        let names: Vec<&str> = events.iter().filter_map(|e| e["type"].as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "message_start",
+                "content_block_start",
+                "content_block_delta",
+                "content_block_stop",
+                "content_block_start",
+                "content_block_delta",
+                "error"
+            ]
+        );
+        assert_eq!(events[6]["error"]["type"], "api_error");
+    }
+
+    #[test]
+    fn a_stream_that_ends_before_any_chunk_is_still_a_whole_message() {
+        let names: Vec<String> = events(&[])
+            .iter()
+            .filter_map(|e| e["type"].as_str().map(str::to_owned))
+            .collect();
+        assert_eq!(names, ["message_start", "message_delta", "message_stop"]);
     }
 }
