@@ -227,15 +227,22 @@ async fn a_collector_that_refuses_spans_never_fails_a_request_and_the_drops_are_
     assert_eq!(dropped, 4.0, "two requests, two spans each");
 }
 
-#[tokio::test]
-async fn prompts_and_answers_are_in_spans_only_when_asked_for() {
+/// A collector that accepts every span, and a gateway in front of a fake upstream exporting
+/// to it, with `telemetry` added to its `[telemetry]` table.
+async fn traced(telemetry: &str) -> (FakeUpstream, FakeUpstream, Gateway) {
     let collector = FakeUpstream::start().await;
     collector.always(Reply::json("{}"));
     let (upstream, gateway) = gateway_with_upstream(&format!(
-        "[telemetry]\notlp_endpoint = \"{}\"\ncapture_content = true\n",
+        "[telemetry]\notlp_endpoint = \"{}\"\n{telemetry}",
         collector.root
     ))
     .await;
+    (collector, upstream, gateway)
+}
+
+#[tokio::test]
+async fn prompts_and_answers_are_in_spans_only_when_asked_for() {
+    let (collector, upstream, gateway) = traced("capture_content = true\n").await;
     upstream.push(Reply::json(completion_json("a whole answer")));
     assert_eq!(
         gateway
@@ -280,13 +287,7 @@ async fn prompts_and_answers_are_in_spans_only_when_asked_for() {
 
 #[tokio::test]
 async fn the_messages_and_responses_surfaces_put_their_prompts_and_answers_in_spans_too() {
-    let collector = FakeUpstream::start().await;
-    collector.always(Reply::json("{}"));
-    let (upstream, gateway) = gateway_with_upstream(&format!(
-        "[telemetry]\notlp_endpoint = \"{}\"\ncapture_content = true\n",
-        collector.root
-    ))
-    .await;
+    let (collector, upstream, gateway) = traced("capture_content = true\n").await;
     let post = |path: &str, body: Value| {
         gateway
             .http

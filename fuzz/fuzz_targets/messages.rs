@@ -14,10 +14,7 @@ use serde_json::Value;
 use switchyard::anthropic::from_chat::StreamTranslator;
 use switchyard::anthropic::request::MessagesRequest;
 use switchyard::anthropic::to_chat;
-use switchyard::completion::{Chunk, Translate, UsageWanted};
-use switchyard::error::Error;
-use switchyard::openai::request::ChatRequest;
-use switchyard::openai::response::finish_label;
+use switchyard::completion::Translate;
 
 fuzz_target!(|data: &[u8]| {
     request(data);
@@ -28,56 +25,13 @@ fn request(data: &[u8]) {
     let Ok(request) = MessagesRequest::parse(Bytes::copy_from_slice(data)) else {
         return;
     };
-    let translated = match to_chat::translate(request.body()) {
-        Ok(translated) => translated,
-        Err(error) => {
-            assert!(
-                matches!(error, Error::InvalidRequest { .. }),
-                "a refusal that is not a 400: {error}"
-            );
-            return;
-        }
-    };
-    harness::fields(&translated.body, "a translated request");
-    let Ok(chat) = ChatRequest::parse(translated.body.into()) else {
-        return;
-    };
-    for fixture in harness::fixtures() {
-        match fixture.provider.exchange(
-            &chat,
-            UsageWanted::default(),
-            harness::MODEL,
-            &fixture.served,
-        ) {
-            Ok(Some(exchange)) => {
-                harness::fields(&exchange.encoded.request.body, "an encoded request");
-            }
-            Ok(None) => {}
-            Err(error) => harness::check_error(fixture, error),
-        }
-    }
+    harness::check_translated(to_chat::translate(request.body()).map(|t| t.body));
 }
 
 fn stream(data: &[u8]) {
     let mut translator = StreamTranslator::new(harness::MODEL);
     let mut out = Vec::new();
-    for line in data.split(|byte| *byte == b'\n') {
-        let Ok(json) = std::str::from_utf8(line) else {
-            continue;
-        };
-        // The finish label the chat codecs put on a chunk.
-        let finish = serde_json::from_str::<Value>(json).ok().and_then(|chunk| {
-            finish_label(&chunk.pointer("/choices/0/finish_reason")?.to_string())
-        });
-        let chunk = Chunk {
-            json: json.to_owned(),
-            output: true,
-            usage: None,
-            usage_only: false,
-            finish,
-            model: None,
-            event: None,
-        };
+    for chunk in harness::chat_chunks(data) {
         translator.chunk(&chunk, &mut out);
     }
     translator.end(&mut out);

@@ -456,3 +456,59 @@ pub fn check_error(fixture: &Fixture, error: Error) {
         );
     }
 }
+
+/// A translated surface's request as chat, as its translation wrote it: a refusal is a 400; a
+/// body is a JSON object, and once the gateway parses it, encoded by every provider or refused
+/// with a JSON error that shows no key.
+pub fn check_translated(translated: Result<Vec<u8>, Error>) {
+    let body = match translated {
+        Ok(body) => body,
+        Err(error) => {
+            assert!(
+                matches!(error, Error::InvalidRequest { .. }),
+                "a refusal that is not a 400: {error}"
+            );
+            return;
+        }
+    };
+    fields(&body, "a translated request");
+    let Ok(chat) = ChatRequest::parse(body.into()) else {
+        return;
+    };
+    for fixture in fixtures() {
+        match fixture
+            .provider
+            .exchange(&chat, UsageWanted::default(), MODEL, &fixture.served)
+        {
+            Ok(Some(exchange)) => {
+                fields(&exchange.encoded.request.body, "an encoded request");
+            }
+            Ok(None) => {}
+            Err(error) => check_error(fixture, error),
+        }
+    }
+}
+
+/// `data`, line by line, as the chat chunks a codec hands on (with the finish label it puts on
+/// a chunk), for the translating surfaces' stream targets.
+pub fn chat_chunks(data: &[u8]) -> impl Iterator<Item = Chunk> + '_ {
+    data.split(|byte| *byte == b'\n').filter_map(|line| {
+        let json = std::str::from_utf8(line).ok()?;
+        let finish = serde_json::from_str::<serde_json::Value>(json)
+            .ok()
+            .and_then(|chunk| {
+                switchyard::openai::response::finish_label(
+                    &chunk.pointer("/choices/0/finish_reason")?.to_string(),
+                )
+            });
+        Some(Chunk {
+            json: json.to_owned(),
+            output: true,
+            usage: None,
+            usage_only: false,
+            finish,
+            model: None,
+            event: None,
+        })
+    })
+}
