@@ -219,7 +219,7 @@ async fn toward_a_chat_only_target_the_request_is_translated_and_a_response_obje
     assert_eq!(response.status(), 200);
     assert_eq!(
         response.headers()["x-switchyard-dropped-params"],
-        "include.reasoning.encrypted_content, prompt_cache_key, reasoning.summary"
+        "prompt_cache_key, reasoning.summary"
     );
     let before: u64 = header_number(&response, "x-ratelimit-remaining-tokens");
     let answer: Value = response.json().await.unwrap();

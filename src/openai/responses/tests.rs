@@ -50,7 +50,7 @@ fn a_codex_turn_becomes_one_chat_request() {
         "reasoning": {"effort": "high", "summary": "auto"},
         "max_output_tokens": 500,
         "temperature": 0.2,
-        "include": ["reasoning.encrypted_content", "message.output_text.logprobs"],
+        "include": ["reasoning.encrypted_content", "message.output_text.logprobs", "file_search_call.results"],
         "store": false,
         "prompt_cache_key": "conv-1",
         "metadata": {"team": "a"},
@@ -100,10 +100,10 @@ fn a_codex_turn_becomes_one_chat_request() {
     assert_eq!(
         hints,
         [
-            "include.reasoning.encrypted_content",
+            "include.file_search_call.results",
             "prompt_cache_key",
             "reasoning",
-            "reasoning.summary",
+            "reasoning.summary"
         ]
     );
 }

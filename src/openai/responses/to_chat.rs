@@ -65,9 +65,10 @@ const REFUSED: &[&str] = &[
     "background",
 ];
 
-/// The include value a chat target can answer (as `logprobs`); the others name outputs of
-/// built-in tools or encrypted reasoning, which a chat target has not.
+/// The include values a chat target's answer can give (logprobs; the reasoning it signs, sealed
+/// as `encrypted_content`); the others name outputs of built-in tools, which it has not.
 const LOGPROBS: &str = "message.output_text.logprobs";
+const ENCRYPTED_REASONING: &str = "reasoning.encrypted_content";
 
 /// `body` (a checked Responses request) as a chat request, streamed with usage when it is a
 /// stream.
@@ -161,8 +162,9 @@ pub fn translate(body: &[u8]) -> Result<Translated, Error> {
             Some(LOGPROBS) => {
                 chat.insert("logprobs".into(), json!(true));
             }
+            // Honoured: what the target signs comes back sealed in a reasoning item.
+            Some(ENCRYPTED_REASONING) | None => {}
             Some(other) => hints.push(format!("include.{other}")),
-            None => {}
         }
     }
     if request.get("truncation").and_then(Value::as_str) == Some("auto") {
