@@ -65,8 +65,8 @@ const REFUSED: &[&str] = &[
     "background",
 ];
 
-/// The include values a chat target's answer can give (logprobs; the reasoning it signs, sealed
-/// as `encrypted_content`); the others name outputs of built-in tools, which it has not.
+// The include values a chat target's answer can give (logprobs; the reasoning it signs, sealed
+// as `encrypted_content`); the others name outputs of built-in tools, which it has not.
 const LOGPROBS: &str = "message.output_text.logprobs";
 const ENCRYPTED_REASONING: &str = "reasoning.encrypted_content";
 
