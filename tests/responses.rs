@@ -630,3 +630,43 @@ async fn claudes_signed_thinking_comes_back_to_it_through_the_client_on_the_next
         .unwrap_or_else(|| panic!("no reasoning item: {body}"));
     assert!(reasoning["encrypted_content"].is_string(), "{reasoning}");
 }
+
+#[tokio::test]
+async fn a_translated_stream_whose_target_reports_no_usage_is_charged_the_estimate() {
+    use common::fixtures::openai;
+    let (upstream, gateway) = gateway_with_upstream(KEYS).await;
+    let remaining =
+        |response: &reqwest::Response| header_number(response, "x-ratelimit-remaining-tokens");
+    // A server that ignores `stream_options.include_usage`: its stream has no usage chunk.
+    upstream.push(Reply::sse(format!("{}{DONE}", openai::TOOL_STREAM)));
+    let streamed = post(&gateway, &codex_turn("up/gpt-4o", true)).await;
+    let before = remaining(&streamed);
+    let events = named_events(&streamed.text().await.unwrap());
+    let completed = &events.last().unwrap().1["response"];
+    assert_eq!(
+        completed["usage"],
+        Value::Null,
+        "no usage is none, not zeros"
+    );
+
+    // The same through the Messages surface.
+    upstream.push(Reply::sse(format!("{}{DONE}", openai::TOOL_STREAM)));
+    let messages = gateway
+        .http
+        .post(format!("{}/v1/messages", gateway.url))
+        .bearer_auth("codex-key")
+        .json(
+            &json!({"model": "up/gpt-4o", "max_tokens": 64, "stream": true,
+                      "messages": [{"role": "user", "content": "weather?"}]}),
+        )
+        .send()
+        .await
+        .unwrap();
+    let between = remaining(&messages);
+    messages.text().await.unwrap();
+
+    upstream.push(Reply::json(completion_json("fine")));
+    let after = remaining(&post(&gateway, &codex_turn("up/gpt-4o", false)).await);
+    assert!(before > between, "the Responses stream was charged nothing");
+    assert!(between > after, "the Messages stream was charged nothing");
+}

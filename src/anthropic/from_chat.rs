@@ -140,7 +140,8 @@ pub struct StreamTranslator {
     broken: bool,
     called: bool,
     finish: Option<String>,
-    tokens: Tokens,
+    /// The usage the target reported, if it did.
+    tokens: Option<Tokens>,
 }
 
 impl StreamTranslator {
@@ -156,7 +157,7 @@ impl StreamTranslator {
             broken: false,
             called: false,
             finish: None,
-            tokens: Tokens::default(),
+            tokens: None,
         }
     }
 
@@ -331,8 +332,8 @@ impl Translate for StreamTranslator {
             let id = parsed.get("id").and_then(Value::as_str).unwrap_or("chat");
             self.start(id, chunk.model.clone(), out);
         }
-        if let Some(tokens) = chunk.usage {
-            self.tokens = tokens;
+        if chunk.usage.is_some() {
+            self.tokens = chunk.usage;
         }
         let Some(delta) = ChatDelta::of(&parsed) else {
             return;
@@ -382,10 +383,11 @@ impl Translate for StreamTranslator {
             "message_delta",
             &json!({"type": "message_delta",
                 "delta": {"stop_reason": reason, "stop_sequence": null},
-                "usage": usage(&self.tokens)}),
+                "usage": usage(&self.tokens.unwrap_or_default())}),
             true,
         );
-        delta.usage = Some(self.tokens);
+        // A target that reported no usage leaves the gateway's estimate to be charged.
+        delta.usage = self.tokens;
         delta.finish = Some(match reason {
             "tool_use" => "tool_calls",
             "max_tokens" => "length",

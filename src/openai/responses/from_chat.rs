@@ -68,8 +68,8 @@ pub fn response(completion: &[u8], tokens: Option<&Tokens>, shell: &Shell) -> Op
             status.item_status(),
         ));
     }
-    let tokens = tokens.copied().unwrap_or_default();
-    serde_json::to_vec(&shell.response(status, output, Some(&tokens))).ok()
+    // No usage reported is none written (`usage: null`), not zeros.
+    serde_json::to_vec(&shell.response(status, output, tokens)).ok()
 }
 
 fn text_part(text: &str, logprobs: Vec<Value>) -> Value {
@@ -146,7 +146,8 @@ pub struct ResponsesStream {
     message: Option<OpenMessage>,
     calls: Vec<OpenCall>,
     finish: Option<&'static str>,
-    tokens: Tokens,
+    /// The usage the target reported, if it did.
+    tokens: Option<Tokens>,
 }
 
 impl ResponsesStream {
@@ -160,7 +161,7 @@ impl ResponsesStream {
             message: None,
             calls: Vec::new(),
             finish: None,
-            tokens: Tokens::default(),
+            tokens: None,
         }
     }
 
@@ -479,8 +480,8 @@ impl Translate for ResponsesStream {
         if !self.started {
             self.start(chunk.model.clone(), out);
         }
-        if let Some(tokens) = chunk.usage {
-            self.tokens = tokens;
+        if chunk.usage.is_some() {
+            self.tokens = chunk.usage;
         }
         if let Some(delta) = ChatDelta::of(&parsed) {
             if let Some(reasoning) = delta.reasoning {
@@ -512,9 +513,10 @@ impl Translate for ResponsesStream {
         self.close_all(out);
         let status = Status::of_finish(self.finish);
         let output = self.items.drain(..).flatten().collect();
-        let response = self.shell.response(status, output, Some(&self.tokens));
+        let response = self.shell.response(status, output, self.tokens.as_ref());
         let mut terminal = self.event(status.terminal_event(), json!({"response": response}));
-        terminal.usage = Some(self.tokens);
+        // A target that reported no usage leaves the gateway's estimate to be charged.
+        terminal.usage = self.tokens;
         terminal.finish = Some(self.finish.unwrap_or("stop"));
         out.push(terminal);
     }
