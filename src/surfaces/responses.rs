@@ -10,6 +10,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::BytesMut;
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 use super::openai_error::OpenAiError;
@@ -65,16 +67,24 @@ async fn serve(
 #[derive(Default)]
 struct ResponsesFraming {
     written: u64,
-    /// The response `response.created` announced, which `response.failed` reports as failed.
-    created: Option<Value>,
+    /// The response `response.created` announced, which `response.failed` reports as failed:
+    /// kept as its text (a stream's whole life long, and Codex's echo its tools), read only
+    /// should the stream fail.
+    created: Option<Box<RawValue>>,
+}
+
+/// `response.created`, for the response it announces.
+#[derive(Deserialize)]
+struct Created {
+    response: Box<RawValue>,
 }
 
 impl Framing for ResponsesFraming {
     fn chunk(&mut self, chunk: &Chunk, frame: &mut BytesMut) {
         if chunk.event.as_deref() == Some("response.created") {
-            self.created = serde_json::from_str::<Value>(&chunk.json)
+            self.created = serde_json::from_str::<Created>(&chunk.json)
                 .ok()
-                .and_then(|mut event| event.get_mut("response").map(Value::take));
+                .map(|created| created.response);
         }
         push_event(frame, chunk.event.as_deref(), &chunk.json);
         self.written += 1;
@@ -90,7 +100,11 @@ impl Framing for ResponsesFraming {
         });
         push_event(frame, Some("error"), &event.to_string());
         self.written += 1;
-        if let Some(mut response) = self.created.take() {
+        if let Some(mut response) = self
+            .created
+            .take()
+            .and_then(|raw| serde_json::from_str::<Value>(raw.get()).ok())
+        {
             response["status"] = json!("failed");
             response["error"] = json!({"code": failure_code(error), "message": error.to_string()});
             let failed = json!({
