@@ -166,6 +166,21 @@ async fn unknown_routes_and_methods_answer_in_the_error_shape() {
     let gateway = gateway("").await;
     let error = error_of(gateway.get("/v1/nothing").send().await.unwrap(), 404).await;
     assert!(message(&error).contains("/v1/nothing"));
+    assert!(!message(&error).contains("keeps no responses"));
+    // The Responses API's stateful companions: not served, and the answer says why.
+    for path in ["/v1/responses/resp_1", "/v1/responses/resp_1/input_items"] {
+        let error = error_of(gateway.get(path).send().await.unwrap(), 404).await;
+        assert_eq!(error["type"], "invalid_request_error", "{error}");
+        assert_says(&error, &[path, "keeps no responses"]);
+    }
+    let compact = gateway
+        .http
+        .post(format!("{}/v1/responses/compact", gateway.url))
+        .json(&serde_json::json!({"model": "echo/x", "input": []}))
+        .send()
+        .await
+        .unwrap();
+    assert_says(&error_of(compact, 404).await, &["keeps no responses"]);
     let response = gateway.get("/v1/chat/completions").send().await.unwrap();
     assert_eq!(response.status(), 405);
     let body: Value = response.json().await.unwrap();

@@ -56,10 +56,17 @@ pub fn metrics_router(state: Arc<AppState>) -> Router {
 }
 
 async fn not_found(State(state): State<Arc<AppState>>, headers: HeaderMap, uri: Uri) -> Response {
+    let path = uri.path();
+    // The Responses API's stateful companions (a stored response, its input items, compaction,
+    // cancellation): the gateway keeps no responses, so it says that rather than only "unknown".
+    let stateless = if path.starts_with("/v1/responses/") || path.starts_with("/responses/") {
+        " It keeps no responses (POST /v1/responses is stateless): send the whole conversation in 'input'."
+    } else {
+        ""
+    };
     refuse(&state, &headers, || Error::RouteNotFound {
         message: format!(
-            "Unknown path {}: switchyard serves POST /v1/chat/completions, POST /v1/messages, POST /v1/responses, POST /v1/embeddings and GET /v1/models.",
-            uri.path()
+            "Unknown path {path}: switchyard serves POST /v1/chat/completions, POST /v1/messages, POST /v1/responses, POST /v1/embeddings and GET /v1/models.{stateless}"
         ),
     })
 }
