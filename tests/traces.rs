@@ -315,8 +315,34 @@ async fn the_messages_and_responses_surfaces_put_their_prompts_and_answers_in_sp
     .unwrap();
     assert_eq!(response.status(), 200);
     response.text().await.unwrap();
+    let embedded = post(
+        "/v1/embeddings",
+        serde_json::json!({"model": "echo/e", "input": "hi"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(embedded.status(), 200);
 
-    let spans = spans_within(&collector, 4).await;
+    let spans = spans_within(&collector, 5).await;
+    // Each a chat by the conventions' names (embeddings apart); which API was spoken is the
+    // span's `switchyard.surface`.
+    for (surface, operation) in [
+        ("responses", "chat"),
+        ("messages", "chat"),
+        ("embeddings", "embeddings"),
+    ] {
+        let server = spans
+            .iter()
+            .find(|s| s["kind"] == 2 && text(s, "switchyard.surface") == Some(surface))
+            .unwrap_or_else(|| panic!("no {surface} server span: {spans:#?}"));
+        assert_eq!(text(server, "gen_ai.operation.name"), Some(operation));
+        let model = if surface == "embeddings" {
+            "echo/e"
+        } else {
+            "up/m"
+        };
+        assert_eq!(server["name"], format!("{operation} {model}"));
+    }
     let messages = |span: &Value, key: &str| -> Value {
         serde_json::from_str(text(span, key).unwrap_or_else(|| panic!("no {key}: {span}"))).unwrap()
     };
@@ -339,6 +365,7 @@ async fn the_messages_and_responses_surfaces_put_their_prompts_and_answers_in_sp
             .filter(|s| s["kind"] == 3)
             .find(|s| text(s, "gen_ai.input.messages").is_some_and(|m| m.contains(prompt)))
             .unwrap_or_else(|| panic!("no span with {prompt}: {spans:#?}"));
+        assert_eq!(text(client, "gen_ai.operation.name"), Some("chat"));
         assert_eq!(
             messages(client, "gen_ai.input.messages"),
             serde_json::json!([

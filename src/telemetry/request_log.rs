@@ -347,7 +347,11 @@ impl RequestLog {
         // Reported tokens only: an estimate is the gateway's, not the provider's usage.
         let reported = charged.filter(|c| !c.estimated).map(|c| c.tokens);
         let mut attributes = vec![
-            ("gen_ai.operation.name", Attr::Str(self.surface.into())),
+            (
+                "gen_ai.operation.name",
+                Attr::Str(operation(self.surface).into()),
+            ),
+            ("switchyard.surface", Attr::Str(self.surface.into())),
             ("gen_ai.request.model", Attr::Str(self.model.clone())),
             ("http.response.status_code", Attr::Int(i64::from(status))),
             (
@@ -377,7 +381,7 @@ impl RequestLog {
             trace_id: trace.trace_id,
             span_id: trace.span_id,
             parent: trace.parent,
-            name: format!("{} {}", self.surface, self.model),
+            name: format!("{} {}", operation(self.surface), self.model),
             kind: Kind::Server,
             start: received,
             end: now,
@@ -387,7 +391,11 @@ impl RequestLog {
         for attempt in &tried.attempts {
             let served = attempt.result == "success";
             let mut attributes = vec![
-                ("gen_ai.operation.name", Attr::Str(self.surface.into())),
+                (
+                    "gen_ai.operation.name",
+                    Attr::Str(operation(self.surface).into()),
+                ),
+                ("switchyard.surface", Attr::Str(self.surface.into())),
                 ("gen_ai.provider.name", Attr::Str(attempt.system.into())),
                 ("gen_ai.request.model", Attr::Str(attempt.model.clone())),
                 ("switchyard.target", Attr::Str(attempt.target.clone())),
@@ -427,7 +435,7 @@ impl RequestLog {
                 trace_id: trace.trace_id,
                 span_id: attempt.span_id,
                 parent: Some(trace.span_id),
-                name: format!("{} {}", self.surface, attempt.model),
+                name: format!("{} {}", operation(self.surface), attempt.model),
                 kind: Kind::Client,
                 start: attempt.started,
                 end: if served {
@@ -577,6 +585,16 @@ impl Line<'_> {
 }
 
 /// What the line calls a request of `surface`.
+/// The GenAI conventions' operation a surface performs: Anthropic's Messages and OpenAI's
+/// Responses are chats as Chat Completions are (the conventions have no name of their own for
+/// them); which API the client spoke is `switchyard.surface`.
+fn operation(surface: &str) -> &'static str {
+    match surface {
+        "embeddings" => "embeddings",
+        _ => "chat",
+    }
+}
+
 fn title(surface: &str) -> &'static str {
     match surface {
         "messages" => "anthropic message",
