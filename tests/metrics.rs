@@ -646,36 +646,29 @@ async fn routes_that_do_not_log_themselves_are_counted_under_their_surface() {
 async fn the_responses_and_embeddings_surfaces_are_limited_and_counted_like_chat() {
     let gateway =
         gateway("[auth]\nkeys = [{ name = \"codex\", key = \"codex-key\", rpm = 2 }]\n").await;
-    let post = |path: &'static str, body: serde_json::Value| {
-        gateway
-            .http
-            .post(format!("{}{path}", gateway.url))
-            .bearer_auth("codex-key")
-            .json(&body)
-            .send()
+    let client = &gateway;
+    let post = |path: &'static str, body: serde_json::Value| async move {
+        client.post_json(path, Some("codex-key"), &body).await
     };
     let served = post(
         "/v1/responses",
         serde_json::json!({"model": "echo/m", "input": "hello"}),
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(served.status(), 200);
     assert_eq!(served.headers()["x-ratelimit-remaining-requests"], "1");
     let embedded = post(
         "/v1/embeddings",
         serde_json::json!({"model": "echo/e", "input": "hi"}),
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(embedded.status(), 200);
     assert_eq!(embedded.headers()["x-ratelimit-remaining-requests"], "0");
     let refused = post(
         "/v1/responses",
         serde_json::json!({"model": "echo/m", "input": "again"}),
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(refused.status(), 429);
     assert_eq!(refused.headers()["x-ratelimit-limit-requests"], "2");
     assert!(refused.headers().contains_key("retry-after"));

@@ -17,13 +17,8 @@ const NATIVE: &str = "responses = \"native\"\n[auth]\nkeys = [{ name = \"codex\"
 
 async fn post(gateway: &Gateway, body: &Value) -> reqwest::Response {
     gateway
-        .http
-        .post(format!("{}/v1/responses", gateway.url))
-        .bearer_auth("codex-key")
-        .json(body)
-        .send()
+        .post_json("/v1/responses", Some("codex-key"), body)
         .await
-        .unwrap()
 }
 
 fn response_object(status: &str, output: Value, usage: Value) -> Value {
@@ -652,16 +647,13 @@ async fn a_translated_stream_whose_target_reports_no_usage_is_charged_the_estima
     // The same through the Messages surface.
     upstream.push(Reply::sse(format!("{}{DONE}", openai::TOOL_STREAM)));
     let messages = gateway
-        .http
-        .post(format!("{}/v1/messages", gateway.url))
-        .bearer_auth("codex-key")
-        .json(
+        .post_json(
+            "/v1/messages",
+            Some("codex-key"),
             &json!({"model": "up/gpt-4o", "max_tokens": 64, "stream": true,
-                      "messages": [{"role": "user", "content": "weather?"}]}),
+                    "messages": [{"role": "user", "content": "weather?"}]}),
         )
-        .send()
-        .await
-        .unwrap();
+        .await;
     let between = remaining(&messages);
     messages.text().await.unwrap();
 

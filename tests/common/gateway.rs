@@ -171,6 +171,21 @@ impl Gateway {
         self.http.get(format!("{}{path}", self.url))
     }
 
+    /// POSTs `body` as JSON to `path` (any surface's), with the gateway key `key` as a bearer
+    /// token when one is given.
+    pub async fn post_json(
+        &self,
+        path: &str,
+        key: Option<&str>,
+        body: &Value,
+    ) -> reqwest::Response {
+        let mut builder = self.http.post(format!("{}{path}", self.url)).json(body);
+        if let Some(key) = key {
+            builder = builder.bearer_auth(key);
+        }
+        builder.send().await.unwrap()
+    }
+
     pub fn chat(&self, body: impl Into<reqwest::Body>) -> reqwest::RequestBuilder {
         self.http
             .post(format!("{}/v1/chat/completions", self.url))
