@@ -32,17 +32,7 @@ impl Envelope {
         errors: &ModelErrors,
         read: impl FnOnce(&RawObject<'_>) -> Result<T, Error>,
     ) -> Result<(Self, T), Error> {
-        let text = std::str::from_utf8(&body).map_err(|e| {
-            Error::invalid(format!("The request body is not valid UTF-8: {e}"), None)
-        })?;
-        let object = RawObject::parse(text).map_err(|e| {
-            let what = if e.is_data() {
-                "must be a JSON object"
-            } else {
-                "is not valid JSON"
-            };
-            Error::invalid(format!("The request body {what}: {e}"), None)
-        })?;
+        let (text, object) = body_object(&body)?;
         let raw = object
             .get("model")
             .ok_or_else(|| Error::invalid(errors.missing, Some("model")))?;
@@ -85,3 +75,19 @@ pub const OPENAI_MODEL: ModelErrors = ModelErrors {
     missing: "You must provide a model parameter.",
     invalid: "Invalid type for 'model': expected a string such as \"provider/model-name\".",
 };
+
+/// A request body as the JSON object every surface's request is, and its text; a 400 for
+/// bytes that are not one.
+pub fn body_object(body: &[u8]) -> Result<(&str, RawObject<'_>), Error> {
+    let text = std::str::from_utf8(body)
+        .map_err(|e| Error::invalid(format!("The request body is not valid UTF-8: {e}"), None))?;
+    let object = RawObject::parse(text).map_err(|e| {
+        let what = if e.is_data() {
+            "must be a JSON object"
+        } else {
+            "is not valid JSON"
+        };
+        Error::invalid(format!("The request body {what}: {e}"), None)
+    })?;
+    Ok((text, object))
+}

@@ -7,6 +7,7 @@ use bytes::{Bytes, BytesMut};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use super::envelope::body_object;
 use super::message::Role;
 use super::params::ChatParams;
 use super::raw::{RawObject, push_json_string};
@@ -31,17 +32,7 @@ pub struct ChatRequest {
 
 impl ChatRequest {
     pub fn parse(body: Bytes) -> Result<Self, Error> {
-        let text = std::str::from_utf8(&body).map_err(|e| {
-            Error::invalid(format!("The request body is not valid UTF-8: {e}"), None)
-        })?;
-        let object = RawObject::parse(text).map_err(|e| {
-            let what = if e.is_data() {
-                "must be a JSON object"
-            } else {
-                "is not valid JSON"
-            };
-            Error::invalid(format!("The request body {what}: {e}"), None)
-        })?;
+        let (text, object) = body_object(&body)?;
 
         let model_raw = object
             .get("model")
