@@ -98,6 +98,35 @@ pub fn embedded_error(upstream: &Upstream, kind: &str, body: &str) -> Error {
     )
 }
 
+/// A stream event's `data` read as `T`, by both stream decoders (the translating one and the
+/// relay): an `error` event (by its name or its `type`, whose error type `error_kind` reads)
+/// is the error its body makes; what is not an Anthropic event at all broke the protocol.
+pub fn read_event<'a, T: serde::Deserialize<'a>>(
+    upstream: &Upstream,
+    name: Option<&str>,
+    data: &'a str,
+    error_kind: impl FnOnce(T) -> Result<T, String>,
+) -> Result<T, Error> {
+    let named_error = name == Some("error");
+    match serde_json::from_str::<T>(data) {
+        Ok(event) if !named_error => {
+            error_kind(event).map_err(|kind| embedded_error(upstream, &kind, data))
+        }
+        Ok(event) => {
+            let kind = error_kind(event).err().unwrap_or_default();
+            Err(embedded_error(upstream, &kind, data))
+        }
+        Err(_) if named_error => Err(embedded_error(upstream, "", data)),
+        Err(e) => Err(malformed(
+            upstream,
+            format!(
+                "sent a stream event that is not an Anthropic event ({e}): {}",
+                upstream.quote(data)
+            ),
+        )),
+    }
+}
+
 /// The upstream broke the protocol.
 pub fn malformed(upstream: &Upstream, what: String) -> Error {
     Error::UpstreamFailed {

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::Anthropic;
-use super::mapping::{embedded_error, finish_reason, malformed, usage};
+use super::mapping::{embedded_error, finish_reason, malformed, read_event, usage};
 use super::types::NativeUsage;
 use crate::anthropic::request::MessagesRequest;
 use crate::completion::{Chunk, Tokens, Whole};
@@ -196,25 +196,19 @@ impl EventDecoder for RelayState {
         let Some(data) = event.payload().map(str::trim).filter(|d| !d.is_empty()) else {
             return Ok(Flow::Continue);
         };
-        let view = serde_json::from_str::<View<'_>>(data);
-        let named_error = event.event.as_deref() == Some("error");
-        let view = match view {
-            Ok(view) if !named_error && view.kind.as_deref() != Some("error") => view,
-            Ok(view) => {
-                let kind = view.error.and_then(|e| e.kind).unwrap_or_default();
-                return Err(embedded_error(&self.upstream, &kind, data));
-            }
-            Err(_) if named_error => return Err(embedded_error(&self.upstream, "", data)),
-            Err(e) => {
-                return Err(malformed(
-                    &self.upstream,
-                    format!(
-                        "sent a stream event that is not an Anthropic event ({e}): {}",
-                        self.upstream.quote(data)
-                    ),
-                ));
-            }
-        };
+        let view = read_event(
+            &self.upstream,
+            event.event.as_deref(),
+            data,
+            |view: View<'_>| match view.kind.as_deref() {
+                Some("error") => Err(view
+                    .error
+                    .and_then(|e| e.kind)
+                    .unwrap_or_default()
+                    .into_owned()),
+                _ => Ok(view),
+            },
+        )?;
         // The event's name is its `type` (the SSE `event:` line says the same).
         let kind = view
             .kind

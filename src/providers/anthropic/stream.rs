@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::providers::framing::sse::Event;
 
 use super::mapping::{
-    embedded_error, finish_reason, malformed, redacted_detail, thinking_detail, usage,
+    finish_reason, malformed, read_event, redacted_detail, thinking_detail, usage,
 };
 use crate::completion::Chunk;
 use crate::error::Error;
@@ -228,25 +228,15 @@ impl EventDecoder for StreamState {
         else {
             return Ok(Flow::Continue);
         };
-        let parsed = serde_json::from_str::<StreamEvent<'_>>(data);
-        let named_error = event.event.as_deref() == Some("error");
-        let parsed = match parsed {
-            Ok(parsed) if !named_error && parsed.kind != "error" => parsed,
-            Ok(parsed) => {
-                let kind = parsed.error.map(|error| error.kind).unwrap_or_default();
-                return Err(embedded_error(&self.upstream, &kind, data));
-            }
-            Err(_) if named_error => return Err(embedded_error(&self.upstream, "", data)),
-            Err(e) => {
-                return Err(malformed(
-                    &self.upstream,
-                    format!(
-                        "sent a stream event that is not an Anthropic event ({e}): {}",
-                        self.upstream.quote(data)
-                    ),
-                ));
-            }
-        };
+        let parsed = read_event(
+            &self.upstream,
+            event.event.as_deref(),
+            data,
+            |parsed: StreamEvent<'_>| match parsed.kind.as_ref() {
+                "error" => Err(parsed.error.map(|error| error.kind).unwrap_or_default()),
+                _ => Ok(parsed),
+            },
+        )?;
         let index = parsed.index.unwrap_or(0);
         match &*parsed.kind {
             "message_start" => {
