@@ -5,10 +5,12 @@
 
 use std::borrow::Cow;
 
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::completion::{Chunk, Tokens, Translate};
-use crate::openai::response::{ChatDelta, reasoning_text};
+use crate::openai::delta;
+use crate::openai::response::reasoning_text;
 
 /// Anthropic's stop reason for a chat finish reason (a turn with tool calls is a tool use,
 /// whatever the finish says).
@@ -191,7 +193,9 @@ impl StreamTranslator {
             if !arguments.is_empty() {
                 out.push(block_delta(
                     index,
-                    json!({"type": "input_json_delta", "partial_json": arguments}),
+                    Delta::InputJson {
+                        partial_json: arguments,
+                    },
                 ));
             }
             return;
@@ -222,7 +226,9 @@ impl StreamTranslator {
         if !arguments.is_empty() {
             out.push(block_delta(
                 index,
-                json!({"type": "input_json_delta", "partial_json": arguments}),
+                Delta::InputJson {
+                    partial_json: arguments,
+                },
             ));
         }
     }
@@ -304,7 +310,9 @@ impl StreamTranslator {
                 if !call.arguments.is_empty() {
                     out.push(block_delta(
                         index,
-                        json!({"type": "input_json_delta", "partial_json": call.arguments}),
+                        Delta::InputJson {
+                            partial_json: &call.arguments,
+                        },
                     ));
                 }
                 self.open = None;
@@ -325,20 +333,23 @@ impl Translate for StreamTranslator {
         if self.broken {
             return;
         }
-        let Ok(parsed) = serde_json::from_str::<Value>(&chunk.json) else {
+        let Some(read) = delta::read(&chunk.json) else {
             return;
         };
         if !self.started {
-            let id = parsed.get("id").and_then(Value::as_str).unwrap_or("chat");
-            self.start(id, chunk.model.clone(), out);
+            self.start(
+                read.id.as_deref().unwrap_or("chat"),
+                chunk.model.clone(),
+                out,
+            );
         }
         if chunk.usage.is_some() {
             self.tokens = chunk.usage;
         }
-        let Some(delta) = ChatDelta::of(&parsed) else {
+        let Some(delta) = read.delta else {
             return;
         };
-        if let Some(reasoning) = delta.reasoning {
+        if let Some(reasoning) = delta.reasoning.as_deref() {
             let index = self.ensure(
                 out,
                 Open::Thinking,
@@ -346,17 +357,19 @@ impl Translate for StreamTranslator {
             );
             out.push(block_delta(
                 index,
-                json!({"type": "thinking_delta", "thinking": reasoning}),
+                Delta::Thinking {
+                    thinking: reasoning,
+                },
             ));
         }
-        for text in [delta.content, delta.refusal].into_iter().flatten() {
+        for text in [delta.content.as_deref(), delta.refusal.as_deref()]
+            .into_iter()
+            .flatten()
+        {
             let index = self.ensure(out, Open::Text, json!({"type": "text", "text": ""}));
-            out.push(block_delta(
-                index,
-                json!({"type": "text_delta", "text": text}),
-            ));
+            out.push(block_delta(index, Delta::Text { text }));
         }
-        for call in delta.tool_calls {
+        for call in &delta.tool_calls {
             self.call(call, out);
             if self.broken {
                 return;
@@ -364,7 +377,7 @@ impl Translate for StreamTranslator {
         }
         if let Some(finish) = delta.finish_reason {
             self.close(out);
-            self.finish = Some(finish.to_owned());
+            self.finish = Some(finish.into_owned());
         }
     }
 
@@ -403,17 +416,40 @@ impl Translate for StreamTranslator {
     }
 }
 
-fn block_delta(index: u32, delta: Value) -> Chunk {
-    event(
-        "content_block_delta",
-        &json!({"type": "content_block_delta", "index": index, "delta": delta}),
-        true,
-    )
+/// What a `content_block_delta` adds: most events of a stream, so written without building a
+/// `Value`.
+#[derive(Serialize)]
+#[serde(tag = "type")]
+enum Delta<'a> {
+    #[serde(rename = "text_delta")]
+    Text { text: &'a str },
+    #[serde(rename = "thinking_delta")]
+    Thinking { thinking: &'a str },
+    #[serde(rename = "input_json_delta")]
+    InputJson { partial_json: &'a str },
 }
 
-fn event(name: &'static str, data: &Value, output: bool) -> Chunk {
+#[derive(Serialize)]
+struct BlockDelta<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    index: u32,
+    delta: Delta<'a>,
+}
+
+fn block_delta(index: u32, delta: Delta<'_>) -> Chunk {
+    let data = BlockDelta {
+        kind: "content_block_delta",
+        index,
+        delta,
+    };
+    event("content_block_delta", &data, true)
+}
+
+fn event(name: &'static str, data: &impl Serialize, output: bool) -> Chunk {
     Chunk {
-        json: data.to_string(),
+        // Neither a `Value` nor these structs can fail to serialize.
+        json: serde_json::to_string(data).unwrap_or_default(),
         output,
         usage: None,
         usage_only: false,

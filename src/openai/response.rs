@@ -304,51 +304,6 @@ pub fn reasoning_text(message: &serde_json::Value) -> Option<&str> {
         .filter(|text| !text.is_empty())
 }
 
-/// What a chat chunk's first choice adds, as a translating surface writes its own events from
-/// it: each text present only when not empty.
-pub struct ChatDelta<'a> {
-    pub reasoning: Option<&'a str>,
-    pub content: Option<&'a str>,
-    pub refusal: Option<&'a str>,
-    pub tool_calls: &'a [serde_json::Value],
-    /// Signed reasoning the target wants back on the next turn.
-    pub reasoning_details: &'a [serde_json::Value],
-    /// The choice's `logprobs`, as chat writes them.
-    pub logprobs: Option<&'a serde_json::Value>,
-    pub finish_reason: Option<&'a str>,
-}
-
-impl<'a> ChatDelta<'a> {
-    /// The first choice's delta of `chunk` (a parsed `chat.completion.chunk`); none for a chunk
-    /// without choices (a usage report).
-    pub fn of(chunk: &'a serde_json::Value) -> Option<Self> {
-        use serde_json::Value;
-        let choice = chunk.get("choices")?.get(0)?;
-        let delta = choice.get("delta").unwrap_or(&Value::Null);
-        let text = |key: &str| {
-            delta
-                .get(key)
-                .and_then(Value::as_str)
-                .filter(|t| !t.is_empty())
-        };
-        Some(Self {
-            reasoning: reasoning_text(delta),
-            content: text("content"),
-            refusal: text("refusal"),
-            tool_calls: delta
-                .get("tool_calls")
-                .and_then(Value::as_array)
-                .map_or(&[], Vec::as_slice),
-            reasoning_details: delta
-                .get("reasoning_details")
-                .and_then(Value::as_array)
-                .map_or(&[], Vec::as_slice),
-            logprobs: choice.get("logprobs").filter(|l| !l.is_null()),
-            finish_reason: choice.get("finish_reason").and_then(Value::as_str),
-        })
-    }
-}
-
 /// A fresh completion id in OpenAI's form.
 pub fn new_completion_id() -> String {
     format!("chatcmpl-{}", uuid::Uuid::new_v4().simple())

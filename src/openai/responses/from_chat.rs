@@ -6,13 +6,17 @@
 //! what the target signed as its `encrypted_content`.
 
 use std::borrow::Cow;
+use std::fmt::Write;
 
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::{Value, json};
 
 use super::object::{Shell, Status, logprobs, new_id};
 use super::reasoning;
 use crate::completion::{Chunk, Tokens, Translate};
-use crate::openai::response::{ChatDelta, reasoning_text};
+use crate::openai::delta;
+use crate::openai::raw::push_json_string;
+use crate::openai::response::reasoning_text;
 
 /// A whole chat answer (its first choice) as a response object.
 pub fn response(completion: &[u8], tokens: Option<&Tokens>, shell: &Shell) -> Option<Vec<u8>> {
@@ -166,34 +170,19 @@ impl ResponsesStream {
     }
 
     /// An event named `name` with the next sequence number and `fields`.
-    fn event(&mut self, name: &'static str, fields: Value) -> Chunk {
-        let mut data = Map::new();
-        data.insert("type".into(), json!(name));
-        data.insert("sequence_number".into(), json!(self.sequence));
-        self.sequence += 1;
-        if let Value::Object(fields) = fields {
-            data.extend(fields);
-        }
-        Chunk {
-            json: Value::Object(data).to_string(),
-            output: true,
-            usage: None,
-            usage_only: false,
-            finish: None,
-            model: None,
-            event: Some(Cow::Borrowed(name)),
-        }
+    fn event(&mut self, name: &'static str, fields: &impl Serialize) -> Chunk {
+        numbered(next(&mut self.sequence), name, fields)
     }
 
     fn start(&mut self, model: Option<Box<str>>, out: &mut Vec<Chunk>) {
         self.started = true;
         let response = self.shell.response(Status::InProgress, Vec::new(), None);
         // Held back with the stream's preamble: they are not output.
-        let mut created = self.event("response.created", json!({"response": response}));
+        let mut created = self.event("response.created", &json!({"response": response}));
         created.output = false;
         created.model = model;
         out.push(created);
-        let mut progress = self.event("response.in_progress", json!({"response": response}));
+        let mut progress = self.event("response.in_progress", &json!({"response": response}));
         progress.output = false;
         out.push(progress);
     }
@@ -203,7 +192,7 @@ impl ResponsesStream {
         self.items.push(None);
         let added = self.event(
             "response.output_item.added",
-            json!({"output_index": index, "item": item}),
+            &json!({"output_index": index, "item": item}),
         );
         out.push(added);
         index
@@ -212,7 +201,7 @@ impl ResponsesStream {
     fn finish_item(&mut self, index: usize, item: Value, out: &mut Vec<Chunk>) {
         let done = self.event(
             "response.output_item.done",
-            json!({"output_index": index, "item": item}),
+            &json!({"output_index": index, "item": item}),
         );
         out.push(done);
         self.items[index] = Some(item);
@@ -224,12 +213,18 @@ impl ResponsesStream {
             return;
         };
         open.text.push_str(delta);
-        let (id, index) = (open.id.clone(), open.index);
-        let event = self.event(
+        let fields = SummaryDelta {
+            item_id: &open.id,
+            output_index: open.index,
+            summary_index: 0,
+            delta,
+        };
+        let sequence = next(&mut self.sequence);
+        out.push(numbered(
+            sequence,
             "response.reasoning_summary_text.delta",
-            json!({"item_id": id, "output_index": index, "summary_index": 0, "delta": delta}),
-        );
-        out.push(event);
+            &fields,
+        ));
     }
 
     /// Signed reasoning goes with the reasoning item it signs (one opened for it if none is).
@@ -247,7 +242,7 @@ impl ResponsesStream {
             let index = self.add_item(json!({"type": "reasoning", "id": id, "summary": []}), out);
             let added = self.event(
                 "response.reasoning_summary_part.added",
-                json!({"item_id": id, "output_index": index, "summary_index": 0,
+                &json!({"item_id": id, "output_index": index, "summary_index": 0,
                     "part": {"type": "summary_text", "text": ""}}),
             );
             out.push(added);
@@ -267,11 +262,11 @@ impl ResponsesStream {
         let fields = json!({"item_id": open.id, "output_index": open.index, "summary_index": 0});
         let mut done = fields.clone();
         done["text"] = json!(open.text);
-        let event = self.event("response.reasoning_summary_text.done", done);
+        let event = self.event("response.reasoning_summary_text.done", &done);
         out.push(event);
         let mut done = fields;
         done["part"] = json!({"type": "summary_text", "text": open.text});
-        let event = self.event("response.reasoning_summary_part.done", done);
+        let event = self.event("response.reasoning_summary_part.done", &done);
         out.push(event);
         let item = reasoning_item(&open.id, &open.text, &open.details);
         self.finish_item(open.index, item, out);
@@ -305,59 +300,52 @@ impl ResponsesStream {
         let Some(message) = self.message.as_mut() else {
             return;
         };
-        let (id, index, content_index) = (message.id.clone(), message.index, message.done.len());
-        let fields = json!({"item_id": id, "output_index": index, "content_index": content_index});
         if message.part.is_none() {
             message.part = Some(OpenPart {
                 refusal,
                 text: String::new(),
                 logprobs: Vec::new(),
             });
-            let mut added = fields.clone();
-            added["part"] = if refusal {
+            let part = if refusal {
                 json!({"type": "refusal", "refusal": ""})
             } else {
                 json!({"type": "output_text", "text": "", "annotations": [], "logprobs": []})
             };
-            let event = self.event("response.content_part.added", added);
-            out.push(event);
+            let added = json!({"item_id": message.id, "output_index": message.index,
+                "content_index": message.done.len(), "part": part});
+            let sequence = next(&mut self.sequence);
+            out.push(numbered(sequence, "response.content_part.added", &added));
         }
-        let Some(part) = self.message.as_mut().and_then(|m| m.part.as_mut()) else {
+        let OpenMessage {
+            index,
+            id,
+            done,
+            part: Some(part),
+        } = message
+        else {
             return;
         };
         part.text.push_str(delta);
-        let mut fields = fields;
-        fields["delta"] = json!(delta);
-        let event = if refusal {
-            self.event("response.refusal.delta", fields)
+        let stripped = if refusal || logprobs.is_empty() {
+            Vec::new()
         } else {
-            // An event's log probabilities leave out each token's bytes; the part's keep them.
-            fields["logprobs"] = json!(
-                logprobs
-                    .iter()
-                    .map(|l| {
-                        let mut l = l.clone();
-                        if let Some(l) = l.as_object_mut() {
-                            l.remove("bytes");
-                            for top in l
-                                .get_mut("top_logprobs")
-                                .and_then(Value::as_array_mut)
-                                .into_iter()
-                                .flatten()
-                            {
-                                if let Some(top) = top.as_object_mut() {
-                                    top.remove("bytes");
-                                }
-                            }
-                        }
-                        l
-                    })
-                    .collect::<Vec<_>>()
-            );
-            part.logprobs.extend(logprobs);
-            self.event("response.output_text.delta", fields)
+            without_bytes(&logprobs)
         };
-        out.push(event);
+        let fields = TextDelta {
+            item_id: id,
+            output_index: *index,
+            content_index: done.len(),
+            delta,
+            logprobs: (!refusal).then_some(&stripped[..]),
+        };
+        let name = if refusal {
+            "response.refusal.delta"
+        } else {
+            "response.output_text.delta"
+        };
+        let sequence = next(&mut self.sequence);
+        out.push(numbered(sequence, name, &fields));
+        part.logprobs.extend(logprobs);
     }
 
     fn close_part(&mut self, out: &mut Vec<Chunk>) {
@@ -372,19 +360,19 @@ impl ResponsesStream {
         let mut done = fields.clone();
         let whole = if part.refusal {
             done["refusal"] = json!(part.text);
-            let event = self.event("response.refusal.done", done);
+            let event = self.event("response.refusal.done", &done);
             out.push(event);
             json!({"type": "refusal", "refusal": part.text})
         } else {
             done["text"] = json!(part.text);
             done["logprobs"] = json!([]);
-            let event = self.event("response.output_text.done", done);
+            let event = self.event("response.output_text.done", &done);
             out.push(event);
             text_part(&part.text, part.logprobs)
         };
         let mut done = fields;
         done["part"] = whole.clone();
-        let event = self.event("response.content_part.done", done);
+        let event = self.event("response.content_part.done", &done);
         out.push(event);
         if let Some(message) = self.message.as_mut() {
             message.done.push(whole);
@@ -446,10 +434,17 @@ impl ResponsesStream {
         {
             let open = &mut self.calls[position];
             open.arguments.push_str(arguments);
-            let fields =
-                json!({"item_id": open.id, "output_index": open.index, "delta": arguments});
-            let event = self.event("response.function_call_arguments.delta", fields);
-            out.push(event);
+            let fields = ArgumentsDelta {
+                item_id: &open.id,
+                output_index: open.index,
+                delta: arguments,
+            };
+            let sequence = next(&mut self.sequence);
+            out.push(numbered(
+                sequence,
+                "response.function_call_arguments.delta",
+                &fields,
+            ));
         }
     }
 
@@ -458,7 +453,7 @@ impl ResponsesStream {
         for open in std::mem::take(&mut self.calls) {
             let done = json!({"item_id": open.id, "output_index": open.index,
                 "name": open.name, "arguments": open.arguments});
-            let event = self.event("response.function_call_arguments.done", done);
+            let event = self.event("response.function_call_arguments.done", &done);
             out.push(event);
             let item = call_item(&open.id, &open.call_id, &open.name, &open.arguments, status);
             self.finish_item(open.index, item, out);
@@ -472,9 +467,96 @@ impl ResponsesStream {
     }
 }
 
+/// The sequence number `sequence` holds, moved on to the next.
+fn next(sequence: &mut u64) -> u64 {
+    let number = *sequence;
+    *sequence += 1;
+    number
+}
+
+/// An event named `name`, numbered `sequence`, with `fields` (an object), written by splicing:
+/// the deltas that are most of a stream are typed structs, never `Value`s.
+fn numbered(sequence: u64, name: &'static str, fields: &impl Serialize) -> Chunk {
+    // Neither a `Value` nor these structs can fail to serialize.
+    let fields = serde_json::to_string(fields).unwrap_or_default();
+    let mut json = String::with_capacity(fields.len() + name.len() + 40);
+    json.push_str(r#"{"type":"#);
+    push_json_string(&mut json, name);
+    let _ = write!(json, r#","sequence_number":{sequence}"#);
+    match fields.strip_prefix('{') {
+        Some(rest) if rest != "}" => {
+            json.push(',');
+            json.push_str(rest);
+        }
+        _ => json.push('}'),
+    }
+    Chunk {
+        json,
+        output: true,
+        usage: None,
+        usage_only: false,
+        finish: None,
+        model: None,
+        event: Some(Cow::Borrowed(name)),
+    }
+}
+
+/// A text or refusal delta's fields.
+#[derive(Serialize)]
+struct TextDelta<'a> {
+    item_id: &'a str,
+    output_index: usize,
+    content_index: usize,
+    delta: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    logprobs: Option<&'a [Value]>,
+}
+
+/// A reasoning summary's delta's fields.
+#[derive(Serialize)]
+struct SummaryDelta<'a> {
+    item_id: &'a str,
+    output_index: usize,
+    summary_index: u32,
+    delta: &'a str,
+}
+
+/// A function call's arguments' delta's fields.
+#[derive(Serialize)]
+struct ArgumentsDelta<'a> {
+    item_id: &'a str,
+    output_index: usize,
+    delta: &'a str,
+}
+
+/// Log probabilities as a delta event gives them: without each token's bytes, which the
+/// part's keep.
+fn without_bytes(logprobs: &[Value]) -> Vec<Value> {
+    logprobs
+        .iter()
+        .map(|l| {
+            let mut l = l.clone();
+            if let Some(l) = l.as_object_mut() {
+                l.remove("bytes");
+                for top in l
+                    .get_mut("top_logprobs")
+                    .and_then(Value::as_array_mut)
+                    .into_iter()
+                    .flatten()
+                {
+                    if let Some(top) = top.as_object_mut() {
+                        top.remove("bytes");
+                    }
+                }
+            }
+            l
+        })
+        .collect()
+}
+
 impl Translate for ResponsesStream {
     fn chunk(&mut self, chunk: &Chunk, out: &mut Vec<Chunk>) {
-        let Ok(parsed) = serde_json::from_str::<Value>(&chunk.json) else {
+        let Some(read) = delta::read(&chunk.json) else {
             return;
         };
         if !self.started {
@@ -483,20 +565,20 @@ impl Translate for ResponsesStream {
         if chunk.usage.is_some() {
             self.tokens = chunk.usage;
         }
-        if let Some(delta) = ChatDelta::of(&parsed) {
-            if let Some(reasoning) = delta.reasoning {
+        if let Some(delta) = read.delta {
+            if let Some(reasoning) = delta.reasoning.as_deref() {
                 self.reasoning(reasoning, out);
             }
             if !delta.reasoning_details.is_empty() {
-                self.reasoning_details(delta.reasoning_details, out);
+                self.reasoning_details(&delta.reasoning_details, out);
             }
-            if let Some(text) = delta.content {
-                self.text(text, false, logprobs(delta.logprobs, true), out);
+            if let Some(text) = delta.content.as_deref() {
+                self.text(text, false, logprobs(delta.logprobs.as_ref(), true), out);
             }
-            if let Some(refusal) = delta.refusal {
+            if let Some(refusal) = delta.refusal.as_deref() {
                 self.text(refusal, true, Vec::new(), out);
             }
-            for call in delta.tool_calls {
+            for call in &delta.tool_calls {
                 self.call(call, out);
             }
         }
@@ -514,7 +596,7 @@ impl Translate for ResponsesStream {
         let status = Status::of_finish(self.finish);
         let output = self.items.drain(..).flatten().collect();
         let response = self.shell.response(status, output, self.tokens.as_ref());
-        let mut terminal = self.event(status.terminal_event(), json!({"response": response}));
+        let mut terminal = self.event(status.terminal_event(), &json!({"response": response}));
         // A target that reported no usage leaves the gateway's estimate to be charged.
         terminal.usage = self.tokens;
         terminal.finish = Some(self.finish.unwrap_or("stop"));
