@@ -1,12 +1,56 @@
 //! What "intact" means for an answer that went through a proxy: every token, in order, once,
-//! then the finish chunk and `[DONE]`, and nothing after; and what a broken stream must look
-//! like instead: the tokens before the break, then one OpenAI-shaped error event, and no `[DONE]`.
+//! then the finish chunk and `[DONE]`, and nothing after (or, through a translating surface,
+//! its own finish and last event); and what a broken chat stream must look like instead: the
+//! tokens before the break, then one OpenAI-shaped error event, and no `[DONE]`.
 
-use crate::wire::{Checksum, find, stamp_of};
+use crate::wire::{Checksum, Surface, find, stamp_of};
+
+/// How a surface's stream shows what the check looks for.
+struct Markers {
+    /// The key before each text delta's string.
+    text: &'static [u8],
+    /// In the event that says the answer finished normally.
+    finish: &'static [u8],
+    /// In (or, for chat, all of) the last event's data.
+    done: &'static [u8],
+    /// In an error event's data.
+    error: &'static [u8],
+}
+
+impl Markers {
+    fn of(surface: Surface) -> Self {
+        match surface {
+            Surface::Chat => Self {
+                text: b"\"content\":\"",
+                finish: b"\"finish_reason\":\"stop\"",
+                done: b"[DONE]",
+                error: b"\"error\"",
+            },
+            // Anthropic's events: text in `content_block_delta`s, the stop reason in
+            // `message_delta`, `message_stop` last.
+            Surface::Messages => Self {
+                text: b"\"text\":\"",
+                finish: b"\"stop_reason\":\"end_turn\"",
+                done: b"\"type\":\"message_stop\"",
+                error: b"\"type\":\"error\"",
+            },
+            // The Responses events: text in `response.output_text.delta`s, and
+            // `response.completed` both the finish and the end.
+            Surface::Responses => Self {
+                text: b"\"delta\":\"",
+                finish: b"\"type\":\"response.completed\"",
+                done: b"\"type\":\"response.completed\"",
+                error: b"\"type\":\"error\"",
+            },
+        }
+    }
+}
 
 /// Reads a stream's bytes as they come, in whatever pieces the network makes of them.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct StreamCheck {
+    /// The API the stream speaks (chat unless told).
+    surface: Surface,
     pending: Vec<u8>,
     /// The token the next content chunk must carry.
     next_token: u32,
@@ -25,7 +69,29 @@ pub struct StreamCheck {
     pub stamps: Option<Vec<u64>>,
 }
 
+impl Default for StreamCheck {
+    fn default() -> Self {
+        Self::of(Surface::Chat)
+    }
+}
+
 impl StreamCheck {
+    /// A check of a stream in `surface`'s events.
+    pub fn of(surface: Surface) -> Self {
+        Self {
+            surface,
+            pending: Vec::new(),
+            next_token: 0,
+            finished: false,
+            done: false,
+            broken: None,
+            error: None,
+            content: Checksum::default(),
+            events: 0,
+            stamps: None,
+        }
+    }
+
     /// A check that also keeps every event's stamp.
     pub fn stamped() -> Self {
         Self {
@@ -53,6 +119,15 @@ impl StreamCheck {
         if event.first() == Some(&b':') {
             return; // a comment: keep-alive
         }
+        let markers = Markers::of(self.surface);
+        // A named event (the Messages and Responses surfaces): its data follows its name.
+        let event = match event.strip_prefix(b"event:") {
+            Some(named) => match find(named, b"\n") {
+                Some(end) => &named[end + 1..],
+                None => named,
+            },
+            None => event,
+        };
         let Some(data) = event.strip_prefix(b"data:") else {
             return self.fail(format!(
                 "an event without data: {}",
@@ -62,16 +137,21 @@ impl StreamCheck {
         let data = data.strip_prefix(b" ").unwrap_or(data);
         self.events += 1;
         if self.done {
-            return self.fail("an event after [DONE]".into());
+            return self.fail("an event after the last".into());
         }
         if self.error.is_some() {
             return self.fail("an event after the error event".into());
         }
-        if data == b"[DONE]" {
+        let last = match self.surface {
+            Surface::Chat => data == markers.done,
+            Surface::Messages | Surface::Responses => find(data, markers.done).is_some(),
+        };
+        if last {
             self.done = true;
+            self.finished |= find(data, markers.finish).is_some();
             return;
         }
-        if find(data, b"\"error\"").is_some() {
+        if find(data, markers.error).is_some() {
             self.error = Some(String::from_utf8_lossy(data).into_owned());
             return;
         }
@@ -81,29 +161,31 @@ impl StreamCheck {
                 None => return self.fail("an event without its write time".into()),
             }
         }
-        if let Some(at) = find(data, b"\"content\":\"") {
-            let text = &data[at + 11..];
+        if let Some(at) = find(data, markers.text) {
+            let text = &data[at + markers.text.len()..];
             // Our tokens hold no quotes or escapes: the string ends at the next quote.
             let len = text.iter().position(|&b| b == b'"' || b == b'\\');
             match len {
                 Some(len) if text[len] == b'"' => self.content.update(&text[..len]),
                 _ => return self.fail("a content string that does not end plainly".into()),
             }
-        }
-        if let Some(at) = find(data, b"\"content\":\"t") {
-            let digits = &data[at + 12..];
-            let len = digits.iter().take_while(|b| b.is_ascii_digit()).count();
-            let token = std::str::from_utf8(&digits[..len])
-                .ok()
-                .and_then(|d| d.parse::<u32>().ok());
-            if token != Some(self.next_token) {
-                return self.fail(format!(
-                    "token {:?} where t{} was due",
-                    token, self.next_token
-                ));
+            if text.first() == Some(&b't') {
+                let digits = &text[1..];
+                let len = digits.iter().take_while(|b| b.is_ascii_digit()).count();
+                let token = std::str::from_utf8(&digits[..len])
+                    .ok()
+                    .and_then(|d| d.parse::<u32>().ok());
+                if token != Some(self.next_token) {
+                    return self.fail(format!(
+                        "token {:?} where t{} was due",
+                        token, self.next_token
+                    ));
+                }
+                self.next_token += 1;
+                return;
             }
-            self.next_token += 1;
-        } else if find(data, b"\"finish_reason\":\"stop\"").is_some() {
+        }
+        if find(data, markers.finish).is_some() {
             self.finished = true;
         }
     }
@@ -128,7 +210,7 @@ impl StreamCheck {
             return Err(format!("{} of {tokens} tokens", self.next_token));
         }
         if !self.finished || !self.done {
-            return Err("no finish chunk or no [DONE]".into());
+            return Err("no finish or no last event ([DONE], message_stop)".into());
         }
         Ok(())
     }
@@ -294,6 +376,81 @@ mod tests {
         check.feed(changed.as_bytes());
         assert_eq!(check.verdict(3), Ok(()), "the token order alone misses it");
         assert!(check.verdict_with_checksum(3).is_err());
+    }
+
+    /// A translated stream of `tokens` tokens as the gateway writes it for `surface`.
+    fn translated(surface: Surface, tokens: u32) -> String {
+        let event = |name: &str, data: String| format!("event: {name}\ndata: {data}\n\n");
+        let mut all = String::new();
+        match surface {
+            Surface::Messages => {
+                all += &event("message_start", r#"{"type":"message_start","message":{"id":"msg_1","content":[],"stop_reason":null}}"#.into());
+                all += &event("content_block_start", r#"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#.into());
+                for i in 0..tokens {
+                    all += &event(
+                        "content_block_delta",
+                        format!(
+                            r#"{{"type":"content_block_delta","index":0,"delta":{{"type":"text_delta","text":"{}"}}}}"#,
+                            wire::token_text(i)
+                        ),
+                    );
+                }
+                all += &event(
+                    "content_block_stop",
+                    r#"{"type":"content_block_stop","index":0}"#.into(),
+                );
+                all += &event("message_delta", r#"{"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null}}"#.into());
+                all += &event("message_stop", r#"{"type":"message_stop"}"#.into());
+            }
+            Surface::Responses => {
+                all += &event("response.created", r#"{"type":"response.created","sequence_number":0,"response":{"error":null,"text":{"format":{"type":"text"}}}}"#.into());
+                for i in 0..tokens {
+                    all += &event(
+                        "response.output_text.delta",
+                        format!(
+                            r#"{{"type":"response.output_text.delta","sequence_number":{},"item_id":"msg_1","output_index":0,"content_index":0,"delta":"{}","logprobs":[]}}"#,
+                            i + 1,
+                            wire::token_text(i)
+                        ),
+                    );
+                }
+                all += &event(
+                    "response.output_text.done",
+                    r#"{"type":"response.output_text.done","text":"whole"}"#.into(),
+                );
+                all += &event("response.completed", r#"{"type":"response.completed","response":{"status":"completed","error":null}}"#.into());
+            }
+            Surface::Chat => unreachable!(),
+        }
+        all
+    }
+
+    #[test]
+    fn translated_streams_are_checked_in_their_own_events() {
+        for surface in [Surface::Messages, Surface::Responses] {
+            let whole = translated(surface, 3);
+            let mut check = StreamCheck::of(surface);
+            check.feed(whole.as_bytes());
+            assert_eq!(check.verdict_with_checksum(3), Ok(()), "{surface:?}");
+
+            let lost = whole.replacen("\"t1 \"", "\"t2 \"", 1);
+            let cut = &whole[..whole.rfind("event:").unwrap_or_default()];
+            // Two tokens, then the error event both surfaces end a failed stream with.
+            let t2 = whole.find("\"t2 \"").unwrap_or_default();
+            let failed = format!(
+                "{}event: error\ndata: {{\"type\":\"error\",\"error\":{{\"message\":\"x\"}}}}\n\n",
+                &whole[..whole[..t2].rfind("event:").unwrap_or_default()]
+            );
+            for (name, body) in [("lost", lost.as_str()), ("cut", cut), ("failed", &failed)] {
+                let mut check = StreamCheck::of(surface);
+                check.feed(body.as_bytes());
+                assert!(check.verdict(3).is_err(), "{surface:?} {name} passed");
+                if name == "failed" {
+                    assert_eq!((check.tokens(), check.error.is_some()), (2, true));
+                    assert!(check.broken.is_none(), "{:?}", check.broken);
+                }
+            }
+        }
     }
 
     #[test]

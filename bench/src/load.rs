@@ -16,7 +16,7 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use crate::check::{StreamCheck, completion_intact};
-use crate::wire::{self, Profile};
+use crate::wire::{self, Profile, Surface};
 
 /// Where requests go and how they name models: the upstream and nginx take `c8d0`, the gateway
 /// `bench/c8d0`.
@@ -25,6 +25,8 @@ pub struct Target {
     pub addr: SocketAddr,
     pub model_prefix: &'static str,
     pub key: Option<&'static str>,
+    /// The API spoken to it: chat, but for the gateway's translating surfaces.
+    pub surface: Surface,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -37,6 +39,7 @@ pub enum Shot {
 struct Prepared {
     host: String,
     auth: Option<String>,
+    surface: Surface,
     body: Bytes,
     shot: Shot,
 }
@@ -51,13 +54,14 @@ impl Prepared {
         Arc::new(Self {
             host: target.addr.to_string(),
             auth: target.key.map(|k| format!("Bearer {k}")),
-            body: Bytes::from(wire::request(&model, stream)),
+            surface: target.surface,
+            body: Bytes::from(target.surface.request(&model, stream)),
             shot,
         })
     }
 
     fn request(&self) -> Request<Full<Bytes>> {
-        let mut builder = Request::post("/v1/chat/completions")
+        let mut builder = Request::post(self.surface.path())
             .header("host", &self.host)
             .header("content-type", "application/json");
         if let Some(auth) = &self.auth {
@@ -172,7 +176,7 @@ async fn shoot(
     let mut whole = Vec::new();
     let mut check = match window {
         Some(window) if window.lags => StreamCheck::stamped(),
-        _ => StreamCheck::default(),
+        _ => StreamCheck::of(prepared.surface),
     };
     loop {
         match body.frame().await {

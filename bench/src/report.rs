@@ -179,6 +179,55 @@ pub fn markdown(results: &Results, options: &Options) -> String {
             targets.is_none_or(|(_, at_most)| cpu.0 / cpu.1 <= at_most),
         );
     }
+    // The translating surfaces have no target of their own: beside nginx relaying the same
+    // upstream stream untranslated, they show what writing another API's events costs.
+    let translated = [
+        (
+            "Messages API",
+            figure::MESSAGES_EVENTS,
+            figure::MESSAGES_CPU_PER_EVENT,
+        ),
+        (
+            "Responses API",
+            figure::RESPONSES_EVENTS,
+            figure::RESPONSES_CPU_PER_EVENT,
+        ),
+    ];
+    for (api, events_figure, cpu_figure) in translated {
+        if !has(events_figure) {
+            continue;
+        }
+        let events = (
+            m(events_figure, Via::Gateway),
+            m(figure::FRAMED_CHUNKS, Via::Nginx),
+        );
+        row(
+            &format!(
+                "Per-event framing, {} no-delay streams, translated to the {api}: events relayed (nginx: the chat stream as it is)",
+                run::CONNS
+            ),
+            format!("{:.0}/s", events.0),
+            format!("{:.0}/s", events.1),
+            format!("{:.2}x", events.0 / events.1),
+            "-",
+            true,
+        );
+        let cpu = (
+            m(cpu_figure, Via::Gateway),
+            m(figure::FRAMED_CPU_PER_CHUNK, Via::Nginx),
+        );
+        row(
+            &format!(
+                "Per-event framing, {} no-delay streams, translated to the {api}: CPU per event",
+                run::CONNS
+            ),
+            format!("{:.3} us", cpu.0),
+            format!("{:.3} us", cpu.1),
+            format!("{:.2}x", cpu.0 / cpu.1),
+            "-",
+            true,
+        );
+    }
     for (name, figure, limit) in [
         (
             "Per-event framing, token pace: write to read added over direct, p50",
@@ -257,6 +306,24 @@ pub fn markdown(results: &Results, options: &Options) -> String {
             median(&results.cold_starts_ms),
             results.cold_starts_ms.len(),
             results.binary_bytes as f64 / MB
+        );
+    }
+    let translated_beside_chat: Vec<String> = translated
+        .iter()
+        .filter(|(_, events, _)| has(events) && has(figure::FRAMED_CHUNKS))
+        .map(|(api, events, cpu)| {
+            format!(
+                "the {api} {:.2}x the events/s at {:.2}x the CPU per event",
+                m(events, Via::Gateway) / m(figure::FRAMED_CHUNKS, Via::Gateway),
+                m(cpu, Via::Gateway) / m(figure::FRAMED_CPU_PER_CHUNK, Via::Gateway)
+            )
+        })
+        .collect();
+    if !translated_beside_chat.is_empty() {
+        let _ = writeln!(
+            out,
+            "Translated streams beside switchyard's own chat relay of the same upstream streams: {}.",
+            translated_beside_chat.join("; ")
         );
     }
     if has(figure::OVERHEAD_P50) {

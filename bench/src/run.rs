@@ -10,7 +10,7 @@ use tokio::time::Instant;
 
 use crate::load::{self, Shot, Target};
 use crate::procs::{self, Proc, Result};
-use crate::wire::{Fault, Profile};
+use crate::wire::{Fault, Profile, Surface};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Via {
@@ -62,6 +62,7 @@ pub enum Case {
     FirstToken,
     Relay,
     Framed,
+    Translated,
     FramedCrowd,
     FramedPaced,
     Crowds,
@@ -69,19 +70,25 @@ pub enum Case {
 }
 
 impl Case {
-    pub const ALL: [Case; 9] = [
+    pub const ALL: [Case; 10] = [
         Case::Saturation,
         Case::FixedRate,
         Case::FirstToken,
         Case::Relay,
         Case::Framed,
+        Case::Translated,
         Case::FramedCrowd,
         Case::FramedPaced,
         Case::Crowds,
         Case::ColdStart,
     ];
     /// `--cases framing`: every case whose upstream writes each event as its own frame.
-    pub const FRAMING: [Case; 3] = [Case::Framed, Case::FramedCrowd, Case::FramedPaced];
+    pub const FRAMING: [Case; 4] = [
+        Case::Framed,
+        Case::Translated,
+        Case::FramedCrowd,
+        Case::FramedPaced,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -90,6 +97,7 @@ impl Case {
             Case::FirstToken => "first-token",
             Case::Relay => "relay",
             Case::Framed => "framed",
+            Case::Translated => "translated",
             Case::FramedCrowd => "framed-1000",
             Case::FramedPaced => "framed-paced",
             Case::Crowds => "crowds",
@@ -97,7 +105,7 @@ impl Case {
         }
     }
 
-    /// Names separated by commas; `framing` stands for the three framed cases.
+    /// Names separated by commas; `framing` stands for the four framed cases.
     pub fn parse_list(list: &str) -> Result<Vec<Case>> {
         let mut cases = Vec::new();
         for word in list.split(',').map(str::trim).filter(|w| !w.is_empty()) {
@@ -182,6 +190,12 @@ pub mod figure {
     pub const FRAMED_CPU_PER_CHUNK: &str = "framed CPU us/chunk, 32 streams";
     pub const FRAMED_CROWD_CHUNKS: &str = "framed chunks/s, 1000 streams";
     pub const FRAMED_CROWD_CPU_PER_CHUNK: &str = "framed CPU us/chunk, 1000 streams";
+    /// The framed case's streams through the gateway's translating surfaces (the gateway only):
+    /// events read per second, and the gateway's CPU per event.
+    pub const MESSAGES_EVENTS: &str = "translated events/s, Messages API";
+    pub const MESSAGES_CPU_PER_EVENT: &str = "translated CPU us/event, Messages API";
+    pub const RESPONSES_EVENTS: &str = "translated events/s, Responses API";
+    pub const RESPONSES_CPU_PER_EVENT: &str = "translated CPU us/event, Responses API";
     pub const LAG_P50: &str = "framed write-to-read p50 ms";
     pub const LAG_P99: &str = "framed write-to-read p99 ms";
 }
@@ -578,6 +592,11 @@ fn rounds(
                     results.add(cpu_figure, via, cpu_per_chunk);
                 }
             }
+            // The same streams through the translating surfaces, before a thousand streams
+            // leave their pooled connections behind.
+            if case == Case::Framed && options.runs(Case::Translated) {
+                translated(runtime, &target(Via::Gateway), gateway, options, results);
+            }
         }
         for via in in_order(Case::FramedPaced) {
             let (relay, _) = runtime.block_on(relay(
@@ -611,6 +630,66 @@ fn rounds(
             }
             results.add(figure::LAG_P50, via, p50);
             results.add(figure::LAG_P99, via, p99);
+        }
+    }
+}
+
+/// The framed case's streams through each translating surface of the gateway: the Messages
+/// API and the Responses API, answered by its OpenAI-kind provider's chat stream. Neither the
+/// upstream nor nginx speaks them; the report sets these beside the chat stream's figures.
+fn translated(
+    runtime: &tokio::runtime::Runtime,
+    gateway_target: &Target,
+    gateway: &Proc,
+    options: &Options,
+    results: &mut Results,
+) {
+    for (surface, events_figure, cpu_figure) in [
+        (
+            Surface::Messages,
+            figure::MESSAGES_EVENTS,
+            figure::MESSAGES_CPU_PER_EVENT,
+        ),
+        (
+            Surface::Responses,
+            figure::RESPONSES_EVENTS,
+            figure::RESPONSES_CPU_PER_EVENT,
+        ),
+    ] {
+        let target = Target {
+            surface,
+            ..gateway_target.clone()
+        };
+        let (relay, cpu_us) = runtime.block_on(relay(
+            &target,
+            FRAMED_PROFILE,
+            CONNS,
+            false,
+            options,
+            &gateway.pids(),
+        ));
+        let events_per_s = relay.events as f64 / options.window.as_secs_f64();
+        let cpu_per_event = cpu_us / relay.events as f64;
+        eprintln!(
+            "  {:<10} {:<12} {:>9.0} events/s  {cpu_per_event:.3} us/event",
+            Via::Gateway.name(),
+            surface.name(),
+            events_per_s,
+        );
+        if relay.errors > 0 {
+            results.fail(format!(
+                "{} {} ({}): {} of {} streams broken, the first: {}",
+                Via::Gateway.name(),
+                Case::Translated.name(),
+                surface.name(),
+                relay.errors,
+                relay.errors + relay.streams,
+                relay.first_error.unwrap_or_default()
+            ));
+        }
+        results.add(events_figure, Via::Gateway, events_per_s);
+        if relay.events > 0 {
+            results.add(cpu_figure, Via::Gateway, cpu_per_event);
         }
     }
 }
@@ -653,11 +732,13 @@ pub fn target(via: Via, addr: SocketAddr) -> Target {
             addr,
             model_prefix: "bench/",
             key: Some(procs::GATEWAY_KEY),
+            surface: Surface::Chat,
         },
         _ => Target {
             addr,
             model_prefix: "",
             key: None,
+            surface: Surface::Chat,
         },
     }
 }

@@ -106,6 +106,58 @@ pub fn model_of(body: &[u8]) -> Option<&str> {
     std::str::from_utf8(&body[start..start + len]).ok()
 }
 
+/// The API a client speaks to the gateway: chat, or one it translates into chat for an
+/// OpenAI-kind provider (the Messages API, the Responses API).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Surface {
+    Chat,
+    Messages,
+    Responses,
+}
+
+impl Surface {
+    pub fn path(self) -> &'static str {
+        match self {
+            Self::Chat => "/v1/chat/completions",
+            Self::Messages => "/v1/messages",
+            Self::Responses => "/v1/responses",
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Chat => "chat",
+            Self::Messages => "messages",
+            Self::Responses => "responses",
+        }
+    }
+
+    /// The same small request as `request`, in this surface's language.
+    pub fn request(self, model: &str, stream: bool) -> String {
+        match self {
+            Self::Chat => request(model, stream),
+            Self::Messages => format!(
+                concat!(
+                    r#"{{"model":"{model}","max_tokens":64,"system":"You are a terse assistant.","#,
+                    r#""messages":[{{"role":"user","content":"Say one short sentence about rail yards."}}],"#,
+                    r#""temperature":0.2,"stream":{stream}}}"#
+                ),
+                model = model,
+                stream = stream
+            ),
+            Self::Responses => format!(
+                concat!(
+                    r#"{{"model":"{model}","instructions":"You are a terse assistant.","#,
+                    r#""input":"Say one short sentence about rail yards.","#,
+                    r#""temperature":0.2,"max_output_tokens":64,"stream":{stream}}}"#
+                ),
+                model = model,
+                stream = stream
+            ),
+        }
+    }
+}
+
 /// A small, typical chat request.
 pub fn request(model: &str, stream: bool) -> String {
     format!(
