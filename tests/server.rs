@@ -1,4 +1,5 @@
-//! Health, readiness, the model list, request ids, and graceful shutdown.
+//! Health, readiness, the model list, request ids, HTTP/1.1 and HTTP/2 on one port, and
+//! graceful shutdown.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -69,6 +70,69 @@ async fn request_ids_are_kept_or_made() {
         .unwrap()
         .to_owned();
     assert_eq!(id.len(), 36, "a generated uuid: {id}");
+}
+
+#[tokio::test]
+async fn http2_with_prior_knowledge_and_http1_are_served_on_the_same_port() {
+    let gateway = gateway("").await;
+    let h2 = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    let chat = format!("{}/v1/chat/completions", gateway.url);
+    let whole = h2
+        .post(&chat)
+        .json(&user("echo/x", "over h2"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(whole.version(), reqwest::Version::HTTP_2);
+    assert_eq!(whole.status(), 200);
+    let answer: Value = whole.json().await.unwrap();
+    assert!(
+        answer["choices"][0]["message"]["content"]
+            .as_str()
+            .unwrap()
+            .contains("over h2"),
+        "{answer}"
+    );
+    let stream = h2
+        .post(&chat)
+        .json(&user_stream("echo/x", "streamed"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.version(), reqwest::Version::HTTP_2);
+    let text = stream.text().await.unwrap();
+    assert!(
+        text.contains("streamed") && text.ends_with("data: [DONE]\n\n"),
+        "{text}"
+    );
+
+    let h1 = gateway.send(&user("echo/x", "over h1")).await;
+    assert_eq!(h1.version(), reqwest::Version::HTTP_11);
+    assert_eq!(h1.status(), 200);
+    // A client that opens with a method beginning like the preface is still HTTP/1.1.
+    let put = reqwest::Client::new().put(&chat).send().await.unwrap();
+    assert_eq!(put.version(), reqwest::Version::HTTP_11);
+    assert_eq!(put.status(), 405);
+}
+
+#[tokio::test]
+async fn a_connection_that_has_sent_nothing_does_not_hold_up_shutdown() {
+    // Long enough that waiting for either would fail the bound below.
+    let toml = "[server]\nheader_read_timeout = \"60s\"\nshutdown_grace = \"60s\"\n";
+    let (gateway, mut shutdown) = stoppable_gateway(toml).await;
+    let address = gateway.url.trim_start_matches("http://").to_owned();
+    let silent = tokio::net::TcpStream::connect(&address).await.unwrap();
+    // The gateway has accepted it and waits for its first bytes.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    shutdown.begin();
+    assert!(
+        shutdown.returned_within(Duration::from_secs(10)).await,
+        "the server waited on a connection that never sent a byte"
+    );
+    drop(silent);
 }
 
 #[tokio::test]

@@ -2,6 +2,7 @@
 //! graceful shutdown.
 
 mod connection;
+mod protocol;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
 use tower::{ServiceBuilder, ServiceExt};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{
@@ -23,6 +25,7 @@ use crate::error::Error;
 use crate::state::AppState;
 use crate::surfaces;
 use crate::telemetry;
+use protocol::Protocol;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -101,8 +104,12 @@ pub async fn run(
     let acceptor = Acceptor {
         listener,
         app,
-        connections: auto::Builder::new(TokioExecutor::new()),
+        builders: Arc::new([
+            auto::Builder::new(TokioExecutor::new()).http1_only(),
+            auto::Builder::new(TokioExecutor::new()).http2_only(),
+        ]),
         graceful: GracefulShutdown::new(),
+        stopping: watch::Sender::new(false),
         limits,
         counts: Arc::new(connection::Counts::default()),
     };
@@ -116,9 +123,15 @@ pub async fn run(
         acceptor.accept_until(tokio::time::sleep(ready_delay)).await;
     }
     let Acceptor {
-        listener, graceful, ..
+        listener,
+        graceful,
+        stopping,
+        ..
     } = acceptor;
     drop(listener);
+    // Connections that have not yet sent enough to tell their protocol close now; the others
+    // finish what they are serving.
+    stopping.send_replace(true);
     state.lifecycle.start_draining();
     tracing::info!(
         grace_s = grace.as_secs_f64(),
@@ -148,8 +161,12 @@ const CUT_WAIT: Duration = Duration::from_secs(1);
 struct Acceptor<S> {
     listener: TcpListener,
     app: S,
-    connections: auto::Builder<TokioExecutor>,
+    /// HTTP/1.1's and HTTP/2's: a connection is served by one or the other, as its first bytes
+    /// show (`protocol.rs`).
+    builders: Arc<[auto::Builder<TokioExecutor>; 2]>,
     graceful: GracefulShutdown,
+    /// Set once the listener has closed.
+    stopping: watch::Sender<bool>,
     limits: connection::Limits,
     counts: Arc<connection::Counts>,
 }
@@ -199,20 +216,28 @@ where
                     .map(|response| connection::hold(response, in_flight))
             }
         });
-        let connection = self
-            .connections
-            .serve_connection_with_upgrades(
-                TokioIo::new(connection::Watched::new(tcp, watch.clone())),
-                service,
-            )
-            .into_owned();
-        let connection = self.graceful.watch(connection);
+        let builders = self.builders.clone();
+        let graceful = self.graceful.watcher();
+        let mut stopping = self.stopping.subscribe();
         let (limits, counts) = (self.limits, self.counts.clone());
         tokio::spawn(async move {
-            tokio::select! {
+            let serve = async {
+                let protocol = tokio::select! {
+                    protocol = Protocol::of(&tcp) => protocol,
+                    _ = stopping.wait_for(|stopping| *stopping) => None,
+                };
+                let builder = match protocol {
+                    None => return,
+                    Some(Protocol::Http1) => &builders[0],
+                    Some(Protocol::Http2) => &builders[1],
+                };
+                let io = TokioIo::new(connection::Watched::new(tcp, watch.clone()));
                 // A connection error (a client that vanished, a malformed request) ends only
                 // that connection; hyper has already answered what could be answered.
-                _ = connection => {}
+                let _ = graceful.watch(builder.serve_connection(io, service)).await;
+            };
+            tokio::select! {
+                () = serve => {}
                 // Dropping the connection closes its socket.
                 closed = watch.overrun(limits) => counts.record(closed, limits),
             }
