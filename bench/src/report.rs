@@ -197,36 +197,34 @@ pub fn markdown(results: &Results, options: &Options) -> String {
         if !has(events_figure) {
             continue;
         }
-        let events = (
-            m(events_figure, Via::Gateway),
-            m(figure::FRAMED_CHUNKS, Via::Nginx),
-        );
-        row(
-            &format!(
-                "Per-event framing, {} no-delay streams, translated to the {api}: events relayed (nginx: the chat stream as it is)",
-                run::CONNS
+        let measures = [
+            (
+                "events relayed (nginx: the chat stream as it is)",
+                events_figure,
+                figure::FRAMED_CHUNKS,
+                (|v| format!("{v:.0}/s")) as fn(f64) -> String,
             ),
-            format!("{:.0}/s", events.0),
-            format!("{:.0}/s", events.1),
-            format!("{:.2}x", events.0 / events.1),
-            "-",
-            true,
-        );
-        let cpu = (
-            m(cpu_figure, Via::Gateway),
-            m(figure::FRAMED_CPU_PER_CHUNK, Via::Nginx),
-        );
-        row(
-            &format!(
-                "Per-event framing, {} no-delay streams, translated to the {api}: CPU per event",
-                run::CONNS
+            (
+                "CPU per event",
+                cpu_figure,
+                figure::FRAMED_CPU_PER_CHUNK,
+                |v| format!("{v:.3} us"),
             ),
-            format!("{:.3} us", cpu.0),
-            format!("{:.3} us", cpu.1),
-            format!("{:.2}x", cpu.0 / cpu.1),
-            "-",
-            true,
-        );
+        ];
+        for (what, ours, theirs, show) in measures {
+            let (ours, theirs) = (m(ours, Via::Gateway), m(theirs, Via::Nginx));
+            row(
+                &format!(
+                    "Per-event framing, {} no-delay streams, translated to the {api}: {what}",
+                    run::CONNS
+                ),
+                show(ours),
+                show(theirs),
+                format!("{:.2}x", ours / theirs),
+                "-",
+                true,
+            );
+        }
     }
     for (name, figure, limit) in [
         (
