@@ -37,8 +37,12 @@ pub struct ChatDelta<'a> {
     pub finish_reason: Option<Cow<'a, str>>,
 }
 
-/// `json` (a chat chunk) read; none when it is not JSON.
+/// `json` (a chat chunk) read; none when it is not a JSON object. (serde would read a struct
+/// from an array too, its fields in order, where a `Value` has no `choices`.)
 pub fn read(json: &str) -> Option<ChunkRead<'_>> {
+    if !json.trim_start().starts_with('{') {
+        return None;
+    }
     let wire = match serde_json::from_str::<WireChunk<'_>>(json) {
         Ok(wire) => wire,
         // Only a repeated key fails the typed reading of valid JSON: a `Value` keeps the last.
@@ -320,6 +324,10 @@ mod tests {
         let null = read_delta(r#"{"choices":[{"delta":{},"logprobs":null}]}"#).unwrap();
         assert!(null.logprobs.is_none() && null.tool_calls.is_empty());
         assert!(read("not json").is_none());
+        assert!(
+            read(r#"["x",[{"delta":{"content":"in array form"}}]]"#).is_none(),
+            "a struct in array form is no chunk"
+        );
     }
 
     fn read_delta(json: &str) -> Option<ChatDelta<'_>> {
