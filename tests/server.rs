@@ -119,6 +119,28 @@ async fn http2_with_prior_knowledge_and_http1_are_served_on_the_same_port() {
 }
 
 #[tokio::test]
+async fn a_request_whose_first_byte_comes_alone_is_still_served() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let gateway = gateway("").await;
+    let body = user("echo/x", "one byte first").to_string();
+    let request = format!(
+        "POST /v1/chat/completions HTTP/1.1\r\nhost: gateway\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let address = gateway.url.trim_start_matches("http://").to_owned();
+    let mut tcp = tokio::net::TcpStream::connect(&address).await.unwrap();
+    tcp.set_nodelay(true).unwrap();
+    // "P" could begin POST or HTTP/2's preface: the gateway cannot tell yet.
+    tcp.write_all(&request.as_bytes()[..1]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    tcp.write_all(&request.as_bytes()[1..]).await.unwrap();
+    let mut answer = String::new();
+    tcp.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("one byte first"), "{answer}");
+}
+
+#[tokio::test]
 async fn a_connection_that_has_sent_nothing_does_not_hold_up_shutdown() {
     // Long enough that waiting for either would fail the bound below.
     let toml = "[server]\nheader_read_timeout = \"60s\"\nshutdown_grace = \"60s\"\n";

@@ -107,6 +107,7 @@ pub async fn run(
         builders: Arc::new([
             auto::Builder::new(TokioExecutor::new()).http1_only(),
             auto::Builder::new(TokioExecutor::new()).http2_only(),
+            auto::Builder::new(TokioExecutor::new()),
         ]),
         graceful: GracefulShutdown::new(),
         stopping: watch::Sender::new(false),
@@ -161,9 +162,9 @@ const CUT_WAIT: Duration = Duration::from_secs(1);
 struct Acceptor<S> {
     listener: TcpListener,
     app: S,
-    /// HTTP/1.1's and HTTP/2's: a connection is served by one or the other, as its first bytes
-    /// show (`protocol.rs`).
-    builders: Arc<[auto::Builder<TokioExecutor>; 2]>,
+    /// HTTP/1.1's, HTTP/2's, and one that reads until it can tell them apart: a connection is
+    /// served by the one its first bytes call for (`protocol.rs`).
+    builders: Arc<[auto::Builder<TokioExecutor>; 3]>,
     graceful: GracefulShutdown,
     /// Set once the listener has closed.
     stopping: watch::Sender<bool>,
@@ -230,6 +231,7 @@ where
                     None => return,
                     Some(Protocol::Http1) => &builders[0],
                     Some(Protocol::Http2) => &builders[1],
+                    Some(Protocol::Unsure) => &builders[2],
                 };
                 let io = TokioIo::new(connection::Watched::new(tcp, watch.clone()));
                 // A connection error (a client that vanished, a malformed request) ends only
