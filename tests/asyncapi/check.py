@@ -485,6 +485,8 @@ RESPONSE_EVENTS = {
     **dict.fromkeys(["response.refusal.delta", "response.refusal.done"], "ResponseRefusal"),
     **dict.fromkeys(["response.function_call_arguments.delta", "response.function_call_arguments.done"],
                     "ResponseFunctionCallArguments"),
+    **dict.fromkeys(["response.custom_tool_call_input.delta", "response.custom_tool_call_input.done"],
+                    "ResponseCustomToolCallInput"),
     **dict.fromkeys(["response.reasoning_summary_part.added", "response.reasoning_summary_part.done"],
                     "ResponseReasoningSummaryPart"),
     **dict.fromkeys(["response.reasoning_summary_text.delta", "response.reasoning_summary_text.done"],
@@ -707,6 +709,25 @@ def main() -> int:
                 assert json.loads(items[0]["arguments"]) == {"city": "Paris"}, items
                 assert events[-1][1]["response"]["usage"]["total_tokens"] == 16, events[-1]
 
+            def responses_translated_custom_tool():
+                # Codex's freeform apply_patch, say: a custom tool goes to chat as a function of
+                # one string; the fake calls it with other arguments, kept whole as the input.
+                status, _, events = stream_messages(port, {
+                    "model": "chat/tools", "input": "weather in Paris?", "stream": True,
+                    "tools": [{"type": "custom", "name": "get_weather", "description": "Weather.",
+                               "format": {"type": "grammar", "syntax": "regex", "definition": ".*"}},
+                              {"type": "function", "name": "get_time", "parameters": {"type": "object"}}]},
+                    GATEWAY_KEY, "/v1/responses")
+                assert status == 200, (status, events)
+                items = check_response_events(doc, events, "chat/tools", clean=True, translated=True)
+                assert [(i["type"], i["call_id"], i["name"]) for i in items] == [
+                    ("custom_tool_call", "call_abc123", "get_weather"),
+                    ("function_call", "call_def456", "get_time")], items
+                assert json.loads(items[0]["input"]) == {"city": "Paris"}, items
+                names = [name for name, _ in events]
+                assert "response.custom_tool_call_input.done" in names, names
+                assert names.count("response.function_call_arguments.done") == 1, names
+
             def responses_translated_reasoning():
                 status, _, events = stream_messages(port, {
                     "model": "chat/reasoning", "input": "think", "stream": True}, GATEWAY_KEY, "/v1/responses")
@@ -726,6 +747,7 @@ def main() -> int:
                 assert "the model crashed" in events[-1][1]["response"]["error"]["message"], events[-1]
 
             results.check("responses_translated_tool_calls", responses_translated_tools)
+            results.check("responses_translated_custom_tool", responses_translated_custom_tool)
             results.check("responses_translated_reasoning_and_text", responses_translated_reasoning)
             results.check("responses_translated_cut_ends_with_response_failed", responses_translated_cut)
             results.check("bearer_required", bearer_required)

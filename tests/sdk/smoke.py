@@ -687,6 +687,26 @@ def check_responses(client: openai.OpenAI, model: str, sent, by: str = "call_id"
     assert results == [getattr(call, by) for call in calls], (results, calls)
 
 
+def check_custom_tool(client: openai.OpenAI, model: str, sent) -> None:
+    """A custom (freeform) tool, as Codex's apply_patch is, toward a chat target: its call comes
+    back as a custom_tool_call with its input, and its output goes back as the call's result."""
+    tools = [{"type": "custom", "name": "get_weather", "description": "The weather in a city, asked as free text."}]
+    question = {"role": "user", "content": "Weather in Paris?"}
+    with client.responses.stream(model=model, input=[question], tools=tools) as stream:
+        events = list(stream)
+        final = stream.get_final_response()
+    calls = [item for item in final.output if item.type == "custom_tool_call"]
+    assert calls and calls[0].name == "get_weather" and calls[0].input, final.output
+    done = [e for e in events if e.type == "response.custom_tool_call_input.done"]
+    assert [e.input for e in done] == [call.input for call in calls], (done, calls)
+    outputs = [{"type": "custom_tool_call_output", "call_id": call.call_id, "output": "18C"} for call in calls]
+    history = [item.model_dump(exclude_none=True) for item in final.output]
+    answer = client.responses.create(model=model, tools=tools, input=[question, *history, *outputs])
+    assert answer.status == "completed" and answer.output, answer
+    _, results = sent()
+    assert results == [call.call_id for call in calls], (results, calls)
+
+
 def test_responses_translated(client: openai.OpenAI) -> None:
     def chat_sent():
         _, body = FakeOpenAI.received[-1]
@@ -710,6 +730,9 @@ def test_responses_translated(client: openai.OpenAI) -> None:
 
     check_responses(client, "chat/gpt-4o", chat_sent)
     assert FakeOpenAI.received[-1][0] == "/v1/chat/completions", FakeOpenAI.received[-1]
+    check_custom_tool(client, "chat/gpt-4o", chat_sent)
+    function = FakeOpenAI.received[-1][1]["tools"][0]["function"]
+    assert function["parameters"]["required"] == ["input"], function
     check_responses(client, CLAUDE, claude_sent)
     # Gemini answers by function name; the call's thought signature rides in its call_id and
     # goes back on the model's turn.

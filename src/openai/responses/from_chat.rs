@@ -13,6 +13,7 @@ use serde_json::{Value, json};
 
 use super::object::{Shell, Status, logprobs, new_id};
 use super::reasoning;
+use super::to_chat::CUSTOM_INPUT;
 use crate::completion::{Chunk, Tokens, Translate};
 use crate::openai::delta;
 use crate::openai::raw::push_json_string;
@@ -58,19 +59,29 @@ pub fn response(completion: &[u8], tokens: Option<&Tokens>, shell: &Shell) -> Op
         .flatten()
     {
         let function = call.get("function").unwrap_or(&Value::Null);
-        output.push(call_item(
-            &new_id("fc"),
-            call.get("id").and_then(Value::as_str).unwrap_or_default(),
+        let text = |key: &str| {
             function
-                .get("name")
+                .get(key)
                 .and_then(Value::as_str)
-                .unwrap_or_default(),
-            function
-                .get("arguments")
-                .and_then(Value::as_str)
-                .unwrap_or_default(),
-            status.item_status(),
-        ));
+                .unwrap_or_default()
+        };
+        let call_id = call.get("id").and_then(Value::as_str).unwrap_or_default();
+        output.push(if shell.is_custom(text("name")) {
+            custom_item(
+                &new_id("ctc"),
+                call_id,
+                text("name"),
+                &custom_input(text("arguments")),
+            )
+        } else {
+            call_item(
+                &new_id("fc"),
+                call_id,
+                text("name"),
+                text("arguments"),
+                status.item_status(),
+            )
+        });
     }
     // No usage reported is none written (`usage: null`), not zeros.
     serde_json::to_vec(&shell.response(status, output, tokens)).ok()
@@ -82,6 +93,19 @@ fn text_part(text: &str, logprobs: Vec<Value>) -> Value {
 
 fn message_item(id: &str, content: Vec<Value>, status: &str) -> Value {
     json!({"type": "message", "id": id, "status": status, "role": "assistant", "content": content})
+}
+
+fn custom_item(id: &str, call_id: &str, name: &str, input: &str) -> Value {
+    json!({"type": "custom_tool_call", "id": id, "call_id": call_id, "name": name, "input": input})
+}
+
+/// A custom tool's input from the arguments of the function it was given to the target as
+/// (`to_chat::custom_function`); the arguments as they are when they are not that object.
+fn custom_input(arguments: &str) -> String {
+    serde_json::from_str::<Value>(arguments)
+        .ok()
+        .and_then(|a| a.get(CUSTOM_INPUT)?.as_str().map(str::to_owned))
+        .unwrap_or_else(|| arguments.to_owned())
 }
 
 fn call_item(id: &str, call_id: &str, name: &str, arguments: &str, status: &str) -> Value {
@@ -130,6 +154,8 @@ struct OpenMessage {
 /// A function call being written; chat's tool-call index finds it again.
 #[derive(Debug)]
 struct OpenCall {
+    /// A custom tool's call: its input is written whole when it closes, not as it comes.
+    custom: bool,
     chat_index: u64,
     index: usize,
     id: String,
@@ -404,19 +430,26 @@ impl ResponsesStream {
             None => {
                 self.close_reasoning(out);
                 self.close_message(out);
-                let id = new_id("fc");
                 let call_id = call_id.unwrap_or_default().to_owned();
                 let name = function
                     .get("name")
                     .and_then(Value::as_str)
                     .unwrap_or_default()
                     .to_owned();
-                let index = self.add_item(
-                    json!({"type": "function_call", "id": id, "call_id": call_id, "name": name,
-                        "arguments": "", "status": "in_progress"}),
-                    out,
-                );
+                let custom = self.shell.is_custom(&name);
+                let (id, item) = if custom {
+                    let id = new_id("ctc");
+                    let item = custom_item(&id, &call_id, &name, "");
+                    (id, item)
+                } else {
+                    let id = new_id("fc");
+                    let item = json!({"type": "function_call", "id": id, "call_id": call_id,
+                        "name": name, "arguments": "", "status": "in_progress"});
+                    (id, item)
+                };
+                let index = self.add_item(item, out);
                 self.calls.push(OpenCall {
+                    custom,
                     chat_index,
                     index,
                     id,
@@ -434,6 +467,9 @@ impl ResponsesStream {
         {
             let open = &mut self.calls[position];
             open.arguments.push_str(arguments);
+            if open.custom {
+                return;
+            }
             let fields = ArgumentsDelta {
                 item_id: &open.id,
                 output_index: open.index,
@@ -451,6 +487,22 @@ impl ResponsesStream {
     fn close_calls(&mut self, out: &mut Vec<Chunk>) {
         let status = Status::of_finish(self.finish).item_status();
         for open in std::mem::take(&mut self.calls) {
+            if open.custom {
+                // The arguments are a JSON object around the input: written once it is whole.
+                let input = custom_input(&open.arguments);
+                if !input.is_empty() {
+                    let delta =
+                        json!({"output_index": open.index, "item_id": open.id, "delta": input});
+                    let event = self.event("response.custom_tool_call_input.delta", &delta);
+                    out.push(event);
+                }
+                let done = json!({"output_index": open.index, "item_id": open.id, "input": input});
+                let event = self.event("response.custom_tool_call_input.done", &done);
+                out.push(event);
+                let item = custom_item(&open.id, &open.call_id, &open.name, &input);
+                self.finish_item(open.index, item, out);
+                continue;
+            }
             let done = json!({"item_id": open.id, "output_index": open.index,
                 "name": open.name, "arguments": open.arguments});
             let event = self.event("response.function_call_arguments.done", &done);

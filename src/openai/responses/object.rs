@@ -7,6 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value, json};
 
+use super::to_chat::CUSTOM;
 use crate::completion::Tokens;
 
 /// The request's parameters as a response echoes them, with the API's defaults for those the
@@ -110,6 +111,21 @@ impl Shell {
             served: served.to_owned(),
             echo: echo.clone(),
         }
+    }
+
+    /// Whether the request named `name` as a custom (freeform) tool: its calls are
+    /// `custom_tool_call` items.
+    pub fn is_custom(&self, name: &str) -> bool {
+        self.echo
+            .0
+            .get("tools")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .any(|tool| {
+                tool.get("type").and_then(Value::as_str) == Some(CUSTOM)
+                    && tool.get("name").and_then(Value::as_str) == Some(name)
+            })
     }
 
     /// The response object with `status`, its `output` items and its usage (none while it is

@@ -279,7 +279,11 @@ fn chunk(json: &str) -> Chunk {
 }
 
 fn events(chunks: &[&str]) -> Vec<(String, Value)> {
-    let mut stream = ResponsesStream::new(shell(&json!({"model": "groq/llama", "input": "x"})));
+    events_for(&json!({"model": "groq/llama", "input": "x"}), chunks)
+}
+
+fn events_for(request: &Value, chunks: &[&str]) -> Vec<(String, Value)> {
+    let mut stream = ResponsesStream::new(shell(request));
     let mut out = Vec::new();
     for json in chunks {
         stream.chunk(&chunk(json), &mut out);
@@ -492,4 +496,109 @@ fn output_sealed(details: &Value) -> Value {
         .unwrap_or_else(|| panic!("not translated"));
     let response: Value = serde_json::from_slice(&body).unwrap_or_else(|e| panic!("{e}"));
     response["output"][0]["encrypted_content"].clone()
+}
+
+#[test]
+fn a_custom_tool_is_a_function_of_one_string_and_its_calls_come_back_as_custom_calls() {
+    let grammar = "start: begin_patch hunk+ end_patch";
+    let request = json!({"model": "anthropic/claude", "tools": [
+            {"type": "custom", "name": "apply_patch", "description": "Edit files.",
+                "format": {"type": "grammar", "syntax": "lark", "definition": grammar}},
+            {"type": "function", "name": "shell", "parameters": {"type": "object"}}],
+        "tool_choice": {"type": "custom", "name": "apply_patch"},
+        "input": [
+            {"type": "message", "role": "user", "content": "Fix the typo."},
+            {"type": "custom_tool_call", "call_id": "call_p", "name": "apply_patch",
+                "input": "*** Begin Patch\n*** End Patch"},
+            {"type": "custom_tool_call_output", "call_id": "call_p", "output": "Done!"}]});
+    let (chat, losses, hints) = chat_of(&request);
+    assert!(
+        losses.is_empty() && hints.is_empty(),
+        "{losses:?} {hints:?}"
+    );
+    let function = &chat["tools"][0]["function"];
+    assert_eq!(function["name"], "apply_patch");
+    let description = function["description"].as_str().unwrap_or_default();
+    assert!(
+        description.starts_with("Edit files.") && description.contains(grammar),
+        "{description}"
+    );
+    assert_eq!(function["parameters"]["required"], json!(["input"]));
+    assert_eq!(
+        function["parameters"]["properties"]["input"]["type"],
+        "string"
+    );
+    assert_eq!(chat["tools"][1]["function"]["name"], "shell");
+    assert_eq!(
+        chat["tool_choice"],
+        json!({"type": "function", "function": {"name": "apply_patch"}})
+    );
+    let call = &chat["messages"][1]["tool_calls"][0];
+    assert_eq!(call["id"], "call_p");
+    let arguments: Value =
+        serde_json::from_str(call["function"]["arguments"].as_str().unwrap_or_default())
+            .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        arguments,
+        json!({"input": "*** Begin Patch\n*** End Patch"})
+    );
+    assert_eq!(
+        chat["messages"][2],
+        json!({"role": "tool", "tool_call_id": "call_p", "content": "Done!"})
+    );
+
+    // A whole answer: the call to the custom tool is a custom call, the other a function call.
+    let completion = br#"{"id":"c","object":"chat.completion","created":1,"model":"claude","choices":[{"index":0,"message":{"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"apply_patch","arguments":"{\"input\":\"*** Begin Patch\\n\"}"}},{"id":"call_2","type":"function","function":{"name":"shell","arguments":"{}"}}]},"finish_reason":"tool_calls"}]}"#;
+    let body = from_chat::response(completion, None, &shell(&request))
+        .unwrap_or_else(|| panic!("not translated"));
+    let response: Value = serde_json::from_slice(&body).unwrap_or_else(|e| panic!("{e}"));
+    let custom = &response["output"][0];
+    assert!(
+        custom["id"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("ctc_")
+    );
+    assert_eq!(
+        custom,
+        &json!({"type": "custom_tool_call", "id": custom["id"], "call_id": "call_1",
+            "name": "apply_patch", "input": "*** Begin Patch\n"})
+    );
+    assert_eq!(response["output"][1]["type"], "function_call");
+
+    // A stream: the input is written whole once the call closes, never as JSON pieces.
+    let events = events_for(
+        &request,
+        &[
+            r#"{"id":"c3","object":"chat.completion.chunk","created":1,"model":"claude","choices":[{"index":0,"delta":{"role":"assistant","tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"apply_patch","arguments":""}}]},"finish_reason":null}]}"#,
+            r#"{"id":"c3","object":"chat.completion.chunk","created":1,"model":"claude","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\"input\": \"*** Be"}}]},"finish_reason":null}]}"#,
+            r#"{"id":"c3","object":"chat.completion.chunk","created":1,"model":"claude","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"gin Patch\"}"}}]},"finish_reason":null}]}"#,
+            r#"{"id":"c3","object":"chat.completion.chunk","created":1,"model":"claude","choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}"#,
+        ],
+    );
+    assert_eq!(
+        names(&events),
+        [
+            "response.created",
+            "response.in_progress",
+            "response.output_item.added",
+            "response.custom_tool_call_input.delta",
+            "response.custom_tool_call_input.done",
+            "response.output_item.done",
+            "response.completed",
+        ]
+    );
+    let id = events[2].1["item"]["id"].clone();
+    assert_eq!(
+        events[2].1["item"],
+        json!({"type": "custom_tool_call", "id": id, "call_id": "call_1", "name": "apply_patch", "input": ""})
+    );
+    assert_eq!(events[3].1["item_id"], id);
+    assert_eq!(events[3].1["delta"], "*** Begin Patch");
+    assert_eq!(events[4].1["input"], "*** Begin Patch");
+    assert_eq!(events[5].1["item"]["input"], "*** Begin Patch");
+    assert_eq!(
+        events[6].1["response"]["output"][0]["input"],
+        "*** Begin Patch"
+    );
 }

@@ -213,13 +213,19 @@ fn item(
             }
             out.push(message);
         }
-        "function_call" => {
+        "function_call" | "custom_tool_call" => {
+            let arguments = if kind == "function_call" {
+                item.get("arguments").cloned().unwrap_or(json!("{}"))
+            } else {
+                let input = item.get(CUSTOM_INPUT).cloned().unwrap_or(json!(""));
+                json!(json!({CUSTOM_INPUT: input}).to_string())
+            };
             let call = json!({
                 "id": item.get("call_id").cloned().unwrap_or(Value::Null),
                 "type": "function",
                 "function": {
                     "name": item.get("name").cloned().unwrap_or(Value::Null),
-                    "arguments": item.get("arguments").cloned().unwrap_or(json!("{}")),
+                    "arguments": arguments,
                 },
             });
             // A run of calls (and the assistant text before it) is one chat turn.
@@ -239,7 +245,7 @@ fn item(
                 }
             }
         }
-        "function_call_output" => {
+        "function_call_output" | "custom_tool_call_output" => {
             let (text, images) = match item.get("output") {
                 Some(Value::String(text)) => (text.clone(), Vec::new()),
                 Some(Value::Array(parts)) => {
@@ -388,9 +394,14 @@ fn user_part(part: &Value) -> Result<Value, Error> {
 }
 
 /// A function tool in chat's nesting; `strict` only where the client set it (forcing it makes
-/// a chat target refuse schemas written without it in mind). Built-in tools are OpenAI's.
+/// a chat target refuse schemas written without it in mind). A custom (freeform) tool becomes
+/// a function of one string, `input` (Codex's own JSON form of its `apply_patch`), its grammar
+/// told in the description but not enforced. Built-in tools are OpenAI's.
 fn function(tool: &Value) -> Result<Value, Error> {
     let kind = tool.get("type").and_then(Value::as_str).unwrap_or_default();
+    if kind == CUSTOM {
+        return Ok(custom_function(tool));
+    }
     if kind != "function" {
         return Err(needs_native(
             &format!("the built-in tool '{kind}'"),
@@ -406,12 +417,61 @@ fn function(tool: &Value) -> Result<Value, Error> {
     Ok(json!({"type": "function", "function": function}))
 }
 
+/// A custom tool's type, in tools, items (`custom_tool_call`) and `tool_choice`.
+pub const CUSTOM: &str = "custom";
+
+/// The argument a custom tool's input is carried in on the chat side.
+pub const CUSTOM_INPUT: &str = "input";
+
+fn custom_function(tool: &Value) -> Value {
+    let mut description = tool
+        .get("description")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let format = tool.get("format").unwrap_or(&Value::Null);
+    if format.get("type").and_then(Value::as_str) == Some("grammar") {
+        let syntax = format
+            .get("syntax")
+            .and_then(Value::as_str)
+            .unwrap_or("lark");
+        let definition = format
+            .get("definition")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if !description.is_empty() {
+            description.push_str("\n\n");
+        }
+        description.push_str(&format!(
+            "The input must follow this {syntax} grammar:\n{definition}"
+        ));
+    }
+    let mut function = Map::new();
+    function.insert(
+        "name".into(),
+        tool.get("name").cloned().unwrap_or(Value::Null),
+    );
+    if !description.is_empty() {
+        function.insert("description".into(), json!(description));
+    }
+    function.insert(
+        "parameters".into(),
+        json!({
+            "type": "object",
+            "properties": {CUSTOM_INPUT: {"type": "string", "description": "The tool's whole input, as free text."}},
+            "required": [CUSTOM_INPUT],
+            "additionalProperties": false,
+        }),
+    );
+    json!({"type": "function", "function": function})
+}
+
 fn tool_choice(choice: &Value) -> Result<Value, Error> {
     if choice.is_string() {
         return Ok(choice.clone());
     }
     match choice.get("type").and_then(Value::as_str) {
-        Some("function") => Ok(json!({
+        Some("function" | CUSTOM) => Ok(json!({
             "type": "function",
             "function": {"name": choice.get("name").cloned().unwrap_or(Value::Null)},
         })),
@@ -422,7 +482,7 @@ fn tool_choice(choice: &Value) -> Result<Value, Error> {
                 .into_iter()
                 .flatten()
                 .map(|tool| match tool.get("type").and_then(Value::as_str) {
-                    Some("function") => Ok(json!({
+                    Some("function" | CUSTOM) => Ok(json!({
                         "type": "function",
                         "function": {"name": tool.get("name").cloned().unwrap_or(Value::Null)},
                     })),
