@@ -11,9 +11,8 @@ use std::fmt::Write;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::object::{Shell, Status, logprobs, new_id};
+use super::object::{CUSTOM_INPUT, Shell, Status, logprobs, new_id};
 use super::reasoning;
-use super::to_chat::CUSTOM_INPUT;
 use crate::completion::{Chunk, Tokens, Translate};
 use crate::openai::delta;
 use crate::openai::raw::push_json_string;

@@ -7,7 +7,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value, json};
 
-use super::to_chat::CUSTOM;
 use crate::completion::Tokens;
 
 /// The request's parameters as a response echoes them, with the API's defaults for those the
@@ -92,6 +91,13 @@ fn tools(tools: Option<&Value>) -> Value {
             .collect(),
     )
 }
+
+/// A custom (freeform) tool's type, in tools, items (`custom_tool_call`) and `tool_choice`.
+pub const CUSTOM: &str = "custom";
+
+/// The one argument of the function a custom tool is given to a chat target as; its calls'
+/// input comes back in it.
+pub const CUSTOM_INPUT: &str = "input";
 
 /// One response being written: who it is, when it was asked for, which model the client is
 /// told answered, and what it echoes.

@@ -9,7 +9,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::object::Echo;
+use super::object::{CUSTOM, CUSTOM_INPUT, Echo};
 use super::reasoning;
 use crate::error::Error;
 
@@ -416,12 +416,6 @@ fn function(tool: &Value) -> Result<Value, Error> {
     }
     Ok(json!({"type": "function", "function": function}))
 }
-
-/// A custom tool's type, in tools, items (`custom_tool_call`) and `tool_choice`.
-pub const CUSTOM: &str = "custom";
-
-/// The argument a custom tool's input is carried in on the chat side.
-pub const CUSTOM_INPUT: &str = "input";
 
 fn custom_function(tool: &Value) -> Value {
     let mut description = tool
