@@ -82,6 +82,22 @@ pub struct Chunk {
     pub event: Option<std::borrow::Cow<'static, str>>,
 }
 
+impl Chunk {
+    /// An event in a surface's own format, named `event`: what it reports (usage, a finish,
+    /// the model) is for its writer to add.
+    pub fn named(json: String, event: std::borrow::Cow<'static, str>, output: bool) -> Self {
+        Self {
+            json,
+            output,
+            usage: None,
+            usage_only: false,
+            finish: None,
+            model: None,
+            event: Some(event),
+        }
+    }
+}
+
 /// Who wants a stream's usage report: decided once per request and passed down, so the
 /// upstream is asked for usage when anyone wants it, tokens are counted when the gateway
 /// wants them, and the client sees usage only when it asked.

@@ -447,16 +447,9 @@ fn block_delta(index: u32, delta: Delta<'_>) -> Chunk {
 }
 
 fn event(name: &'static str, data: &impl Serialize, output: bool) -> Chunk {
-    Chunk {
-        // Neither a `Value` nor these structs can fail to serialize.
-        json: serde_json::to_string(data).unwrap_or_default(),
-        output,
-        usage: None,
-        usage_only: false,
-        finish: None,
-        model: None,
-        event: Some(Cow::Borrowed(name)),
-    }
+    // Neither a `Value` nor these structs can fail to serialize.
+    let json = serde_json::to_string(data).unwrap_or_default();
+    Chunk::named(json, Cow::Borrowed(name), output)
 }
 
 #[cfg(test)]

@@ -104,11 +104,11 @@ pub async fn run(
     let acceptor = Acceptor {
         listener,
         app,
-        builders: Arc::new([
-            auto::Builder::new(TokioExecutor::new()).http1_only(),
-            auto::Builder::new(TokioExecutor::new()).http2_only(),
-            auto::Builder::new(TokioExecutor::new()),
-        ]),
+        builders: Arc::new(Builders {
+            http1: auto::Builder::new(TokioExecutor::new()).http1_only(),
+            http2: auto::Builder::new(TokioExecutor::new()).http2_only(),
+            detect: auto::Builder::new(TokioExecutor::new()),
+        }),
         graceful: GracefulShutdown::new(),
         stopping: watch::Sender::new(false),
         limits,
@@ -158,13 +158,19 @@ pub async fn run(
 /// How long streams ended at the grace period get to write their error event and close.
 const CUT_WAIT: Duration = Duration::from_secs(1);
 
+/// A connection is served by the builder its first bytes call for (`protocol.rs`).
+struct Builders {
+    http1: auto::Builder<TokioExecutor>,
+    http2: auto::Builder<TokioExecutor>,
+    /// Reads until it can tell the two apart, for first bytes that do not tell yet.
+    detect: auto::Builder<TokioExecutor>,
+}
+
 /// The listener and what every accepted connection is served with.
 struct Acceptor<S> {
     listener: TcpListener,
     app: S,
-    /// HTTP/1.1's, HTTP/2's, and one that reads until it can tell them apart: a connection is
-    /// served by the one its first bytes call for (`protocol.rs`).
-    builders: Arc<[auto::Builder<TokioExecutor>; 3]>,
+    builders: Arc<Builders>,
     graceful: GracefulShutdown,
     /// Set once the listener has closed.
     stopping: watch::Sender<bool>,
@@ -229,9 +235,9 @@ where
                 };
                 let builder = match protocol {
                     None => return,
-                    Some(Protocol::Http1) => &builders[0],
-                    Some(Protocol::Http2) => &builders[1],
-                    Some(Protocol::Unsure) => &builders[2],
+                    Some(Protocol::Http1) => &builders.http1,
+                    Some(Protocol::Http2) => &builders.http2,
+                    Some(Protocol::Unsure) => &builders.detect,
                 };
                 let io = TokioIo::new(connection::Watched::new(tcp, watch.clone()));
                 // A connection error (a client that vanished, a malformed request) ends only

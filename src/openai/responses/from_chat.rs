@@ -525,31 +525,26 @@ fn next(sequence: &mut u64) -> u64 {
     number
 }
 
-/// An event named `name`, numbered `sequence`, with `fields` (an object), written by splicing:
-/// the deltas that are most of a stream are typed structs, never `Value`s.
+/// An event named `name`, numbered `sequence`, with `fields` (an object) after those two, in
+/// one buffer: the deltas that are most of a stream are typed structs, never `Value`s.
 fn numbered(sequence: u64, name: &'static str, fields: &impl Serialize) -> Chunk {
-    // Neither a `Value` nor these structs can fail to serialize.
-    let fields = serde_json::to_string(fields).unwrap_or_default();
-    let mut json = String::with_capacity(fields.len() + name.len() + 40);
-    json.push_str(r#"{"type":"#);
-    push_json_string(&mut json, name);
-    let _ = write!(json, r#","sequence_number":{sequence}"#);
-    match fields.strip_prefix('{') {
-        Some(rest) if rest != "}" => {
-            json.push(',');
-            json.push_str(rest);
-        }
-        _ => json.push('}'),
+    let mut head = String::with_capacity(name.len() + 40);
+    head.push_str(r#"{"type":"#);
+    push_json_string(&mut head, name);
+    let _ = write!(head, r#","sequence_number":{sequence}"#);
+    let mut json = head.into_bytes();
+    json.reserve(160);
+    let start = json.len();
+    // Neither a `Value` nor these structs can fail to serialize; the object's `{` becomes the
+    // comma after the sequence number, or `}` closes an empty one.
+    if serde_json::to_writer(&mut json, fields).is_ok() && json.len() > start + 2 {
+        json[start] = b',';
+    } else {
+        json.truncate(start);
+        json.push(b'}');
     }
-    Chunk {
-        json,
-        output: true,
-        usage: None,
-        usage_only: false,
-        finish: None,
-        model: None,
-        event: Some(Cow::Borrowed(name)),
-    }
+    let json = String::from_utf8(json).unwrap_or_default();
+    Chunk::named(json, Cow::Borrowed(name), true)
 }
 
 /// A text or refusal delta's fields.
@@ -653,4 +648,17 @@ impl Translate for ResponsesStream {
         terminal.finish = Some(self.finish.unwrap_or("stop"));
         out.push(terminal);
     }
+}
+
+#[cfg(test)]
+#[test]
+fn an_event_is_its_type_its_number_and_its_fields_in_one_object() {
+    let event = numbered(3, "response.x", &json!({"item_id": "a", "delta": "b"}));
+    assert_eq!(
+        event.json,
+        r#"{"type":"response.x","sequence_number":3,"item_id":"a","delta":"b"}"#
+    );
+    assert_eq!(event.event.as_deref(), Some("response.x"));
+    let bare = numbered(0, "response.y", &json!({}));
+    assert_eq!(bare.json, r#"{"type":"response.y","sequence_number":0}"#);
 }

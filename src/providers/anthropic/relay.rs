@@ -215,15 +215,7 @@ impl EventDecoder for RelayState {
             .as_deref()
             .or(event.event.as_deref())
             .unwrap_or("unknown");
-        let mut chunk = Chunk {
-            json: data.to_owned(),
-            output: false,
-            usage: None,
-            usage_only: false,
-            finish: None,
-            model: None,
-            event: Some(event_name(kind)),
-        };
+        let mut chunk = Chunk::named(data.to_owned(), event_name(kind), false);
         match kind {
             "message_start" => {
                 if let Some(message) = view.message {

@@ -160,20 +160,13 @@ impl EventDecoder for ResponsesState {
             .or(event.event.as_deref())
             .unwrap_or("unknown")
             .to_owned();
-        let mut chunk = Chunk {
-            json: data.to_owned(),
-            // The response being made is no output yet: held back until real output, so a
-            // fallback before it never shows two `response.created`.
-            output: !matches!(
-                kind.as_str(),
-                "response.created" | "response.in_progress" | "response.queued"
-            ),
-            usage: None,
-            usage_only: false,
-            finish: None,
-            model: None,
-            event: Some(Cow::Owned(kind.clone())),
-        };
+        // The response being made is no output yet: held back until real output, so a fallback
+        // before it never shows two `response.created`.
+        let output = !matches!(
+            kind.as_str(),
+            "response.created" | "response.in_progress" | "response.queued"
+        );
+        let mut chunk = Chunk::named(data.to_owned(), Cow::Owned(kind.clone()), output);
         if let Some(response) = &view.response {
             if let Some(model) = response.model {
                 chunk.json =
