@@ -67,6 +67,9 @@ pub struct StreamCheck {
     /// came, for the reader to take as it reads. Without one such an event breaks the stream: a
     /// proxy that dropped the field would otherwise just go unmeasured.
     pub stamps: Option<Vec<u64>>,
+    /// Stamped events seen over the whole stream, those taken out of `stamps` included: where
+    /// in its stream each stamp in `stamps` came.
+    pub stamped: u32,
 }
 
 impl Default for StreamCheck {
@@ -89,6 +92,7 @@ impl StreamCheck {
             content: Checksum::default(),
             events: 0,
             stamps: None,
+            stamped: 0,
         }
     }
 
@@ -157,7 +161,10 @@ impl StreamCheck {
         }
         if let Some(stamps) = &mut self.stamps {
             match stamp_of(data) {
-                Some(stamp) => stamps.push(stamp),
+                Some(stamp) => {
+                    stamps.push(stamp);
+                    self.stamped += 1;
+                }
                 None => return self.fail("an event without its write time".into()),
             }
         }
@@ -359,6 +366,15 @@ mod tests {
         check.feed(body.as_bytes());
         assert_eq!(check.verdict_with_checksum(3), Ok(()));
         assert_eq!(check.stamps, Some(vec![7, 10, 11, 12, 20]));
+        assert_eq!(check.stamped, 5);
+        // Stamps taken by the reader still count where the next ones come.
+        let mut check = StreamCheck::stamped();
+        let (head, tail) = body.split_at(body.find("\n\n").unwrap_or_default() + 2);
+        check.feed(head.as_bytes());
+        check.stamps.as_mut().map(Vec::clear);
+        check.feed(tail.as_bytes());
+        assert_eq!(check.stamps, Some(vec![10, 11, 12, 20]));
+        assert_eq!(check.stamped, 5);
 
         let mut check = StreamCheck::stamped();
         check.feed(&stream(3));

@@ -90,7 +90,14 @@ pub struct Outcome {
     /// With a `Window` that measures lags: for each stamped event that arrived within it, the
     /// time from the upstream's write to this read, in milliseconds.
     pub lags_ms: Vec<f64>,
+    /// The same, for the events after a stream's `OPENING` ones.
+    pub later_lags_ms: Vec<f64>,
 }
+
+/// A stream's role chunk and first token. A gateway holds the first back until the second
+/// comes (its commit point: until real output, a failing upstream can still be replaced),
+/// then writes both behind the response head; every later event it relays as it comes.
+pub const OPENING: usize = 2;
 
 /// Counting by arrival, for streams that outlast the window or run many at once (counted by
 /// the stream, a thousand streams in step would come in lumps): the events read between `from`
@@ -206,11 +213,17 @@ async fn shoot(
                             if inside {
                                 outcome.window_events += u64::from(check.events - before);
                             }
+                            let stamped = check.stamped as usize;
                             if let Some(stamps) = check.stamps.as_mut() {
                                 if inside {
-                                    outcome.lags_ms.extend(
-                                        stamps.iter().map(|&w| read.saturating_sub(w) as f64 / 1e6),
-                                    );
+                                    let first = stamped - stamps.len();
+                                    for (at, &w) in (first..).zip(stamps.iter()) {
+                                        let lag = read.saturating_sub(w) as f64 / 1e6;
+                                        outcome.lags_ms.push(lag);
+                                        if at >= OPENING {
+                                            outcome.later_lags_ms.push(lag);
+                                        }
+                                    }
                                 }
                                 stamps.clear();
                             }
@@ -324,6 +337,8 @@ pub struct Relay {
     pub first_error: Option<String>,
     /// Write-to-read times of the stamped events read within the window, in milliseconds.
     pub lags_ms: Vec<f64>,
+    /// The same, for the events after each stream's `OPENING` ones.
+    pub later_lags_ms: Vec<f64>,
 }
 
 impl Relay {
@@ -378,6 +393,7 @@ pub async fn relay(
                 let outcome = shoot(s, &prepared, || drop(permit.take()), Some(window)).await;
                 relay.events += outcome.window_events;
                 relay.lags_ms.extend(outcome.lags_ms);
+                relay.later_lags_ms.extend(outcome.later_lags_ms);
                 if outcome.ok {
                     relay.streams += 1;
                 } else {
@@ -396,6 +412,7 @@ pub async fn relay(
                 all.events += relay.events;
                 all.errors += relay.errors;
                 all.lags_ms.extend(relay.lags_ms);
+                all.later_lags_ms.extend(relay.later_lags_ms);
                 if all.first_error.is_none() {
                     all.first_error = relay.first_error;
                 }

@@ -237,6 +237,18 @@ pub fn markdown(results: &Results, options: &Options) -> String {
             figure::LAG_P99,
             Some(0.2),
         ),
+        // No target of its own: the figure above without each stream's role chunk and first
+        // token, which a gateway holds to its commit point (PROFILE.md, the paced stream).
+        (
+            "Per-event framing, token pace: the same after each stream's first token, p50",
+            figure::LATER_LAG_P50,
+            None,
+        ),
+        (
+            "Per-event framing, token pace: the same after each stream's first token, p99",
+            figure::LATER_LAG_P99,
+            None,
+        ),
     ] {
         if has(figure) {
             let added = (added(figure, Via::Gateway), added(figure, Via::Nginx));
