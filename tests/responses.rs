@@ -557,6 +557,110 @@ async fn a_failure_before_output_falls_back_and_the_client_sees_one_response_cre
     assert_eq!(events.last().unwrap().0, "response.completed");
 }
 
+/// The rest of a body, to its end.
+async fn rest_of(
+    body: &mut (impl futures_util::Stream<Item = reqwest::Result<bytes::Bytes>> + Unpin),
+) -> String {
+    let mut rest = String::new();
+    while let Some(piece) = futures_util::StreamExt::next(body).await {
+        rest.push_str(&String::from_utf8_lossy(&piece.unwrap()));
+    }
+    rest
+}
+
+#[tokio::test]
+async fn a_silent_stream_is_kept_alive_with_openais_keepalive_events_in_sequence() {
+    let (upstream, gateway) =
+        gateway_with_upstream(&format!("[server]\nkeep_alive = \"100ms\"\n{KEYS}")).await;
+    // Some text, then the model thinks a while.
+    upstream.push(Reply::held(&["Hel"], &["lo"]));
+    let response = post(&gateway, &codex_turn("up/gpt-4o", true)).await;
+    assert_eq!(response.status(), 200);
+    let mut body = response.bytes_stream();
+    let mut seen = read_until(&mut body, "event: keepalive").await;
+    upstream.release();
+    seen.push_str(&rest_of(&mut body).await);
+    // Codex times a stream out on events, which SSE comments are not.
+    assert!(!seen.contains(": keep-alive"), "{seen}");
+    let events = named_events(&seen);
+    let keepalive = events
+        .iter()
+        .find(|(name, _)| name == "keepalive")
+        .map(|(_, data)| data.clone())
+        .unwrap();
+    assert_eq!(
+        keepalive.as_object().unwrap().len(),
+        2,
+        "as OpenAI's: {keepalive}"
+    );
+    // The events after it are numbered on from it: no gap, no number twice.
+    assert_numbered(&events);
+    assert_eq!(events.last().unwrap().0, "response.completed");
+    let completed = &events.last().unwrap().1["response"];
+    assert_eq!(completed["output"][0]["content"][0]["text"], "Hello");
+}
+
+#[tokio::test]
+async fn before_response_created_a_silence_is_a_comment() {
+    let (upstream, gateway) = gateway_with_upstream(&format!(
+        "responses = \"native\"\n[server]\nstream_hold_back = \"100ms\"\nkeep_alive = \"100ms\"\n{KEYS}"
+    ))
+    .await;
+    // Nothing at all until released: the hold-back commits the 200 with no event to show.
+    upstream.push(Reply::Sse {
+        steps: vec![Step::Wait, Step::send(native_stream())],
+        end: End::Close,
+    });
+    let response = post(
+        &gateway,
+        &json!({"model": "up/gpt-5", "input": "hi", "stream": true}),
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    let mut body = response.bytes_stream();
+    let seen = read_until(&mut body, ": keep-alive\n\n").await;
+    upstream.release();
+    let rest = rest_of(&mut body).await;
+    // openai-python's stream helper raises on any event before `response.created`.
+    assert!(!seen.contains("event:"), "{seen}");
+    let events: String = format!("{seen}{rest}")
+        .split_inclusive("\n\n")
+        .filter(|event| !event.starts_with(':'))
+        .collect();
+    let events = named_events(&events);
+    assert_eq!(events[0].0, "response.created");
+    assert_numbered(&events);
+}
+
+#[tokio::test]
+async fn an_upstream_keepalive_is_no_output_so_a_failure_after_it_still_falls_back() {
+    let (a, b) = (FakeUpstream::start().await, FakeUpstream::start().await);
+    let toml = format!(
+        "{}responses = \"native\"\n{}responses = \"native\"\n[routing]\nbackoff_base = \"1ms\"\n[models.coder]\ntargets = [\"first/gpt-5\", \"second/gpt-5\"]\nretries = 0\n{KEYS}",
+        a.provider_toml("first"),
+        b.provider_toml("second"),
+    );
+    let gateway = gateway(&toml).await;
+    // OpenAI's opening and a keepalive while the model thinks, then the stream breaks off.
+    let opening: String = native_stream().split_inclusive("\n\n").take(2).collect();
+    let keepalive = event(
+        "keepalive",
+        &json!({"type": "keepalive", "sequence_number": 2}),
+    );
+    a.push(Reply::sse(format!("{opening}{keepalive}")));
+    b.push(Reply::sse(native_stream()));
+    let response = post(
+        &gateway,
+        &json!({"model": "coder", "input": "hi", "stream": true}),
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-switchyard-target"], "second/gpt-5");
+    let events = named_events(&response.text().await.unwrap());
+    assert_eq!(names(&events), names(&named_events(&native_stream())));
+    assert_numbered(&events);
+}
+
 #[tokio::test]
 async fn a_client_that_leaves_a_translated_stream_cancels_the_upstream() {
     let (upstream, gateway) = gateway_with_upstream(KEYS).await;

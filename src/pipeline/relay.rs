@@ -8,7 +8,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{HeaderValue, header, header::HeaderName};
 use axum::response::{IntoResponse, Response};
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use futures_util::StreamExt;
 
 use super::sse::KEEP_ALIVE;
@@ -26,8 +26,8 @@ pub trait Framing: Send + 'static {
     fn end(&mut self, frame: &mut BytesMut);
 
     /// What is sent after a stretch of silence (an SSE comment unless the API has its own).
-    fn keep_alive(&self) -> &'static [u8] {
-        KEEP_ALIVE
+    fn keep_alive(&mut self, frame: &mut BytesMut) {
+        frame.extend_from_slice(KEEP_ALIVE);
     }
 }
 
@@ -89,7 +89,8 @@ pub fn respond(held: Held, mut framing: impl Framing, relay: Relay) -> Response 
             };
             let batch = match next {
                 Err(_) => {
-                    yield Ok(Bytes::from_static(framing.keep_alive()));
+                    framing.keep_alive(&mut frame);
+                    yield Ok(frame.split().freeze());
                     continue;
                 }
                 Ok(None) => break,

@@ -93,8 +93,8 @@ impl Framing for MessagesFraming {
 
     fn end(&mut self, _: &mut BytesMut) {}
 
-    fn keep_alive(&self) -> &'static [u8] {
-        PING
+    fn keep_alive(&mut self, frame: &mut BytesMut) {
+        frame.extend_from_slice(PING);
     }
 }
 

@@ -17,8 +17,9 @@ use serde_json::{Value, json};
 use super::openai_error::OpenAiError;
 use crate::completion::Chunk;
 use crate::error::Error;
+use crate::openai::raw::splice;
 use crate::openai::responses::ResponsesRequest;
-use crate::pipeline::sse::push_event;
+use crate::pipeline::sse::{KEEP_ALIVE, push_event};
 use crate::pipeline::{Framing, Pipeline, Trip};
 use crate::routing::{ChatAnswer, ResponsesAttempt};
 use crate::state::AppState;
@@ -63,7 +64,8 @@ async fn serve(
 /// Each event under its name, as it came; a failure as the API's `error` event, then
 /// `response.failed` (what Codex acts on: it ignores `error` events, and a stream that ends
 /// without a terminal event is one it retries blind), numbered after the events before them
-/// (they count from 0).
+/// (they count from 0). A silence is OpenAI's own `keepalive` event once the response is
+/// announced: Codex times a stream out on events, and comments are none.
 #[derive(Default)]
 struct ResponsesFraming {
     written: u64,
@@ -71,12 +73,31 @@ struct ResponsesFraming {
     /// kept as its text (a stream's whole life long, and Codex's echo its tools), read only
     /// should the stream fail.
     created: Option<Box<RawValue>>,
+    /// The `keepalive` events the gateway put into the stream: every event after one is
+    /// numbered this much further on, so the numbers still run without a gap or a repeat.
+    inserted: u64,
 }
 
 /// `response.created`, for the response it announces.
 #[derive(Deserialize)]
 struct Created {
     response: Box<RawValue>,
+}
+
+/// An event's number, as the raw text it came in.
+#[derive(Deserialize)]
+struct Numbered<'a> {
+    #[serde(borrow)]
+    sequence_number: Option<&'a RawValue>,
+}
+
+/// `json` with its `sequence_number` moved `by` further on; as it is when it has no number.
+fn renumbered(json: &str, by: u64) -> Option<String> {
+    let raw = serde_json::from_str::<Numbered<'_>>(json)
+        .ok()?
+        .sequence_number?;
+    let number = raw.get().parse::<u64>().ok()?;
+    splice(json, raw, &(number + by).to_string())
 }
 
 impl Framing for ResponsesFraming {
@@ -86,8 +107,31 @@ impl Framing for ResponsesFraming {
                 .ok()
                 .map(|created| created.response);
         }
-        push_event(frame, chunk.event.as_deref(), &chunk.json);
+        let moved = (self.inserted > 0)
+            .then(|| renumbered(&chunk.json, self.inserted))
+            .flatten();
+        push_event(
+            frame,
+            chunk.event.as_deref(),
+            moved.as_deref().unwrap_or(&chunk.json),
+        );
         self.written += 1;
+    }
+
+    /// Before `response.created` an SSE comment: the SDKs' stream helpers want that event
+    /// first (openai-python's raises on any other).
+    fn keep_alive(&mut self, frame: &mut BytesMut) {
+        if self.created.is_none() {
+            frame.extend_from_slice(KEEP_ALIVE);
+            return;
+        }
+        let event = format!(
+            r#"{{"type":"keepalive","sequence_number":{}}}"#,
+            self.written
+        );
+        push_event(frame, Some("keepalive"), &event);
+        self.written += 1;
+        self.inserted += 1;
     }
 
     fn error(&mut self, error: &Error, frame: &mut BytesMut) {

@@ -43,6 +43,23 @@ def reply(handler: http.server.BaseHTTPRequestHandler, payload: bytes, kind: str
     handler.wfile.write(payload)
 
 
+def reply_pausing(handler: http.server.BaseHTTPRequestHandler, payload: bytes, kind: str) -> None:
+    """As `reply`, with a pause after the first two events, as a model that stops to think."""
+    handler.send_response(200)
+    handler.send_header("content-type", kind)
+    handler.send_header("content-length", str(len(payload)))
+    handler.end_headers()
+    events = payload.split(b"\n\n")
+    opening = b"\n\n".join(events[:2]) + b"\n\n"
+    handler.wfile.write(opening)
+    time.sleep(PAUSE_S)
+    handler.wfile.write(payload[len(opening):])
+
+
+# Longer than the gateway's keep_alive in the smoke config, so keep-alives flow in the pause.
+PAUSE_S = 0.6
+
+
 def vector(text: str, dimensions: int) -> list:
     """A fake embedding: small exact binary fractions, so float32 packing loses nothing."""
     return [((len(text) + i) % 8) / 8 for i in range(dimensions)]
@@ -215,6 +232,9 @@ class FakeOpenAI(http.server.BaseHTTPRequestHandler):
         if body.get("stream"):
             name = "tool_calls_stream.sse" if tools else "text_stream.sse"
             payload, kind = (OPENAI_FIXTURES / name).read_bytes(), "text/event-stream"
+            if body["model"] == "slow":
+                reply_pausing(self, payload, kind)
+                return
         else:
             payload, kind = (OPENAI_FIXTURES / "completion.json").read_bytes(), "application/json"
         reply(self, payload, kind)
@@ -687,6 +707,23 @@ def check_responses(client: openai.OpenAI, model: str, sent, by: str = "call_id"
     assert results == [getattr(call, by) for call in calls], (results, calls)
 
 
+def test_responses_keepalive(client: openai.OpenAI) -> None:
+    """A translated stream whose model stops to think for longer than the gateway's keep_alive:
+    OpenAI's own `keepalive` events fill the pause, numbered in sequence, and both the SDK's
+    stream helper and its plain event stream read past them."""
+    with client.responses.stream(model="chat/slow", input="Hello?") as stream:
+        events = list(stream)
+        final = stream.get_final_response()
+    kinds = [e.type for e in events]
+    assert "keepalive" in kinds, kinds
+    assert [e.sequence_number for e in events] == list(range(len(events))), events
+    deltas = "".join(e.delta for e in events if e.type == "response.output_text.delta")
+    assert deltas and deltas == final.output_text, (deltas, final)
+    plain = list(client.responses.create(model="chat/slow", input="Hello?", stream=True))
+    assert "keepalive" in [e.type for e in plain], plain
+    assert plain[-1].type == "response.completed", plain[-1]
+
+
 def check_custom_tool(client: openai.OpenAI, model: str, sent) -> None:
     """A custom (freeform) tool, as Codex's apply_patch is, toward a chat target: its call comes
     back as a custom_tool_call with its input, and its output goes back as the call's result."""
@@ -773,6 +810,7 @@ def main() -> int:
         config = os.path.join(tmp, "smoke.toml")
         with open(config, "w") as f:
             f.write('[auth]\nkeys = ["${SMOKE_GATEWAY_KEY}"]\n')
+            f.write('[server]\nkeep_alive = "200ms"\n')
             f.write(
                 "[providers.gem]\nkind = \"gemini\"\n"
                 f"base_url = \"http://127.0.0.1:{gemini.server_address[1]}/v1beta\"\n"
@@ -807,6 +845,7 @@ def main() -> int:
                 ("embeddings", lambda: test_embeddings(client)),
                 ("responses_native", lambda: test_responses_native(client)),
                 ("responses_translated", lambda: test_responses_translated(client)),
+                ("responses_keepalive", lambda: test_responses_keepalive(client)),
                 ("claude_stream_tool_calls", lambda: test_claude_stream_tool_calls(client)),
                 ("messages_whole", lambda: test_messages_whole(claude)),
                 ("messages_stream_tool_round_trip", lambda: test_messages_stream_tool_round_trip(claude)),

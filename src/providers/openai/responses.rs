@@ -160,11 +160,12 @@ impl EventDecoder for ResponsesState {
             .or(event.event.as_deref())
             .unwrap_or("unknown")
             .to_owned();
-        // The response being made is no output yet: held back until real output, so a fallback
-        // before it never shows two `response.created`.
+        // The response being made is no output yet, nor OpenAI's `keepalive` (sent while a
+        // model thinks a long time): held back until real output, so a fallback before it never
+        // shows two `response.created`.
         let output = !matches!(
             kind.as_str(),
-            "response.created" | "response.in_progress" | "response.queued"
+            "response.created" | "response.in_progress" | "response.queued" | "keepalive"
         );
         let mut chunk = Chunk::named(data.to_owned(), Cow::Owned(kind.clone()), output);
         if let Some(response) = &view.response {
