@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use common::fixtures::anthropic;
 use common::*;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// A Messages request as Claude Code sends one: a cached system block, a field newer than this
 /// code, and `?beta=true` on the path.
@@ -300,6 +300,65 @@ async fn toward_a_chat_target_the_request_is_translated_and_the_message_comes_ba
             {"role": "tool", "tool_call_id": "toolu_1", "content": "18 C"},
             {"role": "user", "content": [{"type": "text", "text": "And so?"}]}
         ])
+    );
+}
+
+#[tokio::test]
+async fn toward_a_target_that_wants_reasoning_back_thinking_goes_back_as_reasoning_content() {
+    // As DeepSeek's thinking mode: a tool-call turn without its reasoning is a 400.
+    let (upstream, gateway) =
+        gateway_with_upstream(&format!("send_reasoning_back = true\n{KEYS}")).await;
+    upstream.always(Reply::json(completion_json("Done.")));
+    let sent = r#"{"model":"up/deepseek-v4","max_tokens":300,
+        "tools":[{"name":"get_weather","input_schema":{"type":"object"}}],
+        "messages":[
+          {"role":"user","content":"Weather in Paris and Rome?"},
+          {"role":"assistant","content":[{"type":"thinking","thinking":"Paris first.","signature":""},{"type":"tool_use","id":"toolu_1","name":"get_weather","input":{"city":"Paris"}}]},
+          {"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_1","content":"18 C"}]},
+          {"role":"assistant","content":[{"type":"tool_use","id":"toolu_2","name":"get_weather","input":{"city":"Rome"}}]},
+          {"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_2","content":"21 C"}]},
+          {"role":"assistant","content":[{"type":"thinking","thinking":"Both known.","signature":""},{"type":"text","text":"Warm."}]},
+          {"role":"user","content":"Thanks"}
+        ]}"#;
+    let response = post(&gateway, sent.to_owned(), "cc-key").await;
+    assert_eq!(response.status(), 200);
+    assert!(
+        response
+            .headers()
+            .get("x-switchyard-dropped-params")
+            .is_none()
+    );
+    let chat = upstream.last_request().json();
+    let assistants: Vec<&Value> = chat["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["role"] == "assistant")
+        .collect();
+    let reasoning: Vec<&Value> = assistants.iter().map(|m| &m["reasoning_content"]).collect();
+    // A tool-call turn without thinking still carries the field, empty.
+    assert_eq!(
+        reasoning,
+        [&json!("Paris first."), &json!(""), &json!("Both known.")]
+    );
+
+    // A target that does not want it is sent none: the thinking follows its policy, here drop.
+    let (plain, gateway) =
+        gateway_with_upstream(&format!("unsupported_params = \"drop\"\n{KEYS}")).await;
+    plain.push(Reply::json(completion_json("Done.")));
+    let response = post(&gateway, sent.to_owned(), "cc-key").await;
+    assert_eq!(
+        response.headers()["x-switchyard-dropped-params"],
+        "thinking"
+    );
+    let chat = plain.last_request().json();
+    assert!(
+        chat["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m.get("reasoning_content").is_none()),
+        "{chat}"
     );
 }
 

@@ -207,6 +207,33 @@ fn codex_turn(model: &str, stream: bool) -> Value {
 }
 
 #[tokio::test]
+async fn toward_a_target_that_wants_reasoning_back_the_reasoning_items_text_goes_back() {
+    let (upstream, gateway) =
+        gateway_with_upstream(&format!("send_reasoning_back = true\n{KEYS}")).await;
+    upstream.push(Reply::json(completion_json("18C and cloudy.")));
+    let mut turn = codex_turn("up/deepseek-v4", false);
+    // The reasoning item the gateway wrote on the turn before, as Codex sends it back.
+    turn["input"].as_array_mut().unwrap().insert(
+        1,
+        json!({"type": "reasoning", "id": "rs_1", "summary": [{"type": "summary_text", "text": "Look it up."}]}),
+    );
+    let response = post(&gateway, &turn).await;
+    assert_eq!(response.status(), 200);
+    let dropped = response.headers()["x-switchyard-dropped-params"]
+        .to_str()
+        .unwrap();
+    assert!(
+        !dropped.split(", ").any(|name| name == "reasoning"),
+        "{dropped}"
+    );
+    let chat = upstream.last_request().json();
+    let assistant = &chat["messages"][2];
+    assert_eq!(assistant["role"], "assistant", "{chat}");
+    assert_eq!(assistant["reasoning_content"], "Look it up.");
+    assert_eq!(assistant["tool_calls"][0]["id"], "call_1");
+}
+
+#[tokio::test]
 async fn toward_a_chat_only_target_the_request_is_translated_and_a_response_object_comes_back() {
     let (upstream, gateway) = gateway_with_upstream(KEYS).await;
     upstream.push(Reply::json(completion_json("18C and cloudy.")));
@@ -524,15 +551,22 @@ async fn what_only_openais_own_servers_can_do_is_refused_toward_a_chat_target() 
     assert!(upstream.requests().is_empty());
 }
 
-#[tokio::test]
-async fn a_failure_before_output_falls_back_and_the_client_sees_one_response_created() {
+/// Two fake upstreams as providers `first` and `second` (`settings` in each one's table), and a
+/// gateway whose model `coder` is `model` at the first, falling back to the second.
+async fn falling_back(model: &str, settings: &str) -> (FakeUpstream, FakeUpstream, Gateway) {
     let (a, b) = (FakeUpstream::start().await, FakeUpstream::start().await);
     let toml = format!(
-        "{}{}[routing]\nbackoff_base = \"1ms\"\n[models.coder]\ntargets = [\"first/llama\", \"second/llama\"]\nretries = 0\n{KEYS}",
+        "{}{settings}{}{settings}[routing]\nbackoff_base = \"1ms\"\n[models.coder]\ntargets = [\"first/{model}\", \"second/{model}\"]\nretries = 0\n{KEYS}",
         a.provider_toml("first"),
         b.provider_toml("second"),
     );
     let gateway = gateway(&toml).await;
+    (a, b, gateway)
+}
+
+#[tokio::test]
+async fn a_failure_before_output_falls_back_and_the_client_sees_one_response_created() {
+    let (a, b, gateway) = falling_back("llama", "").await;
     // The first opens its stream, then fails before any content: nothing was committed.
     a.push(Reply::sse(format!(
         "{}{}",
@@ -634,13 +668,7 @@ async fn before_response_created_a_silence_is_a_comment() {
 
 #[tokio::test]
 async fn an_upstream_keepalive_is_no_output_so_a_failure_after_it_still_falls_back() {
-    let (a, b) = (FakeUpstream::start().await, FakeUpstream::start().await);
-    let toml = format!(
-        "{}responses = \"native\"\n{}responses = \"native\"\n[routing]\nbackoff_base = \"1ms\"\n[models.coder]\ntargets = [\"first/gpt-5\", \"second/gpt-5\"]\nretries = 0\n{KEYS}",
-        a.provider_toml("first"),
-        b.provider_toml("second"),
-    );
-    let gateway = gateway(&toml).await;
+    let (a, b, gateway) = falling_back("gpt-5", "responses = \"native\"\n").await;
     // OpenAI's opening and a keepalive while the model thinks, then the stream breaks off.
     let opening: String = native_stream().split_inclusive("\n\n").take(2).collect();
     let keepalive = event(

@@ -25,7 +25,12 @@ fn request(data: &[u8]) {
     let Ok(request) = MessagesRequest::parse(Bytes::copy_from_slice(data)) else {
         return;
     };
-    harness::check_translated(to_chat::translate(request.body()).map(|t| t.body));
+    // Both ways a target takes reasoning: dropped, and sent back as `reasoning_content`.
+    for reasoning_back in [false, true] {
+        harness::check_translated(
+            to_chat::translate(request.body(), reasoning_back).map(|t| t.body),
+        );
+    }
 }
 
 fn stream(data: &[u8]) {

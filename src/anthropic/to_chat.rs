@@ -32,8 +32,10 @@ const CARRIED: &[&str] = &[
 ];
 
 /// `body` (a checked Messages request) as a chat request for `model`, streamed with usage when
-/// it is a stream.
-pub fn translate(body: &[u8]) -> Result<Translated, Error> {
+/// it is a stream. With `reasoning_back`, each assistant turn's thinking goes back as its
+/// `reasoning_content` (empty on a turn with tool calls and no thinking), for a target that
+/// wants it (DeepSeek's thinking mode refuses a tool-call turn without it); else it is dropped.
+pub fn translate(body: &[u8], reasoning_back: bool) -> Result<Translated, Error> {
     let request: Map<String, Value> = serde_json::from_slice(body)
         .map_err(|e| Error::invalid(format!("The request body is not valid JSON: {e}"), None))?;
     let mut dropped: Vec<String> = request
@@ -59,7 +61,7 @@ pub fn translate(body: &[u8]) -> Result<Translated, Error> {
         .into_iter()
         .flatten()
     {
-        turn(message, &mut messages, &mut dropped)?;
+        turn(message, &mut messages, &mut dropped, reasoning_back)?;
     }
     chat.insert("messages".into(), Value::Array(messages));
     if let Some(max) = request.get("max_tokens") {
@@ -109,8 +111,14 @@ pub fn translate(body: &[u8]) -> Result<Translated, Error> {
 }
 
 /// One Anthropic turn as chat messages: a user turn's tool results first, each its own `tool`
-/// message, then the rest; an assistant turn's text and tool uses as one message.
-fn turn(message: &Value, out: &mut Vec<Value>, dropped: &mut Vec<String>) -> Result<(), Error> {
+/// message, then the rest; an assistant turn's text and tool uses as one message, with its
+/// thinking as `reasoning_content` when that goes back.
+fn turn(
+    message: &Value,
+    out: &mut Vec<Value>,
+    dropped: &mut Vec<String>,
+    reasoning_back: bool,
+) -> Result<(), Error> {
     let role = message
         .get("role")
         .and_then(Value::as_str)
@@ -123,11 +131,13 @@ fn turn(message: &Value, out: &mut Vec<Value>, dropped: &mut Vec<String>) -> Res
     match role {
         "assistant" => {
             let mut text = String::new();
+            let mut thinking = String::new();
             let mut calls = Vec::new();
             for block in &blocks {
                 note_cache_control(block, dropped);
                 match block.get("type").and_then(Value::as_str) {
                     Some("text") => text.push_str(block.get("text").and_then(Value::as_str).unwrap_or_default()),
+                    Some("thinking") if reasoning_back => thinking.push_str(block.get("thinking").and_then(Value::as_str).unwrap_or_default()),
                     Some("tool_use") => calls.push(json!({
                         "id": block.get("id").cloned().unwrap_or(Value::Null),
                         "type": "function",
@@ -143,6 +153,9 @@ fn turn(message: &Value, out: &mut Vec<Value>, dropped: &mut Vec<String>) -> Res
                 }
             }
             let mut assistant = json!({"role": "assistant", "content": if text.is_empty() { Value::Null } else { json!(text) }});
+            if reasoning_back && !(thinking.is_empty() && calls.is_empty()) {
+                assistant["reasoning_content"] = json!(thinking);
+            }
             if !calls.is_empty() {
                 assistant["tool_calls"] = Value::Array(calls);
             }

@@ -44,9 +44,14 @@ fn providers<'a>(out: &mut String, providers: impl Iterator<Item = &'a ProviderC
             } else {
                 ""
             };
+            let reasoning = if provider.send_reasoning_back {
+                "  reasoning sent back"
+            } else {
+                ""
+            };
             writeln!(
                 out,
-                "  {}/*  {} {}  key: {key}{responses}",
+                "  {}/*  {} {}  key: {key}{responses}{reasoning}",
                 provider.name,
                 provider.kind.label(),
                 provider.base_url

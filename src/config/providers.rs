@@ -30,6 +30,11 @@ pub struct ProviderConfig {
     /// It serves OpenAI's Responses API itself (`responses = "native"`): the Responses surface
     /// relays to it untranslated. Defaults to true for the built-in `openai` entry only.
     pub responses_native: bool,
+    /// A translated conversation (from the Messages or the Responses API) carries each
+    /// assistant turn's reasoning back as `reasoning_content`, and every turn with tool calls
+    /// one, empty when none is known (`send_reasoning_back`): DeepSeek's thinking mode refuses a
+    /// tool-call turn without it. Defaults to true for DeepSeek's API host only.
+    pub send_reasoning_back: bool,
     /// Retries on retryable errors for plain keys of this provider; `None`: `[routing] retries`.
     pub retries: Option<u32>,
 }
@@ -67,6 +72,7 @@ pub(super) struct RawProvider {
     max_event_size: Option<ByteSize>,
     unsupported_params: Option<UnsupportedParams>,
     responses: Option<ResponsesMode>,
+    send_reasoning_back: Option<bool>,
     api_version: Option<String>,
     default_max_tokens: Option<u64>,
     retries: Option<u32>,
@@ -157,6 +163,7 @@ fn bare(
         bounds,
         unsupported_params: UnsupportedParams::Error,
         responses_native: false,
+        send_reasoning_back: false,
         retries: None,
     }
 }
@@ -169,6 +176,7 @@ fn catalog_provider(
     ProviderConfig {
         api_keys: key.map(Secret::new).into_iter().collect(),
         responses_native: entry.name == "openai",
+        send_reasoning_back: wants_reasoning_back(entry.base_url),
         ..bare(
             entry.name,
             entry.kind.with_defaults(),
@@ -217,11 +225,23 @@ fn validate_provider(
         Some(ResponsesMode::Chat) => false,
         None => builtin.is_some_and(|entry| entry.name == "openai"),
     };
+    let base_url = base_url(raw.base_url, builtin)?;
+    let send_reasoning_back = match raw.send_reasoning_back {
+        Some(true) if !matches!(kind, ProviderKind::Openai | ProviderKind::Azure { .. }) => {
+            return Err((
+                "send_reasoning_back".into(),
+                "only an openai or azure provider is sent chat requests that carry it".into(),
+            ));
+        }
+        Some(wanted) => wanted,
+        None => wants_reasoning_back(&base_url),
+    };
     Ok(ProviderConfig {
         name: name.to_owned(),
         kind,
         responses_native,
-        base_url: base_url(raw.base_url, builtin)?,
+        send_reasoning_back,
+        base_url,
         api_keys: api_keys(raw.api_key, builtin, env)?,
         headers: headers(raw.headers)?,
         models: raw.models,
@@ -283,6 +303,14 @@ fn base_url(written: Option<String>, builtin: Option<&CatalogEntry>) -> Result<S
         return Err(invalid("base_url", "must start with http:// or https://"));
     }
     Ok(base_url)
+}
+
+/// Whether a server wants the reasoning of a conversation's tool-call turns back: DeepSeek's
+/// API does in thinking mode, its default (a 400 without it).
+fn wants_reasoning_back(base_url: &str) -> bool {
+    base_url
+        .parse::<Uri>()
+        .is_ok_and(|uri| uri.host() == Some("api.deepseek.com"))
 }
 
 /// The table's keys, else a built-in provider's key variable, which must then be set: a table

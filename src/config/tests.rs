@@ -558,3 +558,22 @@ fn the_reference_config_shows_every_key() {
         "config/switchyard.toml does not show: {missing:?}"
     );
 }
+
+#[test]
+fn deepseeks_api_gets_the_reasoning_back_by_default_and_any_openai_server_can() {
+    let config = load(
+        "[providers.mine]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:8000/v1\"\nsend_reasoning_back = true\n\
+         [providers.proxied]\nkind = \"openai\"\nbase_url = \"https://api.deepseek.com/v1\"\nsend_reasoning_back = false\n",
+        &[("DEEPSEEK_API_KEY", "sk-ds"), ("GROQ_API_KEY", "gsk-1")],
+    )
+    .unwrap_or_else(|e| unreachable!("{e}"));
+    let back = |name: &str| config.providers[name].send_reasoning_back;
+    assert!(back("deepseek"), "the built-in entry");
+    assert!(!back("groq"));
+    assert!(back("mine"));
+    assert!(!back("proxied"), "what the table says wins");
+    let error = error_of(
+        "[providers.claude]\nkind = \"anthropic\"\nbase_url = \"https://api.anthropic.com\"\napi_key = \"k\"\nsend_reasoning_back = true\n",
+    );
+    assert!(error.contains("send_reasoning_back"), "{error}");
+}

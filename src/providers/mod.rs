@@ -46,6 +46,8 @@ pub struct Provider {
     policy: UnsupportedParams,
     /// It serves the Responses API itself.
     responses_native: bool,
+    /// Translated conversations carry their reasoning back (`send_reasoning_back`).
+    reasoning_back: bool,
 }
 
 enum Codec {
@@ -143,6 +145,7 @@ impl Provider {
             name: config.name.clone(),
             policy: config.unsupported_params,
             responses_native: config.responses_native,
+            reasoning_back: config.send_reasoning_back,
         })
     }
 
@@ -285,6 +288,12 @@ impl Provider {
     /// are served that surface through `complete`.
     pub fn speaks_responses(&self) -> bool {
         matches!(self.codec, Codec::OpenAi(_) | Codec::Azure(_)) && self.responses_native
+    }
+
+    /// Whether a conversation translated for it carries each assistant turn's reasoning back as
+    /// `reasoning_content` (`send_reasoning_back`, which only openai and azure kinds take).
+    pub fn wants_reasoning_back(&self) -> bool {
+        self.reasoning_back
     }
 
     /// Serves a Responses `request` with the upstream model `model`, relayed untranslated to a

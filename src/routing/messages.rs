@@ -1,8 +1,9 @@
 //! An Anthropic Messages attempt. Toward a target that speaks the Messages API the request is
 //! relayed as it came; toward any other it is translated into a chat request (once, when first
-//! needed), served by the chat codecs, and the answer translated back: a whole message, or the
-//! chat stream as Anthropic's events. Either stream is held to its commit point (its
-//! `message_start` and `ping`s held back with it, so a fallback never shows two).
+//! needed, for each way a target takes reasoning back), served by the chat codecs, and the
+//! answer translated back: a whole message, or the chat stream as Anthropic's events. Either
+//! stream is held to its commit point (its `message_start` and `ping`s held back with it, so a
+//! fallback never shows two).
 
 use std::sync::OnceLock;
 
@@ -23,9 +24,13 @@ pub struct MessagesAttempt<'r> {
     pub client: &'r HeaderMap,
     /// Who wants the usage of a translated stream, as the admission decided.
     pub usage: UsageWanted,
-    /// The request as chat, and what the translation dropped; or why it cannot be.
-    pub chat: OnceLock<Result<(ChatRequest, Vec<String>), String>>,
+    /// The request as chat two ways, each made when a target first needs it: with the
+    /// reasoning dropped, and sent back.
+    chat: [OnceLock<Translation>; 2],
 }
+
+/// The request as chat, and what the translation dropped; or why it cannot be.
+type Translation = Result<(ChatRequest, Vec<String>), String>;
 
 impl<'r> MessagesAttempt<'r> {
     pub fn new(request: &'r MessagesRequest, client: &'r HeaderMap, usage: UsageWanted) -> Self {
@@ -33,15 +38,15 @@ impl<'r> MessagesAttempt<'r> {
             request,
             client,
             usage,
-            chat: OnceLock::new(),
+            chat: [OnceLock::new(), OnceLock::new()],
         }
     }
 
-    fn chat(&self) -> Result<&(ChatRequest, Vec<String>), Error> {
-        self.chat
+    fn chat(&self, reasoning_back: bool) -> Result<&(ChatRequest, Vec<String>), Error> {
+        self.chat[usize::from(reasoning_back)]
             .get_or_init(|| {
-                let translated =
-                    to_chat::translate(self.request.body()).map_err(|e| e.to_string())?;
+                let translated = to_chat::translate(self.request.body(), reasoning_back)
+                    .map_err(|e| e.to_string())?;
                 let chat = ChatRequest::parse(translated.body.into()).map_err(|e| e.to_string())?;
                 Ok((chat, translated.dropped))
             })
@@ -50,7 +55,7 @@ impl<'r> MessagesAttempt<'r> {
     }
 
     async fn translated(&self, call: &Call<'_>) -> Result<ChatAnswer, Error> {
-        let (chat, dropped) = self.chat()?;
+        let (chat, dropped) = self.chat(call.provider.wants_reasoning_back())?;
         // `cache_control` is a hint a chat target serves on its own: always dropped, never
         // refused (Claude Code sends it on every request). The rest follows the provider's policy.
         let (hints, losses): (Vec<String>, Vec<String>) = dropped

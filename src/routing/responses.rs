@@ -1,9 +1,10 @@
 //! A Responses API attempt. Toward a provider that serves the API itself (`responses =
 //! "native"`) the request is relayed as it came; toward any other it is translated into a chat
-//! request (once, when first needed), served by the chat codecs, and the answer translated
-//! back: a whole response object, or the chat stream as the Responses events. Either stream is
-//! held to its commit point (`response.created` and `response.in_progress` held back with it,
-//! so a fallback never shows two).
+//! request (once, when first needed, for each way a target takes reasoning back), served by
+//! the chat codecs, and the answer translated back: a whole response object, or the chat
+//! stream as the Responses events. Either stream is held to its commit point
+//! (`response.created` and `response.in_progress` held back with it, so a fallback never shows
+//! two).
 
 use std::sync::OnceLock;
 
@@ -20,9 +21,13 @@ pub struct ResponsesAttempt<'r> {
     pub request: &'r ResponsesRequest,
     /// Who wants the usage of a translated stream, as the admission decided.
     pub usage: UsageWanted,
-    /// The request as chat; or why it cannot be (its message and parameter).
-    chat: OnceLock<Result<Translation, (String, Option<String>)>>,
+    /// The request as chat two ways, each made when a target first needs it: with the
+    /// reasoning's text dropped, and sent back.
+    chat: [OnceLock<Made>; 2],
 }
+
+/// The request as chat; or why it cannot be (its message and parameter).
+type Made = Result<Translation, (String, Option<String>)>;
 
 struct Translation {
     chat: ChatRequest,
@@ -36,18 +41,19 @@ impl<'r> ResponsesAttempt<'r> {
         Self {
             request,
             usage,
-            chat: OnceLock::new(),
+            chat: [OnceLock::new(), OnceLock::new()],
         }
     }
 
-    fn chat(&self) -> Result<&Translation, Error> {
+    fn chat(&self, reasoning_back: bool) -> Result<&Translation, Error> {
         let refused = |error: Error| match error {
             Error::InvalidRequest { message, param, .. } => (message, param),
             other => (other.to_string(), None),
         };
-        self.chat
+        self.chat[usize::from(reasoning_back)]
             .get_or_init(|| {
-                let translated = to_chat::translate(self.request.body()).map_err(refused)?;
+                let translated =
+                    to_chat::translate(self.request.body(), reasoning_back).map_err(refused)?;
                 let chat = ChatRequest::parse(translated.body.into()).map_err(refused)?;
                 Ok(Translation {
                     chat,
@@ -71,7 +77,7 @@ impl<'r> ResponsesAttempt<'r> {
                 Some("previous_response_id"),
             ));
         }
-        let translation = self.chat()?;
+        let translation = self.chat(call.provider.wants_reasoning_back())?;
         let mut dropped = call.provider.cannot_honour(translation.losses.clone())?;
         dropped.extend(translation.hints.iter().cloned());
         dropped.sort();

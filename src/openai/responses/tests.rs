@@ -7,17 +7,65 @@ use crate::completion::{Chunk, Tokens, Translate};
 use crate::error::Error;
 
 fn chat_of(request: &Value) -> (Value, Vec<String>, Vec<String>) {
-    let translated = translate(request.to_string().as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    chat_with(request, false)
+}
+
+/// As `chat_of`, for a target that wants the reasoning back or not.
+fn chat_with(request: &Value, reasoning_back: bool) -> (Value, Vec<String>, Vec<String>) {
+    let translated =
+        translate(request.to_string().as_bytes(), reasoning_back).unwrap_or_else(|e| panic!("{e}"));
     let chat = serde_json::from_slice(&translated.body).unwrap_or_else(|e| panic!("{e}"));
     (chat, translated.losses, translated.hints)
 }
 
 fn refusal(request: &Value) -> (String, Option<String>) {
-    match translate(request.to_string().as_bytes()) {
+    match translate(request.to_string().as_bytes(), false) {
         Err(Error::InvalidRequest { message, param, .. }) => (message, param),
         Err(other) => panic!("not a 400: {other}"),
         Ok(_) => panic!("translated: {request}"),
     }
+}
+
+#[test]
+fn reasoning_goes_back_as_reasoning_content_to_a_target_that_wants_it() {
+    // A tool loop as Codex sends it back: the reasoning item the gateway wrote (the text as its
+    // summary), then calls; a second call with no reasoning before it.
+    let request = json!({
+        "model": "deepseek/deepseek-v4",
+        "input": [
+            {"role": "user", "content": "Weather in Paris and Rome?"},
+            {"type": "reasoning", "id": "rs_1", "summary": [
+                {"type": "summary_text", "text": "Paris first. "},
+                {"type": "summary_text", "text": "Then Rome."}]},
+            {"type": "function_call", "call_id": "c1", "name": "get_weather", "arguments": "{}"},
+            {"type": "function_call_output", "call_id": "c1", "output": "18C"},
+            {"type": "function_call", "call_id": "c2", "name": "get_weather", "arguments": "{}"},
+            {"type": "function_call_output", "call_id": "c2", "output": "21C"},
+        ],
+    });
+    let (chat, _, hints) = chat_with(&request, true);
+    let reasoning: Vec<&Value> = chat["messages"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{chat}"))
+        .iter()
+        .filter(|m| m["role"] == "assistant")
+        .map(|m| &m["reasoning_content"])
+        .collect();
+    assert_eq!(reasoning, [&json!("Paris first. Then Rome."), &json!("")]);
+    assert!(!hints.contains(&"reasoning".to_owned()), "{hints:?}");
+
+    // Toward any other chat target the text stays out, named as a dropped hint.
+    let (chat, _, hints) = chat_with(&request, false);
+    let messages = chat["messages"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{chat}"));
+    assert!(
+        messages
+            .iter()
+            .all(|m| m.get("reasoning_content").is_none()),
+        "{chat}"
+    );
+    assert!(hints.contains(&"reasoning".to_owned()), "{hints:?}");
 }
 
 #[test]

@@ -71,8 +71,11 @@ const LOGPROBS: &str = "message.output_text.logprobs";
 const ENCRYPTED_REASONING: &str = "reasoning.encrypted_content";
 
 /// `body` (a checked Responses request) as a chat request, streamed with usage when it is a
-/// stream.
-pub fn translate(body: &[u8]) -> Result<Translated, Error> {
+/// stream. With `reasoning_back`, the text of each reasoning item goes back as the next
+/// assistant turn's `reasoning_content`, and every turn with tool calls has one (empty when no
+/// reasoning came before it), for a target that wants it (DeepSeek's thinking mode refuses a
+/// tool-call turn without it).
+pub fn translate(body: &[u8], reasoning_back: bool) -> Result<Translated, Error> {
     let request: Map<String, Value> = serde_json::from_slice(body)
         .map_err(|e| Error::invalid(format!("The request body is not valid JSON: {e}"), None))?;
     let mut losses = Vec::new();
@@ -104,9 +107,19 @@ pub fn translate(body: &[u8]) -> Result<Translated, Error> {
     match request.get("input") {
         Some(Value::String(text)) => messages.push(json!({"role": "user", "content": text})),
         Some(Value::Array(items)) => {
-            let mut signed = Vec::new();
+            let mut reasoning = Reasoning {
+                back: reasoning_back,
+                ..Reasoning::default()
+            };
             for item in items {
-                self::item(item, &mut messages, &mut signed, &mut hints)?;
+                self::item(item, &mut messages, &mut reasoning, &mut hints)?;
+            }
+            if reasoning_back {
+                for turn in &mut messages {
+                    if turn.get("tool_calls").is_some() && turn.get("reasoning_content").is_none() {
+                        turn["reasoning_content"] = json!("");
+                    }
+                }
             }
         }
         _ => {}
@@ -189,12 +202,64 @@ pub fn translate(body: &[u8]) -> Result<Translated, Error> {
     })
 }
 
-/// One input item as chat messages, appended to `out`. `signed` holds the target's signed
-/// reasoning read from reasoning items, until the assistant turn it belongs to.
+/// The reasoning read from reasoning items, waiting for the assistant turn it belongs to: what
+/// the target signed, and, when it goes back, the text.
+#[derive(Default)]
+struct Reasoning {
+    signed: Vec<Value>,
+    text: String,
+    /// The text goes back as `reasoning_content`.
+    back: bool,
+}
+
+impl Reasoning {
+    /// Gives `turn` the reasoning waiting for it.
+    fn give(&mut self, turn: &mut Value) {
+        if !self.signed.is_empty() {
+            let mut details = match turn.get_mut("reasoning_details") {
+                Some(Value::Array(details)) => std::mem::take(details),
+                _ => Vec::new(),
+            };
+            details.append(&mut self.signed);
+            turn["reasoning_details"] = Value::Array(details);
+        }
+        if !self.text.is_empty() {
+            turn["reasoning_content"] = json!(std::mem::take(&mut self.text));
+        }
+    }
+
+    /// Reads a reasoning item; false when nothing of it can go back.
+    fn read(&mut self, item: &Value) -> bool {
+        let sealed = item
+            .get("encrypted_content")
+            .and_then(Value::as_str)
+            .and_then(reasoning::open);
+        let signed = sealed.is_some();
+        self.signed.extend(sealed.into_iter().flatten());
+        if !self.back {
+            return signed;
+        }
+        // The gateway writes the reasoning as the item's summary; OpenAI's own items may carry
+        // their reasoning text as content.
+        let texts = ["summary", "content"]
+            .into_iter()
+            .filter_map(|key| item.get(key).and_then(Value::as_array))
+            .flatten()
+            .filter_map(|part| part.get("text").and_then(Value::as_str));
+        let before = self.text.len();
+        for text in texts {
+            self.text.push_str(text);
+        }
+        signed || self.text.len() > before
+    }
+}
+
+/// One input item as chat messages, appended to `out`; a reasoning item's reasoning kept in
+/// `reasoning` until the assistant turn it belongs to.
 fn item(
     item: &Value,
     out: &mut Vec<Value>,
-    signed: &mut Vec<Value>,
+    reasoning: &mut Reasoning,
     hints: &mut Vec<String>,
 ) -> Result<(), Error> {
     let kind = item
@@ -209,7 +274,7 @@ fn item(
         "message" => {
             let mut message = message(item)?;
             if message["role"] == "assistant" {
-                sign(&mut message, signed);
+                reasoning.give(&mut message);
             }
             out.push(message);
         }
@@ -231,7 +296,7 @@ fn item(
             // A run of calls (and the assistant text before it) is one chat turn.
             match out.last_mut() {
                 Some(last) if last["role"] == "assistant" => {
-                    sign(last, signed);
+                    reasoning.give(last);
                     match last.get_mut("tool_calls") {
                         Some(Value::Array(calls)) => calls.push(call),
                         _ => last["tool_calls"] = json!([call]),
@@ -240,7 +305,7 @@ fn item(
                 _ => {
                     let mut turn =
                         json!({"role": "assistant", "content": null, "tool_calls": [call]});
-                    sign(&mut turn, signed);
+                    reasoning.give(&mut turn);
                     out.push(turn);
                 }
             }
@@ -273,16 +338,14 @@ fn item(
                 out.push(json!({"role": "user", "content": images}));
             }
         }
-        // What the target signed goes back with its turn; reasoning from elsewhere (OpenAI's
-        // encrypted form, a summary alone) is the model's to redo.
-        "reasoning" => match item
-            .get("encrypted_content")
-            .and_then(Value::as_str)
-            .and_then(reasoning::open)
-        {
-            Some(details) => signed.extend(details),
-            None => hints.push("reasoning".into()),
-        },
+        // What the target signed goes back with its turn, and the text to a target that wants
+        // it; reasoning from elsewhere (OpenAI's encrypted form, a summary alone) is otherwise
+        // the model's to redo.
+        "reasoning" => {
+            if !reasoning.read(item) {
+                hints.push("reasoning".into());
+            }
+        }
         "" => {
             return Err(Error::invalid(
                 "Invalid input item: it has neither a 'type' nor a 'role'.",
@@ -297,18 +360,6 @@ fn item(
         }
     }
     Ok(())
-}
-
-/// The signed reasoning waiting for an assistant turn, given to `turn`.
-fn sign(turn: &mut Value, signed: &mut Vec<Value>) {
-    if !signed.is_empty() {
-        let mut details = match turn.get_mut("reasoning_details") {
-            Some(Value::Array(details)) => std::mem::take(details),
-            _ => Vec::new(),
-        };
-        details.append(signed);
-        turn["reasoning_details"] = Value::Array(details);
-    }
 }
 
 /// A message item as a chat message. System and developer instructions are a system message

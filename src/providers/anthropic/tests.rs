@@ -35,6 +35,7 @@ fn config(policy: UnsupportedParams) -> ProviderConfig {
         },
         unsupported_params: policy,
         responses_native: false,
+        send_reasoning_back: false,
         retries: None,
     }
 }
