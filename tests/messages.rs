@@ -303,6 +303,15 @@ async fn toward_a_chat_target_the_request_is_translated_and_the_message_comes_ba
     );
 }
 
+/// Posts `sent`, which must be served with nothing dropped; the chat request `upstream` got.
+async fn carried_whole(gateway: &Gateway, upstream: &FakeUpstream, sent: &str) -> Value {
+    let response = post(gateway, sent.to_owned(), "cc-key").await;
+    assert_eq!(response.status(), 200);
+    let dropped = response.headers().get("x-switchyard-dropped-params");
+    assert!(dropped.is_none(), "{dropped:?}");
+    upstream.last_request().json()
+}
+
 #[tokio::test]
 async fn toward_a_target_that_wants_reasoning_back_thinking_goes_back_as_reasoning_content() {
     // As DeepSeek's thinking mode: a tool-call turn without its reasoning is a 400.
@@ -320,15 +329,7 @@ async fn toward_a_target_that_wants_reasoning_back_thinking_goes_back_as_reasoni
           {"role":"assistant","content":[{"type":"thinking","thinking":"Both known.","signature":""},{"type":"text","text":"Warm."}]},
           {"role":"user","content":"Thanks"}
         ]}"#;
-    let response = post(&gateway, sent.to_owned(), "cc-key").await;
-    assert_eq!(response.status(), 200);
-    assert!(
-        response
-            .headers()
-            .get("x-switchyard-dropped-params")
-            .is_none()
-    );
-    let chat = upstream.last_request().json();
+    let chat = carried_whole(&gateway, &upstream, sent).await;
     let assistants: Vec<&Value> = chat["messages"]
         .as_array()
         .unwrap()
@@ -360,6 +361,33 @@ async fn toward_a_target_that_wants_reasoning_back_thinking_goes_back_as_reasoni
             .all(|m| m.get("reasoning_content").is_none()),
         "{chat}"
     );
+}
+
+#[tokio::test]
+async fn output_config_becomes_the_reasoning_effort_and_a_strict_json_schema() {
+    let (upstream, gateway) = gateway_with_upstream(KEYS).await;
+    upstream.push(Reply::json(completion_json(r#"{"city":"Paris"}"#)));
+    let sent = r#"{"model":"up/gpt-5","max_tokens":3000,
+        "thinking":{"type":"enabled","budget_tokens":2048},
+        "output_config":{"effort":"high","format":{"type":"json_schema","schema":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"],"additionalProperties":false}}},
+        "messages":[{"role":"user","content":"Where?"}]}"#;
+    let chat = carried_whole(&gateway, &upstream, sent).await;
+    assert_eq!(
+        chat["reasoning_effort"], "high",
+        "the effort asked for, over the budget's low"
+    );
+    assert_eq!(
+        chat["response_format"],
+        json!({"type": "json_schema", "json_schema": {"name": "output", "strict": true, "schema":
+            {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"], "additionalProperties": false}}})
+    );
+
+    // A part a chat target has no place for follows the provider's policy: by default a 400.
+    let odd = sent.replace(r#""effort":"high""#, r#""effort":"high","future":1"#);
+    let refused = post(&gateway, odd, "cc-key").await;
+    assert_eq!(refused.status(), 400);
+    let body = refused.text().await.unwrap();
+    assert!(body.contains("output_config.future"), "{body}");
 }
 
 #[tokio::test]

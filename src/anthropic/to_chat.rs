@@ -29,6 +29,7 @@ const CARRIED: &[&str] = &[
     "tools",
     "tool_choice",
     "thinking",
+    "output_config",
 ];
 
 /// `body` (a checked Messages request) as a chat request for `model`, streamed with usage when
@@ -97,6 +98,9 @@ pub fn translate(body: &[u8], reasoning_back: bool) -> Result<Translated, Error>
     }
     if let Some(effort) = request.get("thinking").and_then(effort) {
         chat.insert("reasoning_effort".into(), json!(effort));
+    }
+    if let Some(config) = request.get("output_config").and_then(Value::as_object) {
+        output_config(config, &mut chat, &mut dropped);
     }
     if request.get("stream").and_then(Value::as_bool) == Some(true) {
         chat.insert("stream".into(), json!(true));
@@ -298,6 +302,37 @@ fn tool_choice(choice: &Value, chat: &mut Map<String, Value>) {
         == Some(true)
     {
         chat.insert("parallel_tool_calls".into(), json!(false));
+    }
+}
+
+/// `output_config`: its `effort` as the reasoning effort of the same name (over one the
+/// thinking budget implied), its JSON schema `format` as chat's strict `response_format`; any
+/// other part dropped and named.
+fn output_config(
+    config: &Map<String, Value>,
+    chat: &mut Map<String, Value>,
+    dropped: &mut Vec<String>,
+) {
+    for (key, value) in config {
+        match (key.as_str(), value) {
+            ("effort", Value::String(effort)) => {
+                chat.insert("reasoning_effort".into(), json!(effort));
+            }
+            ("format", format)
+                if format.get("type").and_then(Value::as_str) == Some("json_schema") =>
+            {
+                chat.insert(
+                    "response_format".into(),
+                    json!({"type": "json_schema", "json_schema": {
+                        "name": "output",
+                        "schema": format.get("schema").cloned().unwrap_or_else(|| json!({})),
+                        "strict": true,
+                    }}),
+                );
+            }
+            (_, Value::Null) => {}
+            _ => dropped.push(format!("output_config.{key}")),
+        }
     }
 }
 

@@ -550,6 +550,20 @@ def test_messages_translated_gemini(claude: anthropic.Anthropic) -> None:
     assert [r["functionResponse"]["name"] for r in responses] == ["get_weather", "get_time"], sent["contents"][-1]
 
 
+def test_messages_output_config(claude: anthropic.Anthropic) -> None:
+    """`output_config` toward an openai-kind target: the effort and a JSON schema the SDK sends
+    become chat's reasoning_effort and strict response_format, and the answer is the JSON."""
+    message = claude.messages.create(
+        model="gpt/gpt-4o", max_tokens=64, messages=[{"role": "user", "content": "Weather in Paris?"}],
+        output_config={"effort": "high", "format": {"type": "json_schema", "schema": WEATHER_FORMAT["schema"]}},
+    )
+    assert json.loads(message.content[0].text) == WEATHER_REPORT, message
+    _, sent = FakeOpenAI.received[-1]
+    assert sent["reasoning_effort"] == "high", sent
+    assert sent["response_format"]["json_schema"]["schema"] == WEATHER_FORMAT["schema"], sent
+    assert sent["response_format"]["json_schema"]["strict"] is True, sent
+
+
 def test_messages_translated_openai(claude: anthropic.Anthropic) -> None:
     # An openai-kind target behind the Messages API, as Claude Code on GPT.
     whole = json.loads((OPENAI_FIXTURES / "completion.json").read_text())
@@ -853,6 +867,7 @@ def main() -> int:
                 ("messages_translated_echo", lambda: test_messages_translated_echo(claude)),
                 ("messages_translated_gemini", lambda: test_messages_translated_gemini(claude)),
                 ("messages_translated_openai", lambda: test_messages_translated_openai(claude)),
+                ("messages_output_config", lambda: test_messages_output_config(claude)),
                 ("messages_models", lambda: test_messages_models(claude)),
                 ("messages_errors", lambda: test_messages_errors(base)),
             ]
