@@ -27,7 +27,7 @@ fn serve_after(setup: &str, port: u16, stderr: Stdio) -> std::process::Child {
 fn check_prints_what_would_be_served() {
     let path = write_config(
         "good.toml",
-        "[providers.local]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:9/v1\"\napi_key = \"${LOCAL_KEY}\"\n[providers.azure]\nkind = \"azure\"\nbase_url = \"https://x.openai.azure.com/openai/v1\"\napi_key = \"k\"\nresponses = \"native\"\n[models.fast]\ntargets = [\"local/llama\"]\n",
+        "[providers.local]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:9/v1\"\napi_key = \"${LOCAL_KEY}\"\nsend_reasoning_back = true\n[providers.azure]\nkind = \"azure\"\nbase_url = \"https://x.openai.azure.com/openai/v1\"\napi_key = \"k\"\nresponses = \"native\"\n[models.fast]\ntargets = [\"local/llama\"]\n",
     );
     let output = with_config("check", &path)
         .env("LOCAL_KEY", "sk-cli-secret")
@@ -36,7 +36,9 @@ fn check_prints_what_would_be_served() {
     let stdout = stdout_of_success(&output);
     assert!(stdout.contains("config ok"));
     assert!(
-        stdout.contains("local/*  openai-compatible http://127.0.0.1:9/v1  key: set\n"),
+        stdout.contains(
+            "local/*  openai-compatible http://127.0.0.1:9/v1  key: set  reasoning sent back\n"
+        ),
         "{stdout}"
     );
     assert!(
