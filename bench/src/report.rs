@@ -79,34 +79,29 @@ pub fn markdown(results: &Results, options: &Options) -> String {
             cpu.0 / cpu.1 <= 1.5,
         );
     }
+    // Issue 14: counting metrics may cost a few percent, no more; the ledger is written off the
+    // request path, and may cost a few percent. Each ratio is the median of each round's variant
+    // over the main gateway saturated just before it (the medians of all rounds beside it).
     if has(figure::RPS_METRICS_OFF) {
-        // Issue 14: counting metrics may cost a few percent, no more.
-        let rps = (
-            m(figure::RPS, Via::Gateway),
-            m(figure::RPS_METRICS_OFF, Via::Gateway),
-        );
+        let ratio = 1.0 / m(figure::RPS_METRICS_OFF_PAIRED, Via::Gateway);
         row(
-            "Non-stream throughput with metrics (default) against metrics off",
-            format!("{:.0} req/s", rps.0),
-            format!("{:.0} req/s off", rps.1),
-            format!("{:.2}x", rps.0 / rps.1),
+            "Non-stream throughput with metrics (default) against metrics off, measured in turn",
+            format!("{:.0} req/s", m(figure::RPS, Via::Gateway)),
+            format!("{:.0} req/s off", m(figure::RPS_METRICS_OFF, Via::Gateway)),
+            format!("{ratio:.2}x"),
             ">= 0.95x",
-            rps.0 / rps.1 >= 0.95,
+            ratio >= 0.95,
         );
     }
     if has(figure::RPS_LEDGER_ON) {
-        // Issue 14: the ledger is written off the request path; it may cost a few percent.
-        let rps = (
-            m(figure::RPS_LEDGER_ON, Via::Gateway),
-            m(figure::RPS, Via::Gateway),
-        );
+        let ratio = m(figure::RPS_LEDGER_ON_PAIRED, Via::Gateway);
         row(
-            "Non-stream throughput with the usage ledger written against without it",
-            format!("{:.0} req/s", rps.0),
-            format!("{:.0} req/s without", rps.1),
-            format!("{:.2}x", rps.0 / rps.1),
+            "Non-stream throughput with the usage ledger written against without it, measured in turn",
+            format!("{:.0} req/s", m(figure::RPS_LEDGER_ON, Via::Gateway)),
+            format!("{:.0} req/s without", m(figure::RPS, Via::Gateway)),
+            format!("{ratio:.2}x"),
             ">= 0.95x",
-            rps.0 / rps.1 >= 0.95,
+            ratio >= 0.95,
         );
     }
     for (name, figure, limit) in [

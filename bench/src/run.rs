@@ -178,6 +178,12 @@ pub mod figure {
     /// And against a third writing the usage ledger (`[ledger] file`), metrics on.
     pub const RPS_LEDGER_ON: &str = "requests/s, ledger on";
     pub const CPU_PER_REQUEST_LEDGER_ON: &str = "CPU us/request, ledger on";
+    /// Each variant's requests/s over the main gateway's, saturated just before it in the same
+    /// round: the machine's speed drifts by a third within minutes, so measurements farther
+    /// apart compare the machine as much as the gateways.
+    pub const RPS_METRICS_OFF_PAIRED: &str =
+        "requests/s, metrics off, over the gateway just before";
+    pub const RPS_LEDGER_ON_PAIRED: &str = "requests/s, ledger on, over the gateway just before";
     pub const P50: &str = "latency p50 ms";
     pub const P99: &str = "latency p99 ms";
     pub const TTFT_P50: &str = "first token p50 ms";
@@ -271,12 +277,13 @@ pub fn run(options: &Options) -> Result<Results> {
         let mut variants = Vec::new();
         if phase == 0 {
             let ledger = dir.join("ledger.jsonl");
-            for (settings, label, rps, cpu) in [
+            for (settings, label, rps, cpu, paired) in [
                 (
                     "[metrics]\nenabled = false".to_owned(),
                     "metrics off",
                     figure::RPS_METRICS_OFF,
                     figure::CPU_PER_REQUEST_METRICS_OFF,
+                    figure::RPS_METRICS_OFF_PAIRED,
                 ),
                 (
                     format!(
@@ -286,6 +293,7 @@ pub fn run(options: &Options) -> Result<Results> {
                     "ledger on",
                     figure::RPS_LEDGER_ON,
                     figure::CPU_PER_REQUEST_LEDGER_ON,
+                    figure::RPS_LEDGER_ON_PAIRED,
                 ),
             ] {
                 let (proc, _) =
@@ -295,6 +303,7 @@ pub fn run(options: &Options) -> Result<Results> {
                     label,
                     rps,
                     cpu,
+                    paired,
                 });
             }
         }
@@ -394,6 +403,8 @@ struct Variant {
     label: &'static str,
     rps: &'static str,
     cpu: &'static str,
+    /// Its requests/s over the main gateway's measured just before it.
+    paired: &'static str,
 }
 
 /// The repeated cases, each against every target in turn, the order rotating by round.
@@ -442,6 +453,12 @@ fn rounds(
         }
         let variants = variants.iter().zip(&variant_targets);
         for (variant, variant_target) in variants.filter(|_| options.runs(Case::Saturation)) {
+            let (before, _) =
+                runtime.block_on(saturate(&target(Via::Gateway), Shot::Json, options, &[]));
+            eprintln!(
+                "  {:<10} json     {:>9.0} req/s (just before {})",
+                "switchyard", before.rps, variant.label
+            );
             let (totals, ticks) = runtime.block_on(saturate(
                 variant_target,
                 Shot::Json,
@@ -459,6 +476,9 @@ fn rounds(
                 ));
             }
             results.add(variant.rps, Via::Gateway, totals.rps);
+            if before.rps > 0.0 {
+                results.add(variant.paired, Via::Gateway, totals.rps / before.rps);
+            }
             if totals.count > 0 {
                 results.add(variant.cpu, Via::Gateway, ticks / totals.count as f64);
             }
