@@ -81,7 +81,8 @@ pub fn markdown(results: &Results, options: &Options) -> String {
     }
     // Issue 14: counting metrics may cost a few percent, no more; the ledger is written off the
     // request path, and may cost a few percent. Each ratio is the median of each round's variant
-    // over the main gateway saturated just before it (the medians of all rounds beside it).
+    // over the main gateway saturated just before and after it (the medians of all rounds
+    // beside it).
     if has(figure::RPS_METRICS_OFF) {
         let ratio = 1.0 / m(figure::RPS_METRICS_OFF_PAIRED, Via::Gateway);
         row(

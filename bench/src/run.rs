@@ -403,7 +403,7 @@ struct Variant {
     label: &'static str,
     rps: &'static str,
     cpu: &'static str,
-    /// Its requests/s over the main gateway's measured just before it.
+    /// Its requests/s over the main gateway's measured just before and after it.
     paired: &'static str,
 }
 
@@ -451,14 +451,22 @@ fn rounds(
                 results.add(figure::CPU_PER_REQUEST, via, ticks / totals.count as f64);
             }
         }
-        let variants = variants.iter().zip(&variant_targets);
-        for (variant, variant_target) in variants.filter(|_| options.runs(Case::Saturation)) {
-            let (before, _) =
+        // The main gateway saturated again before the first variant and after each one, so
+        // every variant sits between two of its measurements: their mean cancels the machine's
+        // drift, and whatever favours a measurement's place in a row.
+        let main = |label: &str| {
+            let (main, _) =
                 runtime.block_on(saturate(&target(Via::Gateway), Shot::Json, options, &[]));
             eprintln!(
-                "  {:<10} json     {:>9.0} req/s (just before {})",
-                "switchyard", before.rps, variant.label
+                "  {:<10} json     {:>9.0} req/s ({label})",
+                "switchyard", main.rps
             );
+            main.rps
+        };
+        let variants = variants.iter().zip(&variant_targets);
+        let mut before = None;
+        for (variant, variant_target) in variants.filter(|_| options.runs(Case::Saturation)) {
+            let before_rps = *before.get_or_insert_with(|| main("beside the variants"));
             let (totals, ticks) = runtime.block_on(saturate(
                 variant_target,
                 Shot::Json,
@@ -469,6 +477,8 @@ fn rounds(
                 "  {:<10} json     {:>9.0} req/s ({})",
                 "switchyard", totals.rps, variant.label
             );
+            let after_rps = main("beside the variants");
+            before = Some(after_rps);
             if let Some(error) = totals.error {
                 results.fail(format!(
                     "switchyard ({}) saturation: {error}",
@@ -476,8 +486,9 @@ fn rounds(
                 ));
             }
             results.add(variant.rps, Via::Gateway, totals.rps);
-            if before.rps > 0.0 {
-                results.add(variant.paired, Via::Gateway, totals.rps / before.rps);
+            let beside = (before_rps + after_rps) / 2.0;
+            if beside > 0.0 {
+                results.add(variant.paired, Via::Gateway, totals.rps / beside);
             }
             if totals.count > 0 {
                 results.add(variant.cpu, Via::Gateway, ticks / totals.count as f64);
