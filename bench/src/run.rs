@@ -178,12 +178,11 @@ pub mod figure {
     /// And against a third writing the usage ledger (`[ledger] file`), metrics on.
     pub const RPS_LEDGER_ON: &str = "requests/s, ledger on";
     pub const CPU_PER_REQUEST_LEDGER_ON: &str = "CPU us/request, ledger on";
-    /// Each variant's requests/s over the main gateway's, saturated just before it in the same
-    /// round: the machine's speed drifts by a third within minutes, so measurements farther
-    /// apart compare the machine as much as the gateways.
-    pub const RPS_METRICS_OFF_PAIRED: &str =
-        "requests/s, metrics off, over the gateway just before";
-    pub const RPS_LEDGER_ON_PAIRED: &str = "requests/s, ledger on, over the gateway just before";
+    /// Each variant's requests/s over the mean of the main gateway's saturated just before and
+    /// just after it in the same round: the machine's speed drifts by a third within minutes,
+    /// so measurements farther apart compare the machine as much as the gateways.
+    pub const RPS_METRICS_OFF_PAIRED: &str = "requests/s, metrics off, over the gateway beside it";
+    pub const RPS_LEDGER_ON_PAIRED: &str = "requests/s, ledger on, over the gateway beside it";
     pub const P50: &str = "latency p50 ms";
     pub const P99: &str = "latency p99 ms";
     pub const TTFT_P50: &str = "first token p50 ms";
