@@ -54,6 +54,15 @@ fn reasoning_goes_back_as_reasoning_content_to_a_target_that_wants_it() {
     assert_eq!(reasoning, [&json!("Paris first. Then Rome."), &json!("")]);
     assert!(!hints.contains(&"reasoning".to_owned()), "{hints:?}");
 
+    // An item with its reasoning as content as well as a summary goes back once, as content.
+    let mut both = request.clone();
+    both["input"][1]["content"] = json!([{"type": "reasoning_text", "text": "Paris, then Rome."}]);
+    let (chat, _, _) = chat_with(&both, true);
+    assert_eq!(
+        chat["messages"][1]["reasoning_content"], "Paris, then Rome.",
+        "{chat}"
+    );
+
     // Toward any other chat target the text stays out, named as a dropped hint.
     let (chat, _, hints) = chat_with(&request, false);
     let messages = chat["messages"]

@@ -239,11 +239,17 @@ impl Reasoning {
         if !self.back {
             return signed;
         }
-        // The gateway writes the reasoning as the item's summary; OpenAI's own items may carry
-        // their reasoning text as content.
-        let texts = ["summary", "content"]
+        // The reasoning itself when the item carries it as content (OpenAI's open-weight
+        // models'), else its summary, where the gateway writes it: not both, which would say it
+        // twice.
+        let parts = |key| {
+            item.get(key)
+                .and_then(Value::as_array)
+                .filter(|p| !p.is_empty())
+        };
+        let texts = parts("content")
+            .or_else(|| parts("summary"))
             .into_iter()
-            .filter_map(|key| item.get(key).and_then(Value::as_array))
             .flatten()
             .filter_map(|part| part.get("text").and_then(Value::as_str));
         let before = self.text.len();
